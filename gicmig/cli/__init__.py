@@ -1,0 +1,79 @@
+"""The `gicmig` command line: a thin layer over the library.
+
+Every command module registers its subcommands with `register(sub)`; modules import
+only argparse at load time (heavy imports happen inside the command), so `gicmig --help`
+stays as cheap as a bare interpreter start.
+Exit codes: 0 ok / same, 1 invalid, lossy, breaking or different, 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from gicmig import __version__
+
+# Each module defines `register(sub: Subcommands) -> None`.
+COMMAND_MODULES = [
+    "gicmig.cli.codec_cmds",
+]
+
+EPILOG = """examples:
+  gicmig encode fixtures/v1/busy.json -o busy.gicmig
+  gicmig decode busy.gicmig                 # JSON fixture to stdout
+  gicmig validate --format json a.gicmig b.json
+  gicmig info busy.gicmig
+
+exit codes: 0 ok, 1 invalid/lossy/different, 2 usage or I/O error"""
+
+
+class Subcommands:
+    """The top-level subcommand table, with named groups (`import`, `export`, `schema`)."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._top = parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+
+    def add(self, name: str, help: str, epilog: str | None = None,
+            group: str | None = None) -> argparse.ArgumentParser:
+        table = self._top if group is None else self._group(group)
+        return table.add_parser(name, help=help, description=help, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def _group(self, name: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        if name not in self._groups:
+            helps = {"import": "convert an outside view into a gicmig state",
+                     "export": "convert a gicmig state into an outside view",
+                     "schema": "the schema: JSON Schema, revisions, compatibility"}
+            p = self._top.add_parser(name, help=helps.get(name, name))
+            self._groups[name] = p.add_subparsers(dest=f"{name}_command", metavar="VIEW",
+                                                  required=True)
+        return self._groups[name]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gicmig",
+        description="Serialize, validate, convert and diff GICv2 migration state.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"gicmig {__version__}")
+    sub = Subcommands(parser)
+    for name in COMMAND_MODULES:
+        import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    from gicmig.cli._run import run
+
+    return run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""encode, decode, validate, info and `schema json`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gicmig.cli import Subcommands
+
+
+def register(sub: Subcommands) -> None:
+    p = sub.add("encode", "write a state (JSON fixture or blob) as a .gicmig blob",
+                "example: gicmig encode fixtures/v1/busy.json -o busy.gicmig")
+    p.add_argument("input", help="JSON fixture or blob; - for stdin")
+    p.add_argument("-o", "--output", default="-", help="output blob (default: stdout)")
+    p.set_defaults(run=_encode)
+
+    p = sub.add("decode", "write a .gicmig blob as a JSON fixture",
+                "example: gicmig decode busy.gicmig -o busy.json")
+    p.add_argument("input", help="blob; - for stdin")
+    p.add_argument("-o", "--output", default="-", help="output JSON (default: stdout)")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="accept fields of a newer schema revision")
+    p.set_defaults(run=_decode)
+
+    p = sub.add("validate", "check blobs and fixtures against every rule",
+                "example: gicmig validate --format json fixtures/v1/*.gicmig")
+    p.add_argument("inputs", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="accept fields of a newer schema revision")
+    p.set_defaults(run=_validate)
+
+    p = sub.add("info", "show a blob's header and provenance (any schema revision)",
+                "example: gicmig info busy.gicmig")
+    p.add_argument("input")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=_info)
+
+    p = sub.add("json", "print the JSON Schema of the fixture format", group="schema")
+    p.add_argument("-o", "--output", default="-")
+    p.set_defaults(run=_schema_json)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return a != "-" and b != "-" and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    from gicmig.errors import GicmigError
+
+    if _same_file(args.input, args.output):
+        raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never modified")
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from gicmig.io import dump, load
+
+    _check_output(args)
+    if args.output == "-" and sys.stdout.isatty():
+        from gicmig.errors import GicmigError
+
+        raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: use -o FILE")
+    args.current_path = args.input
+    dump(load(args.input), args.output, "blob")
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    from gicmig.io import dump, load
+
+    _check_output(args)
+    args.current_path = args.input
+    dump(load(args.input, allow_unknown=args.allow_unknown), args.output, "json")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from gicmig.errors import GicmigError, ValidationError
+    from gicmig.io import load
+
+    records: list[dict[str, Any]] = []
+    status = 0
+    for path in args.inputs:
+        try:
+            load(path, allow_unknown=args.allow_unknown)
+            records.append({"path": path, "ok": True, "errors": []})
+        except ValidationError as exc:
+            errs = [{"code": v.code, "place": v.path, "message": v.message}
+                    for v in exc.violations]
+            records.append({"path": path, "ok": False, "errors": errs})
+            status = max(status, 1)
+        except GicmigError as exc:
+            records.append({"path": path, "ok": False, "errors": [
+                {"code": exc.code, "message": exc.message, "offset": exc.offset,
+                 "line": getattr(exc, "line", None)}]})
+            status = max(status, exc.exit_status)
+    _print_validation(records, args.format)
+    return status
+
+
+def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps({"ok": all(r["ok"] for r in records), "files": records}, indent=2))
+        return
+    for r in records:
+        if r["ok"]:
+            print(f"{r['path']}: ok")
+        for e in r["errors"]:
+            where = f"{r['path']}:{e['line']}:1" if e.get("line") else r["path"]
+            place = f"{e['place']}: " if e.get("place") else ""
+            at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
+            print(f"{where}: {e['code']} {place}{e['message']}{at}")
+
+
+def _info(args: argparse.Namespace) -> int:
+    from gicmig.codec import SCHEMA_REVISION, info
+    from gicmig.io import read_bytes
+
+    args.current_path = args.input
+    i = info(read_bytes(args.input))
+    p = i.provenance
+    record = {
+        "envelope_version": i.header.envelope_version,
+        "schema_revision": i.header.schema_revision,
+        "readable_by_this_gicmig": i.header.schema_revision <= SCHEMA_REVISION,
+        "flags": i.header.flags,
+        "payload_length": i.payload_length,
+        "payload_crc32c": f"{i.header.payload_crc32c:#010x}",
+        "num_cpus": i.num_cpus,
+        "num_irqs": i.num_irqs,
+        "provenance": {"tool": p.tool, "tool_version": p.tool_version, "source": p.source,
+                       "vmm": p.vmm, "vmm_version": p.vmm_version,
+                       "gicd_iidr": None if p.gicd_iidr is None else f"{p.gicd_iidr:#010x}",
+                       "host_kernel": p.host_kernel},
+        "unknown_fields": list(i.unknown_fields),
+    }
+    if args.format == "json":
+        print(json.dumps(record, indent=2))
+        return 0
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if v not in ("", None):
+                    print(f"{key}.{k}: {v}")
+        elif value not in ([], None):
+            print(f"{key}: {value}")
+    return 0
+
+
+def _schema_json(args: argparse.Namespace) -> int:
+    from gicmig.fixture import json_schema
+    from gicmig.io import write_atomic
+
+    write_atomic(args.output, (json.dumps(json_schema(), indent=2) + "\n").encode())
+    return 0

@@ -1,0 +1,106 @@
+"""Blob codec: GicState <-> .gicmig bytes (envelope + schema v1 protobuf payload)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from gicmig import envelope
+from gicmig._pb import pb
+from gicmig.errors import DecodeError
+from gicmig.model import GicState, Provenance
+from gicmig.validate import validate
+
+SCHEMA_REVISION = 1  # the newest schema revision this gicmig writes and fully reads
+
+
+def encode(state: GicState) -> bytes:
+    """The canonical blob of a valid state (raises `ValidationError` otherwise).
+
+    >>> blob = encode(GicState.reset(GicConfig.qemu_virt()))
+    >>> blob[:8]
+    b'\\x89GICMIG\\n'
+    """
+    validate(state)
+    payload: bytes = state._pb.SerializeToString(deterministic=True)
+    return envelope.pack(payload, SCHEMA_REVISION)
+
+
+def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
+    """A state from a blob: integrity, canonical form and every rule checked.
+
+    Raises `DecodeError` (bad bytes; `.offset` says where) or `ValidationError`.
+    `allow_unknown` accepts fields from a newer schema revision (they are kept, and
+    re-encoded unchanged); `validate_state=False` stops after the integrity checks.
+    """
+    header = envelope.read_header(blob)
+    payload = envelope.payload_of(blob, header)
+    if header.schema_revision == 0:
+        raise DecodeError("BLOB-SCHEMA-NEWER", "schema revision 0 does not exist", offset=12)
+    if header.schema_revision > SCHEMA_REVISION and not allow_unknown:
+        raise DecodeError("BLOB-SCHEMA-NEWER",
+                          f"written with schema revision {header.schema_revision}, this gicmig "
+                          f"knows up to {SCHEMA_REVISION} (use --allow-unknown to read it anyway)",
+                          offset=12)
+    msg = _parse(payload, header.header_length)
+    if not validate_state:
+        return GicState(msg)
+    unknown = list(unknown_fields(msg))
+    if unknown and not allow_unknown:
+        raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
+                          "fields this schema does not define: " + ", ".join(unknown),
+                          offset=header.header_length)
+    if not unknown and msg.SerializeToString(deterministic=True) != payload:
+        raise DecodeError("PAYLOAD-NOT-CANONICAL",
+                          "the payload is valid protobuf but not the canonical encoding "
+                          "(field order, duplicates or packing differ)",
+                          offset=header.header_length)
+    state = GicState(msg)
+    validate(state)
+    return state
+
+
+def _parse(payload: bytes, offset: int) -> Any:
+    msg = pb.Snapshot()
+    try:
+        msg.ParseFromString(payload)
+    except Exception as exc:  # upb raises DecodeError; anything else is malformed input too
+        raise DecodeError("PAYLOAD-MALFORMED", f"protobuf parse failed: {exc}",
+                          offset=offset) from None
+    return msg
+
+
+def unknown_fields(msg: Any, path: str = "") -> Iterator[str]:
+    """`path#number` for every field `msg` (recursively) holds that the schema lacks."""
+    from google.protobuf.unknown_fields import UnknownFieldSet
+
+    for field in UnknownFieldSet(msg):
+        yield f"{path or '(top)'}#{field.field_number}"
+    for desc, value in msg.ListFields():
+        if desc.message_type is None:
+            continue
+        name = f"{path}.{desc.name}" if path else desc.name
+        if desc.is_repeated:
+            for i, item in enumerate(value):
+                yield from unknown_fields(item, f"{name}[{i}]")
+        else:
+            yield from unknown_fields(value, name)
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    header: envelope.Header
+    provenance: Provenance
+    num_cpus: int
+    num_irqs: int
+    unknown_fields: tuple[str, ...]
+    payload_length: int
+
+
+def info(blob: bytes) -> BlobInfo:
+    """Header and provenance of a blob, also of one written by a newer schema revision."""
+    header = envelope.read_header(blob)
+    msg = _parse(envelope.payload_of(blob, header), header.header_length)
+    return BlobInfo(header, Provenance(msg.provenance), msg.config.num_cpus,
+                    msg.config.num_irqs, tuple(unknown_fields(msg)), header.payload_length)

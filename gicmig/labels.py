@@ -1,0 +1,31 @@
+"""How gicmig names places in messages, reports and diffs (one spelling everywhere)."""
+
+from __future__ import annotations
+
+NUM_SGIS = 16
+NUM_PRIVATE = 32
+
+
+def irq_kind(intid: int) -> str:
+    """`SGI 3`, `PPI 11` or `SPI 8`: the interrupt's number within its kind."""
+    if intid < NUM_SGIS:
+        return f"SGI {intid}"
+    if intid < NUM_PRIVATE:
+        return f"PPI {intid - NUM_SGIS}"
+    return f"SPI {intid - NUM_PRIVATE}"
+
+
+def irq(intid: int, cpu: int | None = None) -> str:
+    """`cpu1 irq 27 (PPI 11)` for a banked interrupt, `irq 40 (SPI 8)` for an SPI."""
+    where = f"cpu{cpu} " if cpu is not None and intid < NUM_PRIVATE else ""
+    return f"{where}irq {intid} ({irq_kind(intid)})"
+
+
+def cpu_reg(cpu: int, reg: str) -> str:
+    """`cpu0 gicc.pmr`, `cpu1 gich.lr2`."""
+    return f"cpu{cpu} {reg}"
+
+
+def cpus(mask: int) -> str:
+    """A CPU bitmask as `{0,2}`."""
+    return "{" + ",".join(str(c) for c in range(8) if mask >> c & 1) + "}"

@@ -1,0 +1,538 @@
+"""The typed model of schema v1: a thin façade over the protobuf messages.
+
+The protobuf message is the only storage, so decoding costs one parse and equality is
+equality of canonical encodings. Each façade attribute converts on access: a bitmap
+reads as a Python int (bit k = element k), a byte vector as `bytes` padded to its full
+length; writing stores the trimmed canonical form (see proto/gicmig/v1/gicmig.proto).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from gicmig._pb import pb
+
+T = TypeVar("T")
+
+SOURCES: dict[str, int] = {
+    "unspecified": pb.SOURCE_VIEW_UNSPECIFIED,
+    "fixture": pb.SOURCE_VIEW_FIXTURE,
+    "gich": pb.SOURCE_VIEW_GICH,
+    "kvm-abi": pb.SOURCE_VIEW_KVM_ABI,
+    "qemu-tcg": pb.SOURCE_VIEW_QEMU_TCG,
+    "qemu-kvm": pb.SOURCE_VIEW_QEMU_KVM,
+}
+SOURCE_NAMES = {v: k for k, v in SOURCES.items()}
+REVISIONS: dict[str, int] = {"GICv1": pb.REVISION_GICV1, "GICv2": pb.REVISION_GICV2}
+REVISION_NAMES = {v: k for k, v in REVISIONS.items()}
+UNKNOWN_CPU = 0xFF  # the byte-vector marker for "the source did not record this CPU"
+NUM_SGIS = 16
+NUM_PRIVATE = 32
+APR_LEVELS = 128
+
+
+def to_bitmap(value: int) -> bytes:
+    """An int as a trimmed little-endian bitmap (the wire form)."""
+    return value.to_bytes((value.bit_length() + 7) // 8, "little")
+
+
+def from_bitmap(data: bytes) -> int:
+    return int.from_bytes(data, "little")
+
+
+class _Facade:
+    __slots__ = ("_pb",)
+
+    def __init__(self, msg: Any) -> None:
+        self._pb = msg
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._pb!s})".replace("\n", " ")
+
+
+class _Scalar(Generic[T]):
+    """A plain protobuf scalar (int, bool or str)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: _Facade, objtype: type | None = None) -> T:
+        value: T = getattr(obj._pb, self.name)
+        return value
+
+    def __set__(self, obj: _Facade, value: T) -> None:
+        setattr(obj._pb, self.name, value)
+
+
+class _Bitmap:
+    """A bitmap stored as trimmed bytes, exposed as an int."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: _Facade, objtype: type | None = None) -> int:
+        return int.from_bytes(getattr(obj._pb, self.name), "little")
+
+    def __set__(self, obj: _Facade, value: int) -> None:
+        if value < 0:
+            raise ValueError(f"{self.name}: a bitmap cannot be negative")
+        setattr(obj._pb, self.name, to_bitmap(value))
+
+
+class _Vector:
+    """A byte vector stored trimmed, exposed padded to the owner's `_length`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: _Sized, objtype: type | None = None) -> bytes:
+        data: bytes = getattr(obj._pb, self.name)
+        return data.ljust(obj._length(self.name), b"\0")
+
+    def __set__(self, obj: _Sized, value: bytes) -> None:
+        if len(value) > obj._length(self.name):
+            raise ValueError(f"{self.name}: {len(value)} entries, at most {obj._length(self.name)}")
+        setattr(obj._pb, self.name, bytes(value).rstrip(b"\0"))
+
+
+class _Sized(_Facade):
+    __slots__ = ("_lengths",)
+
+    def __init__(self, msg: Any, lengths: dict[str, int]) -> None:
+        super().__init__(msg)
+        self._lengths = lengths
+
+    def _length(self, name: str) -> int:
+        return self._lengths[name]
+
+
+class VirtualizationExtensions(_Facade):
+    """Parameters of an emulated GIC that has the virtualization extensions itself."""
+
+    __slots__ = ()
+    num_lrs = _Scalar[int]()
+    priority_bits = _Scalar[int]()
+    preemption_bits = _Scalar[int]()
+
+    @property
+    def min_vmbp(self) -> int:
+        return 7 - self.preemption_bits
+
+    @property
+    def vtr(self) -> int:
+        """GICH_VTR as this implementation reads it."""
+        from gicmig.registers import GICH_VTR
+
+        return GICH_VTR.pack(
+            list_regs=self.num_lrs - 1,
+            pre_bits=self.preemption_bits - 1,
+            pri_bits=self.priority_bits - 1,
+        )
+
+
+class GicConfig(_Facade):
+    """Implementation parameters (schema v1 `GicConfig`).
+
+    >>> cfg = GicConfig(num_cpus=2, num_irqs=288)
+    >>> cfg.priority_bits, cfg.min_bpr
+    (8, 0)
+    """
+
+    __slots__ = ()
+    num_cpus = _Scalar[int]()
+    num_irqs = _Scalar[int]()
+    priority_bits = _Scalar[int]()
+    min_bpr = _Scalar[int]()
+    sgi_enables_rao_wi = _Scalar[bool]()
+    ppi_trigger_programmable = _Scalar[bool]()
+    security_extensions = _Scalar[bool]()
+
+    def __init__(
+        self,
+        num_cpus: int = 1,
+        num_irqs: int = 64,
+        *,
+        priority_bits: int = 8,
+        min_bpr: int = 0,
+        sgi_enables_rao_wi: bool = True,
+        ppi_trigger_programmable: bool = True,
+        num_lrs: int | None = None,
+        virtual_priority_bits: int = 5,
+        virtual_preemption_bits: int = 5,
+        _msg: Any = None,
+    ) -> None:
+        if _msg is not None:
+            super().__init__(_msg)
+            return
+        super().__init__(pb.GicConfig(
+            revision=pb.REVISION_GICV2, num_cpus=num_cpus, num_irqs=num_irqs,
+            priority_bits=priority_bits, min_bpr=min_bpr,
+            sgi_enables_rao_wi=sgi_enables_rao_wi,
+            ppi_trigger_programmable=ppi_trigger_programmable,
+        ))
+        if num_lrs is not None:
+            self._pb.virtualization.CopyFrom(pb.VirtualizationExtensions(
+                num_lrs=num_lrs, priority_bits=virtual_priority_bits,
+                preemption_bits=virtual_preemption_bits,
+            ))
+
+    @classmethod
+    def qemu_virt(cls, num_cpus: int = 2, *, virtualization: bool = False) -> GicConfig:
+        """QEMU's `virt` board GICv2: 288 IDs, 8 priority bits, RAO/WI SGI enables."""
+        return cls(num_cpus, 288, num_lrs=4 if virtualization else None)
+
+    @property
+    def revision(self) -> str:
+        return REVISION_NAMES.get(self._pb.revision, f"unknown({self._pb.revision})")
+
+    @property
+    def virtualization(self) -> VirtualizationExtensions | None:
+        if not self._pb.HasField("virtualization"):
+            return None
+        return VirtualizationExtensions(self._pb.virtualization)
+
+    @property
+    def min_abpr(self) -> int:
+        return self.min_bpr + 1
+
+    @property
+    def num_spis(self) -> int:
+        return max(self.num_irqs - NUM_PRIVATE, 0)
+
+    @property
+    def cpu_mask(self) -> int:
+        return (1 << self.num_cpus) - 1
+
+    @property
+    def priority_mask(self) -> int:
+        """The implemented bits of an 8-bit priority (and of GICC_PMR)."""
+        return (0xFF << (8 - self.priority_bits)) & 0xFF
+
+    @property
+    def preemption_bits(self) -> int:
+        """Group-priority bits that can preempt: limited by priority bits and min BPR."""
+        return min(self.priority_bits, 7 - self.min_bpr)
+
+
+class BankedInterrupts(_Sized):
+    """IDs 0-31 as one CPU interface sees them. Bitmaps have bit i = interrupt ID i."""
+
+    __slots__ = ()
+    enabled = _Scalar[int]()
+    group = _Scalar[int]()
+    edge = _Scalar[int]()
+    pending_latch = _Scalar[int]()
+    line_level = _Scalar[int]()
+    active = _Scalar[int]()
+    pending_split_unknown = _Scalar[int]()
+    priority = _Vector()
+    sgi_sources = _Vector()
+    sgi_active_source = _Vector()
+
+    LENGTHS = {"priority": NUM_PRIVATE, "sgi_sources": NUM_SGIS, "sgi_active_source": NUM_SGIS}
+
+    def __init__(self, msg: Any) -> None:
+        super().__init__(msg, self.LENGTHS)
+
+
+class SharedInterrupts(_Sized):
+    """SPIs, one copy each. Element k (bit k, byte k) is interrupt ID 32 + k."""
+
+    __slots__ = ()
+    enabled = _Bitmap()
+    group = _Bitmap()
+    edge = _Bitmap()
+    pending_latch = _Bitmap()
+    line_level = _Bitmap()
+    active = _Bitmap()
+    pending_split_unknown = _Bitmap()
+    priority = _Vector()
+    targets = _Vector()
+    active_cpu = _Vector()
+
+    def __init__(self, msg: Any, num_spis: int) -> None:
+        super().__init__(msg, dict.fromkeys(("priority", "targets", "active_cpu"), num_spis))
+
+
+class CpuInterface(_Facade):
+    """One GICC. Active priorities are bitmaps of 128 levels: bit l = group priority 2l."""
+
+    __slots__ = ()
+    ctlr = _Scalar[int]()
+    pmr = _Scalar[int]()
+    bpr = _Scalar[int]()
+    abpr = _Scalar[int]()
+    active_group0 = _Bitmap()
+    active_group1 = _Bitmap()
+    active_group_unknown = _Bitmap()
+
+
+class VirtualInterface(_Facade):
+    """GICH registers programmed by a guest that is itself a hypervisor."""
+
+    __slots__ = ("_num_lrs",)
+    hcr = _Scalar[int]()
+    vmcr = _Scalar[int]()
+    apr = _Scalar[int]()
+
+    def __init__(self, msg: Any, num_lrs: int) -> None:
+        super().__init__(msg)
+        self._num_lrs = num_lrs
+
+    @property
+    def lr(self) -> tuple[int, ...]:
+        """GICH_LR0..LR(num_lrs-1), zero-padded."""
+        stored = tuple(self._pb.lr)
+        return stored + (0,) * max(self._num_lrs - len(stored), 0)
+
+    @lr.setter
+    def lr(self, values: tuple[int, ...] | list[int]) -> None:
+        trimmed = list(values)
+        while trimmed and trimmed[-1] == 0:
+            trimmed.pop()
+        del self._pb.lr[:]
+        self._pb.lr.extend(trimmed)
+
+
+@dataclass(frozen=True)
+class HwMapping:
+    virtual_id: int
+    physical_id: int
+
+
+class VcpuContext(_Facade):
+    """Our hypervisor's GICH context for one vCPU (never canonical guest state)."""
+
+    __slots__ = ()
+    hcr = _Scalar[int]()
+    eoi_maintenance = _Bitmap()
+
+    @property
+    def hw_mappings(self) -> tuple[HwMapping, ...]:
+        return tuple(HwMapping(m.virtual_id, m.physical_id) for m in self._pb.hw_mapping)
+
+    @hw_mappings.setter
+    def hw_mappings(self, values: tuple[HwMapping, ...] | list[HwMapping]) -> None:
+        del self._pb.hw_mapping[:]
+        for m in values:
+            self._pb.hw_mapping.add(virtual_id=m.virtual_id, physical_id=m.physical_id)
+
+
+class Provenance(_Facade):
+    """Who produced a state, from which view. Travels with the blob; never compared."""
+
+    __slots__ = ()
+    tool = _Scalar[str]()
+    tool_version = _Scalar[str]()
+    vmm = _Scalar[str]()
+    vmm_version = _Scalar[str]()
+    host_kernel = _Scalar[str]()
+
+    @property
+    def source(self) -> str:
+        return SOURCE_NAMES.get(self._pb.source, f"unknown({self._pb.source})")
+
+    @source.setter
+    def source(self, name: str) -> None:
+        self._pb.source = SOURCES[name]
+
+    @property
+    def gicd_iidr(self) -> int | None:
+        return self._pb.gicd_iidr if self._pb.HasField("gicd_iidr") else None
+
+    @gicd_iidr.setter
+    def gicd_iidr(self, value: int | None) -> None:
+        if value is None:
+            self._pb.ClearField("gicd_iidr")
+        else:
+            self._pb.gicd_iidr = value
+
+
+@dataclass(frozen=True)
+class Irq:
+    """One interrupt's state as one CPU sees it (a convenience copy, not a view).
+
+    `targets`/`active_cpu` apply to SPIs, `sgi_sources`/`sgi_active_source` to SGIs;
+    `None` in an `active_*` field means UNKNOWN.
+    """
+
+    intid: int
+    enabled: bool
+    group: int
+    edge: bool
+    priority: int
+    pending_latch: bool
+    line_level: bool
+    active: bool
+    pending_split_unknown: bool
+    targets: int = 0
+    active_cpu: int | None = 0
+    sgi_sources: int = 0
+    sgi_active_source: int | None = 0
+
+    @property
+    def pending(self) -> bool:
+        """What GICD_ISPENDR shows: latch OR (level-triggered AND line), or SGI sources."""
+        if self.intid < NUM_SGIS:
+            return self.sgi_sources != 0
+        return self.pending_latch or (not self.edge and self.line_level)
+
+
+def _unknown(byte: int) -> int | None:
+    return None if byte == UNKNOWN_CPU else byte
+
+
+class GicState:
+    """A whole GICv2 migration state: parameters, guest-visible state, provenance and
+    (optionally) hypervisor context. Two states are equal when their parameters,
+    guest state and hypervisor context encode to the same canonical bytes.
+
+    >>> st = GicState.reset(GicConfig.qemu_virt(num_cpus=2))
+    >>> st.cpu[0].bpr, st.irq(27, cpu=1).edge
+    (0, False)
+    """
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, msg: Any) -> None:
+        self._pb = msg
+
+    # --- construction ------------------------------------------------------------
+    @classmethod
+    def reset(cls, config: GicConfig) -> GicState:
+        """The architectural reset state of a GIC with these parameters."""
+        msg = pb.Snapshot()
+        msg.config.CopyFrom(config._pb)
+        msg.provenance.tool = "gicmig"
+        st = msg.state
+        sgi_bits = (1 << NUM_SGIS) - 1
+        for _ in range(config.num_cpus):
+            st.banked.add(edge=sgi_bits, enabled=sgi_bits if config.sgi_enables_rao_wi else 0)
+            st.cpu.add(bpr=config.min_bpr, abpr=config.min_abpr)
+        virt = config.virtualization
+        if virt is not None:
+            from gicmig.registers import GICH_VMCR
+
+            vmcr = GICH_VMCR.pack(vmbp=virt.min_vmbp, vmabp=virt.min_vmbp + 1)
+            for _ in range(config.num_cpus):
+                st.virtual.add(vmcr=vmcr)
+        return cls(msg)
+
+    def copy(self) -> GicState:
+        msg = pb.Snapshot()
+        msg.CopyFrom(self._pb)
+        return GicState(msg)
+
+    # --- parts -----------------------------------------------------------------------
+    @property
+    def config(self) -> GicConfig:
+        return GicConfig(_msg=self._pb.config)
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(self._pb.provenance)
+
+    @property
+    def enable_grp0(self) -> bool:
+        return bool(self._pb.state.enable_grp0)
+
+    @enable_grp0.setter
+    def enable_grp0(self, value: bool) -> None:
+        self._pb.state.enable_grp0 = value
+
+    @property
+    def enable_grp1(self) -> bool:
+        return bool(self._pb.state.enable_grp1)
+
+    @enable_grp1.setter
+    def enable_grp1(self, value: bool) -> None:
+        self._pb.state.enable_grp1 = value
+
+    @property
+    def banked(self) -> list[BankedInterrupts]:
+        return [BankedInterrupts(m) for m in self._pb.state.banked]
+
+    @property
+    def shared(self) -> SharedInterrupts:
+        return SharedInterrupts(self._pb.state.shared, self._pb.config.num_irqs - NUM_PRIVATE)
+
+    @property
+    def cpu(self) -> list[CpuInterface]:
+        return [CpuInterface(m) for m in self._pb.state.cpu]
+
+    @property
+    def virtual(self) -> list[VirtualInterface]:
+        n = self._pb.config.virtualization.num_lrs
+        return [VirtualInterface(m, n) for m in self._pb.state.virtual]
+
+    @property
+    def hypervisor(self) -> list[VcpuContext] | None:
+        """Per-vCPU hypervisor context, or None when the state carries none."""
+        if not self._pb.HasField("hypervisor"):
+            return None
+        return [VcpuContext(m) for m in self._pb.hypervisor.vcpu]
+
+    def keep_hypervisor_context(self) -> list[VcpuContext]:
+        """Create (empty) hypervisor context, one entry per vCPU, and return it."""
+        hyp = self._pb.hypervisor
+        del hyp.vcpu[:]
+        for _ in range(self._pb.config.num_cpus):
+            hyp.vcpu.add()
+        return [VcpuContext(m) for m in hyp.vcpu]
+
+    # --- per-interrupt convenience -------------------------------------------------------
+    def irq(self, intid: int, cpu: int = 0) -> Irq:
+        """Interrupt `intid` as CPU `cpu` sees it (`cpu` matters for IDs 0-31 only)."""
+        if intid < NUM_PRIVATE:
+            return self._banked_irq(intid, cpu)
+        k = intid - NUM_PRIVATE
+        sh = self.shared
+        return Irq(
+            intid, _bit(sh.enabled, k), int(_bit(sh.group, k)), _bit(sh.edge, k),
+            sh.priority[k], _bit(sh.pending_latch, k), _bit(sh.line_level, k),
+            _bit(sh.active, k), _bit(sh.pending_split_unknown, k),
+            targets=sh.targets[k], active_cpu=_unknown(sh.active_cpu[k]),
+        )
+
+    def _banked_irq(self, intid: int, cpu: int) -> Irq:
+        b = self.banked[cpu]
+        sgi = intid < NUM_SGIS
+        return Irq(
+            intid, _bit(b.enabled, intid), int(_bit(b.group, intid)), _bit(b.edge, intid),
+            b.priority[intid], _bit(b.pending_latch, intid), _bit(b.line_level, intid),
+            _bit(b.active, intid), _bit(b.pending_split_unknown, intid),
+            sgi_sources=b.sgi_sources[intid] if sgi else 0,
+            sgi_active_source=_unknown(b.sgi_active_source[intid]) if sgi else 0,
+        )
+
+    def cpus(self) -> Iterator[int]:
+        return iter(range(self._pb.config.num_cpus))
+
+    # --- identity ----------------------------------------------------------------------
+    def canonical_bytes(self) -> bytes:
+        """The canonical encoding of what the guest (and hypervisor) can tell apart:
+        parameters, state and hypervisor context; provenance excluded."""
+        msg = pb.Snapshot()
+        msg.config.CopyFrom(self._pb.config)
+        msg.state.CopyFrom(self._pb.state)
+        if self._pb.HasField("hypervisor"):
+            msg.hypervisor.CopyFrom(self._pb.hypervisor)
+        data: bytes = msg.SerializeToString(deterministic=True)
+        return data
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GicState):
+            return NotImplemented
+        return self.canonical_bytes() == other.canonical_bytes()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        c = self._pb.config
+        return f"<GicState {c.num_cpus} CPUs, {c.num_irqs} IDs, source {self.provenance.source}>"
+
+
+def _bit(value: int, k: int) -> bool:
+    return bool((value >> k) & 1)

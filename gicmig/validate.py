@@ -1,0 +1,344 @@
+"""Named validation rules of schema v1, each with a stable reason code.
+
+`check(state)` returns every violation (not just the first); `validate(state)` raises
+`ValidationError` holding them all. Rules run as bulk bitwise operations over whole
+bitmaps and byte vectors; only when a rule fails does a slow path name each offender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from gicmig import labels
+from gicmig.errors import ValidationError, Violation
+from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
+from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, lr_layout
+
+_SGI_BITS = (1 << NUM_SGIS) - 1
+_SPLIT_UNKNOWN_HELP = "allowed only on a level-triggered interrupt whose latch holds the OR"
+
+
+def validate(state: GicState) -> None:
+    """Raise `ValidationError` listing every rule `state` breaks.
+
+    >>> validate(GicState.reset(GicConfig.qemu_virt()))  # a reset GIC is valid
+    """
+    violations = check(state)
+    if violations:
+        raise ValidationError(violations)
+
+
+def check(state: GicState) -> list[Violation]:
+    """Every rule `state` breaks, in a stable order (parameters, shape, then state)."""
+    msg = state._pb
+    out = list(_config(msg.config))
+    if out:
+        return out  # the other rules are defined in terms of valid parameters
+    out.extend(_shape(msg))
+    if out:
+        return out
+    ctx = _Ctx(msg.config)
+    for c in range(ctx.num_cpus):
+        out.extend(_banked(ctx, c, msg.state.banked[c]))
+    out.extend(_shared(ctx, msg.state.shared))
+    for c in range(ctx.num_cpus):
+        out.extend(_cpu(ctx, c, msg.state.cpu[c]))
+    for c, v in enumerate(msg.state.virtual):
+        out.extend(_virtual(ctx, c, v))
+    if msg.HasField("hypervisor"):
+        out.extend(_hypervisor(ctx, msg.hypervisor))
+    return out
+
+
+class _Ctx:
+    """Values derived once from valid parameters."""
+
+    def __init__(self, config: Any) -> None:
+        self.num_cpus: int = config.num_cpus
+        self.num_irqs: int = config.num_irqs
+        self.num_spis = self.num_irqs - NUM_PRIVATE
+        self.priority_bits: int = config.priority_bits
+        self.prio_mask = (0xFF << (8 - self.priority_bits)) & 0xFF
+        self.cpu_mask = (1 << self.num_cpus) - 1
+        # a uniprocessor GIC's ITARGETSR is RAZ/WI: the only canonical target mask is 0
+        self.target_mask = self.cpu_mask if self.num_cpus > 1 else 0
+        self.rao = bool(config.sgi_enables_rao_wi)
+        self.min_bpr: int = config.min_bpr
+        preempt = min(self.priority_bits, 7 - self.min_bpr)
+        step = 1 << (7 - preempt)  # 128 levels, of which every step-th can exist
+        self.apr_levels = sum(1 << lv for lv in range(0, APR_LEVELS, step))
+        self.bad_prio = _bad_values(lambda v: bool(v & ~self.prio_mask))
+        self.bad_target = _bad_values(lambda v: bool(v & ~self.target_mask))
+        self.bad_source = _bad_values(lambda v: bool(v & ~self.cpu_mask))
+        self.virt = config.virtualization if config.HasField("virtualization") else None
+
+
+def _bad_values(pred: Any) -> bytes:
+    """The byte values for which `pred` holds: `data.translate(None, good)` keeps them."""
+    return bytes(v for v in range(256) if not pred(v))
+
+
+def _v(code: str, path: str, message: str) -> Violation:
+    return Violation(code, path, message)
+
+
+# --- parameters ------------------------------------------------------------------------
+def _config(c: Any) -> Iterator[Violation]:
+    if c.revision != 2:
+        name = {0: "unspecified", 1: "GICv1"}.get(c.revision, str(c.revision))
+        yield _v("CONFIG-REVISION", "config.revision", f"{name}; schema v1 holds GICv2 only")
+    if not 1 <= c.num_cpus <= 8:
+        yield _v("CONFIG-NUM-CPUS", "config.num_cpus", f"{c.num_cpus} is not in 1..8")
+    n = c.num_irqs
+    if not (n == 1020 or (32 <= n <= 992 and n % 32 == 0)):
+        yield _v("CONFIG-NUM-IRQS", "config.num_irqs",
+                 f"{n} is not a multiple of 32 in 32..992, nor 1020")
+    if not 4 <= c.priority_bits <= 8:
+        yield _v("CONFIG-PRIORITY-BITS", "config.priority_bits",
+                 f"{c.priority_bits} is not in 4..8")
+    if not 0 <= c.min_bpr <= 3:
+        yield _v("CONFIG-MIN-BPR", "config.min_bpr", f"{c.min_bpr} is not in 0..3")
+    if c.security_extensions:
+        yield _v("CONFIG-SECURITY-EXTENSIONS", "config.security_extensions",
+                 "security extensions are not modelled by schema v1")
+    if c.HasField("virtualization"):
+        yield from _config_virt(c.virtualization)
+
+
+def _config_virt(v: Any) -> Iterator[Violation]:
+    if not 1 <= v.num_lrs <= 64:
+        yield _v("CONFIG-VIRTUALIZATION", "config.virtualization.num_lrs",
+                 f"{v.num_lrs} is not in 1..64")
+    if not 1 <= v.preemption_bits <= v.priority_bits <= 5:
+        yield _v("CONFIG-VIRTUALIZATION", "config.virtualization",
+                 f"preemption_bits {v.preemption_bits} / priority_bits {v.priority_bits} "
+                 "break 1 <= preemption <= priority <= 5 (GICH_LR holds 5 priority bits)")
+
+
+# --- shape -------------------------------------------------------------------------------
+def _shape(msg: Any) -> Iterator[Violation]:
+    c, st = msg.config, msg.state
+    n = c.num_cpus
+    for name in ("banked", "cpu"):
+        got = len(getattr(st, name))
+        if got != n:
+            yield _v("STATE-CPU-COUNT", f"state.{name}", f"{got} entries for {n} CPUs")
+    want_virt = n if c.HasField("virtualization") else 0
+    if len(st.virtual) != want_virt:
+        yield _v("VIRT-PRESENCE", "state.virtual",
+                 f"{len(st.virtual)} virtual interfaces, expected {want_virt} "
+                 f"({'with' if want_virt else 'without'} virtualization extensions)")
+    if msg.HasField("hypervisor") and len(msg.hypervisor.vcpu) != n:
+        yield _v("HYP-VCPU-COUNT", "hypervisor.vcpu",
+                 f"{len(msg.hypervisor.vcpu)} entries for {n} vCPUs")
+    yield from _trimmed(msg)
+
+
+def _trimmed(msg: Any) -> Iterator[Violation]:
+    """Canonical form: no stored vector ends in a zero byte (or a zero list register)."""
+    for path, data in _vectors(msg):
+        if data[-1:] == b"\0":
+            yield _v("PAYLOAD-NOT-CANONICAL", path,
+                     "a stored vector ends in a zero byte (trailing zeros must be removed)")
+    for c, v in enumerate(msg.state.virtual):
+        if len(v.lr) and v.lr[-1] == 0:
+            yield _v("PAYLOAD-NOT-CANONICAL", labels.cpu_reg(c, "gich.lr"),
+                     "the stored list registers end in a zero LR (trailing ones must be removed)")
+
+
+_BANKED_VECTORS = ("priority", "sgi_sources", "sgi_active_source")
+_SHARED_VECTORS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
+                   "pending_split_unknown", "priority", "targets", "active_cpu")
+_CPU_VECTORS = ("active_group0", "active_group1", "active_group_unknown")
+
+
+def _vectors(msg: Any) -> Iterator[tuple[str, bytes]]:
+    st = msg.state
+    for c, b in enumerate(st.banked):
+        for f in _BANKED_VECTORS:
+            yield f"state.banked[{c}].{f}", getattr(b, f)
+    for f in _SHARED_VECTORS:
+        yield f"state.shared.{f}", getattr(st.shared, f)
+    for c, ci in enumerate(st.cpu):
+        for f in _CPU_VECTORS:
+            yield f"state.cpu[{c}].{f}", getattr(ci, f)
+    if msg.HasField("hypervisor"):
+        for c, h in enumerate(msg.hypervisor.vcpu):
+            yield f"hypervisor.vcpu[{c}].eoi_maintenance", h.eoi_maintenance
+
+
+# --- interrupts ----------------------------------------------------------------------------
+def _bits(value: int) -> Iterator[int]:
+    while value:
+        low = value & -value
+        yield low.bit_length() - 1
+        value ^= low
+
+
+def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
+    for name, length in (("priority", 32), ("sgi_sources", 16), ("sgi_active_source", 16)):
+        if len(getattr(b, name)) > length:
+            yield _v("STATE-IRQ-OUT-OF-RANGE", f"state.banked[{c}].{name}",
+                     f"{len(getattr(b, name))} entries, at most {length}")
+            return
+    if b.edge & _SGI_BITS != _SGI_BITS:
+        for s in _bits(~b.edge & _SGI_BITS):
+            yield _v("SGI-NOT-EDGE", labels.irq(s, c), "level-triggered; SGIs are always edge")
+    if ctx.rao and b.enabled & _SGI_BITS != _SGI_BITS:
+        for s in _bits(~b.enabled & _SGI_BITS):
+            yield _v("SGI-DISABLED-RAO", labels.irq(s, c),
+                     "disabled, but this GIC's SGI enables are RAO/WI")
+    for name in ("pending_latch", "line_level"):
+        for s in _bits(getattr(b, name) & _SGI_BITS):
+            yield _v("SGI-LATCH-OR-LINE", labels.irq(s, c),
+                     f"{name} is set; SGI pending state is its set of sources")
+    yield from _split_unknown(b.pending_split_unknown, b.edge, b.pending_latch, b.line_level, c, 0)
+    yield from _priorities(ctx, b.priority, c, 0)
+    yield from _sgi_sources(ctx, c, b)
+
+
+def _split_unknown(unk: int, edge: int, latch: int, line: int, cpu: int | None,
+                   base: int) -> Iterator[Violation]:
+    bad = unk & ~(~edge & latch & ~line)
+    for k in _bits(bad):
+        yield _v("IRQ-SPLIT-UNKNOWN-INVALID", labels.irq(base + k, cpu),
+                 f"latch/line-unknown marker {_SPLIT_UNKNOWN_HELP}, with line_level 0")
+
+
+def _priorities(ctx: _Ctx, prio: bytes, cpu: int | None, base: int) -> Iterator[Violation]:
+    if not prio.translate(None, ctx.bad_prio):
+        return
+    for k, p in enumerate(prio):
+        if p & ~ctx.prio_mask:
+            yield _v("IRQ-PRIORITY-UNIMPLEMENTED-BITS", labels.irq(base + k, cpu),
+                     f"priority {p:#04x} sets bits below the {ctx.priority_bits} implemented "
+                     f"(mask {ctx.prio_mask:#04x})")
+
+
+def _sgi_sources(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
+    if b.sgi_sources.translate(None, ctx.bad_source):
+        for s, src in enumerate(b.sgi_sources):
+            if src & ~ctx.cpu_mask:
+                yield _v("SGI-SOURCE-ABSENT-CPU", labels.irq(s, c),
+                         f"pending from CPUs {labels.cpus(src)}, but only "
+                         f"{ctx.num_cpus} CPUs exist")
+    for s, src in enumerate(b.sgi_active_source):
+        active = b.active >> s & 1
+        if not active and src:
+            yield _v("SGI-ACTIVE-SOURCE-NOT-ACTIVE", labels.irq(s, c),
+                     f"active source {src:#04x} recorded, but the SGI is not active")
+        elif active and src != UNKNOWN_CPU and src >= ctx.num_cpus:
+            yield _v("SGI-ACTIVE-SOURCE-ABSENT-CPU", labels.irq(s, c),
+                     f"active from CPU {src}, but only {ctx.num_cpus} CPUs exist")
+
+
+def _shared(ctx: _Ctx, sh: Any) -> Iterator[Violation]:
+    n = ctx.num_spis
+    for name in _SHARED_VECTORS:
+        data = getattr(sh, name)
+        is_bitmap = name not in ("priority", "targets", "active_cpu")
+        too_long = (int.from_bytes(data, "little") >> n) if is_bitmap else len(data) > n
+        if too_long:
+            yield _v("STATE-IRQ-OUT-OF-RANGE", f"state.shared.{name}",
+                     f"holds state for interrupt IDs >= num_irqs {ctx.num_irqs}")
+    edge, latch, line = (int.from_bytes(x, "little") for x in (sh.edge, sh.pending_latch,
+                                                                 sh.line_level))
+    unk = int.from_bytes(sh.pending_split_unknown, "little")
+    yield from _split_unknown(unk, edge, latch, line, None, NUM_PRIVATE)
+    yield from _priorities(ctx, sh.priority, None, NUM_PRIVATE)
+    if sh.targets.translate(None, ctx.bad_target):
+        for k, t in enumerate(sh.targets):
+            if t & ~ctx.target_mask:
+                why = ("a uniprocessor GIC's ITARGETSR is RAZ/WI" if ctx.num_cpus == 1
+                       else f"only {ctx.num_cpus} CPUs exist")
+                yield _v("SPI-TARGET-ABSENT-CPU", labels.irq(NUM_PRIVATE + k),
+                         f"targets {t:#04x} = CPUs {labels.cpus(t)}; {why}")
+    yield from _active_cpu(ctx, sh.active_cpu, int.from_bytes(sh.active, "little"))
+
+
+def _active_cpu(ctx: _Ctx, active_cpu: bytes, active: int) -> Iterator[Violation]:
+    for k, cpu in enumerate(active_cpu):
+        if not cpu and not (active >> k & 1):
+            continue
+        if not active >> k & 1:
+            yield _v("SPI-ACTIVE-CPU-NOT-ACTIVE", labels.irq(NUM_PRIVATE + k),
+                     f"active CPU {cpu:#04x} recorded, but the SPI is not active")
+        elif cpu != UNKNOWN_CPU and cpu >= ctx.num_cpus:
+            yield _v("SPI-ACTIVE-CPU-ABSENT", labels.irq(NUM_PRIVATE + k),
+                     f"active on CPU {cpu}, but only {ctx.num_cpus} CPUs exist")
+
+
+# --- CPU interface -----------------------------------------------------------------------------
+def _cpu(ctx: _Ctx, c: int, ci: Any) -> Iterator[Violation]:
+    if ci.ctlr & GICC_CTLR.reserved_mask:
+        yield _v("CPU-CTLR-RESERVED", labels.cpu_reg(c, "gicc.ctlr"),
+                 f"{ci.ctlr:#x} sets reserved bits {ci.ctlr & GICC_CTLR.reserved_mask:#x}")
+    if ci.pmr > 0xFF or ci.pmr & ~ctx.prio_mask:
+        yield _v("CPU-PMR-UNIMPLEMENTED-BITS", labels.cpu_reg(c, "gicc.pmr"),
+                 f"{ci.pmr:#04x} sets bits outside the {ctx.priority_bits} implemented "
+                 f"(mask {ctx.prio_mask:#04x})")
+    for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_bpr + 1)):
+        value = getattr(ci, name)
+        if not low <= value <= 7:
+            yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),
+                     f"{value} is not in {low}..7 (minimum from config.min_bpr {ctx.min_bpr})")
+    g0, g1, unk = (int.from_bytes(x, "little") for x in
+                   (ci.active_group0, ci.active_group1, ci.active_group_unknown))
+    for name, levels in (("active_group0", g0), ("active_group1", g1),
+                         ("active_group_unknown", unk)):
+        for lv in _bits(levels & ~ctx.apr_levels):
+            yield _v("CPU-ACTIVE-PRIORITY-UNREPRESENTABLE", labels.cpu_reg(c, f"gicc.{name}"),
+                     f"group priority {2 * lv:#04x} is active, but with {ctx.priority_bits} "
+                     f"priority bits and min BPR {ctx.min_bpr} no such preemption level exists")
+    for lv in _bits(unk & (g0 | g1)):
+        yield _v("CPU-ACTIVE-GROUP-OVERLAP", labels.cpu_reg(c, "gicc.active_group_unknown"),
+                 f"group priority {2 * lv:#04x} is marked group-unknown and also in a known group")
+
+
+# --- virtual interface of a GIC with virtualization extensions ------------------------------------
+def _virtual(ctx: _Ctx, c: int, v: Any) -> Iterator[Violation]:
+    virt = ctx.virt
+    if len(v.lr) > virt.num_lrs:
+        yield _v("VIRT-LR-COUNT", labels.cpu_reg(c, "gich.lr"),
+                 f"{len(v.lr)} list registers stored, GICH_VTR implements {virt.num_lrs}")
+    for reg, name, value in ((GICH_HCR, "hcr", v.hcr), (GICH_VMCR, "vmcr", v.vmcr)):
+        if value & reg.reserved_mask:
+            yield _v("VIRT-RESERVED-BITS", labels.cpu_reg(c, f"gich.{name}"),
+                     f"{value:#010x} sets reserved bits {value & reg.reserved_mask:#010x}")
+    min_bp = 7 - virt.preemption_bits
+    vmbp, vmabp = GICH_VMCR.field("vmbp").get(v.vmcr), GICH_VMCR.field("vmabp").get(v.vmcr)
+    if vmbp < min_bp or vmabp < min_bp + 1:
+        yield _v("VIRT-VMCR-BINARY-POINT", labels.cpu_reg(c, "gich.vmcr"),
+                 f"VMBP {vmbp} / VMABP {vmabp} below the minima {min_bp} / {min_bp + 1}")
+    if v.apr >> (1 << virt.preemption_bits):
+        yield _v("VIRT-APR-UNREPRESENTABLE", labels.cpu_reg(c, "gich.apr"),
+                 f"{v.apr:#010x} sets levels beyond the {1 << virt.preemption_bits} that "
+                 f"{virt.preemption_bits} preemption bits give")
+    for n, lr in enumerate(v.lr):
+        reserved = lr & lr_layout(lr).reserved_mask
+        if reserved:
+            yield _v("VIRT-RESERVED-BITS", labels.cpu_reg(c, f"gich.lr{n}"),
+                     f"{lr:#010x} sets reserved bits {reserved:#010x}")
+
+
+# --- hypervisor context --------------------------------------------------------------------------
+def _hypervisor(ctx: _Ctx, hyp: Any) -> Iterator[Violation]:
+    for c, h in enumerate(hyp.vcpu):
+        where = f"hypervisor.vcpu[{c}]"
+        if h.hcr & GICH_HCR.reserved_mask:
+            yield _v("HYP-RESERVED-BITS", f"{where}.hcr",
+                     f"{h.hcr:#010x} sets reserved bits {h.hcr & GICH_HCR.reserved_mask:#010x}")
+        if int.from_bytes(h.eoi_maintenance, "little") >> ctx.num_irqs:
+            yield _v("STATE-IRQ-OUT-OF-RANGE", f"{where}.eoi_maintenance",
+                     f"names interrupt IDs >= num_irqs {ctx.num_irqs}")
+        seen: set[int] = set()
+        for m in h.hw_mapping:
+            if m.virtual_id >= ctx.num_irqs or m.virtual_id in seen:
+                yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
+                         f"virtual ID {m.virtual_id} is a duplicate or >= num_irqs")
+            if not 16 <= m.physical_id <= 1019:
+                yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
+                         f"virtual ID {m.virtual_id} maps to physical ID {m.physical_id}, "
+                         "which is not a PPI or SPI (16..1019)")
+            seen.add(m.virtual_id)
