@@ -80,6 +80,11 @@ REASONS: dict[str, Reason] = _table(
     ("HYP-VCPU-COUNT", 1, "the hypervisor context does not have one entry per vCPU"),
     ("HYP-HW-MAPPING", 1, "a HW mapping names an impossible virtual or physical ID"),
     ("HYP-RESERVED-BITS", 1, "the hypervisor's GICH_HCR sets reserved bits"),
+    # --- QEMU migration stream import (issue 7): add rows here
+    # --- KVM device-ABI view (issue 6): add rows here
+    # --- GICH view (issue 3): add rows here
+    # --- schema revisions and compatibility (issue 4): add rows here
+    # --- diff (issue 5): add rows here
     # CLI
     ("USAGE", 2, "the command line is wrong"),
     ("IO-READ", 2, "an input could not be read"),
