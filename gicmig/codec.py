@@ -24,7 +24,7 @@ def encode(state: GicState) -> bytes:
     """
     validate(state)
     payload: bytes = state._pb.SerializeToString(deterministic=True)
-    return envelope.pack(payload, SCHEMA_REVISION)
+    return envelope.pack(payload, state.schema_revision)
 
 
 def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
@@ -45,7 +45,7 @@ def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = Fa
                           offset=12)
     msg = _parse(payload, header.header_length)
     if not validate_state:
-        return GicState(msg)
+        return GicState(msg, header.schema_revision)
     unknown = list(unknown_fields(msg))
     if unknown and not allow_unknown:
         raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
@@ -56,7 +56,7 @@ def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = Fa
                           "the payload is valid protobuf but not the canonical encoding "
                           "(field order, duplicates or packing differ)",
                           offset=header.header_length)
-    state = GicState(msg)
+    state = GicState(msg, header.schema_revision)
     validate(state)
     return state
 

@@ -394,10 +394,12 @@ class GicState:
     (0, False)
     """
 
-    __slots__ = ("_pb",)
+    __slots__ = ("_pb", "schema_revision")
 
-    def __init__(self, msg: Any) -> None:
+    def __init__(self, msg: Any, schema_revision: int = 1) -> None:
         self._pb = msg
+        # the schema revision this state was read with, and that encode() writes
+        self.schema_revision = schema_revision
 
     # --- construction ------------------------------------------------------------
     @classmethod
@@ -423,7 +425,7 @@ class GicState:
     def copy(self) -> GicState:
         msg = pb.Snapshot()
         msg.CopyFrom(self._pb)
-        return GicState(msg)
+        return GicState(msg, self.schema_revision)
 
     # --- parts -----------------------------------------------------------------------
     @property
