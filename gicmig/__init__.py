@@ -23,8 +23,8 @@ _EXPORTS = {
     "encode": "gicmig.codec",
     "decode": "gicmig.codec",
     "info": "gicmig.codec",
-    "validate": "gicmig.validate",
-    "check": "gicmig.validate",
+    "validate": "gicmig.rules",
+    "check": "gicmig.rules",
     "to_json": "gicmig.fixture",
     "from_json": "gicmig.fixture",
     "load": "gicmig.io",
@@ -35,7 +35,11 @@ _EXPORTS = {
     "REASONS": "gicmig.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "REASONS", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq", "ValidationError",
+    "Violation", "__version__", "check", "decode", "encode", "from_json", "info", "load",
+    "to_json", "validate",
+]
 
 if TYPE_CHECKING:
     from gicmig.codec import decode, encode, info
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
     from gicmig.fixture import from_json, to_json
     from gicmig.io import load
     from gicmig.model import GicConfig, GicState, Irq
-    from gicmig.validate import check, validate
+    from gicmig.rules import check, validate
 
 
 def __getattr__(name: str) -> Any:

@@ -82,7 +82,7 @@ def read_header(blob: bytes) -> Header:
 def _check_magic(blob: bytes) -> None:
     head = blob[: len(MAGIC)]
     if head != MAGIC[: len(head)]:
-        at = next(i for i, (a, b) in enumerate(zip(head, MAGIC)) if a != b)
+        at = next(i for i, (a, b) in enumerate(zip(head, MAGIC, strict=False)) if a != b)
         raise DecodeError("BLOB-BAD-MAGIC",
                           f"not a .gicmig blob (starts {bytes(head)!r}, expected {MAGIC!r})",
                           offset=at)

@@ -36,7 +36,7 @@ from gicmig.model import (
     HwMapping,
 )
 from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
-from gicmig.validate import check_config, validate
+from gicmig.rules import check_config, validate
 
 FORMAT = "gicmig-fixture/1"
 
@@ -319,7 +319,8 @@ def _flag_values(e: IrqJ, *, default_enabled: bool, default_edge: bool) -> list[
 
 def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
     b = state.banked[cpu]
-    bits = {"enabled": b.enabled, "edge": b.edge, "group": 0, "pending_latch": 0,
+    sgis = (1 << NUM_SGIS) - 1  # absent SGIs are at reset: enabled and edge-triggered
+    bits = {"enabled": sgis, "edge": sgis, "group": 0, "pending_latch": 0,
             "line_level": 0, "active": 0, "pending_split_unknown": 0}
     prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
     for key, e in irqs.items():
@@ -420,7 +421,7 @@ def _pack_lr(fields: dict[str, int | str], where: str) -> int:
 def _set_hypervisor(state: GicState, vcpus: list[VcpuContextJ]) -> None:
     if len(vcpus) != state.config.num_cpus:
         raise _fail("hypervisor", f"{len(vcpus)} entries for {state.config.num_cpus} vCPUs")
-    for c, (ctx, j) in enumerate(zip(state.keep_hypervisor_context(), vcpus)):
+    for c, (ctx, j) in enumerate(zip(state.keep_hypervisor_context(), vcpus, strict=True)):
         ctx.hcr = _pack_fields(GICH_HCR, j.hcr, f"hypervisor.{c}.hcr")
         ctx.hw_mappings = [HwMapping(m.virtual_id, m.physical_id) for m in j.hw_mappings]
         ctx.eoi_maintenance = _cpu_set_any(j.eoi_maintenance)

@@ -29,3 +29,14 @@ def cpu_reg(cpu: int, reg: str) -> str:
 def cpus(mask: int) -> str:
     """A CPU bitmask as `{0,2}`."""
     return "{" + ",".join(str(c) for c in range(8) if mask >> c & 1) + "}"
+
+
+def irq_range(first: int, last: int, cpu: int | None = None) -> str:
+    """`irq 40-47 (SPI 8-15)`, `cpu1 irq 16-31 (PPI 0-15)`; one ID is named as `irq()` does."""
+    if first == last:
+        return irq(first, cpu)
+    where = f"cpu{cpu} " if cpu is not None and first < NUM_PRIVATE else ""
+    kind, lo = irq_kind(first).split(" ")
+    last_kind, hi = irq_kind(last).split(" ")
+    span = f"{kind} {lo}-{hi}" if kind == last_kind else f"{kind} {lo}-{last_kind} {hi}"
+    return f"{where}irq {first}-{last} ({span})"

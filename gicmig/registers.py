@@ -215,3 +215,67 @@ DIST_BANKS: tuple[Bank, ...] = (
     Bank("GICD_ITARGETSR", 0x800, 8, "targets"),
     Bank("GICD_ICFGR", 0xC00, 2, "edge"),
 )
+
+
+# --- KVM device ABI (KVM_DEV_TYPE_ARM_VGIC_V2), issue 6 ---------------------------------
+# Sources: gic-domain.md §1.1, §1.2, §2.1, §4.5, §4.6 (Linux vgic-mmio-v2.c, arm-vgic.rst).
+KVM_ATTR_OFFSET = Field("offset", "offset", 0, 32)  # kvm_device_attr.attr [31:0]
+KVM_ATTR_VCPU = Field("vcpu_index", "vcpu_index", 32, 8)  # [39:32]; [63:40] reserved
+KVM_ATTR_DEFINED_MASK = KVM_ATTR_OFFSET.mask | KVM_ATTR_VCPU.mask
+KVM_DIST_FRAME = 0x1000  # KVM_VGIC_V2_DIST_SIZE
+KVM_CPU_FRAME = 0x2000  # KVM_VGIC_V2_CPU_SIZE (reaches GICC_DIR at 0x1000)
+KVM_NR_IRQS_MIN, KVM_NR_IRQS_MAX = 64, 992  # KVM_DEV_ARM_VGIC_GRP_NR_IRQS, as the code checks
+KVM_PRIORITY_BITS = 5  # VGIC_PRI_BITS
+KVM_MIN_BPR = 2  # GICH VMBP minimum with 5 preemption bits (gic-domain §2.3)
+KVM_PRODUCT_ID = 0x4B  # 'K'
+ARM_IMPLEMENTER = 0x43B
+KVM_IIDR_REVISIONS = (1, 2, 3)  # KVM_VGIC_IMP_REV_*; groups are user-writable from 2 on
+KVM_IIDR_GROUPS_WRITABLE = 2
+KVM_APR_LEVELS = 32  # APR0 is the GICH_APR image: bit n = group priority n << 3
+
+# KVM's GICD_CTLR: one `enabled` bit; EnableGrp1 does not exist (reads 0, writes dropped)
+KVM_GICD_CTLR = _reg("GICD_CTLR", 0x000, 0, ("enabled", "Enable", 0, 1))
+GICD_SGIR = _reg(
+    "GICD_SGIR", 0xF00, 0,
+    ("sgi_int_id", "SGIINTID", 0, 4),
+    ("nsatt", "NSATT", 15, 1),
+    ("cpu_target_list", "CPUTargetList", 16, 8),
+    ("target_list_filter", "TargetListFilter", 24, 2),
+)
+# one GICD_ICFGR field (2 bits per interrupt); bit 0 is reserved in GICv2
+GICD_ICFGR_FIELD = _reg("GICD_ICFGR field", 0, 0, ("int_config", "Int_config", 1, 1))
+SGI_BANKS: tuple[Bank, ...] = (
+    Bank("GICD_CPENDSGIR", 0xF10, 8, "sgi_sources"),  # byte s = SGI s, bit k = source CPU k
+    Bank("GICD_SPENDSGIR", 0xF20, 8, "sgi_sources"),
+)
+SGI_BANK_REGS = 4  # four banked registers each, 16 SGIs x 8 source bits
+
+# The GICC-shaped view KVM synthesizes from struct vgic_vmcr and the APR.
+KVM_GICC_CTLR = _reg(  # the GICC_CTLR bits vgic_vmcr holds (no bypass-disable bits)
+    "GICC_CTLR", 0x00, 0,
+    ("enable_grp0", "EnableGrp0", 0, 1),
+    ("enable_grp1", "EnableGrp1", 1, 1),
+    ("ack_ctl", "AckCtl", 2, 1),
+    ("fiq_en", "FIQEn", 3, 1),
+    ("cbpr", "CBPR", 4, 1),
+    ("eoi_mode", "EOImode", 9, 1),
+)
+KVM_GICC_PMR = _reg("GICC_PMR", 0x04, 0, ("vmprimask", "VMPriMask", 0, 5))
+KVM_PMR_SHIFT = 8 - KVM_PRIORITY_BITS  # GICV_PMR_PRIORITY_SHIFT: GICC_PMR = VMPriMask << 3
+GICC_APR = Bank("GICC_APR", 0xD0, 32, None)  # GICC_APR0-3: 32 levels each
+GICC_APR_REGS = 4
+GICC_IIDR = _reg(
+    "GICC_IIDR", 0xFC, 0,
+    ("implementer", "Implementer", 0, 12),
+    ("revision", "Revision", 12, 4),
+    ("arch_version", "ArchitectureVersion", 16, 4),
+    ("product_id", "ProductID", 20, 12),
+)
+# Read with a side effect (IAR/AIAR acknowledge), write-only or not emulated by KVM: a
+# dump holds them only as zeros, a restore never writes them.
+GICC_NO_STATE: dict[str, int] = {
+    "GICC_IAR": 0x0C, "GICC_EOIR": 0x10, "GICC_RPR": 0x14, "GICC_HPPIR": 0x18,
+    "GICC_AIAR": 0x20, "GICC_AEOIR": 0x24, "GICC_AHPPIR": 0x28,
+    "GICC_NSAPR0": 0xE0, "GICC_NSAPR1": 0xE4, "GICC_NSAPR2": 0xE8, "GICC_NSAPR3": 0xEC,
+    "GICC_DIR": 0x1000,
+}

@@ -363,7 +363,7 @@ def main() -> None:
         vedit(doc)
         (bad / f"{code}.json").write_text(json.dumps(doc, indent=2) + "\n")
     for code, data in _blob_invalid().items():
-        suffix = ".json" if code == "JSON-SYNTAX" else ".txt" if code.startswith("INPUT") else ".gicmig"
+        suffix = {"JSON-SYNTAX": ".json", "INPUT-FORMAT-UNKNOWN": ".txt"}.get(code, ".gicmig")
         (bad / f"{code}{suffix}").write_bytes(data)
     print(f"wrote {OUT}", file=sys.stderr)
 

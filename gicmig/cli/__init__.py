@@ -17,6 +17,8 @@ from gicmig import __version__
 # Each module defines `register(sub: Subcommands) -> None`.
 COMMAND_MODULES = [
     "gicmig.cli.codec_cmds",
+    "gicmig.cli.schema_cmds",
+    "gicmig.cli.kvm_cmds",
 ]
 
 EPILOG = """examples:

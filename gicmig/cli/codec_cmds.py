@@ -17,6 +17,10 @@ def register(sub: Subcommands) -> None:
                 "example: gicmig encode fixtures/v1/busy.json -o busy.gicmig")
     p.add_argument("input", help="JSON fixture or blob; - for stdin")
     p.add_argument("-o", "--output", default="-", help="output blob (default: stdout)")
+    # --- schema revisions (issue 4)
+    p.add_argument("--revision", type=int, metavar="N",
+                   help="write schema revision N (an older one only when nothing is lost; "
+                        "default: the revision the input was written with)")
     p.set_defaults(run=_encode)
 
     p = sub.add("decode", "write a .gicmig blob as a JSON fixture",
@@ -69,7 +73,12 @@ def _encode(args: argparse.Namespace) -> int:
 
         raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: use -o FILE")
     args.current_path = args.input
-    dump(load(args.input), args.output, "blob")
+    state = load(args.input)
+    if args.revision is not None:  # schema revisions (issue 4)
+        from gicmig.schemacheck.blobcompat import as_revision
+
+        state = as_revision(state, args.revision)
+    dump(state, args.output, "blob")
     return 0
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from gicmig.cli import main
+
+sys.exit(main())
