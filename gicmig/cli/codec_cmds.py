@@ -97,7 +97,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     records: list[dict[str, Any]] = []
     status = 0
-    for path in args.inputs:
+    progress = sys.stderr.isatty() and len(args.inputs) > 20  # only where a person watches
+    for n, path in enumerate(args.inputs, 1):
+        if progress:
+            print(f"\r[{n}/{len(args.inputs)}] {path[-60:]:60}", end="", file=sys.stderr)
         try:
             load(path, allow_unknown=args.allow_unknown)
             records.append({"path": path, "ok": True, "errors": []})
@@ -111,6 +114,8 @@ def _validate(args: argparse.Namespace) -> int:
                 {"code": exc.code, "message": exc.message, "offset": exc.offset,
                  "line": getattr(exc, "line", None)}]})
             status = max(status, exc.exit_status)
+    if progress:
+        print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     _print_validation(records, args.format)
     return status
 
