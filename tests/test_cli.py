@@ -132,3 +132,31 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([str(exe), "--help"], capture_output=True, check=False,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.returncode == 0 and b"encode" in out.stdout and b"exit codes" in out.stdout
+
+
+def test_violations_in_a_fixture_point_at_their_line() -> None:
+    path = V1 / "invalid" / "SGI-NOT-EDGE.json"
+    out = run("validate", str(path)).stdout.decode().strip()
+    line = int(out.split(":")[1])
+    text = path.read_text().splitlines()
+    assert text[line - 1].strip() == '"2": {'  # cpu0's SGI 2
+    before = "\n".join(text[:line])
+    assert before.count('"cpu": 0') == 1 and '"cpu": 1' not in before
+
+
+def test_locate_places() -> None:
+    from gicmig.fixture_locate import locate
+
+    text = (V1 / "busy.json").read_text()
+    lines = text.splitlines()
+
+    def at(place: str) -> str:
+        where = locate(text, place)
+        assert where is not None, place
+        return lines[where[0] - 1][where[1] - 1:]
+
+    assert at("irq 64 (SPI 32)").startswith('"64": {"enabled"')
+    assert at("cpu1 irq 30 (PPI 14)").startswith('"30": {')
+    assert at("cpu1 gicc.pmr").startswith('"pmr": "0xf8"')
+    assert at("config.num_irqs").startswith('"num_irqs"')
+    assert locate(text, "irq 999 (SPI 967)") is not None  # falls back to the nearest key

@@ -87,8 +87,24 @@ def _decode(args: argparse.Namespace) -> int:
 
     _check_output(args)
     args.current_path = args.input
-    dump(load(args.input, allow_unknown=args.allow_unknown), args.output, "json")
+    state = load(args.input, allow_unknown=args.allow_unknown)
+    _refuse_unknown_in_json(state)
+    dump(state, args.output, "json")
     return 0
+
+
+def _refuse_unknown_in_json(state: Any) -> None:
+    # schema revisions (issue 4): fields of a newer revision survive blob -> blob, but the
+    # JSON fixture has no place for them, so writing it would drop them silently
+    from gicmig.codec import unknown_fields
+    from gicmig.errors import GicmigError
+
+    unknown = list(unknown_fields(state._pb))
+    if unknown:
+        raise GicmigError("PAYLOAD-UNKNOWN-FIELDS",
+                          f"schema revision {state.schema_revision} fields this gicmig does not "
+                          f"know ({', '.join(unknown)}) cannot be written as JSON; keep the "
+                          "blob, or decode it with a gicmig that knows that revision")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -105,19 +121,39 @@ def _validate(args: argparse.Namespace) -> int:
             load(path, allow_unknown=args.allow_unknown)
             records.append({"path": path, "ok": True, "errors": []})
         except ValidationError as exc:
-            errs = [{"code": v.code, "place": v.path, "message": v.message}
-                    for v in exc.violations]
+            errs = [{"code": v.code, "place": v.path, "message": v.message,
+                     "line": None, "column": None} for v in exc.violations]
+            _add_lines(path, errs)
             records.append({"path": path, "ok": False, "errors": errs})
             status = max(status, 1)
         except GicmigError as exc:
-            records.append({"path": path, "ok": False, "errors": [
-                {"code": exc.code, "message": exc.message, "offset": exc.offset,
-                 "line": getattr(exc, "line", None)}]})
+            err = {"code": exc.code, "message": exc.message, "offset": exc.offset,
+                   "line": getattr(exc, "line", None), "column": getattr(exc, "column", None)}
+            if exc.code == "JSON-SCHEMA":
+                err["place"] = exc.message.split(":")[0]
+                _add_lines(path, [err])
+                err.pop("place")
+            records.append({"path": path, "ok": False, "errors": [err]})
             status = max(status, exc.exit_status)
     if progress:
         print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     _print_validation(records, args.format)
     return status
+
+
+def _add_lines(path: str, errors: list[dict[str, Any]]) -> None:
+    """For a JSON fixture, where each violation lives in the text (ruff-style locations)."""
+    from gicmig.fixture_locate import locate
+    from gicmig.io import read_bytes, sniff
+
+    data = read_bytes(path) if path != "-" else b""
+    if sniff(data) != "json":
+        return
+    text = data.decode("utf-8", "replace")
+    for e in errors:
+        where = locate(text, e.get("place") or "")
+        if where:
+            e["line"], e["column"] = where
 
 
 def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
@@ -128,7 +164,8 @@ def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
         if r["ok"]:
             print(f"{r['path']}: ok")
         for e in r["errors"]:
-            where = f"{r['path']}:{e['line']}:1" if e.get("line") else r["path"]
+            line, col = e.get("line"), e.get("column") or 1
+            where = f"{r['path']}:{line}:{col}" if line else r["path"]
             place = f"{e['place']}: " if e.get("place") else ""
             at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
             print(f"{where}: {e['code']} {place}{e['message']}{at}")
