@@ -9,10 +9,10 @@ from typing import Any
 from gicmig import envelope
 from gicmig._pb import pb
 from gicmig.errors import DecodeError
-from gicmig.model import GicState, Provenance
-from gicmig.validate import validate
+from gicmig.model import SCHEMA_REVISION, GicState, Provenance, _empty_submessages, canonicalize
+from gicmig.rules import validate
 
-SCHEMA_REVISION = 1  # the newest schema revision this gicmig writes and fully reads
+__all__ = ["SCHEMA_REVISION", "BlobInfo", "decode", "encode", "info", "unknown_fields"]
 
 
 def encode(state: GicState) -> bytes:
@@ -22,9 +22,20 @@ def encode(state: GicState) -> bytes:
     >>> blob[:8]
     b'\\x89GICMIG\\n'
     """
+    canonicalize(state._pb)
     validate(state)
+    if state.schema_revision < SCHEMA_REVISION:
+        _check_older_revision(state)
     payload: bytes = state._pb.SerializeToString(deterministic=True)
     return envelope.pack(payload, state.schema_revision)
+
+
+def _check_older_revision(state: GicState) -> None:
+    # a state read from (or converted to) an older revision is written as that revision
+    # only while it holds nothing that revision lacks
+    from gicmig.schemacheck.blobcompat import as_revision
+
+    as_revision(state, state.schema_revision)
 
 
 def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
@@ -46,19 +57,48 @@ def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = Fa
     msg = _parse(payload, header.header_length)
     if not validate_state:
         return GicState(msg, header.schema_revision)
+    _check_canonical(msg, payload, header.header_length, allow_unknown)
+    if header.schema_revision < SCHEMA_REVISION:
+        from gicmig.schemacheck.blobcompat import check_written_revision
+
+        check_written_revision(msg, header.schema_revision, header.header_length)
+    state = GicState(msg, header.schema_revision)
+    validate(state)
+    return state
+
+
+def _check_canonical(msg: Any, payload: bytes, offset: int, allow_unknown: bool) -> list[str]:
+    """Refuse unknown fields (unless allowed) and any non-canonical encoding.
+
+    Fast path: one deterministic re-serialization equals the payload exactly when there
+    are no unknown fields and the encoding is canonical; only a mismatch pays for the
+    recursive walk that names the unknown fields.
+    """
+    if _empty_submessages(msg):
+        raise DecodeError("PAYLOAD-NOT-CANONICAL",
+                          "an empty submessage is stored (canonical form omits it)", offset=offset)
+    if msg.SerializeToString(deterministic=True) == payload:
+        # unknown fields re-serialize too (at the end, where a deterministic writer puts
+        # them): discarding them is the cheap test for their presence, naming them is not
+        if allow_unknown or not _had_unknown(msg, len(payload)):
+            return []
+        msg = _parse(payload, offset)
     unknown = list(unknown_fields(msg))
     if unknown and not allow_unknown:
         raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
                           "fields this schema does not define: " + ", ".join(unknown),
-                          offset=header.header_length)
-    if not unknown and msg.SerializeToString(deterministic=True) != payload:
+                          offset=offset)
+    if not unknown:
         raise DecodeError("PAYLOAD-NOT-CANONICAL",
                           "the payload is valid protobuf but not the canonical encoding "
-                          "(field order, duplicates or packing differ)",
-                          offset=header.header_length)
-    state = GicState(msg, header.schema_revision)
-    validate(state)
-    return state
+                          "(field order, duplicates or packing differ)", offset=offset)
+    return unknown
+
+
+def _had_unknown(msg: Any, size: int) -> bool:
+    """Whether `msg` (parsed from `size` bytes) held unknown fields; drops them."""
+    msg.DiscardUnknownFields()
+    return bool(msg.ByteSize() != size)
 
 
 def _parse(payload: bytes, offset: int) -> Any:
@@ -75,8 +115,9 @@ def unknown_fields(msg: Any, path: str = "") -> Iterator[str]:
     """`path#number` for every field `msg` (recursively) holds that the schema lacks."""
     from google.protobuf.unknown_fields import UnknownFieldSet
 
-    for field in UnknownFieldSet(msg):
-        yield f"{path or '(top)'}#{field.field_number}"
+    found = UnknownFieldSet(msg)
+    for i in range(len(found)):
+        yield f"{path or '(top)'}#{found[i].field_number}"
     for desc, value in msg.ListFields():
         if desc.message_type is None:
             continue

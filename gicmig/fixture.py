@@ -104,6 +104,7 @@ class ConfigJ(_Strict):
 class DistributorJ(_Strict):
     enable_grp0: bool = False
     enable_grp1: bool = False
+    enable_grp1_unknown: bool = False  # schema revision 2: EnableGrp1 not known
 
 
 class IrqJ(_Strict):
@@ -182,8 +183,19 @@ def json_schema() -> dict[str, Any]:
 
 # --- state -> JSON ------------------------------------------------------------------------
 def to_json(state: GicState) -> str:
-    """The fixture text of `state` (deterministic; ends with a newline)."""
+    """The fixture text of `state` (deterministic; ends with a newline).
+
+    Refuses (PAYLOAD-UNKNOWN-FIELDS) a state read with fields of a newer schema revision:
+    JSON has no place for them, and they are never dropped silently.
+    """
+    from gicmig.codec import unknown_fields
     from gicmig.fixture_write import state_to_doc, write_doc
+
+    unknown = list(unknown_fields(state._pb))
+    if unknown:
+        raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
+                          "a JSON fixture cannot hold fields of a newer schema revision: "
+                          + ", ".join(unknown) + " (keep this state as a blob)")
 
     return write_doc(state_to_doc(state))
 
@@ -243,6 +255,7 @@ def _build(doc: FixtureJ) -> GicState:
     _set_provenance(state, doc.provenance)
     state.enable_grp0 = doc.distributor.enable_grp0
     state.enable_grp1 = doc.distributor.enable_grp1
+    state.enable_grp1_unknown = doc.distributor.enable_grp1_unknown
     _set_spis(state, doc.spis)
     for i, cj in enumerate(doc.cpus):
         if cj.cpu != i:

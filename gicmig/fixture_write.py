@@ -22,7 +22,8 @@ def state_to_doc(state: GicState) -> Doc:
     doc: Doc = {"format": FORMAT, "schema_revision": state.schema_revision,
                 "provenance": _provenance(state), "config": _config(state)}
     dist = {k: v for k, v in (("enable_grp0", state.enable_grp0),
-                              ("enable_grp1", state.enable_grp1)) if v}
+                              ("enable_grp1", state.enable_grp1),
+                              ("enable_grp1_unknown", state.enable_grp1_unknown)) if v}
     if dist:
         doc["distributor"] = dist
     spis = _spis(state)

@@ -92,12 +92,19 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what users expect
             os.replace(tmp, target)
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError as exc:
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def dump(state: GicState, path: str | os.PathLike[str], fmt: str | None = None) -> None:

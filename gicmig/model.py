@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from gicmig._pb import pb
 
@@ -231,7 +231,8 @@ class BankedInterrupts(_Sized):
     sgi_sources = _Vector()
     sgi_active_source = _Vector()
 
-    LENGTHS = {"priority": NUM_PRIVATE, "sgi_sources": NUM_SGIS, "sgi_active_source": NUM_SGIS}
+    LENGTHS: ClassVar[dict[str, int]] = {
+        "priority": NUM_PRIVATE, "sgi_sources": NUM_SGIS, "sgi_active_source": NUM_SGIS}
 
     def __init__(self, msg: Any) -> None:
         super().__init__(msg, self.LENGTHS)
@@ -384,6 +385,11 @@ def _unknown(byte: int) -> int | None:
     return None if byte == UNKNOWN_CPU else byte
 
 
+# The newest schema revision: what the generated code holds and what new states are
+# written with (revision 2 added GicState.enable_grp1_unknown).
+SCHEMA_REVISION = 2
+
+
 class GicState:
     """A whole GICv2 migration state: parameters, guest-visible state, provenance and
     (optionally) hypervisor context. Two states are equal when their parameters,
@@ -396,7 +402,7 @@ class GicState:
 
     __slots__ = ("_pb", "schema_revision")
 
-    def __init__(self, msg: Any, schema_revision: int = 1) -> None:
+    def __init__(self, msg: Any, schema_revision: int = SCHEMA_REVISION) -> None:
         self._pb = msg
         # the schema revision this state was read with, and that encode() writes
         self.schema_revision = schema_revision
@@ -411,7 +417,8 @@ class GicState:
         st = msg.state
         sgi_bits = (1 << NUM_SGIS) - 1
         for _ in range(config.num_cpus):
-            st.banked.add(edge=sgi_bits, enabled=sgi_bits if config.sgi_enables_rao_wi else 0)
+            # SGIs reset enabled (RAO/WI on QEMU; KVM's vgic-init enables them too)
+            st.banked.add(edge=sgi_bits, enabled=sgi_bits)
             st.cpu.add(bpr=config.min_bpr, abpr=config.min_abpr)
         virt = config.virtualization
         if virt is not None:
@@ -451,6 +458,16 @@ class GicState:
     @enable_grp1.setter
     def enable_grp1(self, value: bool) -> None:
         self._pb.state.enable_grp1 = value
+
+    @property
+    def enable_grp1_unknown(self) -> bool:
+        """UNKNOWN marker (schema revision 2): the source had one distributor enable
+        (KVM's GICv2 GICD_CTLR has only bit 0), so EnableGrp1 is not known."""
+        return bool(self._pb.state.enable_grp1_unknown)
+
+    @enable_grp1_unknown.setter
+    def enable_grp1_unknown(self, value: bool) -> None:
+        self._pb.state.enable_grp1_unknown = value
 
     @property
     def banked(self) -> list[BankedInterrupts]:
@@ -521,6 +538,7 @@ class GicState:
         msg.state.CopyFrom(self._pb.state)
         if self._pb.HasField("hypervisor"):
             msg.hypervisor.CopyFrom(self._pb.hypervisor)
+        canonicalize(msg)
         data: bytes = msg.SerializeToString(deterministic=True)
         return data
 
@@ -534,6 +552,24 @@ class GicState:
     def __repr__(self) -> str:
         c = self._pb.config
         return f"<GicState {c.num_cpus} CPUs, {c.num_irqs} IDs, source {self.provenance.source}>"
+
+
+def _empty_submessages(msg: Any) -> list[tuple[Any, str]]:
+    """Submessages whose presence carries no meaning and that are stored but empty.
+
+    Canonical form omits them: an empty `shared {}` and no `shared` are one state.
+    """
+    found = []
+    for parent, name in ((msg.state, "shared"), (msg, "provenance")):
+        if parent.HasField(name) and not getattr(parent, name).ByteSize():
+            found.append((parent, name))
+    return found
+
+
+def canonicalize(msg: Any) -> None:
+    """Drop the empty submessages that canonical form omits (does not change the state)."""
+    for parent, name in _empty_submessages(msg):
+        parent.ClearField(name)
 
 
 def _bit(value: int, k: int) -> bool:

@@ -7,13 +7,16 @@ bitmaps and byte vectors; only when a rule fails does a slow path name each offe
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
+from functools import lru_cache, reduce
+from operator import or_
 from typing import Any
 
 from gicmig import labels
 from gicmig.errors import ValidationError, Violation
-from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, lr_layout
+from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
 
 _SGI_BITS = (1 << NUM_SGIS) - 1
 _SPLIT_UNKNOWN_HELP = "allowed only on a level-triggered interrupt whose latch holds the OR"
@@ -29,16 +32,29 @@ def validate(state: GicState) -> None:
         raise ValidationError(violations)
 
 
+def check_config(config: GicConfig) -> list[Violation]:
+    """The parameter rules alone (run before anything is sized by the parameters)."""
+    return list(_config(config._pb))
+
+
 def check(state: GicState) -> list[Violation]:
     """Every rule `state` breaks, in a stable order (parameters, shape, then state)."""
     msg = state._pb
     out = list(_config(msg.config))
     if out:
         return out  # the other rules are defined in terms of valid parameters
-    out.extend(_shape(msg))
+    ctx = _context(msg.config.SerializeToString(deterministic=True))
+    if _fast_ok(ctx, msg):
+        return []
+    return _detailed(ctx, msg)
+
+
+def _detailed(ctx: _Ctx, msg: Any) -> list[Violation]:
+    """Every violation, named: the slow path, run only when the fast path found one."""
+    out = list(_shape(msg))
     if out:
         return out
-    ctx = _Ctx(msg.config)
+    out.extend(_distributor(msg.state))
     for c in range(ctx.num_cpus):
         out.extend(_banked(ctx, c, msg.state.banked[c]))
     out.extend(_shared(ctx, msg.state.shared))
@@ -51,8 +67,15 @@ def check(state: GicState) -> list[Violation]:
     return out
 
 
+@lru_cache(maxsize=32)
+def _context(config: bytes) -> _Ctx:
+    from gicmig._pb import pb
+
+    return _Ctx(pb.GicConfig.FromString(config))
+
+
 class _Ctx:
-    """Values derived once from valid parameters."""
+    """Values derived once from valid parameters (cached per parameter set)."""
 
     def __init__(self, config: Any) -> None:
         self.num_cpus: int = config.num_cpus
@@ -68,15 +91,50 @@ class _Ctx:
         preempt = min(self.priority_bits, 7 - self.min_bpr)
         step = 1 << (7 - preempt)  # 128 levels, of which every step-th can exist
         self.apr_levels = sum(1 << lv for lv in range(0, APR_LEVELS, step))
-        self.bad_prio = _bad_values(lambda v: bool(v & ~self.prio_mask))
-        self.bad_target = _bad_values(lambda v: bool(v & ~self.target_mask))
-        self.bad_source = _bad_values(lambda v: bool(v & ~self.cpu_mask))
+        self.bad_prio = _outside(self.prio_mask)
+        self.bad_target = _outside(self.target_mask)
+        self.bad_source = _outside(self.cpu_mask)
+        self.cpu_ids = _cpu_ids(self.num_cpus)
         self.virt = config.virtualization if config.HasField("virtualization") else None
+        self.num_lrs = self.virt.num_lrs if self.virt else 0
+        self.min_vmbp = 7 - self.virt.preemption_bits if self.virt else 0
+        self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
+        self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
+        self.lr_hw_mask = GICH_LR.field("hw").mask
+        self.lr_res_sw, self.lr_res_hw = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
+        self.ctlr_reserved = GICC_CTLR.reserved_mask
+        self.sgi_lanes = sum(_SGI_BITS << 32 * c for c in range(self.num_cpus))
+        # representable active-priority levels, repeated in 128-bit lanes per CPU count
+        self.apr_lanes = [sum(self.apr_levels << 128 * c for c in range(k)) for k in range(9)]
+        self.hcr_reserved, self.vmcr_reserved = GICH_HCR.reserved_mask, GICH_VMCR.reserved_mask
 
 
-def _bad_values(pred: Any) -> bytes:
-    """The byte values for which `pred` holds: `data.translate(None, good)` keeps them."""
-    return bytes(v for v in range(256) if not pred(v))
+@lru_cache(maxsize=64)
+def _outside(mask: int) -> bytes:
+    """The byte values inside `mask`: `data.translate(None, that)` keeps the others."""
+    return bytes(v for v in range(256) if not v & ~mask)
+
+
+@lru_cache(maxsize=16)
+def _cpu_ids(num_cpus: int) -> bytes:
+    """The valid CPU bytes (0..num_cpus-1 and the UNKNOWN marker)."""
+    return bytes([*range(num_cpus), UNKNOWN_CPU])
+
+
+_NONZERO = bytes([0] + [1] * 255)  # translate table: byte -> 0/1
+_DIGIT = bytes(range(256)).replace(b"01", b"\0\1")  # translate table: "0"/"1" -> 0/1
+_SPREAD = [bytes(b >> i & 1 for i in range(8)) for b in range(256)]  # bit -> byte
+
+
+def _stray_or_bad(values: bytes, active: int, valid: bytes) -> bool:
+    """Whether a per-element CPU byte is set where the element is not active, or is not
+    one of `valid` (one pass of bytes/int operations; no loop per interrupt)."""
+    if values.translate(None, valid):
+        return True
+    active &= (1 << len(values)) - 1
+    spread = b"".join(_SPREAD[b] for b in active.to_bytes((len(values) + 7) // 8, "little"))
+    set_where = int.from_bytes(values.translate(_NONZERO), "little")
+    return bool(set_where & ~int.from_bytes(spread[: len(values)], "little"))
 
 
 def _v(code: str, path: str, message: str) -> Violation:
@@ -114,6 +172,16 @@ def _config_virt(v: Any) -> Iterator[Violation]:
         yield _v("CONFIG-VIRTUALIZATION", "config.virtualization",
                  f"preemption_bits {v.preemption_bits} / priority_bits {v.priority_bits} "
                  "break 1 <= preemption <= priority <= 5 (GICH_LR holds 5 priority bits)")
+
+
+# --- distributor ---------------------------------------------------------------------------
+def _distributor(st: Any) -> Iterator[Violation]:
+    # schema revision 2: an unknown EnableGrp1 is stored as false, so that a state whose
+    # source had a single enable has one canonical form
+    if st.enable_grp1_unknown and st.enable_grp1:
+        yield _v("DIST-GRP1-UNKNOWN-SET", "state.enable_grp1",
+                 "gicd.ctlr EnableGrp1 is 1 although enable_grp1_unknown marks it UNKNOWN "
+                 "(an unknown bit is stored as 0)")
 
 
 # --- shape -------------------------------------------------------------------------------
@@ -223,6 +291,8 @@ def _sgi_sources(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
                 yield _v("SGI-SOURCE-ABSENT-CPU", labels.irq(s, c),
                          f"pending from CPUs {labels.cpus(src)}, but only "
                          f"{ctx.num_cpus} CPUs exist")
+    if not _stray_or_bad(b.sgi_active_source, b.active, ctx.cpu_ids):
+        return
     for s, src in enumerate(b.sgi_active_source):
         active = b.active >> s & 1
         if not active and src:
@@ -258,6 +328,8 @@ def _shared(ctx: _Ctx, sh: Any) -> Iterator[Violation]:
 
 
 def _active_cpu(ctx: _Ctx, active_cpu: bytes, active: int) -> Iterator[Violation]:
+    if not _stray_or_bad(active_cpu, active, ctx.cpu_ids):
+        return
     for k, cpu in enumerate(active_cpu):
         if not cpu and not (active >> k & 1):
             continue
@@ -298,7 +370,7 @@ def _cpu(ctx: _Ctx, c: int, ci: Any) -> Iterator[Violation]:
 
 # --- virtual interface of a GIC with virtualization extensions ------------------------------------
 def _virtual(ctx: _Ctx, c: int, v: Any) -> Iterator[Violation]:
-    virt = ctx.virt
+    virt: Any = ctx.virt  # present: _shape checked that virtual interfaces imply it
     if len(v.lr) > virt.num_lrs:
         yield _v("VIRT-LR-COUNT", labels.cpu_reg(c, "gich.lr"),
                  f"{len(v.lr)} list registers stored, GICH_VTR implements {virt.num_lrs}")
@@ -342,3 +414,113 @@ def _hypervisor(ctx: _Ctx, hyp: Any) -> Iterator[Violation]:
                          f"virtual ID {m.virtual_id} maps to physical ID {m.physical_id}, "
                          "which is not a PPI or SPI (16..1019)")
             seen.add(m.virtual_id)
+
+
+# --- fast path -------------------------------------------------------------------------------
+# The same rules as the generators above, written as a handful of big-integer and bytes
+# operations over all CPUs at once (each CPU's bank is a 32-bit lane of one int): a valid
+# state, the common case, pays only this. tests/test_rules.py checks on random and
+# mutated states that the fast path and the named rules always agree.
+
+
+def _fast_ok(ctx: _Ctx, msg: Any) -> bool:
+    st = msg.state
+    n = ctx.num_cpus
+    banked, cpus, virtual = st.banked, st.cpu, st.virtual
+    if len(banked) != n or len(cpus) != n or len(virtual) != (n if ctx.virt else 0):
+        return False
+    if msg.HasField("hypervisor") or (st.enable_grp1_unknown and st.enable_grp1):
+        return False  # hypervisor context is rare: the named rules check it
+    return (_banked_ok(ctx, banked) and _shared_ok(ctx, st.shared) and _cpus_ok(ctx, cpus)
+            and (not virtual or _virtual_ok(ctx, virtual)))
+
+
+def _spread(bits: int, n: int) -> int:
+    """Bitmap -> an int with one byte (0 or 1) per element, element k in byte k."""
+    if not bits:
+        return 0
+    digits = bin(bits | 1 << n)[:2:-1]  # n binary digits, element 0 first (sentinel dropped)
+    return int.from_bytes(digits.encode().translate(_DIGIT), "little")
+
+
+def _where_set(values: bytes) -> int:
+    return int.from_bytes(values.translate(_NONZERO), "little")
+
+
+def _lanes(values: tuple[int, ...], fmt: str) -> int:
+    return int.from_bytes(struct.pack(f"<{len(values)}{fmt}", *values), "little")
+
+
+def _padded(vectors: tuple[bytes, ...], width: int) -> bytes | None:
+    """The vectors, each zero-padded to `width`, joined; None if one is too long or is
+    not trimmed (ends in a zero byte)."""
+    if max(map(len, vectors)) > width or b"\0" in {v[-1:] for v in vectors}:
+        return None
+    return b"".join(v.ljust(width, b"\0") for v in vectors)
+
+
+def _banked_ok(ctx: _Ctx, banked: Any) -> bool:
+    rows = [(b.enabled, b.edge, b.pending_latch, b.line_level, b.active,
+             b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source)
+            for b in banked]
+    en, edge_l, latch_l, line_l, act_l, unk_l, prio_l, src_l, who_l = zip(*rows, strict=True)
+    sgi = ctx.sgi_lanes
+    edge, latch, line = _lanes(edge_l, "I"), _lanes(latch_l, "I"), _lanes(line_l, "I")
+    if (edge & sgi != sgi or (ctx.rao and _lanes(en, "I") & sgi != sgi)
+            or (latch | line) & sgi or _lanes(unk_l, "I") & ~(~edge & latch & ~line)):
+        return False
+    prio, src, who = _padded(prio_l, 32), _padded(src_l, 16), _padded(who_l, 16)
+    if prio is None or src is None or who is None:
+        return False
+    active = _lanes(tuple(a & _SGI_BITS for a in act_l), "H")
+    return (not prio.translate(None, ctx.bad_prio) and not src.translate(None, ctx.bad_source)
+            and not who.translate(None, ctx.cpu_ids)
+            and not _where_set(who) & ~_spread(active, 16 * len(rows)))
+
+
+def _shared_ok(ctx: _Ctx, sh: Any) -> bool:
+    n = ctx.num_spis
+    raw = (sh.enabled, sh.group, sh.edge, sh.pending_latch, sh.line_level, sh.active,
+           sh.pending_split_unknown)
+    prio, targets, who = sh.priority, sh.targets, sh.active_cpu
+    if b"\0" in {v[-1:] for v in (*raw, prio, targets, who)}:
+        return False
+    bitmaps = [int.from_bytes(x, "little") for x in raw]
+    if any(b >> n for b in bitmaps):
+        return False
+    _, _, edge, latch, line, active, unk = bitmaps
+    return (len(prio) <= n and len(targets) <= n and len(who) <= n
+            and not unk & ~(~edge & latch & ~line)
+            and not prio.translate(None, ctx.bad_prio)
+            and not targets.translate(None, ctx.bad_target)
+            and not who.translate(None, ctx.cpu_ids)
+            and not _where_set(who) & ~_spread(active, n))
+
+
+def _cpus_ok(ctx: _Ctx, cpus: Any) -> bool:
+    rows = [(c.ctlr, c.pmr, c.bpr, c.abpr, c.active_group0, c.active_group1,
+             c.active_group_unknown) for c in cpus]
+    ctlr, pmr, bpr, abpr, g0_l, g1_l, unk_l = zip(*rows, strict=True)
+    g0, g1, unk = _padded(g0_l, 16), _padded(g1_l, 16), _padded(unk_l, 16)
+    if g0 is None or g1 is None or unk is None:
+        return False
+    a0, a1, au = (int.from_bytes(x, "little") for x in (g0, g1, unk))
+    return (not reduce(or_, ctlr) & ctx.ctlr_reserved
+            and max(pmr) <= 0xFF and not reduce(or_, pmr) & ~ctx.prio_mask
+            and ctx.min_bpr <= min(bpr) and max(bpr) <= 7
+            and ctx.min_bpr + 1 <= min(abpr) and max(abpr) <= 7
+            and not (a0 | a1 | au) & ~ctx.apr_lanes[len(rows)] and not au & (a0 | a1))
+
+
+def _virtual_ok(ctx: _Ctx, virtual: Any) -> bool:
+    rows = [(v.hcr, v.vmcr, v.apr, v.lr) for v in virtual]
+    hcr, vmcr, apr, lrs = zip(*rows, strict=True)
+    if max(map(len, lrs)) > ctx.num_lrs or any(len(x) and not x[-1] for x in lrs):
+        return False
+    every = [lr for x in lrs for lr in x]
+    if any(lr & (ctx.lr_res_hw if lr & ctx.lr_hw_mask else ctx.lr_res_sw) for lr in every):
+        return False
+    return (not reduce(or_, hcr) & ctx.hcr_reserved and not reduce(or_, vmcr) & ctx.vmcr_reserved
+            and min(map(ctx.vmbp.get, vmcr)) >= ctx.min_vmbp
+            and min(map(ctx.vmabp.get, vmcr)) >= ctx.min_vmbp + 1
+            and not reduce(or_, apr) >> ctx.apr_bits)

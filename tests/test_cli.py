@@ -160,3 +160,11 @@ def test_locate_places() -> None:
     assert at("cpu1 gicc.pmr").startswith('"pmr": "0xf8"')
     assert at("config.num_irqs").startswith('"num_irqs"')
     assert locate(text, "irq 999 (SPI 967)") is not None  # falls back to the nearest key
+
+
+def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "busy.gicmig"
+    assert main(["encode", str(V1 / "busy.json"), "-o", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

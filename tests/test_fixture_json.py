@@ -130,3 +130,13 @@ def test_schema_accepts_the_golden_fixtures() -> None:
     schema = json_schema()
     for path in sorted((ROOT / "fixtures" / "v1").glob("*.json")):
         jsonschema.validate(json.loads(path.read_text()), schema)
+
+
+def test_json_refuses_fields_of_a_newer_revision() -> None:
+    from gicmig import envelope
+
+    blob = (ROOT / "fixtures" / "v1" / "busy.gicmig").read_bytes()
+    state = gicmig.decode(envelope.pack(blob[32:] + b"\xf8\x01\x07", 99), allow_unknown=True)
+    with pytest.raises(DecodeError) as info:
+        to_json(state)
+    assert info.value.code == "PAYLOAD-UNKNOWN-FIELDS" and "#31" in info.value.message
