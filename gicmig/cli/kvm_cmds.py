@@ -1,0 +1,179 @@
+"""`import kvm` and `export kvm`: the KVM device-ABI register view."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gicmig.cli import Subcommands
+    from gicmig.errors import Violation
+    from gicmig.model import GicState
+
+IMPORT_EPILOG = """examples:
+  gicmig import kvm fixtures/kvm/two-vcpu.json -o state.gicmig
+  gicmig import kvm dump.json --num-cpus 2 -o state.json     # a dump without GICD_TYPER
+  gicmig import kvm fixtures/kvm/firecracker-gicv2.json --num-cpus 2 -o x.gicmig
+      # refused: KVM-DUMP-INCOMPLETE lists every register the dump lacks
+  gicmig import kvm dump.json -o - --format json > state.json
+
+The dump is a gicmig.kvm-dump/1 document (docs/kvm.md): NR_IRQS and the registers read
+through KVM_DEV_ARM_VGIC_GRP_DIST_REGS / CPU_REGS. What the ABI cannot say is marked
+UNKNOWN in the state and listed in the report. exit: 0 ok, 1 invalid/incomplete, 2 I/O"""
+
+EXPORT_EPILOG = """examples:
+  gicmig export kvm state.gicmig -o writes.json
+  gicmig export kvm state.json --lenient -o writes.json
+  gicmig export kvm state.gicmig --dump -o expected-dump.json
+
+The writes (gicmig.kvm-writes/1) are KVM_SET_DEVICE_ATTR calls to make in order, with
+all vCPUs stopped. Strict mode refuses what KVM cannot hold and lists every reason;
+--lenient writes the nearest state KVM holds and lists the losses.
+exit: 0 ok, 1 not representable / invalid, 2 usage or I/O"""
+
+
+def register(sub: Subcommands) -> None:
+    p = sub.add("kvm", "import a KVM GICv2 register dump (gicmig.kvm-dump/1)", IMPORT_EPILOG,
+                group="import")
+    p.add_argument("input", metavar="DUMP", help="the register dump (JSON); - for stdin")
+    p.add_argument("-o", "--output", required=True,
+                   help="output state: *.json = JSON fixture, else .gicmig blob; - = JSON "
+                        "fixture on stdout")
+    p.add_argument("--num-cpus", type=int, metavar="N",
+                   help="vCPU count (default: from GICD_TYPER, which must then agree)")
+    p.add_argument("--priority-bits", type=int, default=5, metavar="N",
+                   help="implemented priority bits (KVM: 5)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="report format")
+    p.set_defaults(run=_import)
+
+    p = sub.add("kvm", "export a state as KVM device-ABI register writes", EXPORT_EPILOG,
+                group="export")
+    p.add_argument("input", metavar="STATE", help="blob or JSON fixture; - for stdin")
+    p.add_argument("-o", "--output", required=True, help="output JSON; - for stdout")
+    p.add_argument("--lenient", action="store_true",
+                   help="write the nearest state KVM can hold and report the losses")
+    p.add_argument("--iidr-revision", type=int, choices=(1, 2, 3),
+                   help="the KVM GICD_IIDR revision to select in the destination (default: "
+                        "the source's if it was KVM revision 2 or 3, else 2; below 2 KVM "
+                        "ignores IGROUPR writes)")
+    p.add_argument("--dump", action="store_true",
+                   help="write the register dump KVM would return after the restore "
+                        "(gicmig.kvm-dump/1) instead of the writes")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="report format")
+    p.set_defaults(run=_export)
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    from gicmig.cli.codec_cmds import _same_file
+    from gicmig.errors import GicmigError
+
+    if _same_file(args.input, args.output):
+        raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never modified")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from gicmig.io import dump, read_bytes
+    from gicmig.views.kvm import KvmDumpIncomplete, import_kvm
+    from gicmig.views.kvm_dump import parse_dump
+
+    _check_paths(args)
+    args.current_path = args.input
+    try:
+        state = import_kvm(parse_dump(read_bytes(args.input)), num_cpus=args.num_cpus,
+                           priority_bits=args.priority_bits)
+    except KvmDumpIncomplete as exc:
+        if args.format != "json":
+            raise
+        print(json.dumps({"ok": False, "path": args.input, "code": exc.code,
+                          "message": exc.message, "missing": list(exc.missing)}, indent=2))
+        return exc.exit_status
+    dump(state, args.output, "json" if args.output == "-" else None)
+    _report_import(args, state)
+    return 0
+
+
+def unknown_markers(state: GicState) -> dict[str, Any]:
+    """Every UNKNOWN marker of `state`, named as in messages."""
+    from gicmig import labels
+    from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU
+
+    split, sgi, spi, apr = [], [], [], {}
+    for c in state.cpus():
+        b = state.banked[c]
+        split += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.pending_split_unknown >> i & 1]
+        sgi += [labels.irq(s, c) for s in range(NUM_SGIS) if b.sgi_active_source[s] == UNKNOWN_CPU]
+        levels = state.cpu[c].active_group_unknown
+        if levels:
+            apr[f"cpu{c}"] = [f"{2 * lv:#04x}" for lv in range(128) if levels >> lv & 1]
+    sh = state.shared
+    split += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
+              if sh.pending_split_unknown >> k & 1]
+    spi = [labels.irq(NUM_PRIVATE + k) for k, v in enumerate(sh.active_cpu) if v == UNKNOWN_CPU]
+    return {"enable_grp1": bool(getattr(state, "enable_grp1_unknown", False)),
+            "pending_split": split, "sgi_active_source": sgi, "spi_active_cpu": spi,
+            "active_priority_group": apr}
+
+
+def _report_import(args: argparse.Namespace, state: GicState) -> None:
+    out = sys.stderr if args.output == "-" else sys.stdout
+    cfg, iidr = state.config, state.provenance.gicd_iidr
+    marks = unknown_markers(state)
+    if args.format == "json":
+        print(json.dumps({"ok": True, "path": args.input, "output": args.output,
+                          "num_cpus": cfg.num_cpus, "num_irqs": cfg.num_irqs,
+                          "gicd_iidr": None if iidr is None else f"{iidr:#010x}",
+                          "unknown": marks}, indent=2), file=out)
+        return
+    print(f"{args.input}: {cfg.num_cpus} vCPUs, {cfg.num_irqs} interrupt IDs, GICD_IIDR "
+          f"{iidr or 0:#010x} -> {args.output}", file=out)
+    if marks["enable_grp1"]:
+        print("unknown: GICD_CTLR.EnableGrp1 (KVM has one distributor enable)", file=out)
+    for key, what in (("pending_split", "latch/line split of pending level interrupt"),
+                      ("sgi_active_source", "source of active SGI"),
+                      ("spi_active_cpu", "CPU of active SPI")):
+        if marks[key]:
+            print(f"unknown: {what} ({len(marks[key])}): {', '.join(marks[key])}", file=out)
+    for cpu, levels in marks["active_priority_group"].items():
+        print(f"unknown: group of {cpu} active priorities {', '.join(levels)}", file=out)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from gicmig.errors import ValidationError
+    from gicmig.io import load, write_atomic
+    from gicmig.views.kvm import dump_kvm, plan_kvm
+    from gicmig.views.kvm_dump import dump_to_json, writes_to_json
+
+    _check_paths(args)
+    args.current_path = args.input
+    state = load(args.input)
+    try:
+        plan = plan_kvm(state, lenient=args.lenient, iidr_revision=args.iidr_revision)
+    except ValidationError as exc:
+        _report_losses(args, list(exc.violations), refused=True)
+        return exc.exit_status
+    if args.dump:
+        text = dump_to_json(dump_kvm(state, lenient=args.lenient,
+                                     iidr_revision=args.iidr_revision))
+    else:
+        text = writes_to_json(state.config.num_irqs, plan.writes)
+    write_atomic(args.output, text.encode())
+    _report_losses(args, list(plan.losses), refused=False)
+    return 0
+
+
+def _report_losses(args: argparse.Namespace, violations: list[Violation], *,
+                   refused: bool) -> None:
+    if args.format == "json":
+        out = sys.stderr if args.output == "-" else sys.stdout
+        print(json.dumps({"ok": not refused, "path": args.input, "lenient": args.lenient,
+                          "losses" if not refused else "errors": [
+                              {"code": v.code, "place": v.path, "message": v.message}
+                              for v in violations]}, indent=2), file=out)
+        return
+    tail = "" if refused else " (accepted with --lenient)"
+    for v in violations:
+        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=sys.stderr)
