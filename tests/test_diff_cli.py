@@ -1,0 +1,242 @@
+"""`gicmig diff` and `gicmig fixture update` through the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gicmig.cli import main
+from gicmig.cli.diff_cmds import VIEW_LOADERS, _parse_spec, load_input
+from gicmig.errors import GicmigError
+from gicmig.io import dump, load
+
+ROOT = Path(__file__).resolve().parents[1]
+V1 = ROOT / "fixtures" / "v1"
+KVM = ROOT / "fixtures" / "kvm"
+GOLDEN = ("reset-virt-2cpu", "busy", "hyp-context", "max")
+
+
+class Result:
+    def __init__(self, done: subprocess.CompletedProcess[bytes]) -> None:
+        self.returncode = done.returncode
+        self.stdout, self.stderr = done.stdout.decode(), done.stderr.decode()
+
+
+def gicmig(*args: str, stdin: bytes | None = None) -> Result:
+    return Result(subprocess.run([sys.executable, "-m", "gicmig.cli", *args], cwd=ROOT,
+                                 timeout=60, input=stdin, capture_output=True, check=False))
+
+
+@pytest.fixture
+def after(tmp_path: Path) -> Path:
+    """busy with three changes, as a blob."""
+    st = load(V1 / "busy.gicmig")
+    st.cpu[1].pmr = 0x80
+    st.banked[1].pending_latch |= 1 << 27
+    st.shared.enabled |= 0xFF << 16  # irq 48-55
+    out = tmp_path / "after.gicmig"
+    dump(st, out)
+    return out
+
+
+EXPECTED = [
+    "irq 48-55 (SPI 16-23) enabled: 0 -> 1",
+    "cpu1 irq 27 (PPI 11) pending_latch: 0 -> 1",
+    "cpu1 gicc.pmr: 0xf8 -> 0x80",
+]
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_blob_and_json_of_the_same_state_exit_0(name: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", str(V1 / f"{name}.gicmig"), str(V1 / f"{name}.json")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_differences_exit_1_one_per_line(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", str(V1 / "busy.json"), str(after)]) == 1
+    assert capsys.readouterr().out.splitlines() == EXPECTED
+
+
+def test_registers(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "--registers", str(V1 / "busy.json"), str(after)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "irq 48-55 (SPI 16-23) enabled: 0 -> 1 [GICD_ISENABLER1 bits 23:16]",
+        "cpu1 irq 27 (PPI 11) pending_latch: 0 -> 1 [GICD_ISPENDR0 bit 27, banked]",
+        "cpu1 gicc.pmr: 0xf8 -> 0x80 [GICC_PMR bits 7:0]",
+    ]
+
+
+def test_json_format(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "--format", "json", str(V1 / "busy.json"), str(after)]) == 1
+    got = json.loads(capsys.readouterr().out)
+    assert got[2] == {"path": "cpu1 gicc.pmr", "old": "0xf8", "new": "0x80"}
+    assert [f"{c['path']}: {c['old']} -> {c['new']}" for c in got] == EXPECTED
+    assert main(["diff", "--format", "json", "--registers", str(V1 / "busy.json"),
+                 str(after)]) == 1
+    assert json.loads(capsys.readouterr().out)[2]["register"] == "GICC_PMR bits 7:0"
+    assert main(["diff", "--format", "json", str(V1 / "busy.json"), str(V1 / "busy.gicmig")]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_ignore_and_quiet(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "--ignore", "cpu1 *", str(V1 / "busy.json"), str(after)]) == 1
+    assert capsys.readouterr().out.splitlines() == EXPECTED[:1]
+    assert main(["diff", "--ignore", "cpu1 *", "--ignore", "irq *", str(V1 / "busy.json"),
+                 str(after)]) == 0
+    assert main(["diff", "-q", str(V1 / "busy.json"), str(after)]) == 1
+    assert main(["diff", "--quiet", str(V1 / "busy.json"), str(V1 / "busy.gicmig")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_provenance_is_compared_unless_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(V1 / "busy.json"), str(V1 / "hyp-context.json")]
+    assert main(["diff", "--ignore", "hyp*", "--ignore", "cpu? hyp.*", *args]) == 1
+    assert capsys.readouterr().out == "provenance.source: fixture -> gich\n"
+    assert main(["diff", "--ignore", "hyp*", "--ignore", "cpu? hyp.*", "--ignore",
+                 "provenance.*", *args]) == 0
+
+
+def test_trouble_exits_2_with_one_line(tmp_path: Path) -> None:
+    missing = gicmig("diff", "fixtures/v1/busy.json", str(tmp_path / "nope.gicmig"))
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.count("\n") == 1 and "IO-READ" in missing.stderr
+    invalid = gicmig("diff", "fixtures/v1/busy.json", "fixtures/v1/invalid/SGI-NOT-EDGE.json")
+    assert invalid.returncode == 2  # invalid input is trouble, not "different"
+    assert invalid.stderr.startswith("fixtures/v1/invalid/SGI-NOT-EDGE.json: SGI-NOT-EDGE ")
+    garbage = gicmig("diff", "fixtures/v1/invalid/BLOB-TRUNCATED.gicmig", "fixtures/v1/busy.json")
+    assert garbage.returncode == 2 and "BLOB-TRUNCATED" in garbage.stderr
+    both = gicmig("diff", "-", "-", stdin=b"")
+    assert both.returncode == 2 and "USAGE" in both.stderr
+    usage = gicmig("diff", "fixtures/v1/busy.json")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_stdin_and_exit_status_of_the_real_process(after: Path) -> None:
+    out = gicmig("diff", "-", str(after), stdin=(V1 / "busy.gicmig").read_bytes())
+    assert out.returncode == 1 and out.stdout.splitlines() == EXPECTED
+    same = gicmig("diff", "fixtures/v1/max.json", "-", stdin=(V1 / "max.gicmig").read_bytes())
+    assert same.returncode == 0 and same.stdout == ""
+
+
+def test_kvm_view_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blob = tmp_path / "kvm.gicmig"
+    assert main(["import", "kvm", str(KVM / "two-vcpu.json"), "-o", str(blob)]) == 0
+    capsys.readouterr()
+    assert main(["diff", f"kvm:{KVM / 'two-vcpu.json'}", str(blob)]) == 0
+    assert main(["diff", "--ignore", "provenance.*", str(V1 / "busy.json"),
+                 f"kvm:{KVM / 'two-vcpu.json'}"]) == 1
+    assert "config.priority_bits: 8 -> 5" in capsys.readouterr().out.splitlines()
+
+
+# --- gicmig fixture update -----------------------------------------------------------------------
+def test_update_rewrites_a_hand_written_fixture_in_canonical_form(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads((V1 / "busy.json").read_text())
+    hand = tmp_path / "busy.json"
+    hand.write_text(json.dumps(doc, indent=4, sort_keys=True))
+    before = hand.read_text()
+    assert main(["fixture", "update", "--check", str(hand)]) == 1
+    assert hand.read_text() == before  # --check writes nothing
+    assert "would be rewritten (format only)" in capsys.readouterr().out
+    assert main(["fixture", "update", str(hand)]) == 0
+    assert hand.read_text() == (V1 / "busy.json").read_text()
+    assert main(["fixture", "update", "--check", str(hand)]) == 0
+    assert capsys.readouterr().out.endswith(f"{hand}: unchanged\n")
+
+
+def test_update_from_another_input_shows_what_changed(
+        tmp_path: Path, after: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = tmp_path / "state.json"
+    fixture.write_text((V1 / "busy.json").read_text())
+    assert main(["fixture", "update", str(fixture), "--from", str(after)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{fixture}: rewritten (3 changes)"
+    assert out[1:] == [f"  {line}" for line in EXPECTED]
+    assert main(["diff", str(fixture), str(after)]) == 0
+    new = tmp_path / "new" / "created.gicmig"
+    new.parent.mkdir()
+    assert main(["fixture", "update", str(new), "--from", str(V1 / "busy.json")]) == 0
+    assert new.read_bytes() == (V1 / "busy.gicmig").read_bytes()
+
+
+def test_update_errors(tmp_path: Path) -> None:
+    bad = gicmig("fixture", "update", "fixtures/v1/invalid/SGI-NOT-EDGE.json", "--check")
+    assert bad.returncode == 1 and "SGI-NOT-EDGE" in bad.stderr
+    two = gicmig("fixture", "update", "a.json", "b.json", "--from", "fixtures/v1/busy.json")
+    assert two.returncode == 2 and "USAGE" in two.stderr
+
+
+def test_kvm_dump_is_detected_by_content(capsys: pytest.CaptureFixture[str]) -> None:
+    dump_file = str(KVM / "two-vcpu.json")
+    assert main(["diff", dump_file, f"kvm:{dump_file}"]) == 0
+    assert main(["diff", f"kvm,num_cpus=2:{dump_file}", dump_file]) == 0
+    assert main(["diff", f"kvm,bogus=1:{dump_file}", dump_file]) == 2
+    assert "USAGE unknown view option 'bogus'" in capsys.readouterr().err
+
+
+QEMU_STREAMS = next((p for p in (ROOT / "fixtures" / "qemu", Path("/work/shared/qemu/streams"))
+                     if (p / "virt.mig").exists()), None)
+
+
+@pytest.mark.skipif(QEMU_STREAMS is None, reason="no QEMU migration streams here")
+def test_qemu_stream_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert QEMU_STREAMS is not None
+    reset, dist = str(QEMU_STREAMS / "reset.mig"), str(QEMU_STREAMS / "dist.mig")
+    assert main(["diff", reset, dist]) == 2  # which QEMU device wrote it is not recorded
+    assert f"give qemu:tcg:{reset} or qemu:kvm:{reset}" in capsys.readouterr().err
+    assert main(["diff", f"qemu:tcg:{reset}", f"qemu-tcg,machine=virt:{dist}"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "irq 40-41 (SPI 8-9) pending_latch: 0 -> 1" in out
+    assert not any(line.startswith(("config.", "provenance.")) for line in out)
+    blob = tmp_path / "dist.gicmig"
+    assert main(["fixture", "update", str(blob), "--from", f"qemu:tcg:{dist}"]) == 0
+    assert main(["diff", str(blob), f"qemu:tcg:{dist}"]) == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=st.text(max_size=40), data=st.binary(max_size=200))
+def test_any_input_gives_a_state_or_a_gicmig_error(spec: str, data: bytes) -> None:
+    parsed = _parse_spec(spec)
+    assert parsed is None or parsed[0] in VIEW_LOADERS
+    for head in (b"", b"QEVM", b'{"format": "gicmig.kvm-dump/1"',
+                 b'{"format": "gicmig.gich-view/1"', b"GICM", b"{"):
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(head + data)
+            f.flush()
+            for name in (f.name, f"kvm:{f.name}", f"gich:{f.name}", f"qemu:tcg:{f.name}",
+                         f"qemu:kvm:{f.name}"):
+                with contextlib.suppress(GicmigError):  # anything else fails the test
+                    load_input(name)
+
+
+def test_gich_view_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gich = pytest.importorskip("gicmig.views.gich")
+    gich_view = pytest.importorskip("gicmig.views.gich_view")
+    state = load(V1 / "busy.json")
+    view = tmp_path / "busy.gich.json"
+    view.write_text(gich_view.to_json(gich.export_gich(state)))
+    assert main(["diff", "--ignore", "provenance.*", str(V1 / "busy.json"), str(view)]) == 0
+    assert main(["diff", "--ignore", "provenance.*", f"gich:{view}", str(V1 / "busy.gicmig")]) == 0
+    assert main(["diff", f"gich,lenient=1:{view}", str(view)]) == 0
+
+
+def test_update_from_replaces_an_unreadable_fixture(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ not json")
+    source = str(V1 / "busy.gicmig")
+    assert main(["fixture", "update", str(broken), "--check", "--from", source]) == 1
+    assert broken.read_text() == "{ not json"
+    assert main(["fixture", "update", str(broken), "--from", str(V1 / "busy.gicmig")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{broken}: rewritten (replacing an unreadable fixture: JSON-SYNTAX)")
+    assert broken.read_text() == (V1 / "busy.json").read_text()
