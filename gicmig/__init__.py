@@ -28,6 +28,10 @@ _EXPORTS = {
     "to_json": "gicmig.fixture",
     "from_json": "gicmig.fixture",
     "load": "gicmig.io",
+    "diff": "gicmig.statediff",
+    "Change": "gicmig.statediff",
+    "import_kvm": "gicmig.views.kvm",
+    "export_kvm": "gicmig.views.kvm",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
     "ValidationError": "gicmig.errors",
@@ -36,9 +40,9 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "REASONS", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq", "ValidationError",
-    "Violation", "__version__", "check", "decode", "encode", "from_json", "info", "load",
-    "to_json", "validate",
+    "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
+    "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
+    "export_kvm", "from_json", "import_kvm", "info", "load", "to_json", "validate",
 ]
 
 if TYPE_CHECKING:
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
     from gicmig.io import load
     from gicmig.model import GicConfig, GicState, Irq
     from gicmig.rules import check, validate
+    from gicmig.statediff import Change, diff
+    from gicmig.views.kvm import export_kvm, import_kvm
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ summarised with citations in shared/reference/gic-domain.md §1.2, §2.2, §3.2.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,14 @@ class Register:
     reset: int
     fields: tuple[Field, ...]
 
-    @property
+    @cached_property
     def defined_mask(self) -> int:
         mask = 0
         for f in self.fields:
             mask |= f.mask
         return mask
 
-    @property
+    @cached_property
     def reserved_mask(self) -> int:
         return 0xFFFF_FFFF & ~self.defined_mask
 
@@ -279,3 +280,15 @@ GICC_NO_STATE: dict[str, int] = {
     "GICC_NSAPR0": 0xE0, "GICC_NSAPR1": 0xE4, "GICC_NSAPR2": 0xE8, "GICC_NSAPR3": 0xEC,
     "GICC_DIR": 0x1000,
 }
+
+# --- GICH view (issue 3) -----------------------------------------------------------------
+# GICH_EISRn / GICH_ELRSRn: bit n of register r is list register 32 * r + n.
+GICH_EISR0 = _reg("GICH_EISR0", 0x020, 0, ("status", "Status", 0, 32))
+GICH_EISR1 = _reg("GICH_EISR1", 0x024, 0, ("status", "Status", 0, 32))
+GICH_ELRSR0 = _reg("GICH_ELRSR0", 0x030, 0, ("status", "Status", 0, 32))
+GICH_ELRSR1 = _reg("GICH_ELRSR1", 0x034, 0, ("status", "Status", 0, 32))
+# The two bits of GICH_LR.State (00 invalid, 01 pending, 10 active, 11 pending and active).
+GICH_LR_STATE = _reg("GICH_LR.State", 0, 0, ("pending", "Pending", 0, 1),
+                     ("active", "Active", 1, 1))
+# GICH_LR.Priority and GICH_VMCR.VMPriMask hold bits [7:3] of an 8-bit priority / GICC_PMR.
+VIRTUAL_PRIORITY = Field("virtual_priority", "Priority[7:3]", 3, 5)

@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "gicmig.cli.codec_cmds",
     "gicmig.cli.schema_cmds",
     "gicmig.cli.kvm_cmds",
+    "gicmig.cli.qemu_cmds",
+    "gicmig.cli.diff_cmds",
+    "gicmig.cli.gich_cmds",
 ]
 
 EPILOG = """examples:
