@@ -29,6 +29,10 @@ EPILOG = """examples:
   gicmig decode busy.gicmig                 # JSON fixture to stdout
   gicmig validate --format json a.gicmig b.json
   gicmig info busy.gicmig
+  gicmig import qemu --accel tcg --machine virt vm.mig -o gic.gicmig
+  gicmig export kvm gic.gicmig -o writes.json
+  gicmig diff --registers before.gicmig after.json
+  gicmig schema check                       # proto/ against every locked revision
 
 exit codes: 0 ok, 1 invalid/lossy/different, 2 usage or I/O error"""
 
@@ -50,7 +54,8 @@ class Subcommands:
         if name not in self._groups:
             helps = {"import": "convert an outside view into a gicmig state",
                      "export": "convert a gicmig state into an outside view",
-                     "schema": "the schema: JSON Schema, revisions, compatibility"}
+                     "schema": "the schema: JSON Schema, revisions, compatibility",
+                     "fixture": "keep JSON fixtures canonical and up to date"}
             p = self._top.add_parser(name, help=helps.get(name, name))
             self._groups[name] = p.add_subparsers(dest=f"{name}_command", metavar="VIEW",
                                                   required=True)
