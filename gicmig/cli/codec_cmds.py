@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -50,24 +51,10 @@ def register(sub: Subcommands) -> None:
     p.set_defaults(run=_schema_json)
 
 
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return a != "-" and b != "-" and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _check_output(args: argparse.Namespace) -> None:
-    from gicmig.errors import GicmigError
-
-    if _same_file(args.input, args.output):
-        raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never modified")
-
-
 def _encode(args: argparse.Namespace) -> int:
     from gicmig.io import dump, load
 
-    _check_output(args)
+    refuse_overwriting_input(args)
     if args.output == "-" and sys.stdout.isatty():
         from gicmig.errors import GicmigError
 
@@ -85,7 +72,7 @@ def _encode(args: argparse.Namespace) -> int:
 def _decode(args: argparse.Namespace) -> int:
     from gicmig.io import dump, load
 
-    _check_output(args)
+    refuse_overwriting_input(args)
     args.current_path = args.input
     state = load(args.input, allow_unknown=args.allow_unknown)
     _refuse_unknown_in_json(state)

@@ -7,6 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from gicmig.cli._paths import refuse_overwriting_input
+
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
     from gicmig.errors import Violation
@@ -67,20 +69,12 @@ def register(sub: Subcommands) -> None:
     p.set_defaults(run=_export)
 
 
-def _check_paths(args: argparse.Namespace) -> None:
-    from gicmig.cli.codec_cmds import _same_file
-    from gicmig.errors import GicmigError
-
-    if _same_file(args.input, args.output):
-        raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never modified")
-
-
 def _import(args: argparse.Namespace) -> int:
     from gicmig.io import dump, read_bytes
     from gicmig.views.kvm import KvmDumpIncomplete, import_kvm
     from gicmig.views.kvm_dump import parse_dump
 
-    _check_paths(args)
+    refuse_overwriting_input(args)
     args.current_path = args.input
     try:
         state = import_kvm(parse_dump(read_bytes(args.input)), num_cpus=args.num_cpus,
@@ -147,7 +141,7 @@ def _export(args: argparse.Namespace) -> int:
     from gicmig.views.kvm import dump_kvm, plan_kvm
     from gicmig.views.kvm_dump import dump_to_json, writes_to_json
 
-    _check_paths(args)
+    refuse_overwriting_input(args)
     args.current_path = args.input
     state = load(args.input)
     try:
