@@ -31,6 +31,7 @@ _EXPORTS = {
     "diff": "gicmig.statediff",
     "Change": "gicmig.statediff",
     "import_kvm": "gicmig.views.kvm",
+    "import_qemu": "gicmig.views.qemu",
     "export_kvm": "gicmig.views.kvm",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
@@ -42,7 +43,8 @@ _EXPORTS = {
 __all__ = [
     "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
-    "export_kvm", "from_json", "import_kvm", "info", "load", "to_json", "validate",
+    "export_kvm", "from_json", "import_kvm", "import_qemu", "info", "load", "to_json",
+    "validate",
 ]
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from gicmig.rules import check, validate
     from gicmig.statediff import Change, diff
     from gicmig.views.kvm import export_kvm, import_kvm
+    from gicmig.views.qemu import import_qemu
 
 
 def __getattr__(name: str) -> Any:

@@ -108,5 +108,12 @@ def _umask() -> int:
 
 
 def dump(state: GicState, path: str | os.PathLike[str], fmt: str | None = None) -> None:
-    """Write `state` atomically; the format follows the extension unless `fmt` is given."""
-    write_atomic(path, render(state, fmt or format_for(str(path))))
+    """Write `state` atomically; the format follows the extension unless `fmt` is given.
+
+    `-` is stdout: a blob there is for a pipe, so it is refused on a terminal.
+    """
+    fmt = fmt or format_for(str(path))
+    if str(path) == "-" and fmt == "blob" and sys.stdout.isatty():
+        raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: "
+                                   "use -o FILE (or -o FILE.json), or a pipe")
+    write_atomic(path, render(state, fmt))

@@ -55,10 +55,6 @@ def _encode(args: argparse.Namespace) -> int:
     from gicmig.io import dump, load
 
     refuse_overwriting_input(args)
-    if args.output == "-" and sys.stdout.isatty():
-        from gicmig.errors import GicmigError
-
-        raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: use -o FILE")
     args.current_path = args.input
     state = load(args.input)
     if args.revision is not None:  # schema revisions (issue 4)

@@ -107,7 +107,6 @@ def as_revision(state: GicState, revision: int) -> GicState:
 
 
 @functools.cache
-@functools.lru_cache(maxsize=None)
 def _added_since(revision: int) -> tuple[dict[str, frozenset[int]], frozenset[str]]:
     """(message -> field numbers added after `revision`, the message types that hold
     such a field somewhere below them): the only places a decode needs to look."""
