@@ -32,6 +32,8 @@ _EXPORTS = {
     "Change": "gicmig.statediff",
     "import_kvm": "gicmig.views.kvm",
     "import_qemu": "gicmig.views.qemu",
+    "import_gich": "gicmig.views.gich",
+    "export_gich": "gicmig.views.gich",
     "export_kvm": "gicmig.views.kvm",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
@@ -43,8 +45,8 @@ _EXPORTS = {
 __all__ = [
     "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
-    "export_kvm", "from_json", "import_kvm", "import_qemu", "info", "load", "to_json",
-    "validate",
+    "export_gich", "export_kvm", "from_json", "import_gich", "import_kvm", "import_qemu",
+    "info", "load", "to_json", "validate",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from gicmig.model import GicConfig, GicState, Irq
     from gicmig.rules import check, validate
     from gicmig.statediff import Change, diff
+    from gicmig.views.gich import export_gich, import_gich
     from gicmig.views.kvm import export_kvm, import_kvm
     from gicmig.views.qemu import import_qemu
 

@@ -494,12 +494,22 @@ class GicState:
         return [VcpuContext(m) for m in self._pb.hypervisor.vcpu]
 
     def keep_hypervisor_context(self) -> list[VcpuContext]:
-        """Create (empty) hypervisor context, one entry per vCPU, and return it."""
+        """Create hypervisor context, one entry per vCPU, and return it.
+
+        Each entry starts as a running hypervisor leaves a vCPU: GICH_HCR.En = 1, no HW
+        mappings, no pending EOI maintenance.
+        """
+        from gicmig.registers import GICH_HCR
+
         hyp = self._pb.hypervisor
         del hyp.vcpu[:]
         for _ in range(self._pb.config.num_cpus):
-            hyp.vcpu.add()
+            hyp.vcpu.add(hcr=GICH_HCR.pack(en=1))
         return [VcpuContext(m) for m in hyp.vcpu]
+
+    def drop_hypervisor_context(self) -> None:
+        """Remove the hypervisor context (the guest-visible state is unchanged)."""
+        self._pb.ClearField("hypervisor")
 
     # --- per-interrupt convenience -------------------------------------------------------
     def irq(self, intid: int, cpu: int = 0) -> Irq:

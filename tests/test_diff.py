@@ -318,7 +318,8 @@ def test_gich_apr_and_list_registers() -> None:
 
 def test_hypervisor_context() -> None:
     a = base()
-    a.keep_hypervisor_context()
+    for ctx in a.keep_hypervisor_context():
+        ctx.hcr = 0  # the interface disabled, so that enabling it shows as a change
     a.hypervisor[1].eoi_maintenance = 1 << 40  # type: ignore[index]
 
     def edit(s: GicState) -> None:
@@ -372,7 +373,7 @@ def test_sections_come_in_a_fixed_order() -> None:
         "config.min_bpr", "distributor.enable_grp0", "irq 33 (SPI 1) group",
         "irq 100 (SPI 68) group", "cpu0 irq 17 (PPI 1) group", "cpu0 gicc.bpr",
         "cpu1 irq 20 (PPI 4) active", "cpu1 gicc.pmr", "cpu1 gich.apr", "hypervisor",
-        "cpu0 hyp.hcr.en", "provenance.vmm"]
+        "cpu0 hyp.hcr.en", "cpu1 hyp.hcr.en", "provenance.vmm"]
 
 
 def test_ignore_masks_paths_and_splits_folded_runs() -> None:

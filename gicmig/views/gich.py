@@ -877,7 +877,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     if out:
         raise ValidationError(out)
     image = state.copy()
-    image._pb.ClearField("hypervisor")
+    image.drop_hypervisor_context()
     work = _Irqs(image)
     cfg = state.config
     hyp = state.hypervisor

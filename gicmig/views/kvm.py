@@ -518,7 +518,7 @@ def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
         yield from _fit_cpu(st, c)
     yield from _fit_shared(st)
     if st.hypervisor is not None:
-        st._pb.ClearField("hypervisor")
+        st.drop_hypervisor_context()
         yield _v("KVM-EXPORT-HYPERVISOR-CONTEXT", "hypervisor",
                  "hypervisor context (HW mappings, GICH_HCR, EOI maintenance) has no place "
                  "in the device ABI; dropped")
