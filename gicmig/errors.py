@@ -187,6 +187,7 @@ REASONS: dict[str, Reason] = _table(
     ("GICH-EXPORT-LR-OVERFLOW", 1, "more interrupts that must sit in LRs than the target has"),
     ("GICH-EXPORT-HW-IDLE", 1, "a HW mapping of an idle interrupt: only an LR can carry it"),
     ("GICH-EXPORT-UNKNOWN", 1, "an UNKNOWN marker the GICH encoding needs resolved"),
+    ("GICH-NESTED-NO-VIRTUALIZATION", 1, "--nested on a GIC without virtualization extensions"),
     # --- schema revisions and compatibility (issue 4): add rows here
     ("DIST-GRP1-UNKNOWN-SET", 1, "EnableGrp1 is set although marked UNKNOWN (must be 0)"),
     ("BLOB-REVISION-LOSSY", 1, "the state holds fields the requested schema revision lacks"),

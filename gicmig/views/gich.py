@@ -1136,3 +1136,36 @@ def _encode_sgi(work: _Irqs, irqs: _Irqs, v: int, c: int, active: bool, policy: 
         work.srcs[c][v] &= ~(1 << src)
     state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
     return common | src << _CPUID_S | eoi << _EOI_S | state << _STATE_S
+
+
+# --- nested: the GICH registers a guest hypervisor programmed ----------------------------------
+@dataclass(frozen=True)
+class NestedCpu:
+    """One CPU's GICH registers, as programmed by a guest that is itself a hypervisor,
+    folded into its own guest's CPU interface; `problems` is empty when that worked."""
+
+    cpu: int
+    fold: VcpuFold | None
+    problems: tuple[Violation, ...]
+
+
+def fold_nested(state: GicState, *, lenient: bool = False,
+                keep_hypervisor_context: bool = False) -> list[NestedCpu]:
+    """Fold every CPU's virtual interface of a GIC that has the virtualization extensions
+    (e.g. a QEMU TCG stream with virtualization=on). The nested guest's distributor lives
+    in the guest hypervisor's memory, so only the quiescence checks and the CPU-interface
+    fold run; a view that is not quiescent is refused with the converter's reason codes."""
+    virt = state.config.virtualization
+    if virt is None:
+        raise GicmigError("GICH-NESTED-NO-VIRTUALIZATION",
+                          "the GIC has no virtualization extensions: there is no nested guest")
+    out = []
+    for c, v in enumerate(state.virtual):
+        regs = VcpuRegs(vtr=virt.vtr, hcr=v.hcr, vmcr=v.vmcr, apr=v.apr, lr=v.lr)
+        try:
+            fold = fold_vcpu(regs, c, lenient=lenient,
+                             keep_hypervisor_context=keep_hypervisor_context)
+            out.append(NestedCpu(c, fold, ()))
+        except ValidationError as exc:
+            out.append(NestedCpu(c, None, exc.violations))
+    return out

@@ -1,0 +1,61 @@
+"""Reporting the folded CPU interfaces of a nested guest (`import qemu --nested`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gicmig import labels
+from gicmig.registers import GICC_CTLR
+from gicmig.views.gich import LrFact, NestedCpu
+
+_STATES = {(True, False): "pending", (False, True): "active", (True, True): "pending+active"}
+
+
+def _levels(levels: int) -> list[str]:
+    return [f"{2 * lv:#04x}" for lv in range(128) if levels >> lv & 1]
+
+
+def _lr(f: LrFact) -> dict[str, Any]:
+    out: dict[str, Any] = {"lr": f.lr_index, "irq": f.intid,
+                           "state": _STATES.get((f.pending, f.active), "invalid"),
+                           "group": f.group, "priority": f"{f.priority:#04x}"}
+    if f.intid < 16:
+        out["source"] = f.source
+    if f.eoi:
+        out["eoi"] = True
+    return out
+
+
+def nested_records(results: list[NestedCpu]) -> list[dict[str, Any]]:
+    out = []
+    for r in results:
+        rec: dict[str, Any] = {"cpu": r.cpu, "ok": not r.problems}
+        if r.fold is not None:
+            f = r.fold
+            rec["interface"] = {"ctlr": GICC_CTLR.flags(f.ctlr), "pmr": f"{f.pmr:#04x}",
+                                "bpr": f.bpr, "abpr": f.abpr,
+                                "active_priorities": _levels(f.active_levels)}
+            rec["lrs"] = [_lr(x) for x in f.lrs]
+            rec["hypervisor"] = {"hcr": f"{f.hcr:#010x}",
+                                 "hw_mappings": [[m.virtual_id, m.physical_id]
+                                                 for m in f.hw_mappings]}
+        rec["errors"] = [{"code": v.code, "place": v.path, "message": v.message}
+                         for v in r.problems]
+        out.append(rec)
+    return out
+
+
+def nested_text(results: list[NestedCpu]) -> list[str]:
+    lines = []
+    for rec in nested_records(results):
+        head = f"nested cpu{rec['cpu']}"
+        if not rec["ok"]:
+            lines.append(f"refused {head}: {len(rec['errors'])} problem(s)")
+            lines += [f"{e['place']}: {e['code']} {e['message']}" for e in rec["errors"]]
+            continue
+        i = rec["interface"]
+        lines.append(f"{head} gicc: ctlr {i['ctlr']} pmr {i['pmr']} bpr {i['bpr']} "
+                     f"abpr {i['abpr']} active {i['active_priorities']}")
+        lines += [f"{head} lr{x['lr']}: {labels.irq(x['irq'])} {x['state']} group "
+                  f"{x['group']} priority {x['priority']}" for x in rec["lrs"]]
+    return lines
