@@ -74,8 +74,9 @@ def render(state: GicState, fmt: str) -> bytes:
 
 
 def format_for(path: str) -> str:
-    """`json` for *.json, else `blob`."""
-    return "json" if path.endswith(".json") else "blob"
+    """`json` for *.json and for `-` (stdout: readable, and every reader takes it), else
+    `blob`."""
+    return "json" if path == "-" or path.endswith(".json") else "blob"
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:

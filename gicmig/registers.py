@@ -252,15 +252,9 @@ SGI_BANKS: tuple[Bank, ...] = (
 SGI_BANK_REGS = 4  # four banked registers each, 16 SGIs x 8 source bits
 
 # The GICC-shaped view KVM synthesizes from struct vgic_vmcr and the APR.
-KVM_GICC_CTLR = _reg(  # the GICC_CTLR bits vgic_vmcr holds (no bypass-disable bits)
-    "GICC_CTLR", 0x00, 0,
-    ("enable_grp0", "EnableGrp0", 0, 1),
-    ("enable_grp1", "EnableGrp1", 1, 1),
-    ("ack_ctl", "AckCtl", 2, 1),
-    ("fiq_en", "FIQEn", 3, 1),
-    ("cbpr", "CBPR", 4, 1),
-    ("eoi_mode", "EOImode", 9, 1),
-)
+# the GICC_CTLR bits struct vgic_vmcr holds: all but the four bypass disables
+KVM_GICC_CTLR = Register("GICC_CTLR", GICC_CTLR.offset, GICC_CTLR.reset,
+                         tuple(f for f in GICC_CTLR.fields if "_byp_dis_" not in f.name))
 KVM_GICC_PMR = _reg("GICC_PMR", 0x04, 0, ("vmprimask", "VMPriMask", 0, 5))
 KVM_PMR_SHIFT = 8 - KVM_PRIORITY_BITS  # GICV_PMR_PRIORITY_SHIFT: GICC_PMR = VMPriMask << 3
 GICC_APR = Bank("GICC_APR", 0xD0, 32, None)  # GICC_APR0-3: 32 levels each

@@ -168,3 +168,9 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_state_on_stdout_is_the_json_fixture() -> None:
+    out = run("import", "qemu", "examples/qemu-7.2-virt.mig", "--accel", "tcg", "--machine",
+              "virt", "-o", "-")
+    assert out.returncode == 0 and json.loads(out.stdout)["provenance"]["source"] == "qemu-tcg"

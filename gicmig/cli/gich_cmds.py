@@ -95,7 +95,7 @@ def _import(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
         return exc.exit_status
-    dump(state, args.output, "json" if args.output == "-" else None)
+    dump(state, args.output)
     _report(args, list(state.normalizations), ok=True)
     return 0
 

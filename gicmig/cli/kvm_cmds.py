@@ -85,7 +85,7 @@ def _import(args: argparse.Namespace) -> int:
         print(json.dumps({"ok": False, "path": args.input, "code": exc.code,
                           "message": exc.message, "missing": list(exc.missing)}, indent=2))
         return exc.exit_status
-    dump(state, args.output, "json" if args.output == "-" else None)
+    dump(state, args.output)
     _report_import(args, state)
     return 0
 

@@ -28,7 +28,8 @@ def register(sub: Subcommands) -> None:
                 EPILOG, group="import")
     p.add_argument("stream", help="QEMU migration stream (migrate to file/exec); - for stdin")
     p.add_argument("-o", "--output", required=True,
-                   help="output: .json for a JSON fixture, else a .gicmig blob; - for stdout")
+                   help="output state: *.json = JSON fixture, else .gicmig blob; - = JSON "
+                        "fixture on stdout")
     p.add_argument("--accel", required=True, choices=("tcg", "kvm"),
                    help="the QEMU GIC device that wrote the stream: tcg (arm_gic) or kvm "
                         "(kvm-arm-gic); their encodings differ and the stream does not say")
