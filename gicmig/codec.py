@@ -33,9 +33,9 @@ def encode(state: GicState) -> bytes:
 def _check_older_revision(state: GicState) -> None:
     # a state read from (or converted to) an older revision is written as that revision
     # only while it holds nothing that revision lacks
-    from gicmig.schemacheck.blobcompat import as_revision
+    from gicmig.schemacheck.blobcompat import check_revision
 
-    as_revision(state, state.schema_revision)
+    check_revision(state, state.schema_revision)
 
 
 def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:

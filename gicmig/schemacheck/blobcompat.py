@@ -50,16 +50,23 @@ def field_numbers(revision: int) -> dict[str, frozenset[int]]:
 
 def lost_fields(state: GicState, revision: int) -> list[LostField]:
     """What writing `state` as schema revision `revision` would lose (empty: nothing)."""
-    if revision == SCHEMA_REVISION and not _has_unknown(state._pb):
-        return []
-    known = field_numbers(revision)
-    return list(_walk(state._pb, known, ""))
+    msg = state._pb
+    if not _has_unknown(msg):
+        if revision == SCHEMA_REVISION:
+            return []
+        # only the message types that can hold a field `revision` lacks need a look
+        added, relevant = _added_since(revision)
+        return list(_walk_added(msg, added, relevant, ""))
+    return list(_walk(msg, field_numbers(revision), ""))
 
 
 def _has_unknown(msg: Any) -> bool:
-    from gicmig.codec import unknown_fields
-
-    return next(unknown_fields(msg), None) is not None
+    """Whether `msg` holds fields this gicmig does not know, without walking it: dropping
+    them changes the encoded size exactly when there are some."""
+    bare = type(msg)()
+    bare.CopyFrom(msg)
+    bare.DiscardUnknownFields()
+    return bool(bare.ByteSize() != msg.ByteSize())
 
 
 def _walk(msg: Any, known: dict[str, frozenset[int]], path: str) -> Iterator[LostField]:
@@ -92,6 +99,14 @@ def _show(desc: Any, value: Any) -> str:
 def as_revision(state: GicState, revision: int) -> GicState:
     """A copy of `state` that encodes as schema revision `revision`, or
     `BLOB-REVISION-LOSSY` naming every field that revision lacks."""
+    check_revision(state, revision)
+    out = state.copy()
+    out.schema_revision = revision
+    return out
+
+
+def check_revision(state: GicState, revision: int) -> None:
+    """Refuse unless schema revision `revision` holds `state` without loss."""
     if revision > SCHEMA_REVISION:
         raise GicmigError("SCHEMA-REVISION-UNKNOWN",
                           f"schema revision {revision} is newer than this gicmig's "
@@ -101,9 +116,6 @@ def as_revision(state: GicState, revision: int) -> GicState:
         raise GicmigError("BLOB-REVISION-LOSSY",
                           f"schema revision {revision} cannot hold "
                           + ", ".join(str(x) for x in lost))
-    out = state.copy()
-    out.schema_revision = revision
-    return out
 
 
 @functools.cache
