@@ -8,8 +8,15 @@ from typing import Any
 
 from gicmig import envelope
 from gicmig._pb import pb
-from gicmig.errors import DecodeError
-from gicmig.model import SCHEMA_REVISION, GicState, Provenance, _empty_submessages, canonicalize
+from gicmig.errors import DecodeError, GicmigError
+from gicmig.model import (
+    SCHEMA_REVISION,
+    SOURCE_NAMES,
+    GicState,
+    Provenance,
+    _empty_submessages,
+    canonicalize,
+)
 from gicmig.rules import validate
 
 __all__ = ["SCHEMA_REVISION", "BlobInfo", "decode", "encode", "info", "unknown_fields"]
@@ -25,7 +32,10 @@ def encode(state: GicState) -> bytes:
     canonicalize(state._pb)
     validate(state)
     if state.schema_revision < SCHEMA_REVISION:
-        _check_older_revision(state)
+        _check_older_revision(state)  # also refuses revision 0
+    elif state.schema_revision > 0xFFFF_FFFF:
+        raise GicmigError("SCHEMA-REVISION-UNKNOWN",
+                          f"schema revision {state.schema_revision} does not fit the header")
     payload: bytes = state._pb.SerializeToString(deterministic=True)
     return envelope.pack(payload, state.schema_revision)
 
@@ -58,6 +68,10 @@ def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = Fa
     if not validate_state:
         return GicState(msg, header.schema_revision)
     _check_canonical(msg, payload, header.header_length, allow_unknown)
+    if not allow_unknown and msg.provenance.source not in SOURCE_NAMES:
+        raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
+                          f"provenance.source value {msg.provenance.source} is not defined by "
+                          "this schema", offset=header.header_length)
     if header.schema_revision < SCHEMA_REVISION:
         from gicmig.schemacheck.blobcompat import check_written_revision
 

@@ -11,7 +11,10 @@
     28     4    header_crc32c    CRC32C of bytes 0-27 and 32..header_length
 
 Integrity is checked on the stored bytes, never on a re-serialization (protobuf
-serialization is not canonical across libraries). Lengths are bounded before use.
+serialization is not canonical across libraries). Lengths are bounded before use. Optional
+flags and header extensions are hints a reader may ignore; an encoder writes its own header,
+so re-encoding does not carry them over (required flags and payload fields are never dropped:
+unknown ones are refused).
 """
 
 from __future__ import annotations

@@ -205,6 +205,7 @@ REASONS: dict[str, Reason] = _table(
     ("USAGE", 2, "the command line is wrong"),
     ("IO-READ", 2, "an input could not be read"),
     ("IO-WRITE", 2, "an output could not be written"),
+    ("INTERNAL-ERROR", 2, "a bug in gicmig (reported as one line; GICMIG_DEBUG=1 for more)"),
 )
 
 

@@ -29,6 +29,8 @@ from gicmig.model import (
     NUM_PRIVATE,
     NUM_SGIS,
     REVISIONS,
+    SCHEMA_REVISION,
+    SOURCE_NAMES,
     SOURCES,
     UNKNOWN_CPU,
     GicConfig,
@@ -192,6 +194,8 @@ def to_json(state: GicState) -> str:
     from gicmig.fixture_write import state_to_doc, write_doc
 
     unknown = list(unknown_fields(state._pb))
+    if state._pb.provenance.source not in SOURCE_NAMES:
+        unknown.append(f"provenance.source={state._pb.provenance.source}")
     if unknown:
         raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
                           "a JSON fixture cannot hold fields of a newer schema revision: "
@@ -211,6 +215,8 @@ def from_json(text: str | bytes) -> GicState:
         raise err from None
     except UnicodeDecodeError as exc:
         raise DecodeError("JSON-SYNTAX", f"not UTF-8: {exc.reason}", offset=exc.start) from None
+    except RecursionError:
+        raise DecodeError("JSON-SYNTAX", "nested too deeply to be a fixture") from None
     try:
         doc = FixtureJ.model_validate(raw)
     except PydanticError as exc:
@@ -250,6 +256,9 @@ def _build(doc: FixtureJ) -> GicState:
         raise ValidationError(bad)
     if len(doc.cpus) != c.num_cpus:
         raise _fail("cpus", f"{len(doc.cpus)} entries for num_cpus {c.num_cpus}")
+    if doc.schema_revision > SCHEMA_REVISION:
+        raise _fail("schema_revision", f"{doc.schema_revision} is newer than this gicmig's "
+                                       f"{SCHEMA_REVISION}")
     state = GicState.reset(config)
     state.schema_revision = doc.schema_revision
     _set_provenance(state, doc.provenance)
@@ -278,8 +287,9 @@ def _set_provenance(state: GicState, p: ProvenanceJ) -> None:
 
 
 def _irq_id(key: str, where: str, low: int, high: int) -> int:
-    if not key.isdigit() or not low <= int(key) < high:
-        raise _fail(where, f"interrupt ID {key!r} is not in {low}..{high - 1}")
+    if not (key.isascii() and key.isdigit() and key == str(int(key))) or \
+            not low <= int(key) < high:
+        raise _fail(where, f"interrupt ID {key!r} is not a decimal ID in {low}..{high - 1}")
     return int(key)
 
 

@@ -80,12 +80,20 @@ def format_for(path: str) -> str:
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` (`-`: stdout) so that a failure leaves no partial file."""
+    """Write `data` to `path` (`-`: stdout) so that a failure leaves no partial file.
+
+    A regular file is replaced atomically (through a symlink, its target is); a device,
+    FIFO or /dev/fd/N is written in place, since renaming over it would replace it.
+    """
     if str(path) == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
     target = Path(path)
+    if _not_a_regular_file(target):
+        _write_in_place(target, data)
+        return
+    target = target.resolve() if target.is_symlink() else target  # keep the link a link
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
         try:
@@ -100,6 +108,22 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             raise
     except OSError as exc:
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _not_a_regular_file(target: Path) -> bool:
+    """Devices, FIFOs, sockets and /dev/fd/N: a rename would replace them, not write to
+    them (for /dev/null as root, for good)."""
+    if str(target).startswith(("/dev/", "/proc/")):
+        return True
+    return target.exists() and not target.is_file()
+
+
+def _write_in_place(target: Path, data: bytes) -> None:
+    try:
+        with open(target, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise GicmigError("IO-WRITE", f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:

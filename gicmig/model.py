@@ -316,8 +316,9 @@ class VcpuContext(_Facade):
 
     @hw_mappings.setter
     def hw_mappings(self, values: tuple[HwMapping, ...] | list[HwMapping]) -> None:
+        """Stored in ascending virtual ID order, the one canonical order of the set."""
         del self._pb.hw_mapping[:]
-        for m in values:
+        for m in sorted(values, key=lambda m: (m.virtual_id, m.physical_id)):
             self._pb.hw_mapping.add(virtual_id=m.virtual_id, physical_id=m.physical_id)
 
 

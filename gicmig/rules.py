@@ -404,16 +404,27 @@ def _hypervisor(ctx: _Ctx, hyp: Any) -> Iterator[Violation]:
         if int.from_bytes(h.eoi_maintenance, "little") >> ctx.num_irqs:
             yield _v("STATE-IRQ-OUT-OF-RANGE", f"{where}.eoi_maintenance",
                      f"names interrupt IDs >= num_irqs {ctx.num_irqs}")
-        seen: set[int] = set()
-        for m in h.hw_mapping:
-            if m.virtual_id >= ctx.num_irqs or m.virtual_id in seen:
-                yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
-                         f"virtual ID {m.virtual_id} is a duplicate or >= num_irqs")
-            if not 16 <= m.physical_id <= 1019:
-                yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
-                         f"virtual ID {m.virtual_id} maps to physical ID {m.physical_id}, "
-                         "which is not a PPI or SPI (16..1019)")
-            seen.add(m.virtual_id)
+        yield from _hw_mappings(ctx, where, [(m.virtual_id, m.physical_id)
+                                             for m in h.hw_mapping])
+
+
+def _hw_mappings(ctx: _Ctx, where: str, maps: list[tuple[int, int]]) -> Iterator[Violation]:
+    virtual = [v for v, _ in maps]
+    if virtual != sorted(set(virtual)):
+        yield _v("PAYLOAD-NOT-CANONICAL", f"{where}.hw_mapping",
+                 "HW mappings must be stored once each, in ascending virtual ID order")
+    physical = [p for _, p in maps]
+    for p in sorted({p for p in physical if physical.count(p) > 1}):
+        yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
+                 f"physical ID {p} is mapped from several virtual IDs")
+    for v, p in maps:
+        if v >= ctx.num_irqs:
+            yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
+                     f"virtual ID {v} is >= num_irqs {ctx.num_irqs}")
+        if not 16 <= p <= 1019:
+            yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
+                     f"virtual ID {v} maps to physical ID {p}, which is not a PPI or SPI "
+                     "(16..1019)")
 
 
 # --- fast path -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from gicmig.errors import GicmigError
@@ -21,6 +22,14 @@ def run(args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line (and the traceback on demand), exit 2
+        if os.environ.get("GICMIG_DEBUG"):
+            raise
+        report_error(getattr(args, "current_path", None) or "gicmig",
+                     GicmigError("INTERNAL-ERROR", f"{type(exc).__name__}: {exc} (a gicmig "
+                                 "bug: please report it; GICMIG_DEBUG=1 shows the traceback)"),
+                     getattr(args, "format", "text"))
+        return 2
 
 
 def error_record(path: str, exc: GicmigError) -> dict[str, object]:

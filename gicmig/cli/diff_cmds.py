@@ -67,7 +67,7 @@ def register(sub: Subcommands) -> None:
 # (docs/diff.md); a new view joins by adding a loader here. A loader gets the input's bytes,
 # the spec's options (it refuses those it does not know) and the input's path.
 Options = dict[str, str]
-Loader = Callable[[bytes, Options, str], "GicState"]
+Loader = Callable[[bytes | str, Options, str], "GicState"]  # (bytes or a path, options, name)
 
 
 def _int_options(opts: Options, known: tuple[str, ...]) -> dict[str, int]:
@@ -77,22 +77,30 @@ def _int_options(opts: Options, known: tuple[str, ...]) -> dict[str, int]:
     for key, value in opts.items():
         if key not in known:
             raise GicmigError("USAGE", f"unknown view option {key!r} (known: {', '.join(known)})")
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise GicmigError("USAGE", f"view option {key}={value!r} is not a number")
         out[key] = int(value)
     return out
 
 
-def _load_kvm(data: bytes, opts: Options, path: str) -> GicState:
+def _bytes(source: bytes | str) -> bytes:
+    from gicmig.io import read_bytes
+
+    return source if isinstance(source, bytes) else read_bytes(source)
+
+
+def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
     from gicmig.views.kvm import import_kvm
     from gicmig.views.kvm_dump import parse_dump
 
-    return import_kvm(parse_dump(data), **_int_options(opts, ("num_cpus", "priority_bits")))
+    options = _int_options(opts, ("num_cpus", "priority_bits"))
+    return import_kvm(parse_dump(_bytes(source)), **options)
 
 
 def _load_qemu(accel: str) -> Loader:
-    def load_qemu(data: bytes, opts: Options, path: str) -> GicState:
+    def load_qemu(source: bytes | str, opts: Options, path: str) -> GicState:
         import io
+        import sys
 
         from gicmig.views.qemu import convert
         from gicmig.views.qemu_stream import read_arm_gic
@@ -100,7 +108,10 @@ def _load_qemu(accel: str) -> Loader:
         machine = opts.pop("machine", None)
         lenient = _flag(opts, "lenient")
         nums = _int_options(opts, ("num_cpus", "num_irqs", "priority_bits"))
-        section = read_arm_gic(io.BytesIO(data))
+        # a stream holds the VM's RAM: read it streaming, never whole
+        stream: Any = (io.BytesIO(source) if isinstance(source, bytes)
+                       else sys.stdin.buffer if source == "-" else source)
+        section = read_arm_gic(stream)
         board = section.machine or ""
         if machine is None and "num_irqs" not in nums and board.startswith("virt"):
             machine = "virt"  # the stream names its board, and the board fixes the IDs
@@ -108,7 +119,7 @@ def _load_qemu(accel: str) -> Loader:
     return load_qemu
 
 
-def _load_gich(data: bytes, opts: Options, path: str) -> GicState:
+def _load_gich(source: bytes | str, opts: Options, path: str) -> GicState:
     import os
 
     from gicmig.views.gich import import_gich
@@ -117,12 +128,17 @@ def _load_gich(data: bytes, opts: Options, path: str) -> GicState:
     lenient, keep = _flag(opts, "lenient"), _flag(opts, "keep_hypervisor_context")
     _int_options(opts, ())
     base = os.path.dirname(os.path.abspath(path)) if path != "-" else None
-    return import_gich(parse_view(data, base_dir=base), lenient=lenient,
+    return import_gich(parse_view(_bytes(source), base_dir=base), lenient=lenient,
                        keep_hypervisor_context=keep)
 
 
 def _flag(opts: Options, name: str) -> bool:
-    return opts.pop(name, "0") not in ("0", "false", "no")
+    from gicmig.errors import GicmigError
+
+    value = opts.pop(name, "0")
+    if value not in ("0", "1"):
+        raise GicmigError("USAGE", f"view option {name}={value!r}: use {name}=1 or {name}=0")
+    return value == "1"
 
 
 VIEW_LOADERS: dict[str, Loader] = {
@@ -158,7 +174,7 @@ def load_input(spec: str) -> GicState:
     parsed = _parse_spec(spec)
     if parsed is not None:
         name, opts, path = parsed
-        return VIEW_LOADERS[name](read_bytes(path), opts, path)
+        return VIEW_LOADERS[name](path, opts, path)
     data = read_bytes(spec)
     if data.startswith(QEMU_MAGIC):
         raise GicmigError("USAGE", "a QEMU migration stream does not say which device wrote "

@@ -107,10 +107,10 @@ def as_revision(state: GicState, revision: int) -> GicState:
 
 def check_revision(state: GicState, revision: int) -> None:
     """Refuse unless schema revision `revision` holds `state` without loss."""
-    if revision > SCHEMA_REVISION:
+    if not 1 <= revision <= SCHEMA_REVISION:
         raise GicmigError("SCHEMA-REVISION-UNKNOWN",
-                          f"schema revision {revision} is newer than this gicmig's "
-                          f"{SCHEMA_REVISION}")
+                          f"schema revision {revision} is not one of this gicmig's "
+                          f"1..{SCHEMA_REVISION}")
     lost = lost_fields(state, revision)
     if lost:
         raise GicmigError("BLOB-REVISION-LOSSY",

@@ -52,7 +52,7 @@ def load(path: str | os.PathLike[str]) -> list[Waiver]:
         raise GicmigError("IO-READ", f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise GicmigError("SCHEMA-WAIVER-INVALID", f"{path}: not JSON ({exc})") from None
     if not isinstance(doc, dict) or set(doc) != {"waivers"} or \
             not isinstance(doc["waivers"], list):

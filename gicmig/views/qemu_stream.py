@@ -527,7 +527,7 @@ def _parse_vmdesc(w: _Walk, data: bytes) -> bool:
                 devices = doc["devices"]
                 if not isinstance(devices, list):
                     raise TypeError("devices is not a list")
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 return True  # a vmdesc that cannot be used: walk without it
             w.vmdesc = devices
             size = doc.get("page_size")
