@@ -64,6 +64,7 @@ def _detailed(ctx: _Ctx, msg: Any) -> list[Violation]:
         out.extend(_virtual(ctx, c, v))
     if msg.HasField("hypervisor"):
         out.extend(_hypervisor(ctx, msg.hypervisor))
+        out.extend(_hw_spis(ctx, msg))
     return out
 
 
@@ -408,6 +409,28 @@ def _hypervisor(ctx: _Ctx, hyp: Any) -> Iterator[Violation]:
                                              for m in h.hw_mapping])
 
 
+def _hw_spis(ctx: _Ctx, msg: Any) -> Iterator[Violation]:
+    """An SPI has one active state and one owner: it can be HW-mapped on one vCPU only,
+    and only on the vCPU it is active on."""
+    owner: dict[int, int] = {}
+    active = int.from_bytes(msg.state.shared.active, "little")
+    who = msg.state.shared.active_cpu
+    for c, h in enumerate(msg.hypervisor.vcpu):
+        for m in h.hw_mapping:
+            v, k = m.virtual_id, m.virtual_id - NUM_PRIVATE
+            if k < 0 or v >= ctx.num_irqs:
+                continue
+            where = f"hypervisor.vcpu[{c}].hw_mapping"
+            if v in owner:
+                yield _v("HYP-HW-MAPPING", where, f"{labels.irq(v)} is HW-mapped on vCPU "
+                         f"{owner[v]} and vCPU {c}; an SPI has one owner")
+            owner.setdefault(v, c)
+            cpu = who[k] if k < len(who) else 0
+            if active >> k & 1 and cpu not in (c, UNKNOWN_CPU):
+                yield _v("HYP-HW-MAPPING", where, f"{labels.irq(v)} is HW-mapped on vCPU {c} "
+                         f"but active on CPU {cpu}")
+
+
 def _hw_mappings(ctx: _Ctx, where: str, maps: list[tuple[int, int]]) -> Iterator[Violation]:
     virtual = [v for v, _ in maps]
     if virtual != sorted(set(virtual)):
@@ -418,6 +441,9 @@ def _hw_mappings(ctx: _Ctx, where: str, maps: list[tuple[int, int]]) -> Iterator
         yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
                  f"physical ID {p} is mapped from several virtual IDs")
     for v, p in maps:
+        if v < NUM_SGIS:
+            yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
+                     f"virtual ID {v} is an SGI; only PPIs and SPIs can be HW-mapped")
         if v >= ctx.num_irqs:
             yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
                      f"virtual ID {v} is >= num_irqs {ctx.num_irqs}")

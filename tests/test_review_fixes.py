@@ -144,3 +144,77 @@ def test_a_bug_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ZeroDivisionError: synthetic" in err[0]
     assert err[0].split(": ")[1].split()[0] == "INTERNAL-ERROR"
+
+
+# --- second review: the converters against gic-domain §6 -----------------------------------
+def _spi40(**maps: int) -> GicState:
+    s = GicState.reset(GicConfig(2, 64))
+    s.shared.edge = 1 << 8
+    ctx = s.keep_hypervisor_context()
+    for cpu, phys in maps.items():
+        ctx[int(cpu[3:])].hw_mappings = [HwMapping(40, phys)]
+    return s
+
+
+def test_an_spi_is_hw_mapped_on_one_vcpu_only() -> None:
+    s = _spi40(cpu0=40, cpu1=41)
+    s.shared.pending_latch = 1 << 8
+    assert [v.code for v in gicmig.check(s)] == ["HYP-HW-MAPPING"]
+
+
+def test_an_active_spi_is_hw_mapped_where_it_is_active() -> None:
+    s = _spi40(cpu0=40)
+    s.shared.active = 1 << 8
+    s.shared.active_cpu = bytes(8) + b"\x01"
+    [v] = gicmig.check(s)
+    assert v.code == "HYP-HW-MAPPING" and "active on CPU 1" in v.message
+
+
+def test_sgis_cannot_be_hw_mapped() -> None:
+    s = GicState.reset(GicConfig(2, 64))
+    s.keep_hypervisor_context()[0].hw_mappings = [HwMapping(3, 40)]
+    [v] = gicmig.check(s)
+    assert v.code == "HYP-HW-MAPPING" and "SGI" in v.message
+
+
+def test_qemu_bypass_bits_are_impossible() -> None:
+    import io
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_qemu_support import GicImage, stream
+
+    for accel in ("tcg", "kvm"):  # kvm-arm-gic streams have no virtualization subsection
+        data = stream(GicImage(virt=accel == "tcg").set("cpu_ctlr", 0, 0x1E0).section())
+        with pytest.raises(GicmigError) as info:
+            gicmig.import_qemu(io.BytesIO(data), accel=accel, machine="virt")
+        assert "QEMU-VALUE-IMPOSSIBLE" in str(info.value) and "gicc.ctlr" in str(info.value)
+
+
+def test_lenient_drops_only_empty_list_registers_beyond_listregs() -> None:
+    from gicmig.registers import GICH_LR
+    from gicmig.views.gich import import_gich
+    from gicmig.views.gich_view import GichView, VcpuRegs
+
+    image = GicState.reset(GicConfig.qemu_virt())
+    reset_vmcr = 0x004C0000
+
+    def view(extra: int) -> GichView:
+        regs = VcpuRegs(vtr=0x90000003, hcr=0, vmcr=reset_vmcr, apr=0, lr=(0, 0, 0, 0, extra))
+        return GichView((regs, regs), image)
+
+    import_gich(view(0), lenient=True)  # an empty LR4: QEMU's off-by-one, benign
+    with pytest.raises(gicmig.ValidationError) as info:
+        import_gich(view(GICH_LR.pack(state=2, virtual_id=41, priority=4)), lenient=True)
+    assert info.value.code == "GICH-LR-COUNT" and "LR4 0x" in info.value.message
+
+
+def test_a_distributor_path_stays_beside_the_view() -> None:
+    from gicmig.views.gich_view import parse_view
+
+    doc = {"format": "gicmig.gich-view/1", "distributor": {"path": "/etc/passwd"},
+           "vcpus": [{"vtr": 0x90000003, "hcr": 0, "vmcr": 0x004C0000, "apr": 0,
+                      "lr": [0, 0, 0, 0]}]}
+    with pytest.raises(GicmigError) as info:
+        parse_view(json.dumps(doc).encode())
+    assert "relative" in info.value.message

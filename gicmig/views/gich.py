@@ -263,12 +263,15 @@ def _lr_count(regs: VcpuRegs, cpu: int, params: VtrParams, lenient: bool,
     if n == params.num_lrs:
         return regs.lr
     msg = f"{n} list registers given, GICH_VTR.ListRegs says {params.num_lrs}"
-    if n > params.num_lrs and lenient:
+    extra = regs.lr[params.num_lrs:]
+    if n > params.num_lrs and lenient and not any(extra):
         norm.append(_v("GICH-LR-COUNT", cpu, "gich.lr",
-                       f"{msg}; LR{params.num_lrs}.. are unimplemented (RAZ/WI) and were "
-                       "dropped"))
+                       f"{msg}; LR{params.num_lrs}.. are unimplemented (RAZ/WI), all zero, "
+                       "and were dropped"))
         return regs.lr[:params.num_lrs]
-    out.append(_v("GICH-LR-COUNT", cpu, "gich.lr", msg))
+    held = ", ".join(f"LR{params.num_lrs + i} {lr:#010x}" for i, lr in enumerate(extra) if lr)
+    out.append(_v("GICH-LR-COUNT", cpu, "gich.lr",
+                  f"{msg} (holding {held}: a wrong VTR?)" if held else msg))
     return regs.lr[:params.num_lrs]
 
 

@@ -114,6 +114,8 @@ def _distributor(doc: Any, base_dir: str | None) -> GicState:
     if "path" in d:
         if not isinstance(d["path"], str) or not d["path"]:
             raise _fail("distributor.path", "expected a non-empty string")
+        if os.path.isabs(d["path"]):  # a view names a file beside it, not anywhere
+            raise _fail("distributor.path", "must be relative to the view's directory")
         path = os.path.join(base_dir or ".", d["path"])
         return _wrap(lambda: load(read_bytes(path)), f"distributor image {path}")
     if not isinstance(d["blob_base64"], str):

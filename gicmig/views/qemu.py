@@ -406,6 +406,16 @@ class _Converter:
     def cpu(self, c: int) -> None:
         raise NotImplementedError
 
+    def ctlr(self, c: int) -> int:
+        """GICC_CTLR of CPU c: QEMU 7.2's GICv2 keeps only bits 0x21f (deviation 10: the
+        bypass disables read as zero), for the TCG model and through the KVM ABI alike."""
+        ctlr: int = self.raw.cpu_ctlr[c]
+        if ctlr & ~_VCPU_CTLR_MASK:
+            self.impossible([labels.cpu_reg(c, "gicc.ctlr")],
+                            f"GICC_CTLR {ctlr:#x} sets bits outside {_VCPU_CTLR_MASK:#x} "
+                            "(bypass disables or reserved bits)")
+        return ctlr
+
 
 # --- the TCG GIC model ------------------------------------------------------------------------
 class _Tcg(_Converter):
@@ -500,7 +510,7 @@ class _Tcg(_Converter):
 
     def cpu(self, c: int) -> None:
         r, ci = self.raw, self.state.cpu[c]
-        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = r.cpu_ctlr[c], r.pmr[c], r.bpr[c], r.abpr[c]
+        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = self.ctlr(c), r.pmr[c], r.bpr[c], r.abpr[c]
         ci.active_group0, ci.active_group1 = self.apr_levels(c)
 
     def absent_cpus(self) -> None:
@@ -748,7 +758,7 @@ class _Kvm(_Converter):
 
     def cpu(self, c: int) -> None:
         r, ci = self.raw, self.state.cpu[c]
-        ci.ctlr, ci.pmr = r.cpu_ctlr[c], r.pmr[c] << KVM_PMR_SHIFT
+        ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
         ci.bpr, ci.abpr = r.bpr[c], r.abpr[c]
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
         ci.active_group_unknown = sum(1 << (4 * k) for k in range(32) if apr0 >> k & 1)
