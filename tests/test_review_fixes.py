@@ -218,3 +218,25 @@ def test_a_distributor_path_stays_beside_the_view() -> None:
     with pytest.raises(GicmigError) as info:
         parse_view(json.dumps(doc).encode())
     assert "relative" in info.value.message
+
+
+def test_strict_refuses_list_registers_beyond_listregs() -> None:
+    from gicmig.views.gich import import_gich
+    from gicmig.views.gich_view import GichView, VcpuRegs
+
+    regs = VcpuRegs(vtr=0x90000003, hcr=0, vmcr=0x004C0000, apr=0, lr=(0, 0, 0, 0, 0))
+    with pytest.raises(gicmig.ValidationError) as info:
+        import_gich(GichView((regs, regs), GicState.reset(GicConfig.qemu_virt())))
+    assert info.value.code == "GICH-LR-COUNT" and "5 list registers" in info.value.message
+
+
+def test_a_low_abpr_is_named_as_abpr() -> None:
+    from gicmig.views.gich import export_gich
+
+    s = GicState.reset(GicConfig.qemu_virt())
+    s.cpu[0].bpr, s.cpu[0].abpr = 2, 1  # BPR fits the target's minimum 2, ABPR not its 3
+    s.cpu[1].bpr, s.cpu[1].abpr = 2, 3
+    with pytest.raises(gicmig.ValidationError) as info:
+        export_gich(s)
+    assert [(v.code, v.path) for v in info.value.violations] == [
+        ("GICH-EXPORT-BINARY-POINT", "cpu0 gicc.abpr")]

@@ -940,7 +940,8 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
             out.append(_v("GICH-EXPORT-CTLR-BITS", c, "gicc.ctlr",
                           f"{ci.ctlr:#x}: {names} have no GICH_VMCR field"))
         if ci.bpr < params.min_bpr or ci.abpr < params.min_bpr + 1:
-            out.append(_v("GICH-EXPORT-BINARY-POINT", c, "gicc.bpr",
+            reg = "gicc.bpr" if ci.bpr < params.min_bpr else "gicc.abpr"
+            out.append(_v("GICH-EXPORT-BINARY-POINT", c, reg,
                           f"BPR {ci.bpr} / ABPR {ci.abpr}: the target's VMBP/VMABP minima are "
                           f"{params.min_bpr} / {params.min_bpr + 1}"))
         g0, g1, unk = ci.active_group0, ci.active_group1, ci.active_group_unknown
