@@ -487,15 +487,18 @@ class _Tcg(_Converter):
             elif absent and a & absent == absent:
                 self.report.deviation(
                     "QEMU-SPI-ACTIVE-PARTIAL", place,
-                    f"active mask {a:#04x}: made active through GICD_ISACTIVER and then "
-                    f"deactivated by CPUs {labels.cpus(~a & self.cm)} only (QEMU 7.2 "
-                    "deviation 17): still active for QEMU, inactive for the architecture",
+                    f"active mask {a:#04x}: made active through GICD_ISACTIVER (all 8 "
+                    f"bits) and then deactivated by CPU(s) {labels.cpus(~a & 0xFF)} (QEMU "
+                    "7.2 deviation 17): still active for QEMU, inactive for the "
+                    "architecture",
                     None)
             else:
                 self.report.deviation(
                     "QEMU-SPI-ACTIVE-CPU-SET", place,
-                    f"active on CPUs {labels.cpus(a)}: an SPI is active on one CPU (or, "
-                    "through GICD_ISACTIVER, on no particular one)", None)
+                    f"active mask {a:#04x} (CPUs {labels.cpus(a)}"
+                    f"{', none of which exist' if not a & self.cm else ''}): an SPI is "
+                    "active on one existing CPU, or, through GICD_ISACTIVER, on all 8 bits",
+                    None)
         sh = self.state.shared
         sh.active = _bitmap(active)
         sh.active_cpu = bytes(cpu)
@@ -542,7 +545,8 @@ class _Tcg(_Converter):
             self.report.deviation(
                 "QEMU-PPI-TARGETS-WRITTEN", written,
                 f"QEMU stored {r.target[i]:#04x} from a write to the read-only ITARGETSR0-7; "
-                "GICD_ISPENDR of a PPI then pends it on those CPUs (deviation 3)",
+                "for a PPI, GICD_ISPENDR then pends it on those CPUs (deviation 3); for an "
+                "SGI the byte is unused",
                 "ignored (not architectural state)")
 
     # --- the virtual interface (arm_gic_virt_state) -------------------------------------------
