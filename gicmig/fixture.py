@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic import ValidationError as PydanticError
 
+from gicmig import bitmaps
 from gicmig.errors import DecodeError, ValidationError
 from gicmig.model import (
     NUM_PRIVATE,
@@ -293,13 +294,6 @@ def _irq_id(key: str, where: str, low: int, high: int) -> int:
     return int(key)
 
 
-def _cpu_set(cpus: list[int]) -> int:
-    mask = 0
-    for c in cpus:
-        mask |= 1 << c
-    return mask
-
-
 def _cpu_byte(value: int | str | None, where: str, active: bool) -> int:
     if not active:
         if value is not None:
@@ -324,7 +318,7 @@ def _set_spis(state: GicState, spis: dict[str, IrqJ]) -> None:
             bits[name] |= value << k
         if e.priority > 0xFF:
             raise _fail(f"spis.{key}.priority", f"{e.priority:#x} is wider than 8 bits")
-        prio[k], targets[k] = e.priority, _cpu_set(e.targets)
+        prio[k], targets[k] = e.priority, bitmaps.from_indices(e.targets)
         active_cpu[k] = _cpu_byte(e.active_cpu, f"spis.{key}.active_cpu", e.active)
     sh = state.shared
     for name, value in bits.items():
@@ -360,7 +354,7 @@ def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
             raise _fail(f"{where}.priority", f"{e.priority:#x} is wider than 8 bits")
         prio[intid] = e.priority
         if sgi:
-            sources[intid] = _cpu_set(e.sources)
+            sources[intid] = bitmaps.from_indices(e.sources)
             active_src[intid] = _cpu_byte(e.active_source, f"{where}.active_source", e.active)
     for name, value in bits.items():
         setattr(b, name, value)
@@ -447,11 +441,4 @@ def _set_hypervisor(state: GicState, vcpus: list[VcpuContextJ]) -> None:
     for c, (ctx, j) in enumerate(zip(state.keep_hypervisor_context(), vcpus, strict=True)):
         ctx.hcr = _pack_fields(GICH_HCR, j.hcr, f"hypervisor.{c}.hcr")
         ctx.hw_mappings = [HwMapping(m.virtual_id, m.physical_id) for m in j.hw_mappings]
-        ctx.eoi_maintenance = _cpu_set_any(j.eoi_maintenance)
-
-
-def _cpu_set_any(ids: list[int]) -> int:
-    mask = 0
-    for i in ids:
-        mask |= 1 << i
-    return mask
+        ctx.eoi_maintenance = bitmaps.from_indices(j.eoi_maintenance)

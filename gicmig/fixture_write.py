@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gicmig import bitmaps
 from gicmig.fixture import FORMAT
 from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
 from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
@@ -63,10 +64,6 @@ def _config(state: GicState) -> Doc:
     return out
 
 
-def _cpus(mask: int) -> list[int]:
-    return [c for c in range(8) if mask >> c & 1]
-
-
 def _who(byte: int) -> int | str:
     return "unknown" if byte == UNKNOWN_CPU else byte
 
@@ -102,7 +99,7 @@ def _spis(state: GicState) -> Doc:
         if bits["active"] >> k & 1:
             e["active_cpu"] = _who(active_cpu[k])
         if targets[k]:
-            e["targets"] = _cpus(targets[k])
+            e["targets"] = list(bitmaps.set_bits(targets[k]))
         if e:
             out[str(NUM_PRIVATE + k)] = e
     return out
@@ -117,7 +114,7 @@ def _irqs(state: GicState, c: int) -> Doc:
         sgi = i < NUM_SGIS
         e = _entry(bits, i, sgi, prio[i])
         if sgi and sources[i]:
-            e["sources"] = _cpus(sources[i])
+            e["sources"] = list(bitmaps.set_bits(sources[i]))
         if sgi and bits["active"] >> i & 1:
             e["active_source"] = _who(active_src[i])
         if e:
@@ -139,7 +136,7 @@ def _interface(state: GicState, c: int) -> Doc:
     for name in ("active_group0", "active_group1", "active_group_unknown"):
         levels = getattr(ci, name)
         if levels:
-            out[name] = [f"{2 * lv:#04x}" for lv in range(128) if levels >> lv & 1]
+            out[name] = [f"{2 * lv:#04x}" for lv in bitmaps.set_bits(levels)]
     return out
 
 
@@ -174,7 +171,7 @@ def _vcpu_context(v: Any) -> Doc:
     return {"hcr": _fields(GICH_HCR, v.hcr),
             "hw_mappings": [{"virtual_id": m.virtual_id, "physical_id": m.physical_id}
                             for m in v.hw_mappings],
-            "eoi_maintenance": [i for i in range(1024) if v.eoi_maintenance >> i & 1]}
+            "eoi_maintenance": list(bitmaps.set_bits(v.eoi_maintenance))}
 
 
 # --- text -----------------------------------------------------------------------------------

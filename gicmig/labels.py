@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gicmig.bitmaps import set_bits
+
 NUM_SGIS = 16
 NUM_PRIVATE = 32
 
@@ -28,7 +30,7 @@ def cpu_reg(cpu: int, reg: str) -> str:
 
 def cpus(mask: int) -> str:
     """A CPU bitmask as `{0,2}`."""
-    return "{" + ",".join(str(c) for c in range(8) if mask >> c & 1) + "}"
+    return "{" + ",".join(str(c) for c in set_bits(mask)) + "}"
 
 
 def irq_range(first: int, last: int, cpu: int | None = None) -> str:

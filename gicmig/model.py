@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from gicmig import bitmaps
 from gicmig._pb import pb
 
 T = TypeVar("T")
@@ -31,15 +32,6 @@ UNKNOWN_CPU = 0xFF  # the byte-vector marker for "the source did not record this
 NUM_SGIS = 16
 NUM_PRIVATE = 32
 APR_LEVELS = 128
-
-
-def to_bitmap(value: int) -> bytes:
-    """An int as a trimmed little-endian bitmap (the wire form)."""
-    return value.to_bytes((value.bit_length() + 7) // 8, "little")
-
-
-def from_bitmap(data: bytes) -> int:
-    return int.from_bytes(data, "little")
 
 
 class _Facade:
@@ -78,7 +70,7 @@ class _Bitmap:
     def __set__(self, obj: _Facade, value: int) -> None:
         if value < 0:
             raise ValueError(f"{self.name}: a bitmap cannot be negative")
-        setattr(obj._pb, self.name, to_bitmap(value))
+        setattr(obj._pb, self.name, bitmaps.to_bytes(value))
 
 
 class _Vector:

@@ -13,7 +13,7 @@ from functools import lru_cache, reduce
 from operator import or_
 from typing import Any
 
-from gicmig import labels
+from gicmig import bitmaps, labels
 from gicmig.errors import ValidationError, Violation
 from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
@@ -122,20 +122,10 @@ def _cpu_ids(num_cpus: int) -> bytes:
     return bytes([*range(num_cpus), UNKNOWN_CPU])
 
 
-_NONZERO = bytes([0] + [1] * 255)  # translate table: byte -> 0/1
-_DIGIT = bytes(range(256)).replace(b"01", b"\0\1")  # translate table: "0"/"1" -> 0/1
-_SPREAD = [bytes(b >> i & 1 for i in range(8)) for b in range(256)]  # bit -> byte
-
-
 def _stray_or_bad(values: bytes, active: int, valid: bytes) -> bool:
     """Whether a per-element CPU byte is set where the element is not active, or is not
-    one of `valid` (one pass of bytes/int operations; no loop per interrupt)."""
-    if values.translate(None, valid):
-        return True
-    active &= (1 << len(values)) - 1
-    spread = b"".join(_SPREAD[b] for b in active.to_bytes((len(values) + 7) // 8, "little"))
-    set_where = int.from_bytes(values.translate(_NONZERO), "little")
-    return bool(set_where & ~int.from_bytes(spread[: len(values)], "little"))
+    one of `valid` (bytes and bitmap operations; no loop per interrupt)."""
+    return bool(values.translate(None, valid) or bitmaps.nonzero(values) & ~active)
 
 
 def _v(code: str, path: str, message: str) -> Violation:
@@ -238,13 +228,6 @@ def _vectors(msg: Any) -> Iterator[tuple[str, bytes]]:
 
 
 # --- interrupts ----------------------------------------------------------------------------
-def _bits(value: int) -> Iterator[int]:
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low
-
-
 def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
     for name, length in (("priority", 32), ("sgi_sources", 16), ("sgi_active_source", 16)):
         if len(getattr(b, name)) > length:
@@ -252,14 +235,14 @@ def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
                      f"{len(getattr(b, name))} entries, at most {length}")
             return
     if b.edge & _SGI_BITS != _SGI_BITS:
-        for s in _bits(~b.edge & _SGI_BITS):
+        for s in bitmaps.set_bits(~b.edge & _SGI_BITS):
             yield _v("SGI-NOT-EDGE", labels.irq(s, c), "level-triggered; SGIs are always edge")
     if ctx.rao and b.enabled & _SGI_BITS != _SGI_BITS:
-        for s in _bits(~b.enabled & _SGI_BITS):
+        for s in bitmaps.set_bits(~b.enabled & _SGI_BITS):
             yield _v("SGI-DISABLED-RAO", labels.irq(s, c),
                      "disabled, but this GIC's SGI enables are RAO/WI")
     for name in ("pending_latch", "line_level"):
-        for s in _bits(getattr(b, name) & _SGI_BITS):
+        for s in bitmaps.set_bits(getattr(b, name) & _SGI_BITS):
             yield _v("SGI-LATCH-OR-LINE", labels.irq(s, c),
                      f"{name} is set; SGI pending state is its set of sources")
     yield from _split_unknown(b.pending_split_unknown, b.edge, b.pending_latch, b.line_level, c, 0)
@@ -270,7 +253,7 @@ def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
 def _split_unknown(unk: int, edge: int, latch: int, line: int, cpu: int | None,
                    base: int) -> Iterator[Violation]:
     bad = unk & ~(~edge & latch & ~line)
-    for k in _bits(bad):
+    for k in bitmaps.set_bits(bad):
         yield _v("IRQ-SPLIT-UNKNOWN-INVALID", labels.irq(base + k, cpu),
                  f"latch/line-unknown marker {_SPLIT_UNKNOWN_HELP}, with line_level 0")
 
@@ -360,11 +343,11 @@ def _cpu(ctx: _Ctx, c: int, ci: Any) -> Iterator[Violation]:
                    (ci.active_group0, ci.active_group1, ci.active_group_unknown))
     for name, levels in (("active_group0", g0), ("active_group1", g1),
                          ("active_group_unknown", unk)):
-        for lv in _bits(levels & ~ctx.apr_levels):
+        for lv in bitmaps.set_bits(levels & ~ctx.apr_levels):
             yield _v("CPU-ACTIVE-PRIORITY-UNREPRESENTABLE", labels.cpu_reg(c, f"gicc.{name}"),
                      f"group priority {2 * lv:#04x} is active, but with {ctx.priority_bits} "
                      f"priority bits and min BPR {ctx.min_bpr} no such preemption level exists")
-    for lv in _bits(unk & (g0 | g1)):
+    for lv in bitmaps.set_bits(unk & (g0 | g1)):
         yield _v("CPU-ACTIVE-GROUP-OVERLAP", labels.cpu_reg(c, "gicc.active_group_unknown"),
                  f"group priority {2 * lv:#04x} is marked group-unknown and also in a known group")
 
@@ -472,18 +455,6 @@ def _fast_ok(ctx: _Ctx, msg: Any) -> bool:
             and (not virtual or _virtual_ok(ctx, virtual)))
 
 
-def _spread(bits: int, n: int) -> int:
-    """Bitmap -> an int with one byte (0 or 1) per element, element k in byte k."""
-    if not bits:
-        return 0
-    digits = bin(bits | 1 << n)[:2:-1]  # n binary digits, element 0 first (sentinel dropped)
-    return int.from_bytes(digits.encode().translate(_DIGIT), "little")
-
-
-def _where_set(values: bytes) -> int:
-    return int.from_bytes(values.translate(_NONZERO), "little")
-
-
 def _lanes(values: tuple[int, ...], fmt: str) -> int:
     return int.from_bytes(struct.pack(f"<{len(values)}{fmt}", *values), "little")
 
@@ -511,8 +482,7 @@ def _banked_ok(ctx: _Ctx, banked: Any) -> bool:
         return False
     active = _lanes(tuple(a & _SGI_BITS for a in act_l), "H")
     return (not prio.translate(None, ctx.bad_prio) and not src.translate(None, ctx.bad_source)
-            and not who.translate(None, ctx.cpu_ids)
-            and not _where_set(who) & ~_spread(active, 16 * len(rows)))
+            and not _stray_or_bad(who, active, ctx.cpu_ids))
 
 
 def _shared_ok(ctx: _Ctx, sh: Any) -> bool:
@@ -530,8 +500,7 @@ def _shared_ok(ctx: _Ctx, sh: Any) -> bool:
             and not unk & ~(~edge & latch & ~line)
             and not prio.translate(None, ctx.bad_prio)
             and not targets.translate(None, ctx.bad_target)
-            and not who.translate(None, ctx.cpu_ids)
-            and not _where_set(who) & ~_spread(active, n))
+            and not _stray_or_bad(who, active, ctx.cpu_ids))
 
 
 def _cpus_ok(ctx: _Ctx, cpus: Any) -> bool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from gicmig import labels
+from gicmig.bitmaps import nonzero_positions, runs
 from gicmig.model import (
     NUM_PRIVATE,
     NUM_SGIS,
@@ -269,7 +270,6 @@ _BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active")
 _ORDER = {name: i for i, name in enumerate((
     "enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
     "active_cpu", "targets", "sources", "active_source"))}
-_NONZERO = bytes([0] + [1] * 255)  # bytes.translate table: non-zero byte -> 1
 
 
 def _bank_for(state: str) -> Bank:
@@ -302,29 +302,12 @@ def _irq_register(attr: str, first: int, last: int) -> str | None:
     return f"{where}, banked" if first < NUM_PRIVATE else where
 
 
-def _runs(m: int) -> Iterator[tuple[int, int]]:
-    """(first, last) of each run of set bits of `m`, lowest first."""
-    while m:
-        low = m & -m
-        start = low.bit_length() - 1
-        carry = m + low  # clears the run and sets the bit just above it
-        end = (carry & -carry).bit_length() - 1
-        yield start, end - 1
-        m &= -(1 << end)
-
-
 def _changed_bytes(va: bytes, vb: bytes, n: int) -> list[int]:
     """Indices where two byte vectors differ: one XOR, then a C-level scan."""
     x = int.from_bytes(va, "little") ^ int.from_bytes(vb, "little")
     if not x:
         return []
-    flags = x.to_bytes(n, "little").translate(_NONZERO)
-    out = []
-    i = flags.find(1)
-    while i >= 0:
-        out.append(i)
-        i = flags.find(1, i + 1)
-    return out
+    return nonzero_positions(x.to_bytes(n, "little"))
 
 
 class _Section:
@@ -357,7 +340,7 @@ class _Section:
                     continue
                 for lo, _, seg in self.segments:
                     oa, ob = self.absent(lo)
-                    for first, last in _runs(m & seg):
+                    for first, last in runs(m & seg):
                         self.found.append((first, order, last, attr, ABSENT if oa else da,
                                            ABSENT if ob else db))
 
@@ -365,7 +348,7 @@ class _Section:
         """A byte-vector attribute; `extra` adds elements that changed elsewhere (active)."""
         idx = _changed_bytes(self.a.vecs[attr], self.b.vecs[attr], self.n)
         if extra:
-            idx = sorted({*idx, *(k for f, la in _runs(extra) for k in range(f, la + 1))})
+            idx = sorted({*idx, *(k for f, la in runs(extra) for k in range(f, la + 1))})
         a, b, order, found, cuts = self.a, self.b, _ORDER[attr], self.found, self.cuts
         first = last = -2
         cur: tuple[str, str] | None = None
@@ -413,7 +396,7 @@ def _unmasked(sec: _Section, first: int, last: int, attr: str,
         ids = labels.irq(sec.base + k, sec.cpu)
         if not mask(f"{ids} {attr}" if attr else ids):
             keep |= 1 << k
-    yield from _runs(keep)
+    yield from runs(keep)
 
 
 def _classes(side: _Side, attr: str, full: int) -> list[tuple[str, int]]:
@@ -527,7 +510,7 @@ def _gicc(c: int, ia: CpuInterface, ib: CpuInterface,
     ga = (ia.active_group0, ia.active_group1, ia.active_group_unknown)
     gb = (ib.active_group0, ib.active_group1, ib.active_group_unknown)
     changed = (ga[0] ^ gb[0]) | (ga[1] ^ gb[1]) | (ga[2] ^ gb[2])
-    for first, last in _runs(changed):
+    for first, last in runs(changed):
         for level in range(first, last + 1):
             path = labels.cpu_reg(c, f"gicc.active_priority {2 * level:#04x}")
             yield from _pair(path, _level(ga, level), _level(gb, level), absent)
@@ -598,9 +581,9 @@ def _vcpu_context(c: int, xa: VcpuContext | None, xb: VcpuContext | None) -> Ite
         yield from _pair(path, maps_a.get(v, "none"), maps_b.get(v, "none"), absent)
     ea = xa.eoi_maintenance if xa else 0
     eb = xb.eoi_maintenance if xb else 0
-    runs = sorted([(f, la, "0", "1") for f, la in _runs(eb & ~ea)]
-                  + [(f, la, "1", "0") for f, la in _runs(ea & ~eb)])
-    for first, last, old, new in runs:
+    flips = sorted([(f, la, "0", "1") for f, la in runs(eb & ~ea)]
+                   + [(f, la, "1", "0") for f, la in runs(ea & ~eb)])
+    for first, last, old, new in flips:
         for lo, hi in _kind_spans(first, last):
             path = labels.cpu_reg(c, f"hyp.eoi_maintenance {labels.irq_range(lo, hi)}")
             yield from _pair(path, old, new, absent)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import copy
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gicmig import labels
+from gicmig import bitmaps, labels
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.model import (
     NUM_PRIVATE,
@@ -463,14 +463,14 @@ def _apr(apr: int, cpu: int, params: VtrParams, out: list[Violation]) -> int:
 
 def apr_to_levels(apr: int, params: VtrParams) -> int:
     """GICH_APR as a canonical 128-level bitmap (bit n -> level n << level_shift)."""
-    levels = 0
-    for n in _bits(apr & ((1 << (1 << params.preemption_bits)) - 1)):
-        levels |= 1 << (n << params.level_shift)
-    return levels
+    implemented = apr & ((1 << (1 << params.preemption_bits)) - 1)
+    return bitmaps.stretch(implemented, 1 << params.level_shift)
 
 
 def levels_to_apr(levels: int, params: VtrParams) -> int:
-    return sum(1 << (lv >> params.level_shift) for lv in _bits(levels))
+    """The GICH_APR of canonical levels (levels GICH_APR cannot hold are ignored: export
+    refuses them first)."""
+    return bitmaps.squeeze(levels, 1 << params.level_shift)
 
 
 def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]) -> None:
@@ -483,13 +483,6 @@ def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]
             code = f"GICH-{name.rstrip('01').upper()}-MISMATCH"
             out.append(_v(code, cpu, f"gich.{name}",
                           f"supplied {value:#010x}, the registers imply {derived[name]:#010x}"))
-
-
-def _bits(value: int) -> Iterator[int]:
-    while value:
-        low = value & -value
-        yield low.bit_length() - 1
-        value ^= low
 
 
 # --- active-priority group attribution -----------------------------------------------------
@@ -510,7 +503,7 @@ def split_active_levels(levels: int, active: Iterable[tuple[int, int]], ctlr: in
         lv = group_priority_level(prio, grp, ctlr, bpr, abpr)
         explained[lv] = explained.get(lv, 0) | (1 << grp)
     g0 = g1 = 0
-    for lv in _bits(levels):
+    for lv in bitmaps.set_bits(levels):
         who = explained.get(lv)
         if who == 1:
             g0 |= 1 << lv
@@ -734,15 +727,6 @@ def _disagree(fact: LrFact, c: int, prio: int, grp: int, lenient: bool, out: lis
 
 # byte value v -> ASCII '1' where a mark byte equals v, else '0'
 _ASCII_BIT = {v: bytes(0x31 if b == v else 0x30 for b in range(256)) for v in (1, 2)}
-_ASCII_NONZERO = bytes(0x31 if b else 0x30 for b in range(256))
-
-
-def _nonzero_bits(vector: bytes | bytearray) -> int:
-    """Bit k set where byte k of `vector` is non-zero (e.g. SGIs with pending sources)."""
-    digits = vector.translate(_ASCII_NONZERO)[::-1]
-    return int(digits, 2) if digits else 0
-
-
 class _SpiMarks:
     """SPI bits to set or clear, one byte per SPI: bitmaps are rebuilt once, not per LR."""
 
@@ -818,9 +802,9 @@ def _active_on(irqs: _Irqs, num_cpus: int) -> list[list[tuple[int, int]]]:
     """Per CPU, the (priority, group) of every interrupt active on it."""
     per: list[list[tuple[int, int]]] = [[] for _ in range(num_cpus)]
     for c in range(num_cpus):
-        for v in _bits(irqs.b_active[c]):
+        for v in bitmaps.set_bits(irqs.b_active[c]):
             per[c].append((irqs.b_prio[c][v], irqs.b_group[c] >> v & 1))
-    for k in _bits(irqs.s_active):
+    for k in bitmaps.set_bits(irqs.s_active):
         c = irqs.s_cpu[k]
         if c < num_cpus:
             per[c].append((irqs.s_prio[k], irqs.s_group >> k & 1))
@@ -946,7 +930,7 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
                           f"{params.min_bpr} / {params.min_bpr + 1}"))
         g0, g1, unk = ci.active_group0, ci.active_group1, ci.active_group_unknown
         levels = g0 | g1 | unk
-        for lv in _bits(levels):
+        for lv in bitmaps.set_bits(levels):
             if lv & step or lv >> params.level_shift >= 1 << params.preemption_bits:
                 out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
@@ -958,7 +942,7 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
         derived = split_active_levels(levels, active[c], ci.ctlr, ci.bpr, ci.abpr)
         if derived == (g0, g1, unk):
             continue
-        for lv in _bits(levels):
+        for lv in bitmaps.set_bits(levels):
             have = tuple(x >> lv & 1 for x in (g0, g1, unk))
             want = tuple(x >> lv & 1 for x in derived)
             if have != want:
@@ -1020,16 +1004,16 @@ def _disabled_interface(maps: tuple[HwMapping, ...], c: int, out: list[Violation
 def _plan_private(irqs: _Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slot],
                   pending: list[_Slot], out: list[Violation]) -> None:
     act, prio = irqs.b_active[c], irqs.b_prio[c]
-    for v in _bits(act):
+    for v in bitmaps.set_bits(act):
         if v < NUM_SGIS and irqs.asrc[c][v] == UNKNOWN_CPU:
             out.append(Violation("GICH-EXPORT-UNKNOWN", labels.irq(v, c),
                                  "active with an UNKNOWN source; its LR needs the CPUID"))
         must.append(_Slot(prio[v], v, "active"))
-    sgi_pending = _nonzero_bits(irqs.srcs[c])
+    sgi_pending = bitmaps.nonzero(irqs.srcs[c])
     ppi_pending = irqs.b_latch[c] | (~irqs.b_edge[c] & irqs.b_line[c])
     groups = irqs.b_group[c]
     ready = (sgi_pending | ppi_pending) & irqs.b_enabled[c] & ~act
-    for v in _bits(ready):
+    for v in bitmaps.set_bits(ready):
         if grp_on[groups >> v & 1]:
             pending.append(_Slot(prio[v], v, "pending"))
 
@@ -1045,12 +1029,12 @@ def _plan_hyp(irqs: _Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
                                  f"HW-mapped to physical ID {m.physical_id} but neither pending "
                                  "nor active: no list register would carry the mapping"))
         must.append(_Slot(irqs.priority(v, c), v, "active"))
-    for v in _bits(eoi_ids):
+    for v in bitmaps.set_bits(eoi_ids):
         eoi.append(_Slot(irqs.priority(v, c), v, "eoi"))
 
 
 def _plan_active_spis(irqs: _Irqs, must: list[list[_Slot]], out: list[Violation]) -> None:
-    for k in _bits(irqs.s_active):
+    for k in bitmaps.set_bits(irqs.s_active):
         c = irqs.s_cpu[k]
         if c == UNKNOWN_CPU:
             out.append(Violation("GICH-EXPORT-UNKNOWN", labels.irq(NUM_PRIVATE + k),

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 
-from gicmig import __version__, labels
+from gicmig import __version__, bitmaps, labels
 from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -56,7 +58,8 @@ _PAIRS = (("ISENABLER", "ICENABLER"), ("ISPENDR", "ICPENDR"), ("ISACTIVER", "ICA
           ("SPENDSGIR", "CPENDSGIR"))
 _SGI_MASK = (1 << NUM_SGIS) - 1
 _ALL = 0xFFFF_FFFF
-_LEVEL_STEP = 128 // KVM_APR_LEVELS  # canonical level of KVM APR bit n is 4n
+_LEVEL_STEP = APR_LEVELS // KVM_APR_LEVELS  # canonical level of KVM APR bit n is 4n
+_APR_MASK = (1 << KVM_APR_LEVELS) - 1
 _ICFGR_EDGE = GICD_ICFGR_FIELD.field("int_config")
 _ICFGR_FIELD_RESERVED = GICD_ICFGR_FIELD.reserved_mask & 0b11  # within one 2-bit field
 _ICFGR_RESERVED = sum(_ICFGR_FIELD_RESERVED << 2 * i for i in range(16))
@@ -319,7 +322,7 @@ def _edge(rd: _Reader, index: int, vcpu: int | None, *, optional: bool = False,
     else:
         word = rd.word("ICFGR", index, vcpu)
     _reserved(word, _ICFGR_RESERVED, where)
-    return sum(_ICFGR_EDGE.get(word >> 2 * i) << i for i in range(16))
+    return bitmaps.squeeze(word >> _ICFGR_EDGE.shift, 2) & 0xFFFF
 
 
 def _private_targets(rd: _Reader, c: int) -> None:
@@ -355,7 +358,7 @@ def _cpu(rd: _Reader, state: GicState, c: int) -> None:
                               "preemption bits (GICv3 ICH_AP1Rn); only the GICv2-host format "
                               "(APR0 = GICH_APR, APR1-3 zero) is supported")
     # one combined set for both groups: which group each level belongs to is unknown
-    ci.active_group_unknown = sum(1 << (_LEVEL_STEP * n) for n in range(32) if apr >> n & 1)
+    ci.active_group_unknown = bitmaps.stretch(apr & _APR_MASK, _LEVEL_STEP)
     iidr = rd.optional("cpu", c, GICC_IIDR.offset)
     if iidr is not None and iidr != KVM_GICC_IIDR:
         raise GicmigError("KVM-DUMP-IIDR", f"{where}IIDR reads {iidr:#010x}, KVM's is "
@@ -389,8 +392,7 @@ def _shared(rd: _Reader, state: GicState) -> None:
     sh.targets = targets
     sh.edge, sh.active, sh.pending_latch = edge, active, pending
     sh.pending_split_unknown = pending & ~edge
-    sh.active_cpu = bytes(UNKNOWN_CPU if active >> k & 1 else 0
-                          for k in range(state.config.num_spis))
+    sh.active_cpu = bitmaps.spread(active, state.config.num_spis, UNKNOWN_CPU)
 
 
 def _leftovers(rd: _Reader, nr_irqs: int) -> None:
@@ -655,26 +657,27 @@ def _fit_apr(st: GicState, c: int) -> Iterator[Violation]:
     ci = st.cpu[c]
     # GICH_APR is one set for both groups: a known group is merged (gic-domain §6 row 32)
     levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
-    coarse = sum(1 << (lv // _LEVEL_STEP) for lv in range(128) if levels >> lv & 1)
-    fine = levels & ~sum(1 << (_LEVEL_STEP * n) for n in range(KVM_APR_LEVELS))
+    # a level between KVM's counts towards the KVM level at or below it
+    coarse = bitmaps.squeeze(reduce(or_, (levels >> j for j in range(_LEVEL_STEP))), _LEVEL_STEP)
+    fine = levels & ~bitmaps.stretch(_APR_MASK, _LEVEL_STEP)
     if fine:
         lv = (fine & -fine).bit_length() - 1
         yield _v("KVM-EXPORT-APR-GRANULARITY", labels.cpu_reg(c, "gicc.active_priorities"),
                  f"group priority {2 * lv:#04x} is active; KVM's APR has 32 levels (group "
                  "priorities that are multiples of 8) (lenient: folded into the level above)")
     ci.active_group0 = ci.active_group1 = 0
-    ci.active_group_unknown = sum(1 << (_LEVEL_STEP * n) for n in range(32) if coarse >> n & 1)
+    ci.active_group_unknown = bitmaps.stretch(coarse, _LEVEL_STEP)
 
 
 # --- the register image and the writes ---------------------------------------------------
 def apr_word(st: GicState, c: int) -> int:
     """GICC_APR0 in KVM's (GICH_APR) format, from a fitted state."""
     levels = st.cpu[c].active_group_unknown
-    return sum(1 << n for n in range(KVM_APR_LEVELS) if levels >> (_LEVEL_STEP * n) & 1)
+    return bitmaps.squeeze(levels, _LEVEL_STEP) & _APR_MASK
 
 
 def _edge_word(edge: int) -> int:
-    return sum(_ICFGR_EDGE.put(0, 1) << 2 * i for i in range(16) if edge >> i & 1)
+    return bitmaps.stretch(edge & 0xFFFF, 2) << _ICFGR_EDGE.shift
 
 
 class _Image:

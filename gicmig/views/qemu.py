@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from gicmig import __version__, labels
+from gicmig import __version__, bitmaps, labels
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import (
     GICC_CTLR,
     GICD_CTLR,
@@ -30,6 +30,7 @@ from gicmig.registers import (
     GICH_LR_HW,
     GICH_MISR,
     GICH_VMCR,
+    KVM_APR_LEVELS,
     KVM_GICD_CTLR,
     KVM_MIN_BPR,
     KVM_PMR_SHIFT,
@@ -250,33 +251,14 @@ class _Report:
         raise DecodeError(code, message + hint)
 
 
-def _bitmap(values: bytes) -> int:
-    """Bit k set where byte k is non-zero."""
-    if not values:
-        return 0
-    return int(values.translate(_ASCII01)[::-1], 2)
-
-
-_ASCII01 = b"0" + b"1" * 255
 _ONE_IS_ZERO = b"\x00\x00" + bytes(range(2, 256))
 
 
-def _positions(values: bytes) -> list[int]:
-    """Indices of the non-zero bytes (the scan runs in C)."""
-    flags = values.translate(_NONZERO01)
-    out, i = [], flags.find(1)
-    while i >= 0:
-        out.append(i)
-        i = flags.find(1, i + 1)
-    return out
-
-
-_NONZERO01 = b"\x00" + b"\x01" * 255
 
 
 def _bank(masks: bytes, c: int, first: int = 0) -> int:
     """Bit c of the CPU masks of IDs first..31, as a bank (bit i = ID i)."""
-    return _bitmap(masks[first:NUM_PRIVATE].translate(_CPU_BIT[c])) << first
+    return bitmaps.nonzero(masks[first:NUM_PRIVATE].translate(_CPU_BIT[c])) << first
 
 
 _CPU_BIT = [bytes(b >> c & 1 for b in range(256)) for c in range(NCPU)]
@@ -321,7 +303,7 @@ class _Converter:
             if name == "target" and self.n == 1:  # a uniprocessor GIC resets every byte to 1
                 vec = vec.translate(_ONE_IS_ZERO)
             if vec.strip(b"\0"):
-                ids = [n_irq + k for k in _positions(vec)]
+                ids = [n_irq + k for k in bitmaps.nonzero_positions(vec)]
                 raise DecodeError("QEMU-IRQ-BEYOND-NUM-IRQS",
                                   f"{labels.irq(ids[0])}: {name} is {vec[ids[0] - n_irq]:#04x}, "
                                   f"but the GIC has {n_irq} interrupt IDs (check --num-irqs "
@@ -332,7 +314,7 @@ class _Converter:
                               f"{labels.irq(NUM_PRIVATE + k)}: priority set, but the GIC has "
                               f"{n_irq} interrupt IDs (check --num-irqs or --machine)")
         if r.model.strip(b"\0"):
-            self.impossible([labels.irq(k) for k in _positions(r.model)],
+            self.impossible([labels.irq(k) for k in bitmaps.nonzero_positions(r.model)],
                             "the 11MPCore 'model' bit is set")
         if r.edge.translate(None, b"\x00\x01"):
             self.impossible([labels.irq(k) for k, v in enumerate(r.edge) if v > 1],
@@ -350,9 +332,9 @@ class _Converter:
     def spi_priorities(self) -> None:
         sh = self.state.shared
         sh.priority = self.raw.priority2[:self.num_irqs - NUM_PRIVATE]
-        sh.edge = _bitmap(self.raw.edge[NUM_PRIVATE:self.num_irqs])
-        sh.enabled = _bitmap(self.raw.enabled[NUM_PRIVATE:self.num_irqs])
-        sh.group = _bitmap(self.raw.group[NUM_PRIVATE:self.num_irqs])
+        sh.edge = bitmaps.nonzero(self.raw.edge[NUM_PRIVATE:self.num_irqs])
+        sh.enabled = bitmaps.nonzero(self.raw.enabled[NUM_PRIVATE:self.num_irqs])
+        sh.group = bitmaps.nonzero(self.raw.group[NUM_PRIVATE:self.num_irqs])
 
     def banked_common(self, c: int) -> tuple[int, int, int, int]:
         """(enabled, group, active, edge) banks of CPU c, and its priorities."""
@@ -442,11 +424,12 @@ class _Tcg(_Converter):
         if level.translate(None, b"\x00\xff"):
             self.impossible([labels.irq(NUM_PRIVATE + k) for k, v in enumerate(level)
                              if v not in (0, 0xFF)], "the SPI line level is neither 0x00 nor 0xff")
-        sh.line_level = _bitmap(level)
+        sh.line_level = bitmaps.nonzero(level)
         sh.targets = self.spi_targets()
         pending = r.pending[NUM_PRIVATE:n_irq]
         target = r.target[NUM_PRIVATE:n_irq]
-        partial = [NUM_PRIVATE + k for k in _positions(pending) if pending[k] != target[k]]
+        partial = [NUM_PRIVATE + k for k in bitmaps.nonzero_positions(pending)
+                   if pending[k] != target[k]]
         if partial:
             k = partial[0] - NUM_PRIVATE
             self.report.deviation(
@@ -455,13 +438,13 @@ class _Tcg(_Converter):
                 f"{labels.cpus(target[k])}: QEMU 7.2 keeps SPI pending per target CPU "
                 "(deviations 1 and 2); the architecture has one pending state",
                 "pending (the OR of the per-CPU bits)")
-        sh.pending_latch = _bitmap(pending)
+        sh.pending_latch = bitmaps.nonzero(pending)
         self.spi_active(r.active[NUM_PRIVATE:n_irq])
 
     def spi_targets(self) -> bytes:
         target = self.raw.target[NUM_PRIVATE:self.num_irqs]
         allowed = self.cm if self.n > 1 else 1  # a uniprocessor GIC stores 1 (RAZ/WI)
-        bad = [k for k in _positions(target.translate(_CPU_MASKED[0xFF & ~allowed]))]
+        bad = [k for k in bitmaps.nonzero_positions(target.translate(_CPU_MASKED[0xFF & ~allowed]))]
         if bad:
             t = target[bad[0]]
             self.report.deviation(
@@ -477,7 +460,7 @@ class _Tcg(_Converter):
         any other set is a 7.2 artefact the architecture cannot express."""
         cpu = bytearray(len(active))
         absent = 0xFF & ~self.cm
-        for k in _positions(active):
+        for k in bitmaps.nonzero_positions(active):
             a = active[k]
             place = [labels.irq(NUM_PRIVATE + k)]
             if a == 0xFF:
@@ -500,7 +483,7 @@ class _Tcg(_Converter):
                     "active on one existing CPU, or, through GICD_ISACTIVER, on all 8 bits",
                     None)
         sh = self.state.shared
-        sh.active = _bitmap(active)
+        sh.active = bitmaps.nonzero(active)
         sh.active_cpu = bytes(cpu)
 
     def banked(self, c: int) -> None:
@@ -529,7 +512,7 @@ class _Tcg(_Converter):
                 "QEMU-SGI-PENDING-ABSENT-CPU", sgis,
                 "an SGI is pending on a CPU that does not exist (target lists or the "
                 "'all but self' filter name absent CPUs; QEMU 7.2 deviation 5)", "dropped")
-        ppis = [labels.irq(i, c) for i in _positions(
+        ppis = [labels.irq(i, c) for i in bitmaps.nonzero_positions(
             r.pending[:NUM_PRIVATE].translate(_CPU_MASKED[absent])) if i >= NUM_SGIS
             for c in range(self.n, NCPU) if _bit(r.pending[i], c)]
         if ppis:
@@ -741,12 +724,12 @@ class _Kvm(_Converter):
     def spis(self) -> None:
         r, n_irq, sh = self.raw, self.num_irqs, self.state.shared
         self.spi_priorities()
-        pending = _bitmap(r.pending[NUM_PRIVATE:n_irq])
-        level = ~_bitmap(r.edge[NUM_PRIVATE:n_irq])
+        pending = bitmaps.nonzero(r.pending[NUM_PRIVATE:n_irq])
+        level = ~bitmaps.nonzero(r.edge[NUM_PRIVATE:n_irq])
         sh.pending_latch = pending
         sh.pending_split_unknown = pending & level
         active = r.active[NUM_PRIVATE:n_irq]
-        sh.active = _bitmap(active)
+        sh.active = bitmaps.nonzero(active)
         sh.active_cpu = active.translate(b"\x00" + bytes([UNKNOWN_CPU]) * 255)
         target = r.target[NUM_PRIVATE:n_irq]
         sh.targets = b"" if self.n == 1 else target
@@ -765,4 +748,5 @@ class _Kvm(_Converter):
         ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
         ci.bpr, ci.abpr = r.bpr[c], r.abpr[c]
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
-        ci.active_group_unknown = sum(1 << (4 * k) for k in range(32) if apr0 >> k & 1)
+        ci.active_group_unknown = bitmaps.stretch(apr0 & (1 << KVM_APR_LEVELS) - 1,
+                                                  APR_LEVELS // KVM_APR_LEVELS)
