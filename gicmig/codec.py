@@ -32,20 +32,15 @@ def encode(state: GicState) -> bytes:
     canonicalize(state._pb)
     validate(state)
     if state.schema_revision < SCHEMA_REVISION:
-        _check_older_revision(state)  # also refuses revision 0
+        from gicmig.schemacheck.blobcompat import check_revision
+
+        # written as an older revision only while it holds nothing that revision lacks
+        check_revision(state, state.schema_revision)  # also refuses revision 0
     elif state.schema_revision > 0xFFFF_FFFF:
         raise GicmigError("SCHEMA-REVISION-UNKNOWN",
                           f"schema revision {state.schema_revision} does not fit the header")
     payload: bytes = state._pb.SerializeToString(deterministic=True)
     return envelope.pack(payload, state.schema_revision)
-
-
-def _check_older_revision(state: GicState) -> None:
-    # a state read from (or converted to) an older revision is written as that revision
-    # only while it holds nothing that revision lacks
-    from gicmig.schemacheck.blobcompat import check_revision
-
-    check_revision(state, state.schema_revision)
 
 
 def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:

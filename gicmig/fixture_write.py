@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gicmig import bitmaps
+from gicmig import bitmaps, labels
 from gicmig.fixture import FORMAT
 from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
 from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
@@ -136,7 +136,7 @@ def _interface(state: GicState, c: int) -> Doc:
     for name in ("active_group0", "active_group1", "active_group_unknown"):
         levels = getattr(ci, name)
         if levels:
-            out[name] = [f"{2 * lv:#04x}" for lv in bitmaps.set_bits(levels)]
+            out[name] = labels.group_priorities(levels)
     return out
 
 

@@ -42,3 +42,8 @@ def irq_range(first: int, last: int, cpu: int | None = None) -> str:
     last_kind, hi = irq_kind(last).split(" ")
     span = f"{kind} {lo}-{hi}" if kind == last_kind else f"{kind} {lo}-{last_kind} {hi}"
     return f"{where}irq {first}-{last} ({span})"
+
+
+def group_priorities(levels: int) -> list[str]:
+    """A 128-level active-priority bitmap as its group priorities: level l -> `0x{2l}`."""
+    return [f"{2 * lv:#04x}" for lv in set_bits(levels)]

@@ -102,7 +102,7 @@ def unknown_markers(state: GicState) -> dict[str, Any]:
         sgi += [labels.irq(s, c) for s in range(NUM_SGIS) if b.sgi_active_source[s] == UNKNOWN_CPU]
         levels = state.cpu[c].active_group_unknown
         if levels:
-            apr[f"cpu{c}"] = [f"{2 * lv:#04x}" for lv in range(128) if levels >> lv & 1]
+            apr[f"cpu{c}"] = labels.group_priorities(levels)
     sh = state.shared
     split += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
               if sh.pending_split_unknown >> k & 1]

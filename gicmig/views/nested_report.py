@@ -11,10 +11,6 @@ from gicmig.views.gich import LrFact, NestedCpu
 _STATES = {(True, False): "pending", (False, True): "active", (True, True): "pending+active"}
 
 
-def _levels(levels: int) -> list[str]:
-    return [f"{2 * lv:#04x}" for lv in range(128) if levels >> lv & 1]
-
-
 def _lr(f: LrFact) -> dict[str, Any]:
     out: dict[str, Any] = {"lr": f.lr_index, "irq": f.intid,
                            "state": _STATES.get((f.pending, f.active), "invalid"),
@@ -34,7 +30,7 @@ def nested_records(results: list[NestedCpu]) -> list[dict[str, Any]]:
             f = r.fold
             rec["interface"] = {"ctlr": GICC_CTLR.flags(f.ctlr), "pmr": f"{f.pmr:#04x}",
                                 "bpr": f.bpr, "abpr": f.abpr,
-                                "active_priorities": _levels(f.active_levels)}
+                                "active_priorities": labels.group_priorities(f.active_levels)}
             rec["lrs"] = [_lr(x) for x in f.lrs]
             rec["hypervisor"] = {"hcr": f"{f.hcr:#010x}",
                                  "hw_mappings": [[m.virtual_id, m.physical_id]
