@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -147,7 +148,8 @@ def record(tmp: Path) -> list[dict[str, object]]:
 
 def compare_messages(before: Path, after: Path) -> int:
     """Compare two `pytest --record-messages` files: the refactor gate on every message."""
-    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    tmp = re.compile(r"pytest-\d+")  # pytest's numbered temporary folders
+    a, b = (json.loads(tmp.sub("pytest-N", p.read_text())) for p in (before, after))
     differ = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
     for k in differ:
         pairs = [(x, y) for x, y in zip(a[k], b[k], strict=False) if x != y]
