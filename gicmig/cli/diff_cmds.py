@@ -84,7 +84,7 @@ def _int_options(opts: Options, known: tuple[str, ...]) -> dict[str, int]:
 
 
 def _bytes(source: bytes | str) -> bytes:
-    from gicmig.formats.io import read_bytes
+    from gicmig.files import read_bytes
 
     return source if isinstance(source, bytes) else read_bytes(source)
 
@@ -169,7 +169,8 @@ def load_input(spec: str) -> GicState:
     import re
 
     from gicmig.errors import GicmigError
-    from gicmig.formats.io import QEMU_MAGIC, load, read_bytes
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import QEMU_MAGIC, load
 
     parsed = _parse_spec(spec)
     if parsed is not None:
@@ -231,7 +232,8 @@ def _update(args: argparse.Namespace) -> int:
 
 def _update_one(args: argparse.Namespace, path: str) -> int:
     from gicmig.diff.semantic import diff
-    from gicmig.formats.io import format_for, load, read_bytes, render, write_atomic
+    from gicmig.files import read_bytes, write_atomic
+    from gicmig.formats.io import format_for, load, render
 
     current: GicState | None
     if args.source is None:
