@@ -72,6 +72,7 @@ def corpus() -> Iterator[list[str]]:
         yield ["import", "qemu", s, "--accel", "tcg", "--machine", "virt", "--nested",
                "-o", "OUT/n.json"]
         yield ["import", "qemu", s, "--accel", "kvm", "--machine", "virt", "-o", "OUT/k.gicmig"]
+        yield ["import", "qemu", s, "--accel", "tcg", "-o", "OUT/inferred.json"]
         yield ["diff", "--registers", "fixtures/v1/reset-virt-2cpu.json", f"qemu:tcg:{s}"]
     yield ["import", "qemu", "examples/qemu-7.2-virt.mig", "--accel", "tcg", "--machine",
            "virt", "--nested", "-o", "OUT/virt.gicmig"]

@@ -18,8 +18,9 @@ EPILOG = """examples:
   cat virt.mig | gicmig import qemu - -o virt.gicmig --accel tcg --machine virt --lenient
 
 The stream does not record which QEMU device wrote the GIC section (--accel), nor the
-number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs; the CPU
-count is read from the per-CPU slots when they leave no doubt.
+number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs, and is
+the default when the stream's configuration names the virt board; the CPU count is read
+from the per-CPU slots when they leave no doubt.
 exit codes: 0 imported, 1 invalid stream or refused deviation, 2 usage or I/O error"""
 
 

@@ -79,7 +79,8 @@ def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
     """The canonical state held by the `arm_gic` section of a QEMU migration stream.
 
     `accel` ("tcg" or "kvm") says which QEMU device wrote the section; the stream does
-    not. `machine="virt"` presets 288 IDs; `num_cpus` defaults to what the per-CPU slots
+    not. `machine="virt"` presets 288 IDs (the default when the stream names that board);
+    `num_cpus` defaults to what the per-CPU slots
     show when that is unambiguous. Raises `GicmigError` with a QEMU-* reason code.
 
     >>> imp = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
@@ -168,6 +169,9 @@ class Raw:
 # --- parameters -------------------------------------------------------------------------------
 def _config(raw: Raw, section: ArmGicSection, accel: str, num_cpus: int | None,
             num_irqs: int | None, priority_bits: int | None, machine: str | None) -> GicConfig:
+    board = section.machine or ""
+    if machine is None and num_irqs is None and board.split("-")[0] in MACHINES:
+        machine = board.split("-")[0]  # the stream names its board, and the board fixes the IDs
     if machine is not None:
         if machine not in MACHINES:
             raise GicmigError("QEMU-MACHINE-UNKNOWN",
