@@ -29,7 +29,7 @@ _EXPORTS = {
     "from_json": "gicmig.formats.fixture",
     "load": "gicmig.formats.io",
     "diff": "gicmig.diff.semantic",
-    "Change": "gicmig.diff.semantic",
+    "Change": "gicmig.diff.change",
     "import_kvm": "gicmig.views.kvm.convert",
     "import_qemu": "gicmig.views.qemu.convert",
     "import_gich": "gicmig.views.gich.convert",
@@ -52,7 +52,8 @@ __all__ = [
 if TYPE_CHECKING:
     from gicmig.core.model import GicConfig, GicState, Irq
     from gicmig.core.rules import check, validate
-    from gicmig.diff.semantic import Change, diff
+    from gicmig.diff.change import Change
+    from gicmig.diff.semantic import diff
     from gicmig.errors import REASONS, DecodeError, GicmigError, ValidationError, Violation
     from gicmig.formats.codec import decode, encode, info
     from gicmig.formats.fixture import from_json, to_json
