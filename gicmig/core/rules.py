@@ -14,8 +14,9 @@ from operator import or_
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import ValidationError, Violation
 
 _SGI_BITS = (1 << NUM_SGIS) - 1

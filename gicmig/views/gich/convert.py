@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from gicmig.arch import bitmaps, labels
 from gicmig.arch import gich as arch_gich
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SPECIAL_IDS
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICH_HCR,
@@ -35,13 +36,7 @@ from gicmig.arch.registers import (
     Field,
     lr_layout,
 )
-from gicmig.core.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    UNKNOWN_CPU,
-    GicState,
-    HwMapping,
-)
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
@@ -54,7 +49,6 @@ __all__ = [
 ]
 
 EOI_POLICIES = ("kvm", "none")
-SPECIAL_IDS = range(1020, 1024)
 _U32 = 0xFFFF_FFFF
 MAX_PHYSICAL_ID = 1019
 MIN_PHYSICAL_ID = 16

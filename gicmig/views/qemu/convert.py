@@ -22,6 +22,7 @@ from typing import IO
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     GICD_CTLR,
     GICH_HCR,
@@ -35,7 +36,7 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
