@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from gicmig.arch import priority
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.core.facade import Bitmap, Facade, Scalar, Sized, Vector
 from gicmig.core.pb import pb
@@ -40,7 +41,7 @@ class VirtualizationExtensions(Facade):
 
     @property
     def min_vmbp(self) -> int:
-        return 7 - self.preemption_bits
+        return priority.min_binary_point(self.preemption_bits)
 
     @property
     def vtr(self) -> int:
@@ -117,7 +118,7 @@ class GicConfig(Facade):
 
     @property
     def min_abpr(self) -> int:
-        return self.min_bpr + 1
+        return priority.min_abpr(self.min_bpr)
 
     @property
     def num_spis(self) -> int:
@@ -130,7 +131,7 @@ class GicConfig(Facade):
     @property
     def priority_mask(self) -> int:
         """The implemented bits of an 8-bit priority (and of GICC_PMR)."""
-        return (0xFF << (8 - self.priority_bits)) & 0xFF
+        return priority.priority_mask(self.priority_bits)
 
     @property
     def preemption_bits(self) -> int:
