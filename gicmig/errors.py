@@ -127,6 +127,8 @@ REASONS: dict[str, Reason] = _table(
     ("KVM-DUMP-APR-FORMAT", 1, "GICC_APR1-3 are set: not the GICv2-host APR format"),
     ("KVM-DUMP-IRQ-OUT-OF-RANGE", 1, "a register beyond nr_irqs reads non-zero"),
     ("KVM-DUMP-UNKNOWN-REGISTER", 1, "an offset KVM holds no state at reads non-zero"),
+    ("KVM-NEVER-RUN-BINARY-POINT", 1, "a never-run vCPU's BPR/ABPR below the minima: "
+     "normalized to the values the guest observes (a report, never a refusal)"),
     ("KVM-EXPORT-NUM-IRQS", 1, "KVM's NR_IRQS cannot take this many interrupt IDs"),
     ("KVM-EXPORT-VIRTUALIZATION", 1, "KVM's GICv2 has no virtualization extensions"),
     ("KVM-EXPORT-HYPERVISOR-CONTEXT", 1, "hypervisor context has no place in the device ABI"),

@@ -116,14 +116,24 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
     out = sys.stderr if args.output == "-" else sys.stdout
     cfg, iidr = state.config, state.provenance.gicd_iidr
     marks = unknown_markers(state)
+    norm = getattr(state, "normalizations", ())
+    derived = getattr(state, "derivations", ())
     if args.format == "json":
         print(json.dumps({"ok": True, "path": args.input, "output": args.output,
                           "num_cpus": cfg.num_cpus, "num_irqs": cfg.num_irqs,
                           "gicd_iidr": None if iidr is None else f"{iidr:#010x}",
+                          "normalized": [{"code": v.code, "place": v.path,
+                                          "message": v.message} for v in norm],
+                          "derived": [{"place": d.place, "message": d.message}
+                                      for d in derived],
                           "unknown": marks}, indent=2), file=out)
         return
     print(f"{args.input}: {cfg.num_cpus} vCPUs, {cfg.num_irqs} interrupt IDs, GICD_IIDR "
           f"{iidr or 0:#010x} -> {args.output}", file=out)
+    for v in norm:
+        print(f"normalized: {v.code} {v.path}: {v.message}", file=out)
+    for d in derived:
+        print(f"derived: {d.place}: {d.message}", file=out)
     if marks["enable_grp1"]:
         print("unknown: GICD_CTLR.EnableGrp1 (KVM has one distributor enable)", file=out)
     for key, what in (("pending_split", "latch/line split of pending level interrupt"),

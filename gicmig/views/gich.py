@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import copy
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from gicmig import bitmaps, labels
+from gicmig.active_attribution import attribute, group_priority_level, split_active_levels
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.model import (
     NUM_PRIVATE,
@@ -485,33 +485,6 @@ def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]
                           f"supplied {value:#010x}, the registers imply {derived[name]:#010x}"))
 
 
-# --- active-priority group attribution -----------------------------------------------------
-def group_priority_level(priority: int, group: int, ctlr: int, bpr: int, abpr: int) -> int:
-    """The canonical level (group priority / 2) of `priority` under the current binary
-    point: BPR for Group 0 (and Group 1 with CBPR), else ABPR acting as BPR - 1."""
-    point = bpr if group == 0 or _CBPR.get(ctlr) else max(abpr - 1, 0)
-    return (priority & (0xFF << (point + 1)) & 0xFF) >> 1
-
-
-def split_active_levels(levels: int, active: Iterable[tuple[int, int]], ctlr: int, bpr: int,
-                        abpr: int) -> tuple[int, int, int]:
-    """(group 0, group 1, unknown) for a combined set of active levels (GICH_APR, KVM's
-    GICC_APRn): a level goes to a group when active interrupts (priority, group) of that
-    group, and of no other, sit at it; otherwise its group is unknown."""
-    explained: dict[int, int] = {}
-    for prio, grp in active:
-        lv = group_priority_level(prio, grp, ctlr, bpr, abpr)
-        explained[lv] = explained.get(lv, 0) | (1 << grp)
-    g0 = g1 = 0
-    for lv in bitmaps.set_bits(levels):
-        who = explained.get(lv)
-        if who == 1:
-            g0 |= 1 << lv
-        elif who == 2:
-            g1 |= 1 << lv
-    return g0, g1, levels & ~(g0 | g1)
-
-
 # --- import --------------------------------------------------------------------------------
 class ImportedState(GicState):
     """A `GicState` from `import_gich`, with what `lenient` normalized (empty otherwise)."""
@@ -661,7 +634,7 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
     if out:
         raise ValidationError(out)
     irqs.write_back(st)
-    _interfaces(st, image, irqs, folds, out)
+    _interfaces(st, image, folds, out)
     if out:
         raise ValidationError(out)
     return st
@@ -798,39 +771,30 @@ def _ambiguous(img: _Irqs, f: VcpuFold, holder: dict[int, int], num_irqs: int,
                           "Fold the LRs into the image before dumping"))
 
 
-def _active_on(irqs: _Irqs, num_cpus: int) -> list[list[tuple[int, int]]]:
-    """Per CPU, the (priority, group) of every interrupt active on it."""
-    per: list[list[tuple[int, int]]] = [[] for _ in range(num_cpus)]
-    for c in range(num_cpus):
-        for v in bitmaps.set_bits(irqs.b_active[c]):
-            per[c].append((irqs.b_prio[c][v], irqs.b_group[c] >> v & 1))
-    for k in bitmaps.set_bits(irqs.s_active):
-        c = irqs.s_cpu[k]
-        if c < num_cpus:
-            per[c].append((irqs.s_prio[k], irqs.s_group >> k & 1))
-    return per
-
-
-def _interfaces(st: GicState, image: GicState, irqs: _Irqs, folds: list[VcpuFold],
+def _interfaces(st: GicState, image: GicState, folds: list[VcpuFold],
                 out: list[Violation]) -> None:
+    """The CPU interfaces from GICH_VMCR/GICH_APR; the group of each active level (and
+    the CPU of an image's active SPI of unknown CPU) by the one attribution rule."""
     cfg = st.config
-    needed = any(f.active_levels for f in folds)
-    active = _active_on(irqs, cfg.num_cpus) if needed else [[] for _ in range(cfg.num_cpus)]
     cpus = st.cpu
+    was = {}
     for f in folds:
         ci = cpus[f.cpu]
-        img = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
+        was[f.cpu] = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
+                      ci.active_group_unknown)
+        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = f.ctlr, f.pmr, f.bpr, f.abpr
+        ci.active_group0, ci.active_group1, ci.active_group_unknown = 0, 0, f.active_levels
+    attribute(st)
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+    for f in folds:
+        ci = cpus[f.cpu]
+        new = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
                ci.active_group_unknown)
-        split = split_active_levels(f.active_levels, active[f.cpu], f.ctlr, f.bpr, f.abpr)
-        new = (f.ctlr, f.pmr, f.bpr, f.abpr, *split)
-        if img not in (new, (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)):
+        if was[f.cpu] not in (new, reset):
             out.append(_v("GICH-IMAGE-CPU-CONFLICT", f.cpu, "gicc",
                           "the distributor image's CPU interface is neither the reset state nor "
                           "what GICH_VMCR/GICH_APR give (ctlr/pmr/bpr/abpr/levels "
-                          f"{_show(img)} vs {_show(new)})"))
-            continue
-        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = f.ctlr, f.pmr, f.bpr, f.abpr
-        ci.active_group0, ci.active_group1, ci.active_group_unknown = split
+                          f"{_show(was[f.cpu])} vs {_show(new)})"))
 
 
 def _show(values: tuple[int, ...]) -> str:
@@ -859,7 +823,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     irqs = _Irqs(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
-    _fit_interfaces(state, irqs, params, out)
+    _fit_interfaces(state, params, out)
     plans = _plan(state, irqs, params, out)
     if out:
         raise ValidationError(out)
@@ -910,9 +874,7 @@ def _fit_priorities(state: GicState, irqs: _Irqs, params: VtrParams,
                              + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
 
 
-def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
-                    out: list[Violation]) -> None:
-    active: list[list[tuple[int, int]]] | None = None
+def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) -> None:
     step = (1 << params.level_shift) - 1
     for c, ci in enumerate(state.cpu):
         if ci.pmr & ~params.priority_mask:
@@ -928,23 +890,35 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
             out.append(_v("GICH-EXPORT-BINARY-POINT", c, reg,
                           f"BPR {ci.bpr} / ABPR {ci.abpr}: the target's VMBP/VMABP minima are "
                           f"{params.min_bpr} / {params.min_bpr + 1}"))
-        g0, g1, unk = ci.active_group0, ci.active_group1, ci.active_group_unknown
-        levels = g0 | g1 | unk
+        levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
         for lv in bitmaps.set_bits(levels):
             if lv & step or lv >> params.level_shift >= 1 << params.preemption_bits:
                 out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
                               f"has {1 << params.preemption_bits} levels"))
-        if not levels:
+    _fit_groups(state, out)
+
+
+def _fit_groups(state: GicState, out: list[Violation]) -> None:
+    """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
+    the attribution rule, so the state's split must be the one the rule gives."""
+    if not any(ci.active_group0 | ci.active_group1 | ci.active_group_unknown
+               for ci in state.cpu):
+        return
+    merged = state.copy()
+    for ci in merged.cpu:
+        ci.active_group_unknown |= ci.active_group0 | ci.active_group1
+        ci.active_group0 = ci.active_group1 = 0
+    attribute(merged)
+    for c, (ci, re) in enumerate(zip(state.cpu, merged.cpu, strict=True)):
+        have_all = (ci.active_group0, ci.active_group1, ci.active_group_unknown)
+        want_all = (re.active_group0, re.active_group1, re.active_group_unknown)
+        if have_all == want_all:
             continue
-        if active is None:
-            active = _active_on(irqs, state.config.num_cpus)
-        derived = split_active_levels(levels, active[c], ci.ctlr, ci.bpr, ci.abpr)
-        if derived == (g0, g1, unk):
-            continue
-        for lv in bitmaps.set_bits(levels):
-            have = tuple(x >> lv & 1 for x in (g0, g1, unk))
-            want = tuple(x >> lv & 1 for x in derived)
+        for lv in bitmaps.set_bits(ci.active_group0 | ci.active_group1
+                                   | ci.active_group_unknown):
+            have = tuple(x >> lv & 1 for x in have_all)
+            want = tuple(x >> lv & 1 for x in want_all)
             if have != want:
                 out.append(_v("GICH-EXPORT-APR-GROUP-SPLIT", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is {_groups(have)}; GICH_APR holds "

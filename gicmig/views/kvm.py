@@ -20,7 +20,9 @@ from functools import reduce
 from operator import or_
 
 from gicmig import __version__, bitmaps, labels
+from gicmig.active_attribution import Derivation, attribute
 from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.kvm_abi import never_run_binary_points
 from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import (
     ARM_IMPLEMENTER,
@@ -183,9 +185,27 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
     yield start, prev
 
 
+class KvmImported(GicState):
+    """A `GicState` from `import_kvm`, with what the import normalized (binary points of
+    never-run vCPUs) and what it derived (group of active priorities, CPU of active SPIs,
+    by gicmig.active_attribution)."""
+
+    __slots__ = ("derivations", "normalizations")
+
+    def __init__(self, state: GicState, normalizations: tuple[Violation, ...],
+                 derivations: tuple[Derivation, ...]) -> None:
+        super().__init__(state._pb, state.schema_revision)
+        self.normalizations = normalizations
+        self.derivations = derivations
+
+
 def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
-               priority_bits: int = KVM_PRIORITY_BITS) -> GicState:
+               priority_bits: int = KVM_PRIORITY_BITS) -> KvmImported:
     """Canonical state from a KVM GICv2 register dump (parsed, or its JSON text).
+
+    A never-run vCPU's binary points are normalized to what the guest observes, and
+    active priorities and active SPIs get their group and CPU where the active
+    interrupts explain them; `.normalizations` and `.derivations` say which.
 
     `num_cpus` defaults to GICD_TYPER.CPUNumber + 1; when both are there they must agree.
     Raises `KvmDumpIncomplete`, `GicmigError` (KVM-DUMP-*) or `ValidationError`.
@@ -200,9 +220,10 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
         rd.missing.append(("", "GICD_TYPER (or the vCPU count: --num-cpus)", -1, ""))
     state = GicState.reset(kvm_config(rd.num_cpus, dump.nr_irqs, priority_bits))
     iidr = _distributor(rd, state, dump.nr_irqs)
+    normalized: list[Violation] = []
     for c in range(rd.num_cpus):
         _banked(rd, state, c)
-        _cpu(rd, state, c)
+        _cpu(rd, state, c, normalized)
     _shared(rd, state)
     if rd.missing:
         raise KvmDumpIncomplete(_compress(rd.missing))
@@ -210,8 +231,9 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
     p = state.provenance
     p.source, p.tool_version, p.gicd_iidr = "kvm-abi", __version__, iidr
     p.vmm, p.vmm_version, p.host_kernel = dump.vmm, dump.vmm_version, dump.host_kernel
+    derived = attribute(state)
     validate(state)
-    return state
+    return KvmImported(state, tuple(normalized), tuple(derived))
 
 
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
@@ -336,7 +358,7 @@ def _private_targets(rd: _Reader, c: int) -> None:
                               f"reading vCPU's own bit for IDs 0-31 ({own:#010x})")
 
 
-def _cpu(rd: _Reader, state: GicState, c: int) -> None:
+def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> None:
     ci = state.cpu[c]
     where = f"vcpu{c} GICC_"
     ctlr = rd.read("cpu", c, KVM_GICC_CTLR.offset, "GICC_CTLR")
@@ -345,10 +367,12 @@ def _cpu(rd: _Reader, state: GicState, c: int) -> None:
     pmr = rd.read("cpu", c, KVM_GICC_PMR.offset, "GICC_PMR")
     _reserved(pmr, KVM_GICC_PMR.reserved_mask, f"{where}PMR (VMPriMask format)")
     ci.pmr = KVM_GICC_PMR.field("vmprimask").get(pmr) << KVM_PMR_SHIFT
-    for reg in (GICC_BPR, GICC_ABPR):
-        value = rd.read("cpu", c, reg.offset, reg.name)
+    bpr, abpr = (rd.read("cpu", c, reg.offset, reg.name) for reg in (GICC_BPR, GICC_ABPR))
+    for reg, value in ((GICC_BPR, bpr), (GICC_ABPR, abpr)):
         _reserved(value, reg.reserved_mask, f"{where}{reg.name[5:]}")
-        setattr(ci, reg.name[5:].lower(), value)
+    ci.bpr, ci.abpr, norm = never_run_binary_points(bpr, abpr, f"vcpu{c}")
+    if norm is not None:
+        normalized.append(norm)
     apr = rd.read("cpu", c, GICC_APR.offset, "GICC_APR0")
     for n in range(1, GICC_APR_REGS):
         extra = rd.optional("cpu", c, GICC_APR.offset + 4 * n)
@@ -491,6 +515,8 @@ def fit_kvm(state: GicState, *, lenient: bool = False,
         raise KvmUnrepresentable(hard)
     fitted = state.copy()
     losses = list(_fit(fitted, iidr_revision))
+    # what an import of KVM's readback derives again (the ABI carries neither fact)
+    attribute(fitted)
     if losses and not lenient:
         raise KvmUnrepresentable(losses)
     return fitted, losses
@@ -671,8 +697,9 @@ def _fit_apr(st: GicState, c: int) -> Iterator[Violation]:
 
 # --- the register image and the writes ---------------------------------------------------
 def apr_word(st: GicState, c: int) -> int:
-    """GICC_APR0 in KVM's (GICH_APR) format, from a fitted state."""
-    levels = st.cpu[c].active_group_unknown
+    """GICC_APR0 in KVM's (GICH_APR) format, from a fitted state (both groups: one set)."""
+    ci = st.cpu[c]
+    levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
     return bitmaps.squeeze(levels, _LEVEL_STEP) & _APR_MASK
 
 
