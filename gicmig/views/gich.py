@@ -51,8 +51,8 @@ from gicmig.views.gich_view import GichView, VcpuRegs, parse_view
 
 __all__ = [
     "EOI_POLICIES", "GichTarget", "ImportedState", "LrFact", "VcpuFold", "VtrParams",
-    "apr_to_levels", "export_gich", "fold_vcpu", "group_priority_level", "import_gich",
-    "levels_to_apr",
+    "apr_to_levels", "export_gich", "fold_groups", "fold_vcpu", "group_priority_level",
+    "import_gich", "levels_to_apr",
     "split_active_levels", "status_registers", "vtr_params",
 ]
 
@@ -1109,6 +1109,22 @@ class NestedCpu:
     cpu: int
     fold: VcpuFold | None
     problems: tuple[Violation, ...]
+
+
+def fold_groups(fold: VcpuFold) -> tuple[int, int, int]:
+    """(group 0, group 1, unknown) of a folded vCPU's active levels when its LRs are all a
+    converter sees (the nested fold: the guest hypervisor's distributor is in its memory).
+
+    The attribution rule runs on the active LRs. A hypervisor keeps an active interrupt
+    out of the LRs only when they are all taken (the guest's EOI of an interrupt outside
+    them reaches only GICH_HCR.EOICount; KVM fills LRs with active interrupts first,
+    real-implementations.md §2), so with every LR active there may be active interrupts
+    we cannot see and no level is attributed.
+    """
+    active = [(f.priority, f.group) for f in fold.lrs if f.active]
+    complete = len(active) < fold.params.num_lrs
+    return split_active_levels(fold.active_levels, active, fold.ctlr, fold.bpr, fold.abpr,
+                               complete=complete)
 
 
 def fold_nested(state: GicState, *, lenient: bool = False,

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from gicmig import __version__, bitmaps, labels
+from gicmig.active_attribution import Derivation, attribute
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.kvm_abi import never_run_binary_points
 from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import (
     GICC_CTLR,
@@ -73,6 +75,7 @@ class QemuImport:
     state: GicState
     normalized: list[tuple[str, str]] = field(default_factory=list)  # (reason code, message)
     section: ArmGicSection | None = None
+    derived: tuple[Derivation, ...] = ()  # what the active interrupts explain (accel kvm)
 
 
 def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
@@ -106,11 +109,13 @@ def convert(section: ArmGicSection, *, accel: str, num_cpus: int | None = None,
     state = GicState.reset(config)
     conv = _Tcg(raw, state, report) if accel == "tcg" else _Kvm(raw, state, report)
     conv.run()
+    # kvm-arm-gic holds KVM's combined APR and no SPI CPU: the one attribution rule
+    derived = attribute(state) if accel == "kvm" else []
     prov = state.provenance
     prov.tool, prov.tool_version, prov.vmm = "gicmig", __version__, "qemu"
     prov.source = f"qemu-{accel}"
     validate(state)
-    return QemuImport(state, report.items, section)
+    return QemuImport(state, report.items, section, tuple(derived))
 
 
 # --- the raw section --------------------------------------------------------------------------
@@ -746,7 +751,12 @@ class _Kvm(_Converter):
     def cpu(self, c: int) -> None:
         r, ci = self.raw, self.state.cpu[c]
         ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
-        ci.bpr, ci.abpr = r.bpr[c], r.abpr[c]
+        # QEMU's reset values (BPR 0 / ABPR 1) pushed into a KVM vCPU that never ran: the
+        # guest observes the minima (gicmig.kvm_abi); reported in strict mode too
+        ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],
+                                                        labels.cpu_reg(c, "gicc"))
+        if norm is not None:
+            self.report.items.append((norm.code, f"{norm.path}: {norm.message}"))
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
         ci.active_group_unknown = bitmaps.stretch(apr0 & (1 << KVM_APR_LEVELS) - 1,
                                                   APR_LEVELS // KVM_APR_LEVELS)
