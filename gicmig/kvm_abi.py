@@ -9,7 +9,7 @@ from __future__ import annotations
 from gicmig.errors import Violation
 from gicmig.registers import KVM_MIN_BPR
 
-__all__ = ["NEVER_RUN", "never_run_binary_points"]
+__all__ = ["NEVER_RUN", "maybe_stale_latch", "never_run_binary_points"]
 
 NEVER_RUN = "KVM-NEVER-RUN-BINARY-POINT"
 KVM_MIN_ABPR = KVM_MIN_BPR + 1
@@ -40,3 +40,18 @@ def never_run_binary_points(bpr: int, abpr: int, where: str) -> tuple[int, int, 
         f"{', '.join(changed)}: a vCPU that has not run since reset keeps KVM's software VMCR "
         f"(binary points below the minima {KVM_MIN_BPR} / {KVM_MIN_ABPR}); its first run "
         "clamps them, and the guest only ever observes the clamped values")
+
+
+def maybe_stale_latch(pending: int, active: int, edge: int) -> int:
+    """The interrupts (bitmap) whose pending state, as KVM's ISPENDR shows it, may be a
+    stale latch: level-triggered, active and pending.
+
+    KVM clears a level interrupt's pending latch only when its list register goes
+    invalid (`vgic_v2_fold_lr_state`: at the deactivation), while the architecture clears
+    it at the acknowledge; so a level interrupt latched (GICD_ISPENDR) and then
+    acknowledged reads pending + active until it is deactivated (seen on a real nested
+    KVM, issue 11). The ABI cannot tell that latch from a re-pend after the acknowledge,
+    nor from a line held high (gic-domain §4.5, §4.7), so the marker goes with every such
+    interrupt; a KVM target clears the latch at the deactivation either way.
+    """
+    return pending & active & ~edge

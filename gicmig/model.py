@@ -219,6 +219,7 @@ class BankedInterrupts(_Sized):
     line_level = _Scalar[int]()
     active = _Scalar[int]()
     pending_split_unknown = _Scalar[int]()
+    latch_maybe_stale = _Scalar[int]()  # schema revision 3
     priority = _Vector()
     sgi_sources = _Vector()
     sgi_active_source = _Vector()
@@ -241,6 +242,7 @@ class SharedInterrupts(_Sized):
     line_level = _Bitmap()
     active = _Bitmap()
     pending_split_unknown = _Bitmap()
+    latch_maybe_stale = _Bitmap()  # schema revision 3
     priority = _Vector()
     targets = _Vector()
     active_cpu = _Vector()
@@ -365,6 +367,8 @@ class Irq:
     active_cpu: int | None = 0
     sgi_sources: int = 0
     sgi_active_source: int | None = 0
+    # schema revision 3: the latch of this active level interrupt may be KVM's stale one
+    latch_maybe_stale: bool = False
 
     @property
     def pending(self) -> bool:
@@ -379,8 +383,9 @@ def _unknown(byte: int) -> int | None:
 
 
 # The newest schema revision: what the generated code holds and what new states are
-# written with (revision 2 added GicState.enable_grp1_unknown).
-SCHEMA_REVISION = 2
+# written with (revision 2 added GicState.enable_grp1_unknown, revision 3 the
+# latch_maybe_stale markers of BankedInterrupts and SharedInterrupts).
+SCHEMA_REVISION = 3
 
 
 class GicState:
@@ -516,6 +521,7 @@ class GicState:
             sh.priority[k], _bit(sh.pending_latch, k), _bit(sh.line_level, k),
             _bit(sh.active, k), _bit(sh.pending_split_unknown, k),
             targets=sh.targets[k], active_cpu=_unknown(sh.active_cpu[k]),
+            latch_maybe_stale=_bit(sh.latch_maybe_stale, k),
         )
 
     def _banked_irq(self, intid: int, cpu: int) -> Irq:
@@ -527,6 +533,7 @@ class GicState:
             _bit(b.active, intid), _bit(b.pending_split_unknown, intid),
             sgi_sources=b.sgi_sources[intid] if sgi else 0,
             sgi_active_source=_unknown(b.sgi_active_source[intid]) if sgi else 0,
+            latch_maybe_stale=_bit(b.latch_maybe_stale, intid),
         )
 
     def cpus(self) -> Iterator[int]:

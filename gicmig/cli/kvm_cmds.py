@@ -95,10 +95,11 @@ def unknown_markers(state: GicState) -> dict[str, Any]:
     from gicmig import labels
     from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU
 
-    split, sgi, spi, apr = [], [], [], {}
+    split, sgi, spi, apr, stale = [], [], [], {}, []
     for c in state.cpus():
         b = state.banked[c]
         split += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.pending_split_unknown >> i & 1]
+        stale += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.latch_maybe_stale >> i & 1]
         sgi += [labels.irq(s, c) for s in range(NUM_SGIS) if b.sgi_active_source[s] == UNKNOWN_CPU]
         levels = state.cpu[c].active_group_unknown
         if levels:
@@ -107,9 +108,11 @@ def unknown_markers(state: GicState) -> dict[str, Any]:
     split += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
               if sh.pending_split_unknown >> k & 1]
     spi = [labels.irq(NUM_PRIVATE + k) for k, v in enumerate(sh.active_cpu) if v == UNKNOWN_CPU]
+    stale += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
+              if sh.latch_maybe_stale >> k & 1]
     return {"enable_grp1": bool(getattr(state, "enable_grp1_unknown", False)),
             "pending_split": split, "sgi_active_source": sgi, "spi_active_cpu": spi,
-            "active_priority_group": apr}
+            "active_priority_group": apr, "latch_maybe_stale": stale}
 
 
 def _report_import(args: argparse.Namespace, state: GicState) -> None:
@@ -138,7 +141,9 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
         print("unknown: GICD_CTLR.EnableGrp1 (KVM has one distributor enable)", file=out)
     for key, what in (("pending_split", "latch/line split of pending level interrupt"),
                       ("sgi_active_source", "source of active SGI"),
-                      ("spi_active_cpu", "CPU of active SPI")):
+                      ("spi_active_cpu", "CPU of active SPI"),
+                      ("latch_maybe_stale", "whether the latch of active level interrupt is "
+                                            "KVM's stale one")):
         if marks[key]:
             print(f"unknown: {what} ({len(marks[key])}): {', '.join(marks[key])}", file=out)
     for cpu, levels in marks["active_priority_group"].items():

@@ -24,6 +24,7 @@ from typing import NamedTuple
 from gicmig import bitmaps, labels
 from gicmig.active_attribution import attribute, group_priority_level, split_active_levels
 from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.kvm_abi import maybe_stale_latch
 from gicmig.model import (
     NUM_PRIVATE,
     NUM_SGIS,
@@ -52,8 +53,8 @@ from gicmig.views.gich_view import GichView, VcpuRegs, parse_view
 __all__ = [
     "EOI_POLICIES", "GichTarget", "ImportedState", "LrFact", "VcpuFold", "VtrParams",
     "apr_to_levels", "export_gich", "fold_groups", "fold_vcpu", "group_priority_level",
-    "import_gich", "levels_to_apr",
-    "split_active_levels", "status_registers", "vtr_params",
+    "import_gich", "levels_to_apr", "plan_gich", "split_active_levels", "status_registers",
+    "vtr_params",
 ]
 
 EOI_POLICIES = ("kvm", "none")
@@ -554,12 +555,60 @@ def _check_image(view: GichView, image: GicState) -> None:
                               f"{first:#010x}")
 
 
-def export_gich(state: GicState, target: GichTarget | None = None) -> GichView:
+def export_gich(state: GicState, target: GichTarget | None = None, *,
+                lenient: bool = False) -> GichView:
     """A GICH view of `state` for `target` (default: GICH_VTR 0x90000003, EOI policy kvm).
 
-    Raises `ValidationError` listing everything the target cannot hold.
+    Raises `ValidationError` listing everything the target cannot hold. `lenient` drops
+    what `plan_gich` lists as losses instead of refusing it.
     """
-    return _place(state, target or GichTarget())
+    return plan_gich(state, target, lenient=lenient)[0]
+
+
+def plan_gich(state: GicState, target: GichTarget | None = None, *,
+              lenient: bool = False) -> tuple[GichView, tuple[Violation, ...]]:
+    """`export_gich`, and what `lenient` let go (empty in strict mode).
+
+    The one lenient loss: with `--eoi-policy none` a latch marked latch_maybe_stale would
+    be delivered again after the deactivation (the LR is pending + active, with no EOI
+    maintenance to drop it); strict mode refuses it (GICH-EXPORT-LATCH-MAYBE-STALE),
+    lenient mode drops the latch, as KVM would at the deactivation.
+    """
+    target = target or GichTarget()
+    losses: list[Violation] = []
+    if target.eoi_policy == "none":
+        state = _drop_stale_latches(state, lenient, losses)
+    return _place(state, target), tuple(losses)
+
+
+def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation]) -> GicState:
+    sh = state.shared
+    marked = [(c, b.latch_maybe_stale) for c, b in enumerate(state.banked) if b.latch_maybe_stale]
+    if not marked and not sh.latch_maybe_stale:
+        return state
+    places = [labels.irq(v, c) for c, m in marked for v in bitmaps.set_bits(m)]
+    places += [labels.irq(NUM_PRIVATE + k) for k in bitmaps.set_bits(sh.latch_maybe_stale)]
+    how = "dropped, as KVM drops it at the deactivation" if lenient else "refused"
+    found = [Violation("GICH-EXPORT-LATCH-MAYBE-STALE", p,
+                       "the pending latch of this active level interrupt may be KVM's stale "
+                       "one (latch_maybe_stale); a pending + active LR without EOI "
+                       f"maintenance delivers it again after the deactivation ({how}; "
+                       "--eoi-policy kvm keeps it as KVM does)") for p in places]
+    if not lenient:
+        raise ValidationError(found)
+    losses.extend(found)
+    st = state.copy()
+    for b in st.banked:
+        m = b.latch_maybe_stale
+        if m:
+            b.pending_latch &= ~m
+            b.pending_split_unknown &= ~m
+            b.latch_maybe_stale = 0
+    m = sh.latch_maybe_stale
+    st.shared.pending_latch &= ~m
+    st.shared.pending_split_unknown &= ~m
+    st.shared.latch_maybe_stale = 0
+    return st
 
 
 # --- import: the LR facts meet the distributor image -------------------------------------------
@@ -583,6 +632,8 @@ class _Irqs:
         self.b_prio = [x.priority for x in b]
         self.srcs = [bytearray(x.sgi_sources) for x in b]
         self.asrc = [bytearray(x.sgi_active_source) for x in b]
+        self.b_stale = [x.latch_maybe_stale for x in b]
+        self.s_stale = sh.latch_maybe_stale
 
     def clone(self) -> _Irqs:
         """A copy whose mutable parts are not shared with this one."""
@@ -634,10 +685,38 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
     if out:
         raise ValidationError(out)
     irqs.write_back(st)
+    _stale_latches(st, folds)
     _interfaces(st, image, folds, out)
     if out:
         raise ValidationError(out)
     return st
+
+
+def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
+    """KVM's stale latch in a GICH view (gicmig.kvm_abi.maybe_stale_latch): an active-only
+    list register with EOI (how KVM queues an active level interrupt) next to an image
+    whose latch is set is marked latch_maybe_stale. A valid LR decides for its interrupt
+    (pending + active in the LR is an explicit re-pend); elsewhere the image's mark stays."""
+    sh, banks = st.shared, st.banked
+    s_mark, b_mark = sh.latch_maybe_stale, [b.latch_maybe_stale for b in banks]
+    for f in folds:
+        c = f.cpu
+        for fact in f.lrs:
+            v = fact.intid
+            kvm_active = int(fact.active and not fact.pending and fact.eoi
+                             and fact.physical_id is None)
+            if v < NUM_PRIVATE:
+                b_mark[c] = b_mark[c] & ~(1 << v) | kvm_active << v
+            else:
+                k = v - NUM_PRIVATE
+                s_mark = s_mark & ~(1 << k) | kvm_active << k
+    for c, b in enumerate(banks):
+        mark = maybe_stale_latch(b.pending_latch, b.active, b.edge) & b_mark[c]
+        if mark != b.latch_maybe_stale:
+            b.latch_maybe_stale = mark
+    mark = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge) & s_mark
+    if mark != sh.latch_maybe_stale:
+        sh.latch_maybe_stale = mark
 
 
 def _fold_lrs(irqs: _Irqs, before: _Irqs, f: VcpuFold, holder: dict[int, int],
@@ -1070,8 +1149,13 @@ def _encode(work: _Irqs, irqs: _Irqs, slot: _Slot, c: int, maps: dict[int, int],
         state = GICH_LR_STATE.pack(pending=pend, active=active)
         return GICH_LR_HW.pack(virtual_id=v, priority=slot.priority >> _VP_S, grp1=grp, hw=1,
                                physical_id=maps[v], state=state)
-    if not edge and active and policy == "kvm":
-        pend = 0  # KVM keeps a level interrupt's pending state back while it is active
+    stale = (irqs.b_stale[c] if private else irqs.s_stale) >> k & 1
+    if not edge and active and policy == "kvm" and (stale or not latch):
+        # KVM keeps a level interrupt's pending state back while it is active: the line
+        # (resampled at the deactivation) and a latch that may be its stale one stay in
+        # the image. A known latch (a re-pend after the acknowledge) goes into the LR as
+        # pending + active, so that the guest takes it again after the deactivation.
+        pend = 0
     eoi = int(not edge and policy == "kvm")
     state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
     return common | eoi << _EOI_S | state << _STATE_S

@@ -22,7 +22,7 @@ from operator import or_
 from gicmig import __version__, bitmaps, labels
 from gicmig.active_attribution import Derivation, attribute
 from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.kvm_abi import never_run_binary_points
+from gicmig.kvm_abi import maybe_stale_latch, never_run_binary_points
 from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import (
     ARM_IMPLEMENTER,
@@ -327,6 +327,7 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     b.pending_latch = ppi_pending
     # ISPENDR shows latch OR line for a level interrupt; which one is not recorded
     b.pending_split_unknown = ppi_pending & ~edge
+    b.latch_maybe_stale = maybe_stale_latch(ppi_pending, active, edge)
 
 
 def _bytes(rd: _Reader, bank: str, words: range, vcpu: int | None) -> bytes:
@@ -416,6 +417,7 @@ def _shared(rd: _Reader, state: GicState) -> None:
     sh.targets = targets
     sh.edge, sh.active, sh.pending_latch = edge, active, pending
     sh.pending_split_unknown = pending & ~edge
+    sh.latch_maybe_stale = maybe_stale_latch(pending, active, edge)
     sh.active_cpu = bitmaps.spread(active, state.config.num_spis, UNKNOWN_CPU)
 
 
@@ -597,6 +599,7 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
                  "edge-triggered PPI; KVM's PPIs are level-triggered and read-only "
                  "(lenient: level)")
         b.edge &= _SGI_MASK
+    yield from _fit_active_latch(b.pending_latch, b.active, b.edge, b.latch_maybe_stale, c, 0)
     if b.line_level:
         k = (b.line_level & -b.line_level).bit_length() - 1
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(k, c),
@@ -604,8 +607,10 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
                  "outlive the line (lenient: restored as pending latch)")
         b.pending_latch |= b.line_level & ~b.edge
         b.line_level = 0
-    # KVM holds the latch exactly, but reads back only latch OR line
+    # KVM holds the latch exactly, but reads back only latch OR line; that of an active
+    # level interrupt may be the stale one (kept: KVM clears it at the deactivation)
     b.pending_split_unknown = b.pending_latch & ~b.edge
+    b.latch_maybe_stale = maybe_stale_latch(b.pending_latch, b.active, b.edge)
     yield from _fit_active_sgis(st, c)
 
 
@@ -631,6 +636,8 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
                  f"priority {sh.priority[k]:#04x} sets bits below the 5 KVM implements "
                  f"(SPIs so affected: {len(bad)}; lenient: masked)")
         sh.priority = _masked(sh.priority)
+    yield from _fit_active_latch(sh.pending_latch, sh.active, sh.edge, sh.latch_maybe_stale,
+                                 None, NUM_PRIVATE)
     line = sh.line_level
     if line:
         k = (line & -line).bit_length() - 1
@@ -640,7 +647,22 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
         sh.pending_latch |= line & ~sh.edge
         sh.line_level = 0
     sh.pending_split_unknown = sh.pending_latch & ~sh.edge
+    sh.latch_maybe_stale = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge)
     yield from _fit_active_spis(st)
+
+
+def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int | None,
+                      base: int) -> Iterator[Violation]:
+    """A known (unmarked) pending latch of an active level interrupt: KVM clears it when
+    the guest deactivates the interrupt (gicmig.kvm_abi.maybe_stale_latch), so a genuine
+    re-pend is not delivered again."""
+    known = maybe_stale_latch(latch, active, edge) & ~marked
+    if known:
+        k = (known & -known).bit_length() - 1
+        yield _v("KVM-EXPORT-LATCH-ACTIVE-LEVEL", labels.irq(base + k, cpu),
+                 "pending latch of an active level-triggered interrupt; KVM clears it at the "
+                 f"deactivation, so it is not delivered again (interrupts so affected: "
+                 f"{bin(known).count('1')}; lenient: restored, marked maybe stale)")
 
 
 def _fit_active_spis(st: GicState) -> Iterator[Violation]:

@@ -22,7 +22,7 @@ from typing import IO
 from gicmig import __version__, bitmaps, labels
 from gicmig.active_attribution import Derivation, attribute
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.kvm_abi import never_run_binary_points
+from gicmig.kvm_abi import maybe_stale_latch, never_run_binary_points
 from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.registers import (
     GICC_CTLR,
@@ -735,6 +735,7 @@ class _Kvm(_Converter):
         sh.pending_split_unknown = pending & level
         active = r.active[NUM_PRIVATE:n_irq]
         sh.active = bitmaps.nonzero(active)
+        sh.latch_maybe_stale = maybe_stale_latch(pending, sh.active, ~level)
         sh.active_cpu = active.translate(b"\x00" + bytes([UNKNOWN_CPU]) * 255)
         target = r.target[NUM_PRIVATE:n_irq]
         sh.targets = b"" if self.n == 1 else target
@@ -746,6 +747,7 @@ class _Kvm(_Converter):
         b = self.state.banked[c]
         b.pending_latch = latch
         b.pending_split_unknown = latch & ~edge
+        b.latch_maybe_stale = maybe_stale_latch(latch, b.active, edge)
         self.sgi_sources(c)
 
     def cpu(self, c: int) -> None:
