@@ -64,6 +64,12 @@ def _spi_cpu(st: GicState) -> None:
     st.shared.active_cpu = bytes([1])
 
 
+def _active_latch(st: GicState) -> None:
+    """A level SPI latched again after its acknowledge (QEMU TCG keeps that latch)."""
+    st.shared.active = st.shared.pending_latch = 1 << 2
+    st.shared.active_cpu = bytes(3)
+
+
 def _ctlr(st: GicState) -> None:
     st.cpu[0].ctlr = 0x1 | 1 << 5
 
@@ -92,6 +98,7 @@ CASES: list[tuple[str, Callable[[GicState], None], str]] = [
     ("KVM-EXPORT-LINE-LEVEL", _spi_line, "irq 33 (SPI 1)"),
     ("KVM-EXPORT-ACTIVE-SGI-SOURCE", _sgi_source, "cpu0 irq 5 (SGI 5)"),
     ("KVM-EXPORT-ACTIVE-SPI-CPU", _spi_cpu, "irq 32 (SPI 0)"),
+    ("KVM-EXPORT-LATCH-ACTIVE-LEVEL", _active_latch, "irq 34 (SPI 2)"),
     ("KVM-EXPORT-CTLR-BITS", _ctlr, "cpu0 gicc.ctlr"),
     ("KVM-EXPORT-PMR-BITS", _pmr, "cpu1 gicc.pmr"),
     ("KVM-EXPORT-BINARY-POINT", _bpr, "cpu0 gicc.bpr"),

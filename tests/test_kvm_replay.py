@@ -264,6 +264,11 @@ def kvm_states(draw: st.DrawFn) -> GicState:
     if n > 1:
         sh.targets = bytes(t & cpu_mask for t in draw(st.binary(min_size=k, max_size=k)))
     sh.active_cpu = bytes(0xFF if sh.active >> i & 1 else 0 for i in range(k))
+    # KVM reads every pending + active level interrupt as a maybe-stale latch
+    for c in range(n):
+        b = state.banked[c]
+        b.latch_maybe_stale = b.pending_latch & b.active & ~b.edge
+    sh.latch_maybe_stale = sh.pending_latch & sh.active & ~sh.edge
     # what KVM's registers explain, an import derives (gicmig.active_attribution); an SPI
     # is active on the CPU KVM queued it to, its first target
     attribute(state)
