@@ -183,13 +183,24 @@ def test_what_kvm_holds_is_not_refused() -> None:
 @pytest.mark.parametrize(("config", "code"), [
     (GicConfig(1, 32, priority_bits=5, min_bpr=2), "KVM-EXPORT-NUM-IRQS"),
     (GicConfig(1, 1020, priority_bits=5, min_bpr=2), "KVM-EXPORT-NUM-IRQS"),
-    (GicConfig.qemu_virt(2, virtualization=True), "KVM-EXPORT-VIRTUALIZATION"),
 ])
 def test_hard_limits_refuse_even_when_lenient(config: GicConfig, code: str) -> None:
     st = GicState.reset(config)
     with pytest.raises(KvmUnrepresentable) as info:
         export_kvm(st, lenient=True)
     assert info.value.code == code
+
+
+def test_virtualization_is_refused_strict_and_dropped_lenient() -> None:
+    """The guest hypervisor's GICH registers: tests/test_qemu_to_kvm.py for real streams."""
+    st = GicState.reset(GicConfig.qemu_virt(2, virtualization=True))
+    with pytest.raises(KvmUnrepresentable) as info:
+        export_kvm(st)
+    assert {v.code for v in info.value.violations} >= {"KVM-EXPORT-VIRTUALIZATION"}
+    fitted, losses = fit_kvm(st, lenient=True)
+    assert [v.path for v in losses if v.code == "KVM-EXPORT-VIRTUALIZATION"] == [
+        "config.virtualization", "cpu0 gich", "cpu1 gich"]
+    assert fitted.config.virtualization is None and fitted.virtual == []
 
 
 def test_invalid_state_is_refused_before_anything() -> None:

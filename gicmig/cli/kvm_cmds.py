@@ -154,7 +154,7 @@ def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
     from gicmig.io import load, write_atomic
     from gicmig.views.kvm import dump_kvm, plan_kvm
-    from gicmig.views.kvm_dump import dump_to_json, writes_to_json
+    from gicmig.views.kvm_dump import Loss, dump_to_json, writes_to_json
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -168,7 +168,8 @@ def _export(args: argparse.Namespace) -> int:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
                                      iidr_revision=args.iidr_revision))
     else:
-        text = writes_to_json(state.config.num_irqs, plan.writes)
+        text = writes_to_json(state.config.num_irqs, plan.writes,
+                              [Loss(v.code, v.path, v.message) for v in plan.losses])
     write_atomic(args.output, text.encode())
     _report_losses(args, list(plan.losses), refused=False)
     return 0

@@ -535,13 +535,11 @@ def _hard_limits(state: GicState) -> Iterator[Violation]:
         yield _v("KVM-EXPORT-NUM-IRQS", "config.num_irqs",
                  f"{cfg.num_irqs} interrupt IDs; KVM's NR_IRQS takes "
                  f"{KVM_NR_IRQS_MIN}..{KVM_NR_IRQS_MAX}")
-    if cfg.virtualization is not None:
-        yield _v("KVM-EXPORT-VIRTUALIZATION", "config.virtualization",
-                 "the GIC has virtualization extensions; KVM's GICv2 device has none")
 
 
 def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
     """Turn `st` into what KVM holds, yielding one violation per kind of loss."""
+    yield from _fit_virtualization(st)
     yield from _fit_distributor(st, iidr_revision)
     for c in st.cpus():
         yield from _fit_banked(st, c)
@@ -552,6 +550,26 @@ def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
         yield _v("KVM-EXPORT-HYPERVISOR-CONTEXT", "hypervisor",
                  "hypervisor context (HW mappings, GICH_HCR, EOI maintenance) has no place "
                  "in the device ABI; dropped")
+
+
+def _fit_virtualization(st: GicState) -> Iterator[Violation]:
+    """A GIC with virtualization extensions (QEMU TCG, virtualization=on): its guest is a
+    hypervisor whose GICH registers are guest state KVM's GICv2 device cannot hold."""
+    virt = st.config.virtualization
+    if virt is None:
+        return
+    yield _v("KVM-EXPORT-VIRTUALIZATION", "config.virtualization",
+             f"the GIC has virtualization extensions ({virt.num_lrs} list registers); KVM's "
+             "GICv2 device has none (lenient: a GIC without them)")
+    for c, v in enumerate(st.virtual):
+        held = [(n, lr) for n, lr in enumerate(v.lr) if lr]
+        lrs = ", ".join(f"LR{n} {lr:#010x}" for n, lr in held) or "no list register in use"
+        yield _v("KVM-EXPORT-VIRTUALIZATION", labels.cpu_reg(c, "gich"),
+                 f"the guest hypervisor's GICH registers: HCR {v.hcr:#010x}, VMCR "
+                 f"{v.vmcr:#010x}, APR {v.apr:#010x}, {lrs} (lenient: dropped; the nested "
+                 "guest's interrupts they hold are lost)")
+    st._pb.config.ClearField("virtualization")
+    del st._pb.state.virtual[:]
 
 
 def _fit_distributor(st: GicState, iidr_revision: int) -> Iterator[Violation]:
@@ -578,6 +596,17 @@ def _low_bits(prio: bytes) -> list[int]:
     return [k for k, p in enumerate(prio) if p & low]
 
 
+def _priority_list(prio: bytes, bad: list[int], base: int) -> str:
+    """`irq 17 0x34 -> 0x30, ...`: every priority a lenient export masks."""
+    high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
+    return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & high:#04x}" for k in bad)
+
+
+def _lines(line: int, base: int) -> str:
+    """`irq 25, irq 27`: every input line a lenient export turns into a latch."""
+    return ", ".join(f"irq {base + k}" for k in bitmaps.set_bits(line))
+
+
 def _masked(prio: bytes) -> bytes:
     high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
     return bytes(p & high for p in prio)
@@ -590,7 +619,8 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
         k = bad[0]
         yield _v("KVM-EXPORT-PRIORITY-BITS", labels.irq(k, c),
                  f"priority {b.priority[k]:#04x} sets bits below the 5 KVM implements "
-                 f"(interrupts of this CPU so affected: {len(bad)}; lenient: masked)")
+                 f"(interrupts of this CPU so affected: {len(bad)}: "
+                 f"{_priority_list(b.priority, bad, 0)}; lenient: masked)")
         b.priority = _masked(b.priority)
     ppi_edge = b.edge & ~_SGI_MASK
     if ppi_edge:
@@ -604,7 +634,8 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
         k = (b.line_level & -b.line_level).bit_length() - 1
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(k, c),
                  "input line level 1; the ABI can only set the pending latch, which would "
-                 "outlive the line (lenient: restored as pending latch)")
+                 f"outlive the line (lines high on this CPU: {_lines(b.line_level, 0)}; "
+                 "lenient: restored as pending latch)")
         b.pending_latch |= b.line_level & ~b.edge
         b.line_level = 0
     # KVM holds the latch exactly, but reads back only latch OR line; that of an active
@@ -634,7 +665,8 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
         k = bad[0]
         yield _v("KVM-EXPORT-PRIORITY-BITS", labels.irq(NUM_PRIVATE + k),
                  f"priority {sh.priority[k]:#04x} sets bits below the 5 KVM implements "
-                 f"(SPIs so affected: {len(bad)}; lenient: masked)")
+                 f"(SPIs so affected: {len(bad)}: "
+                 f"{_priority_list(sh.priority, bad, NUM_PRIVATE)}; lenient: masked)")
         sh.priority = _masked(sh.priority)
     yield from _fit_active_latch(sh.pending_latch, sh.active, sh.edge, sh.latch_maybe_stale,
                                  None, NUM_PRIVATE)
@@ -643,7 +675,8 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
         k = (line & -line).bit_length() - 1
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(NUM_PRIVATE + k),
                  "input line level 1; the ABI can only set the pending latch, which would "
-                 "outlive the line (lenient: restored as pending latch)")
+                 f"outlive the line (SPI lines high: {_lines(line, NUM_PRIVATE)}; lenient: "
+                 "restored as pending latch)")
         sh.pending_latch |= line & ~sh.edge
         sh.line_level = 0
     sh.pending_split_unknown = sh.pending_latch & ~sh.edge
