@@ -232,3 +232,15 @@ def test_nested_fold_attributes_from_the_active_lrs() -> None:
                  for i in range(4))
     regs = VcpuRegs(0x9000_0003, GICH_HCR.pack(en=1), vmcr, 1 << 20, full)
     assert fold_groups(fold_vcpu(regs, 0)) == (0, 0, 1 << LV)
+
+
+def test_nested_fold_of_the_real_virt_stream(capsys: object) -> None:
+    """QEMU 7.2's `virt` stream (examples/): the guest hypervisor's GICH_APR levels are
+    explained by the active LRs (vSGI 3 at 0x20 on CPU 0, vPPI 27 at 0x30 on CPU 1)."""
+    from gicmig.views.gich import fold_nested
+
+    state = import_qemu(ROOT / "examples" / "qemu-7.2-virt.mig", accel="tcg",
+                        machine="virt").state
+    folds = fold_nested(state, lenient=True, keep_hypervisor_context=True)
+    assert [fold_groups(r.fold) for r in folds if r.fold] == [
+        (1 << 0x20 // 2, 0, 0), (1 << 0x30 // 2, 0, 0)]
