@@ -50,9 +50,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gicmig import bitmaps, labels
-from gicmig.model import NUM_PRIVATE, UNKNOWN_CPU, GicState
-from gicmig.registers import GICC_CTLR
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.arch.registers import GICC_CTLR
+from gicmig.core.model import UNKNOWN_CPU, GicState
 
 __all__ = ["Derivation", "attribute", "group_priority_level", "split_active_levels"]
 

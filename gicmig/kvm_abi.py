@@ -6,13 +6,14 @@ The lead relocates this module to gicmig/abi/kvm.py in the restructure (issue 10
 
 from __future__ import annotations
 
+from gicmig.arch.priority import min_abpr
+from gicmig.arch.registers import KVM_MIN_BPR
 from gicmig.errors import Violation
-from gicmig.registers import KVM_MIN_BPR
 
 __all__ = ["NEVER_RUN", "maybe_stale_latch", "never_run_binary_points"]
 
 NEVER_RUN = "KVM-NEVER-RUN-BINARY-POINT"
-KVM_MIN_ABPR = KVM_MIN_BPR + 1
+KVM_MIN_ABPR = min_abpr(KVM_MIN_BPR)
 
 
 def never_run_binary_points(bpr: int, abpr: int, where: str) -> tuple[int, int, Violation | None]:

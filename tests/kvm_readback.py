@@ -15,9 +15,9 @@ register of the real dump must read 0 (KVM holds no state there).
 
 from __future__ import annotations
 
-from gicmig.model import GicState
-from gicmig.views.kvm import dump_kvm
-from gicmig.views.kvm_dump import KvmDump, register_name
+from gicmig.core.model import GicState
+from gicmig.views.kvm.convert import dump_kvm
+from gicmig.views.kvm.dump import KvmDump, register_name
 
 
 def predict_readback(state: GicState, *, lenient: bool = False,

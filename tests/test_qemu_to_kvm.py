@@ -15,11 +15,11 @@ from kvm_readback import predict_readback, readback_differences
 from test_kvm_replay import KvmModel
 
 from gicmig.cli import main
+from gicmig.core.model import GicState
 from gicmig.errors import REASONS
-from gicmig.model import GicState
-from gicmig.views.kvm import KvmUnrepresentable, fit_kvm, import_kvm, plan_kvm
-from gicmig.views.kvm_dump import parse_writes_document
-from gicmig.views.qemu import import_qemu
+from gicmig.views.kvm.convert import KvmUnrepresentable, fit_kvm, import_kvm, plan_kvm
+from gicmig.views.kvm.dump import parse_writes_document
+from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
 QEMU = ROOT.parent / "shared" / "qemu"

@@ -16,15 +16,15 @@ from test_kvm_replay import KvmModel
 from test_qemu_support import GicImage, stream
 
 import gicmig
+from gicmig.arch.registers import GICH_LR
 from gicmig.cli import main
+from gicmig.core.model import GicConfig, GicState
 from gicmig.errors import GicmigError, ValidationError
-from gicmig.model import GicConfig, GicState
-from gicmig.registers import GICH_LR
 from gicmig.schemacheck import blobcompat
-from gicmig.views.gich import GichTarget, export_gich, import_gich, plan_gich
-from gicmig.views.kvm import KvmUnrepresentable, export_kvm, fit_kvm, import_kvm
-from gicmig.views.kvm_dump import parse_dump
-from gicmig.views.qemu import import_qemu
+from gicmig.views.gich.convert import GichTarget, export_gich, import_gich, plan_gich
+from gicmig.views.kvm.convert import KvmUnrepresentable, export_kvm, fit_kvm, import_kvm
+from gicmig.views.kvm.dump import parse_dump
+from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
 V3 = ROOT / "fixtures" / "v3"

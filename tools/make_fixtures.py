@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gicmig
-from gicmig import envelope
-from gicmig.fixture import to_json
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.formats import envelope
+from gicmig.formats.fixture import to_json
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 
@@ -377,7 +377,7 @@ KVM_EXAMPLE = OUT.parent / "kvm" / "two-vcpu.json"
 def kvm_stale_latch() -> GicState:
     """The two-vCPU KVM example after vCPU 0 acknowledged its timer PPI (27) whose latch was
     set: KVM reads it pending + active until the deactivation (schema revision 3 marks it)."""
-    from gicmig.views.kvm import import_kvm
+    from gicmig.views.kvm.convert import import_kvm
 
     doc = json.loads(KVM_EXAMPLE.read_text())
     for r in doc["registers"]:
