@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from gicmig.abi.kvm import lowest_target
 from gicmig.arch import bitmaps, labels
 from gicmig.arch import gich as arch_gich
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
@@ -294,8 +295,8 @@ def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation])
             continue
         must[c].append(_Slot(irqs.s_prio[k], NUM_PRIVATE + k, "active"))
 
-# the lowest CPU in a target mask (KVM queues an SPI there); 8 = no target
-_LOWEST_TARGET = bytes((t & -t).bit_length() - 1 if t else 8 for t in range(256))
+# target mask -> the CPU KVM queues the SPI to (8: no target), as a translate() table
+_LOWEST_TARGET = bytes(map(lowest_target, range(256)))
 
 def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: list[int],
                        must: list[list[_Slot]], pending: list[list[_Slot]]) -> None:

@@ -20,7 +20,14 @@ from functools import reduce
 from operator import or_
 
 from gicmig import __version__
-from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
+from gicmig.abi.kvm import (
+    KVM_GICC_IIDR,
+    kvm_config,
+    kvm_iidr,
+    lowest_target,
+    maybe_stale_latch,
+    never_run_binary_points,
+)
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -52,7 +59,7 @@ from gicmig.arch.registers import (
     Bank,
 )
 from gicmig.core.attribution import Derivation, attribute
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
@@ -81,22 +88,6 @@ class KvmDumpIncomplete(GicmigError):
 
 class KvmUnrepresentable(ValidationError):
     """A state KVM's device ABI cannot hold (strict export); `.violations` lists why."""
-
-
-def kvm_iidr(revision: int) -> int:
-    """GICD_IIDR as KVM reports it for an implementation revision."""
-    return GICD_IIDR.pack(implementer=ARM_IMPLEMENTER, revision=revision,
-                          product_id=KVM_PRODUCT_ID)
-
-
-KVM_GICC_IIDR = GICC_IIDR.pack(implementer=ARM_IMPLEMENTER, arch_version=2,
-                               product_id=KVM_PRODUCT_ID)
-
-
-def kvm_config(num_cpus: int, nr_irqs: int, priority_bits: int = KVM_PRIORITY_BITS) -> GicConfig:
-    """The implementation parameters of KVM's emulated GICv2."""
-    return GicConfig(num_cpus, nr_irqs, priority_bits=priority_bits, min_bpr=KVM_MIN_BPR,
-                     sgi_enables_rao_wi=False, ppi_trigger_programmable=False)
 
 
 # =========================================================================================
@@ -706,7 +697,7 @@ def _fit_active_spis(st: GicState) -> Iterator[Violation]:
         if not sh.active >> k & 1:
             continue
         t = targets[k]
-        kvm_cpu = (t & -t).bit_length() - 1 if t else 0  # KVM queues to the lowest target
+        kvm_cpu = lowest_target(t) if t else 0
         if cpu not in (kvm_cpu, UNKNOWN_CPU):
             yield _v("KVM-EXPORT-ACTIVE-SPI-CPU", labels.irq(NUM_PRIVATE + k),
                      f"active on CPU {cpu}; restored through ISACTIVER, KVM treats it as active "
