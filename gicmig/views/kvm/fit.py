@@ -39,6 +39,7 @@ from gicmig.views.kvm.writes import ordered_writes, register_image
 class KvmUnrepresentable(ValidationError):
     """A state KVM's device ABI cannot hold (strict export); `.violations` lists why."""
 
+
 # =========================================================================================
 # export
 # =========================================================================================
@@ -48,6 +49,7 @@ class KvmExport:
 
     writes: tuple[Access, ...]
     losses: tuple[Violation, ...]
+
 
 def export_kvm(state: GicState, *, lenient: bool = False,
                iidr_revision: int | None = None) -> list[Access]:
@@ -61,11 +63,13 @@ def export_kvm(state: GicState, *, lenient: bool = False,
     """
     return list(plan_kvm(state, lenient=lenient, iidr_revision=iidr_revision).writes)
 
+
 def plan_kvm(state: GicState, *, lenient: bool = False,
              iidr_revision: int | None = None) -> KvmExport:
     rev = _revision(state, iidr_revision)
     fitted, losses = fit_kvm(state, lenient=lenient, iidr_revision=rev)
     return KvmExport(tuple(ordered_writes(fitted, rev)), tuple(losses))
+
 
 def _revision(state: GicState, given: int | None) -> int:
     if given is not None:
@@ -77,6 +81,7 @@ def _revision(state: GicState, given: int | None) -> int:
             return rev
     return KVM_IIDR_GROUPS_WRITABLE
 
+
 def dump_kvm(state: GicState, *, lenient: bool = False,
              iidr_revision: int | None = None) -> KvmDump:
     """The complete register dump KVM would return after `state` was restored into it."""
@@ -85,6 +90,7 @@ def dump_kvm(state: GicState, *, lenient: bool = False,
     p = fitted.provenance
     image = register_image(fitted, rev)
     return KvmDump(fitted.config.num_irqs, tuple(image), p.vmm, p.vmm_version, p.host_kernel)
+
 
 def fit_kvm(state: GicState, *, lenient: bool = False,
             iidr_revision: int | None = None) -> tuple[GicState, list[Violation]]:
@@ -108,8 +114,10 @@ def fit_kvm(state: GicState, *, lenient: bool = False,
         raise KvmUnrepresentable(losses)
     return fitted, losses
 
+
 def _v(code: str, where: str, message: str) -> Violation:
     return Violation(code, where, message)
+
 
 def _hard_limits(state: GicState) -> Iterator[Violation]:
     """What no mode can write: the device itself differs."""
@@ -118,6 +126,7 @@ def _hard_limits(state: GicState) -> Iterator[Violation]:
         yield _v("KVM-EXPORT-NUM-IRQS", "config.num_irqs",
                  f"{cfg.num_irqs} interrupt IDs; KVM's NR_IRQS takes "
                  f"{KVM_NR_IRQS_MIN}..{KVM_NR_IRQS_MAX}")
+
 
 def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
     """Turn `st` into what KVM holds, yielding one violation per kind of loss."""
@@ -132,6 +141,7 @@ def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
         yield _v("KVM-EXPORT-HYPERVISOR-CONTEXT", "hypervisor",
                  "hypervisor context (HW mappings, GICH_HCR, EOI maintenance) has no place "
                  "in the device ABI; dropped")
+
 
 def _fit_virtualization(st: GicState) -> Iterator[Violation]:
     """A GIC with virtualization extensions (QEMU TCG, virtualization=on): its guest is a
@@ -152,6 +162,7 @@ def _fit_virtualization(st: GicState) -> Iterator[Violation]:
     st._pb.config.ClearField("virtualization")
     del st._pb.state.virtual[:]
 
+
 def _fit_distributor(st: GicState, iidr_revision: int) -> Iterator[Violation]:
     if not st.enable_grp1_unknown and st.enable_grp0 != st.enable_grp1:
         yield _v("KVM-EXPORT-ENABLE-GROUPS-DIFFER", "gicd.ctlr",
@@ -170,22 +181,27 @@ def _fit_distributor(st: GicState, iidr_revision: int) -> Iterator[Violation]:
                 st.banked[c].group = 0
             st.shared.group = 0
 
+
 def _low_bits(prio: bytes) -> list[int]:
     low = (1 << KVM_PMR_SHIFT) - 1
     return [k for k, p in enumerate(prio) if p & low]
+
 
 def _priority_list(prio: bytes, bad: list[int], base: int) -> str:
     """`irq 17 0x34 -> 0x30, ...`: every priority a lenient export masks."""
     high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
     return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & high:#04x}" for k in bad)
 
+
 def _lines(line: int, base: int) -> str:
     """`irq 25, irq 27`: every input line a lenient export turns into a latch."""
     return ", ".join(f"irq {base + k}" for k in bitmaps.set_bits(line))
 
+
 def _masked(prio: bytes) -> bytes:
     high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
     return bytes(p & high for p in prio)
+
 
 def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
     b = st.banked[c]
@@ -219,6 +235,7 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
     b.latch_maybe_stale = maybe_stale_latch(b.pending_latch, b.active, b.edge)
     yield from _fit_active_sgis(st, c)
 
+
 def _fit_active_sgis(st: GicState, c: int) -> Iterator[Violation]:
     b = st.banked[c]
     src = bytearray(b.sgi_active_source)
@@ -230,6 +247,7 @@ def _fit_active_sgis(st: GicState, c: int) -> Iterator[Violation]:
         if b.active >> s & 1:
             src[s] = UNKNOWN_CPU
     b.sgi_active_source = bytes(src)
+
 
 def _fit_shared(st: GicState) -> Iterator[Violation]:
     sh = st.shared
@@ -256,6 +274,7 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
     sh.latch_maybe_stale = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge)
     yield from _fit_active_spis(st)
 
+
 def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int | None,
                       base: int) -> Iterator[Violation]:
     """A known (unmarked) pending latch of an active level interrupt: KVM clears it when
@@ -268,6 +287,7 @@ def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int 
                  "pending latch of an active level-triggered interrupt; KVM clears it at the "
                  f"deactivation, so it is not delivered again (interrupts so affected: "
                  f"{bin(known).count('1')}; lenient: restored, marked maybe stale)")
+
 
 def _fit_active_spis(st: GicState) -> Iterator[Violation]:
     sh = st.shared
@@ -283,6 +303,7 @@ def _fit_active_spis(st: GicState) -> Iterator[Violation]:
                      f"on its first target, CPU {kvm_cpu} (lenient: CPU unknown)")
         cpus[k] = UNKNOWN_CPU
     sh.active_cpu = bytes(cpus)
+
 
 def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
     ci = st.cpu[c]
@@ -302,6 +323,7 @@ def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
                  f"{KVM_MIN_BPR + 1} (lenient: raised to the minima, as the hardware does)")
         ci.bpr, ci.abpr = max(ci.bpr, KVM_MIN_BPR), max(ci.abpr, KVM_MIN_BPR + 1)
     yield from _fit_apr(st, c)
+
 
 def _fit_apr(st: GicState, c: int) -> Iterator[Violation]:
     ci = st.cpu[c]

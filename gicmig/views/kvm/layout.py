@@ -13,21 +13,15 @@ from gicmig.arch.registers import (
 )
 
 BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
-
 PAIRS = (("ISENABLER", "ICENABLER"), ("ISPENDR", "ICPENDR"), ("ISACTIVER", "ICACTIVER"),
          ("SPENDSGIR", "CPENDSGIR"))
-
 ALL_ONES = 0xFFFF_FFFF
-
 LEVEL_STEP = APR_LEVELS // KVM_APR_LEVELS  # canonical level of KVM APR bit n is 4n
-
 APR_MASK = (1 << KVM_APR_LEVELS) - 1
-
 ICFGR_EDGE = GICD_ICFGR_FIELD.field("int_config")
-
 ICFGR_FIELD_RESERVED = GICD_ICFGR_FIELD.reserved_mask & 0b11  # within one 2-bit field
-
 ICFGR_RESERVED = sum(ICFGR_FIELD_RESERVED << 2 * i for i in range(16))
+
 
 def edge_word(edge: int) -> int:
     return bitmaps.stretch(edge & 0xFFFF, 2) << ICFGR_EDGE.shift

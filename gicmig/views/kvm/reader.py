@@ -64,6 +64,7 @@ class KvmDumpIncomplete(GicmigError):
                          + "; ".join(missing))
         self.missing = tuple(missing)
 
+
 # =========================================================================================
 # import
 # =========================================================================================
@@ -122,8 +123,10 @@ class _Reader:
             self.missing.append((_scope(vcpu), s.name, index, c.name))
         return vs if vs is not None else (vc or 0)
 
+
 def _scope(vcpu: int | None) -> str:
     return "" if vcpu is None else f"vcpu{vcpu} "
+
 
 def _compress(missing: list[tuple[str, str, int, str]]) -> list[str]:
     """`GICD_ITARGETSR8-31`, `vcpu1 GICD_ISENABLER0 (or GICD_ICENABLER0)`, in read order."""
@@ -138,6 +141,7 @@ def _compress(missing: list[tuple[str, str, int, str]]) -> list[str]:
             out.append(f"{text} (or {alt}{span})" if alt else text)
     return out
 
+
 def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
     start = prev = values[0]
     for v in values[1:]:
@@ -146,6 +150,7 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
             start = v
         prev = v
     yield start, prev
+
 
 class KvmImported(GicState):
     """A `GicState` from `import_kvm`, with what the import normalized (binary points of
@@ -159,6 +164,7 @@ class KvmImported(GicState):
         super().__init__(state._pb, state.schema_revision)
         self.normalizations = normalizations
         self.derivations = derivations
+
 
 def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
                priority_bits: int = KVM_PRIORITY_BITS) -> KvmImported:
@@ -196,6 +202,7 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
     validate(state)
     return KvmImported(state, tuple(normalized), tuple(derived))
 
+
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
               given: int | None) -> int | None:
     """The vCPU count, or None when neither the caller nor GICD_TYPER says."""
@@ -216,11 +223,13 @@ def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
                           f"the dump reads registers of vcpu{worst}, but the VM has {n} vCPUs")
     return n
 
+
 def _reserved(value: int, mask: int, where: str) -> None:
     if value & mask:
         raise GicmigError("KVM-DUMP-RESERVED-BITS",
                           f"{where} reads {value:#010x}: bits {value & mask:#010x} are ones "
                           "KVM never returns")
+
 
 def _distributor(rd: _Reader, state: GicState, nr_irqs: int) -> int:
     ctlr = rd.read("dist", None, KVM_GICD_CTLR.offset, "GICD_CTLR")
@@ -241,6 +250,7 @@ def _distributor(rd: _Reader, state: GicState, nr_irqs: int) -> int:
     _check_iidr(iidr)
     return iidr
 
+
 def _check_iidr(iidr: int) -> None:
     f = GICD_IIDR.unpack(iidr)
     rev = f["revision"]
@@ -254,6 +264,7 @@ def _check_iidr(iidr: int) -> None:
                           f"GICD_IIDR {iidr:#010x}: revision {rev}; KVM revision 0 reports "
                           "IGROUPR wrongly (every interrupt as group 1), so the groups of this "
                           "dump cannot be trusted")
+
 
 def _banked(rd: _Reader, state: GicState, c: int) -> None:
     b = state.banked[c]
@@ -285,8 +296,10 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     b.pending_split_unknown = ppi_pending & ~edge
     b.latch_maybe_stale = maybe_stale_latch(ppi_pending, active, edge)
 
+
 def _bytes(rd: _Reader, bank: str, words: range, vcpu: int | None) -> bytes:
     return b"".join(rd.word(bank, i, vcpu).to_bytes(4, "little") for i in words)
+
 
 def _edge(rd: _Reader, index: int, vcpu: int | None, *, optional: bool = False,
           default: int = 0) -> int:
@@ -301,6 +314,7 @@ def _edge(rd: _Reader, index: int, vcpu: int | None, *, optional: bool = False,
     _reserved(word, ICFGR_RESERVED, where)
     return bitmaps.squeeze(word >> ICFGR_EDGE.shift, 2) & 0xFFFF
 
+
 def _private_targets(rd: _Reader, c: int) -> None:
     b = BANK["ITARGETSR"]
     own = (1 << c) * 0x0101_0101
@@ -310,6 +324,7 @@ def _private_targets(rd: _Reader, c: int) -> None:
             raise GicmigError("KVM-DUMP-PRIVATE-TARGETS",
                               f"vcpu{c} GICD_ITARGETSR{i} reads {word:#010x}; KVM returns the "
                               f"reading vCPU's own bit for IDs 0-31 ({own:#010x})")
+
 
 def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> None:
     ci = state.cpu[c]
@@ -341,6 +356,7 @@ def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> N
         raise GicmigError("KVM-DUMP-IIDR", f"{where}IIDR reads {iidr:#010x}, KVM's is "
                           f"{KVM_GICC_IIDR:#010x}")
 
+
 def _shared(rd: _Reader, state: GicState) -> None:
     words = state.config.num_irqs // 32
     if words < 2:
@@ -371,6 +387,7 @@ def _shared(rd: _Reader, state: GicState) -> None:
     sh.latch_maybe_stale = maybe_stale_latch(pending, active, edge)
     sh.active_cpu = bitmaps.spread(active, state.config.num_spis, UNKNOWN_CPU)
 
+
 def _leftovers(rd: _Reader, nr_irqs: int) -> None:
     """Reads import did not use must carry no state: offsets KVM does not emulate, IDs
     beyond nr_irqs and write-only registers read as zero."""
@@ -388,6 +405,7 @@ def _leftovers(rd: _Reader, nr_irqs: int) -> None:
         raise GicmigError("KVM-DUMP-UNKNOWN-REGISTER",
                           f"vcpu{vcpu} {name} reads {value:#010x}; KVM holds no state there and "
                           "reads zero")
+
 
 def _first_irq(group: str, offset: int) -> int | None:
     if group != "dist":

@@ -39,6 +39,7 @@ def apr_word(st: GicState, c: int) -> int:
     levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
     return bitmaps.squeeze(levels, LEVEL_STEP) & APR_MASK
 
+
 class _Image:
     """The registers KVM returns for a (fitted) state, by bank and word."""
 
@@ -81,8 +82,10 @@ class _Image:
     def sgi_word(self, r: int, c: int) -> int:
         return int.from_bytes(self.st.banked[c].sgi_sources[4 * r:4 * r + 4], "little")
 
+
 def _acc(bank: Bank, i: int, c: int, value: int) -> Access:
     return Access("dist", c, bank.offset + 4 * i, value)
+
 
 def _bit_words(img: _Image, vcpus: range) -> Iterator[tuple[int, int]]:
     """(vcpu, word): word 0 per vCPU, the SPI words through vCPU 0."""
@@ -90,6 +93,7 @@ def _bit_words(img: _Image, vcpus: range) -> Iterator[tuple[int, int]]:
         yield c, 0
     for i in range(1, img.words):
         yield 0, i
+
 
 def register_image(st: GicState, iidr_revision: int) -> Iterator[Access]:
     img, cpus = _Image(st), range(st.config.num_cpus)
@@ -118,6 +122,7 @@ def register_image(st: GicState, iidr_revision: int) -> Iterator[Access]:
         yield from (Access("cpu", c, GICC_APR.offset + 4 * n, 0) for n in range(1, GICC_APR_REGS))
         yield Access("cpu", c, GICC_IIDR.offset, KVM_GICC_IIDR)
 
+
 def _cpu_regs(st: GicState, c: int) -> Iterator[Access]:
     ci = st.cpu[c]
     yield Access("cpu", c, KVM_GICC_CTLR.offset, ci.ctlr)
@@ -126,6 +131,7 @@ def _cpu_regs(st: GicState, c: int) -> Iterator[Access]:
     yield Access("cpu", c, GICC_BPR.offset, ci.bpr)
     yield Access("cpu", c, GICC_ABPR.offset, ci.abpr)
     yield Access("cpu", c, GICC_APR.offset, apr_word(st, c))
+
 
 def _clear_set(img: _Image, set_name: str, clear_name: str, cpus: range) -> Iterator[Access]:
     """All-ones to the W1C register, then the state bits to the W1S one."""
@@ -136,6 +142,7 @@ def _clear_set(img: _Image, set_name: str, clear_name: str, cpus: range) -> Iter
         if set_name == "ISPENDR" and i == 0:
             value &= ~SGI_MASK  # an ISPENDR0 write would make the writing vCPU a source
         yield _acc(BANK[set_name], i, c, value)
+
 
 def ordered_writes(st: GicState, iidr_revision: int) -> Iterator[Access]:
     """The restore sequence; the order matters (docs/kvm.md explains each step)."""
