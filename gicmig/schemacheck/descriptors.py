@@ -49,7 +49,7 @@ class Location:
         while path and path not in spans:
             path = path[:-1]
         loc = spans.get(path)
-        if loc is None:
+        if loc is None or len(loc.span) < 3:  # a span is [line, col, (end line,) end col]
             return Location(file.name, 0, 0)
         return Location(file.name, loc.span[0] + 1, loc.span[1] + 1)
 
