@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -76,22 +75,35 @@ def compile_dir(root: str | os.PathLike[str], label: str | None = None) -> Schem
 
 
 def _protoc(base: Path, roots: list[str], protos: list[str], shown: str) -> bytes:
+    """protoc (the one grpcio-tools ships), run in this process: starting a second Python
+    for `python -m grpc_tools.protoc` cost more than the whole check."""
     try:
-        from grpc_tools import protoc
+        import grpc_tools
+        from grpc_tools import _protoc_compiler
     except ImportError:
         raise GicmigError("SCHEMA-COMPILER-MISSING",
                           "compiling .proto files needs grpcio-tools "
                           "(pip install grpcio-tools), or pass a descriptor set") from None
-    include = Path(protoc.__file__).parent / "_proto"
+    include = Path(grpc_tools.__file__).parent / "_proto"
     with tempfile.TemporaryDirectory(prefix="gicmig-schema-") as tmp:
         out = Path(tmp) / "set.binpb"
-        cmd = [sys.executable, "-m", "grpc_tools.protoc",
-               *(f"-I{base / r}" for r in roots), f"-I{include}",
-               "--include_imports", "--include_source_info",
-               f"--descriptor_set_out={out}", *protos]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            first = (proc.stderr.strip().splitlines() or ["protoc failed"])[0]
+        args = ["protoc", *(f"-I{base / r}" for r in roots), f"-I{include}",
+                "--include_imports", "--include_source_info",
+                f"--descriptor_set_out={out}", *protos]
+        with open(Path(tmp) / "stderr", "w+b") as err:
+            # protoc reports on file descriptor 2: lend it a file for the call
+            sys.stderr.flush()
+            saved = os.dup(2)
+            try:
+                os.dup2(err.fileno(), 2)
+                status = _protoc_compiler.run_main([a.encode() for a in args])
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            err.seek(0)
+            messages = err.read().decode(errors="replace")
+        if status != 0 or not out.is_file():
+            first = (messages.strip().splitlines() or ["protoc failed"])[0]
             raise GicmigError("SCHEMA-COMPILE", f"{shown}: {first.replace(str(base), shown)}")
         return out.read_bytes()
 
