@@ -13,9 +13,10 @@ from functools import lru_cache, reduce
 from operator import or_
 from typing import Any
 
-from gicmig.arch import bitmaps, labels
+from gicmig.arch import bitmaps, labels, priority
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import ValidationError, Violation
 
 _SGI_BITS = (1 << NUM_SGIS) - 1
@@ -83,22 +84,20 @@ class _Ctx:
         self.num_irqs: int = config.num_irqs
         self.num_spis = self.num_irqs - NUM_PRIVATE
         self.priority_bits: int = config.priority_bits
-        self.prio_mask = (0xFF << (8 - self.priority_bits)) & 0xFF
+        self.prio_mask = priority.priority_mask(self.priority_bits)
         self.cpu_mask = (1 << self.num_cpus) - 1
         # a uniprocessor GIC's ITARGETSR is RAZ/WI: the only canonical target mask is 0
         self.target_mask = self.cpu_mask if self.num_cpus > 1 else 0
         self.rao = bool(config.sgi_enables_rao_wi)
         self.min_bpr: int = config.min_bpr
-        preempt = min(self.priority_bits, 7 - self.min_bpr)
-        step = 1 << (7 - preempt)  # 128 levels, of which every step-th can exist
-        self.apr_levels = sum(1 << lv for lv in range(0, APR_LEVELS, step))
+        self.apr_levels = priority.representable_levels(self.priority_bits, self.min_bpr)
         self.bad_prio = _outside(self.prio_mask)
         self.bad_target = _outside(self.target_mask)
         self.bad_source = _outside(self.cpu_mask)
         self.cpu_ids = _cpu_ids(self.num_cpus)
         self.virt = config.virtualization if config.HasField("virtualization") else None
         self.num_lrs = self.virt.num_lrs if self.virt else 0
-        self.min_vmbp = 7 - self.virt.preemption_bits if self.virt else 0
+        self.min_vmbp = priority.min_binary_point(self.virt.preemption_bits) if self.virt else 0
         self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
         self.lr_hw_mask = GICH_LR.field("hw").mask
@@ -334,7 +333,7 @@ def _cpu(ctx: _Ctx, c: int, ci: Any) -> Iterator[Violation]:
         yield _v("CPU-PMR-UNIMPLEMENTED-BITS", labels.cpu_reg(c, "gicc.pmr"),
                  f"{ci.pmr:#04x} sets bits outside the {ctx.priority_bits} implemented "
                  f"(mask {ctx.prio_mask:#04x})")
-    for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_bpr + 1)):
+    for name, low in (("bpr", ctx.min_bpr), ("abpr", priority.min_abpr(ctx.min_bpr))):
         value = getattr(ci, name)
         if not low <= value <= 7:
             yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),

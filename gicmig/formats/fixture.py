@@ -25,10 +25,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic import ValidationError as PydanticError
 
 from gicmig.arch import bitmaps
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
 from gicmig.core.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
     REVISIONS,
     SCHEMA_REVISION,
     SOURCE_NAMES,

@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
-from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicState
 
 FORMAT = "gicmig-fixture/1"  # written here, required by the reader in fixture.py
 

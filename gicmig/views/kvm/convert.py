@@ -21,6 +21,7 @@ from operator import or_
 
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -49,7 +50,7 @@ from gicmig.arch.registers import (
     SGI_BANKS,
     Bank,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
