@@ -11,13 +11,13 @@ import os
 import posixpath
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gicmig.errors import GicmigError
-from gicmig.schemacheck import layout
+from gicmig.schemacheck import layout, spans
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def compile_dir(root: str | os.PathLike[str], label: str | None = None) -> Schem
     protos = sorted(where)
     fds = parse_fds(_protoc(base, [r.rel for r in roots], protos, shown_base), shown_base,
                     verify=False)
-    _default_spans_as_buf(fds, {n: base / p for n, p in where.items()})
+    spans.as_buf(fds, {n: base / p for n, p in where.items()})
     shown = {n: posixpath.join(shown_base.rstrip("/") or "/", p) for n, p in where.items()}
     return Schema(fds, frozenset(protos), shown_base, root=shown_base, shown=shown)
 
@@ -106,91 +106,6 @@ def _protoc(base: Path, roots: list[str], protos: list[str], shown: str) -> byte
             first = (messages.strip().splitlines() or ["protoc failed"])[0]
             raise GicmigError("SCHEMA-COMPILE", f"{shown}: {first.replace(str(base), shown)}")
         return out.read_bytes()
-
-
-def _default_spans_as_buf(fds: Any, paths: Mapping[str, Path]) -> None:
-    """protoc records only the value's span for `[default = VALUE]`; buf's compiler spans
-    the whole option from `default`, and that is where buf's FIELD_SAME_DEFAULT points.
-    Move the start of each such span back over `=` to the `default` keyword, reading the
-    source text (left alone where the text is not `default = VALUE`)."""
-    for file in fds.file:
-        path = paths.get(file.name)
-        if path is None:
-            continue
-        wanted = set(_default_paths(file))
-        if not wanted:
-            continue
-        lines: list[str] | None = None
-        for loc in file.source_code_info.location:
-            if tuple(loc.path) not in wanted or len(loc.span) < 3:
-                continue
-            if lines is None:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            start = _keyword_before(lines, loc.span[0], loc.span[1], "default")
-            if start is not None:
-                loc.span[0], loc.span[1] = start
-
-
-def _default_paths(file: Any) -> Iterator[tuple[int, ...]]:
-    from gicmig.schemacheck import descriptors as d
-
-    def fields(owner: Any, path: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-        for tag, items in ((d.M_FIELD, owner.field), (d.M_EXTENSION, owner.extension)):
-            for i, f in enumerate(items):
-                if f.HasField("default_value"):
-                    yield (*path, tag, i, d.FLD_DEFAULT)
-        for i, m in enumerate(owner.nested_type):
-            yield from fields(m, (*path, d.M_NESTED, i))
-
-    for i, m in enumerate(file.message_type):
-        yield from fields(m, (d.F_MESSAGE, i))
-    for i, x in enumerate(file.extension):
-        if x.HasField("default_value"):
-            yield (d.F_EXTENSION, i, d.FLD_DEFAULT)
-
-
-def _index_of(line: str, column: int) -> int:
-    """The character index of protoc's 0-based `column` (a tab advances to a multiple of 8)."""
-    col = 0
-    for i, ch in enumerate(line):
-        if col >= column:
-            return i
-        col = col + 8 - col % 8 if ch == "\t" else col + 1
-    return len(line)
-
-
-def _column_of(line: str, index: int) -> int:
-    col = 0
-    for ch in line[:index]:
-        col = col + 8 - col % 8 if ch == "\t" else col + 1
-    return col
-
-
-def _keyword_before(lines: list[str], line: int, column: int,
-                    keyword: str) -> tuple[int, int] | None:
-    """(line, column) of `keyword` in `keyword = <here>`, or None."""
-    if line >= len(lines):
-        return None
-    at = _index_of(lines[line], column)
-    want = ["="]
-    while line >= 0:
-        text = lines[line][:at].rstrip()
-        if not text:
-            line -= 1
-            at = len(lines[line]) if line >= 0 else 0
-            continue
-        if want == ["="]:
-            if not text.endswith("="):
-                return None
-            want = []
-            at = len(text) - 1
-            continue
-        if not text.endswith(keyword) or (len(text) > len(keyword)
-                                          and (text[-len(keyword) - 1].isalnum()
-                                               or text[-len(keyword) - 1] == "_")):
-            return None
-        return line, _column_of(lines[line], len(text) - len(keyword))
-    return None
 
 
 def parse_fds(data: bytes, label: str, *, verify: bool = True) -> Any:
