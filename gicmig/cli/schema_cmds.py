@@ -9,6 +9,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from gicmig.cli import Subcommands
     from gicmig.schemacheck.sources import Schema
 
@@ -71,7 +73,7 @@ def _locks_dir(args: argparse.Namespace) -> str:
 
 def _baselines(args: argparse.Namespace) -> list[Schema]:
     from gicmig.errors import GicmigError
-    from gicmig.schemacheck import gitref, locks, sources
+    from gicmig.schemacheck import locks, sources
 
     if not args.against:
         found = [lk.schema() for lk in locks.list_locks(_locks_dir(args))]
@@ -84,11 +86,17 @@ def _baselines(args: argparse.Namespace) -> list[Schema]:
         args.current_path = spec
         if spec.isdigit():
             out.append(locks.get_lock(int(spec), _locks_dir(args)).schema())
-        elif gitref.is_git_ref(spec):
-            out.append(gitref.load(spec, current=args.proto_dir))
+        elif "#" in spec and _gitref().is_git_ref(spec):
+            out.append(_gitref().load(spec, current=args.proto_dir))
         else:
             out.append(sources.load(spec))
     return out
+
+
+def _gitref() -> ModuleType:
+    from gicmig.schemacheck import gitref  # imported only for a spec with a '#'
+
+    return gitref
 
 
 def _waivers(args: argparse.Namespace) -> tuple[list[Any], str]:

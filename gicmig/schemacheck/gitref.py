@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -132,6 +131,8 @@ def _run(ref: GitRef, cmd: list[str], check: bool = True) -> str:
 def _extract(ref: GitRef, cmd: list[str], into: Path) -> None:
     """Stream `git archive` into `into`: regular files and folders only, each checked to
     stay inside `into` (symlinks and other entries are skipped)."""
+    import tarfile
+
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         try:
