@@ -604,3 +604,21 @@ def _kind_spans(first: int, last: int) -> Iterator[tuple[int, int]]:
             yield lo, cut - 1
             lo = cut
     yield lo, last
+
+
+# --- the same vocabulary for other renderers of a state (gicmig.html) ------------------------
+def irq_register(attr: str, intid: int) -> str | None:
+    """The register and bit(s) that show `attr` of interrupt `intid`, as `--registers`
+    names them (`GICD_ISENABLER1 bit 8`), or None where no register shows it."""
+    return _irq_register(attr, intid, intid)
+
+
+def field_register(reg: Register, name: str, instance: str | None = None) -> str:
+    """`GICC_CTLR bit 0`, `GICH_LR2 bits 9:0`: where field `name` of `reg` lives."""
+    f = reg.field(name)
+    return f"{instance or reg.name} {_span(f.shift, f.shift + f.width - 1)}"
+
+
+def field_value(f: Field, value: int) -> str:
+    """A field's value of register word `value`, displayed as the diff displays it."""
+    return _show_field(f, f.get(value))
