@@ -47,9 +47,8 @@ def _prefixes(path: str) -> Iterator[str]:
         yield path
 
 
-def _merge(pa: list[Panel], pb: list[Panel]) -> tuple[list[Panel], set[str]]:
-    """One panel per key of either side, with the rows of both (B's order first), and
-    the keys that exist on one side only."""
+def _merge(pa: list[Panel], pb: list[Panel]) -> list[Panel]:
+    """One panel per key of either side, with the rows of both (B's order first)."""
     by_a = {p.key: p for p in pa}
     by_b = {p.key: p for p in pb}
     out = []
@@ -63,7 +62,7 @@ def _merge(pa: list[Panel], pb: list[Panel]) -> tuple[list[Panel], set[str]]:
                 rows.setdefault(r.path, r)
         lrs = max((a.lrs if a else []), (b.lrs if b else []), key=len)
         out.append(Panel(shown.key, shown.title, list(rows.values()), lrs))
-    return out, set(by_a.keys() ^ by_b.keys())
+    return out
 
 
 def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None, *,
@@ -77,7 +76,7 @@ def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None,
     for ch in changes:
         for anchor in irq_anchors(ch.path):
             per_cell.setdefault(anchor, []).append(ch)
-    merged, lonely = _merge(panels(a), panels(b))
+    merged = _merge(panels(a), panels(b))
     by_path = {ch.path: ch for ch in changes}
     ids = {slug(p.key) for p in merged}
     ids |= {slug(r.path) for p in merged for r in p.rows}
@@ -130,9 +129,9 @@ def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None,
         "<h2 id=irqs>Interrupts</h2>",
         *matrix(num_cpus, max(cfg_a.num_irqs, cfg_b.num_irqs),
                 lambda k: diff_cell(k, ca.get(k), cb.get(k), per_cell.get(k, []))
-                if k in ca or k in cb else None, diff=True),
+                if k in ca or k in cb else None, by_path),
     ]
-    body += sections(merged, lambda p: panel_html(p, by_path, p.key in lonely))
+    body += sections(merged, lambda p: panel_html(p, by_path), by_path)
     body += ["<h2 id=changes>Changes (the text diff, <code>--registers</code>)</h2>",
              "<ol class=changes>", *listed, "</ol>"]
     return document(f"gicmig diff: {name_a} -> {name_b}", body)

@@ -94,8 +94,9 @@ class Cell:
         i = self.irq
         if i.pending_split_unknown:
             pend = "??" if i.pending_latch else "··"
-        else:
-            pend = ("P" if i.pending_latch else "·") + ("L" if i.line_level else "·")
+        else:  # an SGI is pending while any source CPU is
+            latch = i.sgi_sources if i.intid < NUM_SGIS else i.pending_latch
+            pend = ("P" if latch else "·") + ("L" if i.line_level else "·")
         flags = ("E" if i.enabled else "·") + pend + ("A" if i.active else "·")
         line2 = f"{i.group}{'↑' if i.edge else '‾'}{i.priority:02x}"
         who = ""
@@ -184,6 +185,23 @@ def _register_rows(prefix: str, reg: Register, word: int,
     return rows
 
 
+def _lr_rows(prefix: str, word: int, instance: str) -> list[Row]:
+    """One row per column of either LR layout; `-` where this LR's layout (by its HW bit)
+    has no such field, as the diff shows it."""
+    layout = lr_layout(word)
+    rows = []
+    for name in LR_COLUMNS:
+        reg = layout if name in layout.unpack(0) else GICH_LR if layout is GICH_LR_HW \
+            else GICH_LR_HW
+        value = field_value(layout.field(name), word) if reg is layout else "-"
+        rows.append(Row(f"{prefix}.{name}", name, value, field_register(reg, name, instance)))
+    reserved = word & layout.reserved_mask
+    if reserved:
+        rows.append(Row(f"{prefix}.reserved", "reserved", f"{reserved:#x}",
+                        f"{instance} reserved bits"))
+    return rows
+
+
 def _bool(v: bool) -> str:
     return "true" if v else "false"
 
@@ -248,7 +266,7 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
         p.rows += _register_rows(f"{pre}.vmcr", GICH_VMCR, vif.vmcr)
         p.rows.append(Row(f"{pre}.apr", "APR", f"{vif.apr:#010x}", GICH_APR.name))
         for n, lr in enumerate(vif.lr):
-            p.lrs.append(_register_rows(f"{pre}.lr{n}", lr_layout(lr), lr, f"GICH_LR{n}"))
+            p.lrs.append(_lr_rows(f"{pre}.lr{n}", lr, f"GICH_LR{n}"))
         out.append(p)
     for c, ctx in enumerate(st.hypervisor or []):
         p = Panel(f"cpu{c} hyp", f"cpu{c} hypervisor context (not guest state)")

@@ -54,6 +54,7 @@ table.m td.x{outline:3px solid #d0008a;outline-offset:-3px;color:#000}
 table.m td.x b{color:#a0006a;font-weight:normal;text-decoration:line-through}
 :target{outline:3px solid #000 !important;outline-offset:-1px}
 tr.x td,tr.x th,td.x{background:#ffe0f2}
+.panel.x{border:3px solid #d0008a}h2.x{color:#a0006a}
 .legend{font-size:12px}.legend table.m td{height:39px}
 .legend table.m{width:auto;table-layout:auto}.legend table.m td{vertical-align:middle}
 .legend table.m td:nth-child(even){border:0;color:#111;width:auto;padding:0 14px 0 4px}
@@ -75,12 +76,13 @@ LEGEND = (
     "<h2 id=legend>Legend</h2><div class=legend><p>Each cell is one interrupt ID as one CPU sees "
     "it (IDs 0&ndash;31 are banked per CPU; SPIs are shared). Hover a cell for every value and "
     "the register and bit that shows it. Line 1: <code>E</code> enabled, <code>P</code> "
-    "pending latch, <code>L</code> line level high, <code>??</code> pending but latch and line "
-    "not told apart (UNKNOWN), <code>A</code> active, <code>&middot;</code> off. Line 2: group "
-    "(<code>0</code>/<code>1</code>), trigger (<code>&uarr;</code> edge, <code>&oline;</code> "
-    "level), priority in hex, and the CPU it is active on: <code>@1</code> (<code>@?</code> "
-    "UNKNOWN). Line 3, one slot per CPU: the targets of an SPI, the source CPUs of a pending "
-    "SGI (<code>0&middot;2&middot;</code> = CPUs 0 and 2).</p>"
+    "pending latch (SGIs: some source CPU), <code>L</code> line level high, <code>??</code> "
+    "pending but latch and line not told apart (UNKNOWN), <code>A</code> active, "
+    "<code>&middot;</code> off. Line 2: group (<code>0</code>/<code>1</code>), trigger "
+    "(<code>&uarr;</code> edge, <code>&oline;</code> level), priority in hex, and the CPU it "
+    "is active on: <code>@1</code> (<code>@?</code> UNKNOWN). Line 3, one slot per CPU: the "
+    "targets of an SPI, the source CPUs of a pending SGI (<code>0&middot;2&middot;</code> = "
+    "CPUs 0 and 2).</p>"
     "<table class=m><tr><td class=e>E···<br>0‾a0</td><td>disabled</td>"
     "<td class='e p'>EP··<br>0↑20</td><td>pending</td>"
     "<td class='e a g1'>E··A<br>1↑40@1<br>·1</td><td>active, group 1 (blue bar)</td>"
@@ -177,14 +179,19 @@ def irq_anchors(path: str) -> list[str]:
 
 
 def matrix(num_cpus: int, num_irqs: int, cell_html: Callable[[str], str | None],
-           diff: bool = False) -> Iterator[str]:
+           changed: Mapping[str, Change] | None = None) -> Iterator[str]:
     """Rows of 32 IDs: IDs 0-31 once per CPU, then the SPIs; `cell_html(anchor)` gives a
     cell (None: an ID that exists on no side)."""
-    yield f"<table class='m{' diff' if diff else ''}'><thead><tr><th>ID</th>" + "".join(
+    changed = changed if changed is not None else {}
+    yield f"<table class='m{' diff' if changed else ''}'><thead><tr><th>ID</th>" + "".join(
         f"<th>+{k}</th>" for k in range(ROW)) + "</tr></thead><tbody>"
     for c in range(num_cpus):
         row = "".join(cell_html(f"c{c}i{k}") or "<td class=n></td>" for k in range(ROW))
-        yield f"<tr id=cpu{c}><th>cpu{c}<br>SGI 0&ndash;15<br>PPI 16&ndash;31</th>{row}</tr>"
+        ch = changed.get(f"cpu{c}")  # a CPU on one side only
+        head = (f"<th class=x title='Δ cpu{c}: {esc(ch.old)} -&gt; {esc(ch.new)}'>cpu{c} Δ<br>"
+                f"{esc(ch.old)} -&gt;<br>{esc(ch.new)}</th>" if ch else
+                f"<th>cpu{c}<br>SGI 0&ndash;15<br>PPI 16&ndash;31</th>")
+        yield f"<tr id=cpu{c}{' class=x' if ch else ''}>{head}{row}</tr>"
     for base in range(NUM_PRIVATE, num_irqs, ROW):
         row = "".join(cell_html(f"i{k}") or "<td class=n></td>" for k in range(base, base + ROW))
         last = min(base + ROW, num_irqs) - 1
@@ -198,13 +205,15 @@ def _th(row: Row) -> str:
     return f"<th{reg}>{esc(row.label)}</th>"
 
 
-def panel_html(p: Panel, changed: Mapping[str, Change] | None = None,
-               absent: bool = False) -> str:
-    """A panel; with `changed` (diff page) rows named by a change show `old -> new`."""
+def panel_html(p: Panel, changed: Mapping[str, Change] | None = None) -> str:
+    """A panel; with `changed` (diff page) rows named by a change show `old -> new`, and
+    a panel that exists on one side only says so."""
     changed = changed or {}
-    out = [f"<div class=panel id={slug(p.key)}><h3>{esc(p.title)}</h3>"]
-    if absent:
-        out.append("<p class=warn>absent on one side</p>")
+    whole = changed.get(p.key)
+    mark = " x" if whole else ""
+    out = [f"<div class='panel{mark}' id={slug(p.key)}><h3>{esc(p.title)}</h3>"]
+    if whole:
+        out.append(f"<p class=warn>Δ {esc(whole.old)} -&gt; {esc(whole.new)}</p>")
     out.append("<table class=kv>")
     for r in p.rows:
         ch = changed.get(r.path)
@@ -220,26 +229,19 @@ def panel_html(p: Panel, changed: Mapping[str, Change] | None = None,
         out.append("<table class=kv><tr><th>LR</th>" +
                    "".join(f"<th>{esc(c)}</th>" for c in LR_COLUMNS) + "</tr>")
         for n, fields in enumerate(p.lrs):
-            by_name = {r.path.rpartition(".")[2]: r for r in fields}
             lr_path = fields[0].path.rpartition(".")[0]
             cells = []
-            for col in LR_COLUMNS:
-                field = by_name.get(col)
-                ch = changed.get(f"{lr_path}.{col}")
-                if ch is not None:
-                    cells.append(f"<td id={slug(f'{lr_path}.{col}')} class=x "
-                                 f"title='{esc(ch.register or '')}'>Δ {esc(ch.old)} -&gt; "
-                                 f"{esc(ch.new)}</td>")
-                elif field is None:
-                    cells.append("<td>&ndash;</td>")
+            for r in fields:
+                ch = changed.get(r.path)
+                value = f"Δ {esc(ch.old)} -&gt; {esc(ch.new)}" if ch else esc(r.value)
+                mark = " class=x" if ch else ""
+                if r.label == "reserved":
+                    cells.append(f"<td id={slug(r.path)}{mark} title='{esc(r.register)}'>"
+                                 f"reserved {value}</td>")
                 else:
-                    cells.append(f"<td id={slug(field.path)} title='{esc(field.register or '')}'>"
-                                 f"{esc(field.value)}</td>")
+                    cells.append(f"<td id={slug(r.path)}{mark} title='{esc(r.register)}'>"
+                                 f"{value}</td>")
             out.append(f"<tr id={slug(lr_path)}><th>LR{n}</th>{''.join(cells)}</tr>")
-        extra = [r for f in p.lrs for r in f if r.path.endswith(".reserved")]
-        for r in extra:
-            out.append(f"<tr><td colspan={len(LR_COLUMNS) + 1}>{esc(r.path)}: "
-                       f"{esc(r.value)}</td></tr>")
         out.append("</table>")
     out.append("</div>")
     return "".join(out)
@@ -249,14 +251,20 @@ SECTIONS = (("gicc", "CPU interfaces (GICC)"), ("gich", "Virtual interfaces (GIC
 SECTION_IDS = {"gicc": "gicc", "gich": "gich", "hyp": "hypervisor", "params": "params"}
 
 
-def sections(found: Iterable[Panel], render: Callable[[Panel], str]) -> Iterator[str]:
-    """The panels under one heading per kind, in SECTIONS order."""
+def sections(found: Iterable[Panel], render: Callable[[Panel], str],
+             changed: Mapping[str, Change] | None = None) -> Iterator[str]:
+    """The panels under one heading per kind, in SECTIONS order; a heading whose id a
+    change names (`hypervisor`: context on one side only) shows that change."""
     by: dict[str, list[str]] = {}
     for p in found:
         kind = p.key.rpartition(" ")[2] if p.key.startswith("cpu") else "params"
         by.setdefault(kind, []).append(render(p))
     for kind, title in SECTIONS:
         if kind in by:
-            yield f"<h2 id={SECTION_IDS[kind]}>{title}</h2><div class=panels>"
+            sid = SECTION_IDS[kind]
+            ch = (changed or {}).get(sid)
+            note = f" Δ {esc(ch.old)} -&gt; {esc(ch.new)}" if ch else ""
+            mark = " class=x" if ch else ""
+            yield f"<h2 id={sid}{mark}>{title}{note}</h2><div class=panels>"
             yield from by[kind]
             yield "</div>"
