@@ -103,7 +103,7 @@ def test_cells_draw_the_values_of_busy() -> None:
     assert _cell(page, "c0i1") == ("E··A\n0↑10@1", {"e", "a"})
     assert _cell(page, "c1i27") == ("··L·\n0‾b0", {"p"})
     assert _cell(page, "c0i27")[0] == "E·L·\n0‾a0"
-    assert _cell(page, "i50") == ("····\n0‾00\n··", set())
+    assert _cell(page, "i50") == ("····\n0‾00\n··", {"r"})  # reset values: faint
     title = title_lines(page, "i41")
     assert title[0] == "irq 41 (SPI 9)"
     assert "enabled: 1  [GICD_ISENABLER1 bit 9]" in title

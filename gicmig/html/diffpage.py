@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from gicmig.html.facts import Panel, Row, cells, panels
+from gicmig.html.facts import Panel, Row, at_reset, cells, panels
 from gicmig.html.page import (
     DIFF_LEGEND,
     IRQ_PATH,
@@ -72,6 +72,7 @@ def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None,
     if changes is None:
         changes = diff(a, b, ignore=ignore)
     ca, cb = cells(a), cells(b)
+    faint = at_reset(cb, b.config) & at_reset(ca, a.config)
     per_cell: dict[str, list[Change]] = {}
     for ch in changes:
         for anchor in irq_anchors(ch.path):
@@ -128,7 +129,7 @@ def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None,
         LEGEND % DIFF_LEGEND,
         "<h2 id=irqs>Interrupts</h2>",
         *matrix(num_cpus, max(cfg_a.num_irqs, cfg_b.num_irqs),
-                lambda k: diff_cell(k, ca.get(k), cb.get(k), per_cell.get(k, []))
+                lambda k: diff_cell(k, ca.get(k), cb.get(k), per_cell.get(k, []), k in faint)
                 if k in ca or k in cb else None, by_path),
     ]
     body += sections(merged, lambda p: panel_html(p, by_path), by_path)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from gicmig import labels
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, GicState, Irq
+from gicmig.model import NUM_PRIVATE, NUM_SGIS, GicConfig, GicState, Irq
 from gicmig.registers import (
     GICC_ABPR,
     GICC_BPR,
@@ -141,6 +141,12 @@ def _at(active: bool, who: int | None) -> str:
 def slots(mask: int, num_cpus: int) -> str:
     """A CPU set as one character per CPU: `0·2·` is {0,2} of 4 CPUs."""
     return "".join(str(c) if mask >> c & 1 else "·" for c in range(num_cpus))
+
+
+def at_reset(found: dict[str, Cell], config: GicConfig) -> set[str]:
+    """The anchors of the cells of `found` that hold their reset values (drawn faint)."""
+    reset = cells(GicState.reset(config))
+    return {k for k, c in found.items() if c.irq == reset[k].irq}
 
 
 def cells(st: GicState) -> dict[str, Cell]:

@@ -42,6 +42,7 @@ table.m tbody th{text-align:right;white-space:nowrap;width:70px}
 table.m td{width:46px;height:39px;padding:1px 1px 1px 2px;border:1px solid #d0d0d0;white-space:pre;
   vertical-align:top;color:#6a6a6a;background:#fff;overflow:hidden}
 table.m td.e{color:#000;border-color:#707070}
+table.m td.r{color:#b8b8b8;border-color:#e2e2e2}
 table.m td.g1{box-shadow:inset 3px 0 #2f62c9}
 table.m td.p{background:#ffd780}
 table.m td.a{background:#f5a3a3}
@@ -83,7 +84,8 @@ LEGEND = (
     "is active on: <code>@1</code> (<code>@?</code> UNKNOWN). Line 3, one slot per CPU: the "
     "targets of an SPI, the source CPUs of a pending SGI (<code>0&middot;2&middot;</code> = "
     "CPUs 0 and 2).</p>"
-    "<table class=m><tr><td class=e>E···<br>0‾a0</td><td>disabled</td>"
+    "<table class=m><tr><td class=r>····<br>0‾00<br>··</td><td>reset values (faint)</td>"
+    "<td>····<br>0‾a0</td><td>disabled</td><td class=e>E···<br>0‾a0</td><td>enabled</td>"
     "<td class='e p'>EP··<br>0↑20</td><td>pending</td>"
     "<td class='e a g1'>E··A<br>1↑40@1<br>·1</td><td>active, group 1 (blue bar)</td>"
     "<td class='e p a'>EPLA<br>0‾10</td><td>pending and active</td>"
@@ -124,17 +126,23 @@ def _title(cell: Cell) -> list[str]:
             for a in attrs_of(i.intid)]
 
 
-def state_cell(cell: Cell) -> str:
+def state_cell(cell: Cell, faint: bool = False) -> str:
+    """A cell; `faint`: it holds its reset values."""
     title = "\n".join([labels.irq(cell.irq.intid, cell.cpu), *_title(cell)])
     body = "<br>".join(esc(g) for g in cell.glyphs() if g)
-    return f"<td id={cell.anchor} class='{' '.join(cell.classes())}' title='{esc(title)}'>" \
+    classes = [*cell.classes(), "r"] if faint else cell.classes()
+    return f"<td id={cell.anchor} class='{' '.join(classes)}' title='{esc(title)}'>" \
            f"{body}</td>"
 
 
-def diff_cell(anchor: str, a: Cell | None, b: Cell | None, changes: list[Change]) -> str:
+def diff_cell(anchor: str, a: Cell | None, b: Cell | None, changes: list[Change],
+              faint: bool = False) -> str:
+    """A cell of B (of A where B lacks it), marked with the changes that name it."""
     shown = b or a
     assert shown is not None
     classes = shown.classes()
+    if faint and not changes:
+        classes.append("r")
     if a is None or b is None:
         classes.append("z")
     lines = list(shown.glyphs())

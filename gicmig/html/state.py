@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gicmig.html.facts import cells, counts, from_reset, panels
+from gicmig.html.facts import at_reset, cells, counts, from_reset, panels
 from gicmig.html.page import LEGEND, document, esc, matrix, panel_html, sections, state_cell
 from gicmig.model import GicState
 
@@ -11,6 +11,7 @@ def state_page(st: GicState, name: str = "state") -> str:
     """A self-contained HTML document drawing `st` (`name` says where it came from)."""
     found = cells(st)
     base = from_reset(st)
+    faint = at_reset(found, st.config)
     n = counts(found)
     cfg, prov = st.config, st.provenance
     virt = cfg.virtualization
@@ -30,7 +31,8 @@ def state_page(st: GicState, name: str = "state") -> str:
         LEGEND % "",
         "<h2 id=irqs>Interrupts</h2>",
         *matrix(cfg.num_cpus, cfg.num_irqs,
-                lambda anchor: state_cell(found[anchor]) if anchor in found else None),
+                lambda anchor: state_cell(found[anchor], anchor in faint)
+                if anchor in found else None),
     ]
     body += sections(panels(st, base), panel_html)
     return document(f"gicmig state: {name}", body)
