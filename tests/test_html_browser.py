@@ -22,7 +22,7 @@ from html_cases import HOSTILE, ROOT, hostile, load, migrated_busy
 from gicmig.html import diff_page, state_page
 
 sys.path.insert(0, str(ROOT / "tools"))
-from headless import Browser, Load, find_chromium  # noqa: E402
+from headless import Browser, Load, find_chromium
 
 ARTIFACTS = Path(os.environ.get("GICMIG_ARTIFACTS") or ROOT / "artifacts" / "screenshots")
 DOCS_IMG = ROOT / "docs" / "img"
