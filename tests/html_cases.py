@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gicmig
-from gicmig.model import GicState
+from gicmig.core.model import GicState
 
 ROOT = Path(__file__).resolve().parents[1]
 V1 = ROOT / "fixtures" / "v1"

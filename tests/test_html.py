@@ -24,10 +24,11 @@ from html_cases import (
 from html_tree import Page, parse
 
 import gicmig
+from gicmig.core.model import GicState
+from gicmig.diff.change import Change
+from gicmig.diff.semantic import diff
 from gicmig.html import diff_page, state_page
 from gicmig.html.page import slug
-from gicmig.model import GicState
-from gicmig.statediff import Change, diff
 
 # the diff's interrupt paths, as docs/diff.md documents them
 IRQ = re.compile(r"(?:cpu(\d+) )?irq (\d+)(?:-(\d+))? \([^)]*\)(?: (\w+))?$")
@@ -78,7 +79,7 @@ def test_every_non_reset_fact_of_a_state_appears(name: str) -> None:
 
 
 def test_every_fact_of_kvm_and_qemu_states_appears() -> None:
-    from gicmig.cli.diff_cmds import load_input
+    from gicmig.inputs import load_input
 
     for spec in (f"{ROOT}/fixtures/kvm/two-vcpu.json",
                  f"qemu:tcg:{ROOT}/examples/qemu-7.2-virt.mig",
@@ -134,7 +135,7 @@ def test_unknown_markers_are_drawn() -> None:
 
 
 def test_virtual_interface_and_hypervisor_panels() -> None:
-    from gicmig.registers import lr_layout
+    from gicmig.arch.registers import lr_layout
 
     st = load("max.gicmig")
     page = parse(state_page(st))
@@ -297,7 +298,7 @@ def _inputs(tmp: Path) -> dict[str, str]:
 
 
 def test_both_pages_for_every_input_kind(tmp_path: Path) -> None:
-    from gicmig.cli.diff_cmds import load_input
+    from gicmig.inputs import load_input
 
     inputs = _inputs(tmp_path)
     for kind, spec in inputs.items():

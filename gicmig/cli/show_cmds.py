@@ -42,9 +42,9 @@ def register(sub: Subcommands) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     from gicmig.cli._paths import refuse_overwriting_input
-    from gicmig.cli.diff_cmds import load_input
     from gicmig.errors import GicmigError
-    from gicmig.io import write_atomic
+    from gicmig.files import write_atomic
+    from gicmig.inputs import load_input
 
     args.current_path = args.input
     refuse_overwriting_input(args)
@@ -64,9 +64,9 @@ def _stdout_is_tty() -> bool:
 
 def render(state: object, name: str, fmt: str, registers: bool = False) -> str:
     """The report of `state` in `fmt` (text, json or html)."""
+    from gicmig.core.model import GicState
     from gicmig.html import state_page
     from gicmig.html.facts import from_reset
-    from gicmig.model import GicState
 
     assert isinstance(state, GicState)
     if fmt == "html":

@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+from gicmig.core.model import GicState
+from gicmig.diff.change import Change
+from gicmig.diff.semantic import diff
 from gicmig.html.facts import Panel, Row, at_reset, cells, panels
 from gicmig.html.page import (
     DIFF_LEGEND,
@@ -24,8 +27,6 @@ from gicmig.html.page import (
     sections,
     slug,
 )
-from gicmig.model import GicState
-from gicmig.statediff import Change, diff
 
 
 def change_kind(ch: Change) -> str:

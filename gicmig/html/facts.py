@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
-from gicmig import labels
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, GicConfig, GicState, Irq
-from gicmig.registers import (
+from gicmig.arch import labels
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
     GICC_ABPR,
     GICC_BPR,
     GICC_CTLR,
@@ -30,15 +30,10 @@ from gicmig.registers import (
     Register,
     lr_layout,
 )
-from gicmig.statediff import (
-    ABSENT,
-    UNKNOWN,
-    Change,
-    diff,
-    field_register,
-    field_value,
-    irq_register,
-)
+from gicmig.core.model import GicConfig, GicState, Irq
+from gicmig.diff.change import ABSENT, UNKNOWN, Change, field_ref, field_value
+from gicmig.diff.interrupts import irq_register
+from gicmig.diff.semantic import diff
 
 SPI_ATTRS = ("enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
              "active_cpu", "targets")
@@ -183,7 +178,7 @@ class Panel:
 def _register_rows(prefix: str, reg: Register, word: int,
                    instance: str | None = None) -> list[Row]:
     rows = [Row(f"{prefix}.{f.name}", f.arch, field_value(f, word),
-                field_register(reg, f.name, instance)) for f in reg.fields]
+                field_ref(reg, f.name, instance)) for f in reg.fields]
     reserved = word & reg.reserved_mask
     if reserved:
         rows.append(Row(f"{prefix}.reserved", "reserved", f"{reserved:#x}",
@@ -200,7 +195,7 @@ def _lr_rows(prefix: str, word: int, instance: str) -> list[Row]:
         reg = layout if name in layout.unpack(0) else GICH_LR if layout is GICH_LR_HW \
             else GICH_LR_HW
         value = field_value(layout.field(name), word) if reg is layout else "-"
-        rows.append(Row(f"{prefix}.{name}", name, value, field_register(reg, name, instance)))
+        rows.append(Row(f"{prefix}.{name}", name, value, field_ref(reg, name, instance)))
     reserved = word & layout.reserved_mask
     if reserved:
         rows.append(Row(f"{prefix}.reserved", "reserved", f"{reserved:#x}",
@@ -228,29 +223,29 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
     gen = Panel("config", "Parameters and distributor")
     gen.rows += [
         Row("config.revision", "revision", cfg.revision),
-        Row("config.num_cpus", "CPUs", str(cfg.num_cpus), field_register(GICD_TYPER, "cpu_number")),
+        Row("config.num_cpus", "CPUs", str(cfg.num_cpus), field_ref(GICD_TYPER, "cpu_number")),
         Row("config.num_irqs", "interrupt IDs", str(cfg.num_irqs),
-            field_register(GICD_TYPER, "it_lines_number")),
+            field_ref(GICD_TYPER, "it_lines_number")),
         Row("config.priority_bits", "priority bits", str(cfg.priority_bits)),
         Row("config.min_bpr", "minimum BPR", str(cfg.min_bpr)),
         Row("config.sgi_enables_rao_wi", "SGI enables RAO/WI", _bool(cfg.sgi_enables_rao_wi)),
         Row("config.ppi_trigger_programmable", "PPI trigger programmable",
             _bool(cfg.ppi_trigger_programmable)),
         Row("config.security_extensions", "security extensions", _bool(cfg.security_extensions),
-            field_register(GICD_TYPER, "security_extn")),
+            field_ref(GICD_TYPER, "security_extn")),
     ]
     virt = cfg.virtualization
     if virt is not None:
         for name, fld in (("num_lrs", "list_regs"), ("priority_bits", "pri_bits"),
                           ("preemption_bits", "pre_bits")):
             gen.rows.append(Row(f"config.virtualization.{name}", f"virtual {name}",
-                                str(getattr(virt, name)), field_register(GICH_VTR, fld)))
+                                str(getattr(virt, name)), field_ref(GICH_VTR, fld)))
     gen.rows += [
         Row("distributor.enable_grp0", "GICD EnableGrp0", "1" if st.enable_grp0 else "0",
-            field_register(GICD_CTLR, "enable_grp0")),
+            field_ref(GICD_CTLR, "enable_grp0")),
         Row("distributor.enable_grp1", "GICD EnableGrp1",
             UNKNOWN if st.enable_grp1_unknown else "1" if st.enable_grp1 else "0",
-            field_register(GICD_CTLR, "enable_grp1")),
+            field_ref(GICD_CTLR, "enable_grp1")),
     ]
     out = [gen]
     for c, gicc in enumerate(st.cpu):
@@ -258,9 +253,9 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
         pre = labels.cpu_reg(c, "gicc")
         p.rows += _register_rows(f"{pre}.ctlr", GICC_CTLR, gicc.ctlr)
         p.rows += [
-            Row(f"{pre}.pmr", "PMR", f"{gicc.pmr:#04x}", field_register(GICC_PMR, "priority")),
-            Row(f"{pre}.bpr", "BPR", str(gicc.bpr), field_register(GICC_BPR, "binary_point")),
-            Row(f"{pre}.abpr", "ABPR", str(gicc.abpr), field_register(GICC_ABPR, "binary_point")),
+            Row(f"{pre}.pmr", "PMR", f"{gicc.pmr:#04x}", field_ref(GICC_PMR, "priority")),
+            Row(f"{pre}.bpr", "BPR", str(gicc.bpr), field_ref(GICC_BPR, "binary_point")),
+            Row(f"{pre}.abpr", "ABPR", str(gicc.abpr), field_ref(GICC_ABPR, "binary_point")),
         ]
         p.rows += [Row(r.path, f"active {r.label}", r.value, r.register)
                    for r in listed.get(f"{pre}.active_priority", [])]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from gicmig.core.model import GicState
 from gicmig.html.facts import at_reset, cells, counts, from_reset, panels
 from gicmig.html.page import LEGEND, document, esc, matrix, panel_html, sections, state_cell
-from gicmig.model import GicState
 
 
 def state_page(st: GicState, name: str = "state") -> str:

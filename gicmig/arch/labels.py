@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from gicmig.bitmaps import set_bits
-
-NUM_SGIS = 16
-NUM_PRIVATE = 32
+from gicmig.arch.bitmaps import set_bits
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 
 
 def irq_kind(intid: int) -> str:
