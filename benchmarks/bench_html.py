@@ -24,9 +24,8 @@ from gicmig.html import diff_page, state_page
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests"))
+from bench_diff import every_interrupt_changed  # noqa: E402
 from headless import Browser, find_chromium  # noqa: E402
-from html_cases import every_interrupt_changed  # noqa: E402
 
 MIB = 1 << 20
 

@@ -44,15 +44,13 @@ def migrated_busy() -> GicState:
 
 
 def every_interrupt_changed(state: GicState) -> GicState:
-    """Every interrupt's priority moves, and every SPI/PPI flips its enable."""
+    """Every interrupt changes group, and every SPI its targets too."""
     out = state.copy()
-    step = 1 << (8 - state.config.priority_bits)
     sh = out.shared
-    sh.priority = bytes((p + step) & 0xFF for p in sh.priority)
-    sh.enabled ^= (1 << state.config.num_spis) - 1
+    sh.group ^= (1 << state.config.num_spis) - 1
+    sh.targets = bytes(t ^ 1 for t in sh.targets)
     for b in out.banked:
-        b.priority = bytes((p + step) & 0xFF for p in b.priority)
-        b.enabled ^= 0xFFFF_0000
+        b.group ^= 0xFFFF_FFFF
     return out
 
 

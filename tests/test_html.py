@@ -117,7 +117,7 @@ def test_cells_draw_the_values_of_busy() -> None:
     assert page.by_id["cpu1_gicc.ctlr.eoi_mode"].text() == "EOImode1"
     assert page.by_id["cpu1_gicc.ctlr.eoi_mode"].walk()[1].attrs["title"] == "GICC_CTLR bit 9"
     assert page.by_id["cpu0_gicc.pmr"].text() == "PMR0xf0"
-    assert page.by_id["cpu1_gicc.active_priority_0x20"].text() == "active 0x20group1"
+    assert page.by_id["cpu1_gicc.active_priority_0x20"].text() == "0x20: group1"
     assert page.by_id["distributor.enable_grp1"].text() == "GICD EnableGrp11"
     assert "cpu0_gich" not in page.by_id  # busy has no virtualization extensions
 

@@ -135,5 +135,7 @@ def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None,
     ]
     body += sections(merged, lambda p: panel_html(p, by_path), by_path)
     body += ["<h2 id=changes>Changes (the text diff, <code>--registers</code>)</h2>",
-             "<ol class=changes>", *listed, "</ol>"]
+             # laid out when scrolled to; until then as tall as its lines will be
+             f"<ol class=changes style='contain-intrinsic-size:auto {16 * len(listed)}px'>",
+             *listed, "</ol>"]
     return document(f"gicmig diff: {name_a} -> {name_b}", body)

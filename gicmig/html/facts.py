@@ -165,6 +165,8 @@ class Row:
     label: str
     value: str
     register: str | None = None
+    head: bool = False  # starts a group of rows (a register: its name and word)
+    chips: bool = False  # a head whose rows are entries of a list, drawn as chips
 
 
 @dataclass(slots=True)
@@ -175,10 +177,15 @@ class Panel:
     lrs: list[list[Row]] = field(default_factory=list)  # GICH: one row of fields per LR
 
 
+def _head(path: str, label: str, value: str = "", chips: bool = False) -> Row:
+    return Row(path, label, value, None, head=True, chips=chips)
+
+
 def _register_rows(prefix: str, reg: Register, word: int,
                    instance: str | None = None) -> list[Row]:
-    rows = [Row(f"{prefix}.{f.name}", f.arch, field_value(f, word),
-                field_ref(reg, f.name, instance)) for f in reg.fields]
+    rows = [_head(prefix, instance or reg.name, f"{word:#010x}")]
+    rows += [Row(f"{prefix}.{f.name}", f.arch, field_value(f, word),
+                 field_ref(reg, f.name, instance)) for f in reg.fields]
     reserved = word & reg.reserved_mask
     if reserved:
         rows.append(Row(f"{prefix}.reserved", "reserved", f"{reserved:#x}",
@@ -222,6 +229,7 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
     cfg = st.config
     gen = Panel("config", "Parameters and distributor")
     gen.rows += [
+        _head("config", "implementation parameters"),
         Row("config.revision", "revision", cfg.revision),
         Row("config.num_cpus", "CPUs", str(cfg.num_cpus), field_ref(GICD_TYPER, "cpu_number")),
         Row("config.num_irqs", "interrupt IDs", str(cfg.num_irqs),
@@ -241,6 +249,7 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
             gen.rows.append(Row(f"config.virtualization.{name}", f"virtual {name}",
                                 str(getattr(virt, name)), field_ref(GICH_VTR, fld)))
     gen.rows += [
+        _head("distributor", "distributor (GICD_CTLR)"),
         Row("distributor.enable_grp0", "GICD EnableGrp0", "1" if st.enable_grp0 else "0",
             field_ref(GICD_CTLR, "enable_grp0")),
         Row("distributor.enable_grp1", "GICD EnableGrp1",
@@ -253,19 +262,22 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
         pre = labels.cpu_reg(c, "gicc")
         p.rows += _register_rows(f"{pre}.ctlr", GICC_CTLR, gicc.ctlr)
         p.rows += [
+            _head(f"{pre}.priority", "priority masking"),
             Row(f"{pre}.pmr", "PMR", f"{gicc.pmr:#04x}", field_ref(GICC_PMR, "priority")),
             Row(f"{pre}.bpr", "BPR", str(gicc.bpr), field_ref(GICC_BPR, "binary_point")),
             Row(f"{pre}.abpr", "ABPR", str(gicc.abpr), field_ref(GICC_ABPR, "binary_point")),
         ]
-        p.rows += [Row(r.path, f"active {r.label}", r.value, r.register)
-                   for r in listed.get(f"{pre}.active_priority", [])]
+        p.rows.append(_head(f"{pre}.active_priority", "active priorities (group priority: "
+                            "group)", chips=True))
+        p.rows += listed.get(f"{pre}.active_priority", [])
         out.append(p)
     for c, vif in enumerate(st.virtual):
         p = Panel(f"cpu{c} gich", f"cpu{c} virtual interface (GICH)")
         pre = labels.cpu_reg(c, "gich")
         p.rows += _register_rows(f"{pre}.hcr", GICH_HCR, vif.hcr)
         p.rows += _register_rows(f"{pre}.vmcr", GICH_VMCR, vif.vmcr)
-        p.rows.append(Row(f"{pre}.apr", "APR", f"{vif.apr:#010x}", GICH_APR.name))
+        p.rows += [_head(f"{pre}.apr", GICH_APR.name),
+                   Row(f"{pre}.apr", "APR", f"{vif.apr:#010x}", GICH_APR.name)]
         for n, lr in enumerate(vif.lr):
             p.lrs.append(_lr_rows(f"{pre}.lr{n}", lr, f"GICH_LR{n}"))
         out.append(p)
@@ -273,9 +285,11 @@ def panels(st: GicState, base: list[Change] | None = None) -> list[Panel]:
         p = Panel(f"cpu{c} hyp", f"cpu{c} hypervisor context (not guest state)")
         pre = labels.cpu_reg(c, "hyp")
         p.rows += _register_rows(f"{pre}.hcr", GICH_HCR, ctx.hcr)
-        p.rows += [Row(r.path, f"HW map {r.label}", r.value, r.register)
+        p.rows.append(_head(f"{pre}.hw_mapping", "HW mappings (virtual: physical)", chips=True))
+        p.rows += [Row(r.path, r.label, r.value, r.register)
                    for r in listed.get(f"{pre}.hw_mapping", [])]
-        p.rows += [Row(r.path, f"EOI maint. {r.label}", r.value, r.register)
+        p.rows.append(_head(f"{pre}.eoi_maintenance", "pending EOI maintenance", chips=True))
+        p.rows += [Row(r.path, r.label, r.value, r.register)
                    for r in listed.get(f"{pre}.eoi_maintenance", [])]
         out.append(p)
     prov = st.provenance

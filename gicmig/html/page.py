@@ -33,6 +33,10 @@ table.kv th{font-weight:normal;color:#333;background:#f4f4f4}
 table.kv td{font-family:"DejaVu Sans Mono",monospace}
 tr.on td,td.on{font-weight:bold}
 .panels{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
+.regs{display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start;margin-bottom:6px}
+table.kv tr.h th{background:#dde4ee;font-weight:bold;text-align:left}
+td.chips{max-width:330px;font-size:11px;white-space:normal}.chip{white-space:nowrap;margin-right:6px}
+.chip b{font-weight:normal}span.chip.x{background:#ffe0f2;outline:1px solid #d0008a}
 .panel{border:1px solid #888;padding:6px;border-radius:3px;background:#fff}
 table.m{border-collapse:collapse;font:9px/1.25 "DejaVu Sans Mono",monospace;table-layout:fixed;
   width:1544px}
@@ -60,7 +64,8 @@ tr.x td,tr.x th,td.x{background:#ffe0f2}
 .legend{font-size:12px}.legend table.m td{height:39px}
 .legend table.m{width:auto;table-layout:auto}.legend table.m td{vertical-align:middle}
 .legend table.m td:nth-child(even){border:0;color:#111;width:auto;padding:0 14px 0 4px}
-ol.changes{font:12px/1.35 "DejaVu Sans Mono",monospace;padding-left:4em}
+ol.changes{font:12px/1.35 "DejaVu Sans Mono",monospace;padding-left:4em;
+  content-visibility:auto}
 ol.changes a{color:#0645ad}
 .warn{color:#a00}
 ul.sum{columns:4 260px;margin:0;padding-left:1.4em;font-size:12px}
@@ -70,7 +75,7 @@ ul.sum{columns:4 260px;margin:0;padding-left:1.4em;font-size:12px}
   table.m{font-size:6.5px}table.m td{width:auto;height:auto;min-width:0}
   table.m thead th{position:static}
   .panel,tr{break-inside:avoid}h2{break-after:avoid}
-  a{color:inherit;text-decoration:none}
+  a{color:inherit;text-decoration:none}ol.changes{content-visibility:visible}
 }
 """
 
@@ -223,17 +228,38 @@ def panel_html(p: Panel, changed: Mapping[str, Change] | None = None) -> str:
     out = [f"<div class='panel{mark}' id={slug(p.key)}><h3>{esc(p.title)}</h3>"]
     if whole:
         out.append(f"<p class=warn>Δ {esc(whole.old)} -&gt; {esc(whole.new)}</p>")
-    out.append("<table class=kv>")
+    out.append("<div class=regs>")
+    close = ""  # what ends the current group: a table or a list of chips
+    n_chips = -1  # entries in the current list of chips (-1: not a list)
     for r in p.rows:
+        if r.head or not close:
+            out.append(("none" if n_chips == 0 else "") + close)
+            n_chips = 0 if r.chips else -1
+            word = f" <code>{esc(r.value)}</code>" if r.head and r.value and not changed else ""
+            head = (f"<tr id={slug(r.path)}-h class=h><th colspan=2>{esc(r.label)}{word}</th>"
+                    "</tr>" if r.head else "")
+            if r.chips:
+                out.append(f"<table class=kv>{head}<tr><td colspan=2 class=chips>")
+                close = "</td></tr></table>"
+            else:
+                out.append(f"<table class=kv>{head}")
+                close = "</table>"
+            chips = r.chips
+            if r.head:
+                continue
         ch = changed.get(r.path)
+        value = f"Δ {esc(ch.old)} -&gt; {esc(ch.new)}" if ch else esc(r.value)
+        mark = " x" if ch else ""
+        if chips:
+            n_chips += 1
+            reg = f" title='{esc(r.register)}'" if r.register else ""
+            out.append(f"<span id={slug(r.path)} class='chip{mark}'{reg}>{esc(r.label)}: "
+                       f"<b>{value}</b></span> ")
+            continue
         on = " on" if r.value not in ("0", "0x00", "false", "", "none") else ""
-        if ch is not None:
-            out.append(f"<tr id={slug(r.path)} class='x{on}'>{_th(r)}<td>Δ {esc(ch.old)} "
-                       f"-&gt; {esc(ch.new)}</td></tr>")
-        else:
-            out.append(f"<tr id={slug(r.path)} class='{on.strip()}'>{_th(r)}"
-                       f"<td>{esc(r.value)}</td></tr>")
-    out.append("</table>")
+        out.append(f"<tr id={slug(r.path)} class='{(mark + on).strip()}'>{_th(r)}"
+                   f"<td>{value}</td></tr>")
+    out.append(("none" if n_chips == 0 else "") + close + "</div>")
     if p.lrs:
         out.append("<table class=kv><tr><th>LR</th>" +
                    "".join(f"<th>{esc(c)}</th>" for c in LR_COLUMNS) + "</tr>")

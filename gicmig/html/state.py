@@ -20,7 +20,9 @@ def state_page(st: GicState, name: str = "state") -> str:
         f"<p>{cfg.num_cpus} CPUs &middot; {cfg.num_irqs} interrupt IDs ({cfg.num_spis} SPIs) "
         f"&middot; {esc(cfg.revision)}, {cfg.priority_bits} priority bits &middot; "
         + (f"virtualization extensions, {virt.num_lrs} LRs" if virt else "no GICH")
-        + f" &middot; from {esc(prov.source)} &middot; schema revision {st.schema_revision}</p>",
+        + f" &middot; from {esc(prov.source)} &middot; schema revision {st.schema_revision}"
+        f" &middot; distributor EnableGrp0 {int(st.enable_grp0)}, EnableGrp1 "
+        + ("UNKNOWN" if st.enable_grp1_unknown else str(int(st.enable_grp1))) + "</p>",
         f"<p><b>{len(base)}</b> facts differ from reset. Interrupt cells: <b>{n['e']}</b> "
         f"enabled (E), <b>{n['p']}</b> pending (P/L/??), <b>{n['a']}</b> active (A), "
         f"<b>{n['g1']}</b> group 1, <b>{n['u']}</b> with an UNKNOWN marker.</p>",
