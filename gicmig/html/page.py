@@ -72,8 +72,9 @@ ul.sum{columns:4 260px;margin:0;padding-left:1.4em;font-size:12px}
 @media print{
   *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
   body{margin:0;font-size:9pt}nav{display:none}
-  table.m{font-size:6.5px}table.m td{width:auto;height:auto;min-width:0}
-  table.m thead th{position:static}
+  table.m{width:100%;font-size:5.5px}table.m td{width:auto;height:auto;min-width:0}
+  table.m thead th{position:static;width:auto}table.m thead th:first-child{width:5%}
+  .legend table.m{width:auto}
   .panel,tr{break-inside:avoid}h2{break-after:avoid}
   a{color:inherit;text-decoration:none}ol.changes{content-visibility:visible}
 }
