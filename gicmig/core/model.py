@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch import priority
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.core.facade import Bitmap, Facade, Scalar, Sized, Vector
 from gicmig.core.pb import pb
 
@@ -27,6 +28,9 @@ SOURCES: dict[str, int] = {
 SOURCE_NAMES = {v: k for k, v in SOURCES.items()}
 REVISIONS: dict[str, int] = {"GICv1": pb.REVISION_GICV1, "GICv2": pb.REVISION_GICV2}
 REVISION_NAMES = {v: k for k, v in REVISIONS.items()}
+# the banked bitmaps that are not zero at reset: SGIs reset enabled (RAO/WI on QEMU;
+# KVM's vgic-init enables them too) and are always edge-triggered
+RESET_BANKED = {"enabled": SGI_MASK, "edge": SGI_MASK}
 UNKNOWN_CPU = 0xFF  # the byte-vector marker for "the source did not record this CPU"
 
 
@@ -40,7 +44,7 @@ class VirtualizationExtensions(Facade):
 
     @property
     def min_vmbp(self) -> int:
-        return 7 - self.preemption_bits
+        return priority.min_binary_point(self.preemption_bits)
 
     @property
     def vtr(self) -> int:
@@ -117,7 +121,7 @@ class GicConfig(Facade):
 
     @property
     def min_abpr(self) -> int:
-        return self.min_bpr + 1
+        return priority.min_abpr(self.min_bpr)
 
     @property
     def num_spis(self) -> int:
@@ -130,7 +134,7 @@ class GicConfig(Facade):
     @property
     def priority_mask(self) -> int:
         """The implemented bits of an 8-bit priority (and of GICC_PMR)."""
-        return (0xFF << (8 - self.priority_bits)) & 0xFF
+        return priority.priority_mask(self.priority_bits)
 
     @property
     def preemption_bits(self) -> int:
@@ -338,10 +342,8 @@ class GicState:
         msg.config.CopyFrom(config._pb)
         msg.provenance.tool = "gicmig"
         st = msg.state
-        sgi_bits = (1 << NUM_SGIS) - 1
         for _ in range(config.num_cpus):
-            # SGIs reset enabled (RAO/WI on QEMU; KVM's vgic-init enables them too)
-            st.banked.add(edge=sgi_bits, enabled=sgi_bits)
+            st.banked.add(**RESET_BANKED)
             st.cpu.add(bpr=config.min_bpr, abpr=config.min_abpr)
         virt = config.virtualization
         if virt is not None:
