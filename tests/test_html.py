@@ -216,6 +216,20 @@ def test_every_change_of_a_migration_diff_appears() -> None:
     assert "irq pending_latch: 2 lines, 2 cells" in text and "gicc.pmr: 1 line" in text
 
 
+def test_a_list_entry_of_one_side_only_joins_its_own_group() -> None:
+    a = load("hyp-context.gicmig")
+    b = a.copy()
+    ctx = b.hypervisor
+    assert ctx is not None and ctx[0].hw_mappings
+    ctx[0].hw_mappings = []  # the mappings exist in A only
+    page, changes = check_diff(a, b)
+    gone = [c for c in changes if "hw_mapping" in c.path]
+    assert gone and all(c.new == "none" for c in gone)
+    tables = [t for t in page.all("table") if t.text().startswith("HW mappings")]
+    ids = {n.attrs.get("id") for t in tables for n in t.walk()}
+    assert all(slug(c.path) in ids for c in gone)
+
+
 def test_every_change_of_an_all_changed_diff_appears() -> None:
     mx = load("max.gicmig")
     _, changes = check_diff(mx, every_interrupt_changed(mx))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
+    from gicmig.core.model import GicState
 
 SHOW_EPILOG = """inputs: anything `gicmig diff` reads (detected by content): a .gicmig blob of any
   schema revision, a JSON fixture, a KVM dump, a GICH view, - for stdin; a QEMU stream as
@@ -62,13 +63,11 @@ def _stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
-def render(state: object, name: str, fmt: str, registers: bool = False) -> str:
+def render(state: GicState, name: str, fmt: str, registers: bool = False) -> str:
     """The report of `state` in `fmt` (text, json or html)."""
-    from gicmig.core.model import GicState
     from gicmig.html import state_page
     from gicmig.html.facts import from_reset
 
-    assert isinstance(state, GicState)
     if fmt == "html":
         return state_page(state, name)
     facts = from_reset(state)

@@ -57,12 +57,25 @@ def _merge(pa: list[Panel], pb: list[Panel]) -> list[Panel]:
         a, b = by_a.get(key), by_b.get(key)
         shown = b or a
         assert shown is not None
-        rows: dict[str, Row] = {r.path: r for r in shown.rows}
-        if a is not None and b is not None:
-            for r in a.rows:
-                rows.setdefault(r.path, r)
+        ga, gb = _groups(a), _groups(b)
+        rows: list[Row] = []
+        for head in dict.fromkeys([*gb, *ga]):  # a row of A only joins its own group
+            group = {(r.path, r.head): r for r in gb.get(head, [])}
+            for r in ga.get(head, []):
+                group.setdefault((r.path, r.head), r)
+            rows += group.values()
         lrs = max((a.lrs if a else []), (b.lrs if b else []), key=len)
-        out.append(Panel(shown.key, shown.title, list(rows.values()), lrs))
+        out.append(Panel(shown.key, shown.title, rows, lrs))
+    return out
+
+
+def _groups(p: Panel | None) -> dict[str, list[Row]]:
+    """A panel's rows by the head that starts their group (head first)."""
+    out: dict[str, list[Row]] = {}
+    head = ""
+    for r in p.rows if p else ():
+        head = r.path if r.head else head
+        out.setdefault(head, []).append(r)
     return out
 
 
@@ -81,7 +94,7 @@ def diff_page(a: GicState, b: GicState, changes: Sequence[Change] | None = None,
     merged = _merge(panels(a), panels(b))
     by_path = {ch.path: ch for ch in changes}
     ids = {slug(p.key) for p in merged}
-    ids |= {slug(r.path) for p in merged for r in p.rows}
+    ids |= {slug(r.path) for p in merged for r in p.rows if not r.head}
     ids |= {slug(r.path) for p in merged for lr in p.lrs for r in lr}
     ids |= {slug(r.path.rpartition(".")[0]) for p in merged for lr in p.lrs for r in lr}
     num_cpus = max(a.config.num_cpus, b.config.num_cpus)

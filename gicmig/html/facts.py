@@ -46,10 +46,12 @@ LIST_ROWS = ("gicc.active_priority ", "hyp.hw_mapping ", "hyp.eoi_maintenance ")
 
 @cache
 def register_of(attr: str, intid: int) -> str | None:
+    """The diff's register reference, once per (attribute, ID): cells of every CPU share it."""
     return irq_register(attr, intid)
 
 
 def attrs_of(intid: int) -> tuple[str, ...]:
+    """The attributes an interrupt of this ID has, in the diff's order."""
     if intid < NUM_SGIS:
         return SGI_ATTRS
     return PPI_ATTRS if intid < NUM_PRIVATE else SPI_ATTRS
@@ -104,6 +106,7 @@ class Cell:
         return flags, line2, who
 
     def classes(self) -> list[str]:
+        """CSS classes: e enabled, p pending, a active, g1 group 1, u UNKNOWN marker."""
         i = self.irq
         out = []
         if i.enabled:
@@ -114,14 +117,16 @@ class Cell:
             out.append("a")
         if i.group:
             out.append("g1")
-        if i.pending_split_unknown or (i.active and None in (
-                i.active_cpu if i.intid >= NUM_PRIVATE else 0,
-                i.sgi_active_source if i.intid < NUM_SGIS else 0)):
-            out.append("u")
+        who = (i.active_cpu if i.intid >= NUM_PRIVATE
+               else i.sgi_active_source if i.intid < NUM_SGIS else 0)
+        if i.pending_split_unknown or (i.active and who is None):
+            out.append("u")  # an UNKNOWN marker: latch/line split, or the active CPU
         return out
 
 
 def _who(active: bool, who: int | None) -> str:
+    """The CPU an interrupt is active on (or from), spelled as the diff spells it (the
+    tests check every such value against the diff's)."""
     if who is None:
         return UNKNOWN
     return "none" if not active and not who else str(who)
