@@ -116,6 +116,22 @@ def test_hostile_input_stays_text(browser: Browser, pages: dict[str, Path]) -> N
         "<script>alert(3)</script>"
 
 
+def test_pages_without_colour(browser: Browser, pages: dict[str, Path]) -> None:
+    """Seen with no colour vision the symbols still tell the states apart (a screenshot
+    to look at; the glyphs themselves are pinned by tests/test_html.py)."""
+    browser.call("Emulation.setEmulatedVisionDeficiency", session=True, type="achromatopsia")
+    try:
+        result = browser.load(pages["diff-migration"])
+        browser.screenshot(ARTIFACTS / "diff-migration-no-colour.png", height=1300)
+    finally:
+        browser.call("Emulation.setEmulatedVisionDeficiency", session=True, type="none")
+    assert result.errors == []
+    # every changed cell carries the Δ line, which needs no colour
+    texts = browser.evaluate("[...document.querySelectorAll('table.m td.x[id]')]"
+                             ".map(e => e.textContent)")
+    assert texts and all("Δ" in t for t in texts)
+
+
 def test_pages_print(browser: Browser, pages: dict[str, Path]) -> None:
     browser.load(pages["state-busy"])
     pdf = base64.b64decode(browser.call("Page.printToPDF", session=True, landscape=True,
