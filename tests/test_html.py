@@ -32,7 +32,8 @@ from gicmig.html.page import slug
 
 # the diff's interrupt paths, as docs/diff.md documents them
 IRQ = re.compile(r"(?:cpu(\d+) )?irq (\d+)(?:-(\d+))? \([^)]*\)(?: (\w+))?$")
-STATES = ["busy.gicmig", "max.gicmig", "hyp-context.gicmig", "reset-virt-2cpu.gicmig"]
+STATES = ["busy.gicmig", "max.gicmig", "hyp-context.gicmig", "reset-virt-2cpu.gicmig",
+          "../v3/kvm-stale-latch.gicmig", "../v2/kvm-grp1-unknown.gicmig"]
 
 
 def anchors(m: re.Match[str]) -> list[str]:
@@ -130,6 +131,13 @@ def test_unknown_markers_are_drawn() -> None:
     assert "pending_latch: unknown  [GICD_ISPENDR1 bit 5]" in title_lines(page, "i37")
     text, classes = _cell(page, "i33")
     assert text == "··LA\n1↑32@?\n···34·67" and "u" in classes and "p" not in classes
+    st = gicmig.load(ROOT / "fixtures/v3/kvm-stale-latch.gicmig")
+    page = parse(state_page(st))
+    assert _cell(page, "c0i27")[0].startswith("E??A")  # latch OR line, and maybe stale
+    assert "latch_maybe_stale: 1" in title_lines(page, "c0i27")
+    st.banked[0].pending_split_unknown &= ~(1 << 27)  # a known latch that may be stale
+    text, classes = _cell(parse(state_page(st)), "c0i27")
+    assert text.startswith("Ep·A") and {"u", "a", "p"} <= classes
     grp1 = parse(state_page(gicmig.load(ROOT / "fixtures/v2/kvm-grp1-unknown.gicmig")))
     assert grp1.by_id["distributor.enable_grp1"].text().endswith("unknown")
 

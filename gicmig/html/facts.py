@@ -36,10 +36,10 @@ from gicmig.diff.interrupts import irq_register
 from gicmig.diff.semantic import diff
 
 SPI_ATTRS = ("enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
-             "active_cpu", "targets")
+             "latch_maybe_stale", "active_cpu", "targets")
 SGI_ATTRS = ("enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
-             "active_source", "sources")
-PPI_ATTRS = SGI_ATTRS[:7]
+             "latch_maybe_stale", "active_source", "sources")
+PPI_ATTRS = SGI_ATTRS[:8]
 # the list rows of a panel: one row per entry the diff names (an active level, a mapping)
 LIST_ROWS = ("gicc.active_priority ", "hyp.hw_mapping ", "hyp.eoi_maintenance ")
 
@@ -72,7 +72,8 @@ class Cell:
     def values(self) -> dict[str, str]:
         i = self.irq
         bits = {"enabled": i.enabled, "group": i.group, "edge": i.edge, "active": i.active,
-                "pending_latch": i.pending_latch, "line_level": i.line_level}
+                "pending_latch": i.pending_latch, "line_level": i.line_level,
+                "latch_maybe_stale": i.latch_maybe_stale}
         out = {k: "1" if v else "0" for k, v in bits.items()}
         if i.pending_split_unknown:  # the source gave latch OR line only
             out["pending_latch"] = out["line_level"] = UNKNOWN
@@ -93,7 +94,8 @@ class Cell:
             pend = "??" if i.pending_latch else "··"
         else:  # an SGI is pending while any source CPU is
             latch = i.sgi_sources if i.intid < NUM_SGIS else i.pending_latch
-            pend = ("P" if latch else "·") + ("L" if i.line_level else "·")
+            mark = "p" if i.latch_maybe_stale else "P"  # p: the latch may be KVM's stale one
+            pend = (mark if latch else "·") + ("L" if i.line_level else "·")
         flags = ("E" if i.enabled else "·") + pend + ("A" if i.active else "·")
         line2 = f"{i.group}{'↑' if i.edge else '‾'}{i.priority:02x}"
         who = ""
@@ -119,8 +121,8 @@ class Cell:
             out.append("g1")
         who = (i.active_cpu if i.intid >= NUM_PRIVATE
                else i.sgi_active_source if i.intid < NUM_SGIS else 0)
-        if i.pending_split_unknown or (i.active and who is None):
-            out.append("u")  # an UNKNOWN marker: latch/line split, or the active CPU
+        if i.pending_split_unknown or i.latch_maybe_stale or (i.active and who is None):
+            out.append("u")  # a marker: latch/line split or stale latch, the active CPU
         return out
 
 
