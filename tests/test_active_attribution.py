@@ -20,7 +20,7 @@ from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.nested import fold_groups
 from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
-from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
