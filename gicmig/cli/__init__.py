@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "gicmig.cli.kvm_cmds",
     "gicmig.cli.qemu_cmds",
     "gicmig.cli.diff_cmds",
+    "gicmig.cli.show_cmds",
     "gicmig.cli.gich_cmds",
 ]
 
@@ -32,6 +33,8 @@ EPILOG = """examples:
   gicmig import qemu --accel tcg --machine virt vm.mig -o gic.gicmig
   gicmig export kvm gic.gicmig -o writes.json
   gicmig diff --registers before.gicmig after.json
+  gicmig show --format html -o state.html gic.gicmig
+  gicmig diff --format html -o diff.html before.gicmig after.json
   gicmig schema check                       # proto/ against every locked revision
 
 exit codes: 0 ok, 1 invalid/lossy/different, 2 usage or I/O error"""
