@@ -14,12 +14,11 @@ from operator import or_
 from typing import Any
 
 from gicmig.arch import bitmaps, labels, priority
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import ValidationError, Violation
 
-_SGI_BITS = (1 << NUM_SGIS) - 1
 _SPLIT_UNKNOWN_HELP = "allowed only on a level-triggered interrupt whose latch holds the OR"
 
 
@@ -103,7 +102,7 @@ class _Ctx:
         self.lr_hw_mask = GICH_LR.field("hw").mask
         self.lr_res_sw, self.lr_res_hw = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
         self.ctlr_reserved = GICC_CTLR.reserved_mask
-        self.sgi_lanes = sum(_SGI_BITS << 32 * c for c in range(self.num_cpus))
+        self.sgi_lanes = sum(SGI_MASK << 32 * c for c in range(self.num_cpus))
         # representable active-priority levels, repeated in 128-bit lanes per CPU count
         self.apr_lanes = [sum(self.apr_levels << 128 * c for c in range(k)) for k in range(9)]
         self.hcr_reserved, self.vmcr_reserved = GICH_HCR.reserved_mask, GICH_VMCR.reserved_mask
@@ -234,15 +233,15 @@ def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
             yield _v("STATE-IRQ-OUT-OF-RANGE", f"state.banked[{c}].{name}",
                      f"{len(getattr(b, name))} entries, at most {length}")
             return
-    if b.edge & _SGI_BITS != _SGI_BITS:
-        for s in bitmaps.set_bits(~b.edge & _SGI_BITS):
+    if b.edge & SGI_MASK != SGI_MASK:
+        for s in bitmaps.set_bits(~b.edge & SGI_MASK):
             yield _v("SGI-NOT-EDGE", labels.irq(s, c), "level-triggered; SGIs are always edge")
-    if ctx.rao and b.enabled & _SGI_BITS != _SGI_BITS:
-        for s in bitmaps.set_bits(~b.enabled & _SGI_BITS):
+    if ctx.rao and b.enabled & SGI_MASK != SGI_MASK:
+        for s in bitmaps.set_bits(~b.enabled & SGI_MASK):
             yield _v("SGI-DISABLED-RAO", labels.irq(s, c),
                      "disabled, but this GIC's SGI enables are RAO/WI")
     for name in ("pending_latch", "line_level"):
-        for s in bitmaps.set_bits(getattr(b, name) & _SGI_BITS):
+        for s in bitmaps.set_bits(getattr(b, name) & SGI_MASK):
             yield _v("SGI-LATCH-OR-LINE", labels.irq(s, c),
                      f"{name} is set; SGI pending state is its set of sources")
     yield from _split_unknown(b.pending_split_unknown, b.edge, b.pending_latch, b.line_level, c, 0)
@@ -493,7 +492,7 @@ def _banked_ok(ctx: _Ctx, banked: Any) -> bool:
     prio, src, who = _padded(prio_l, 32), _padded(src_l, 16), _padded(who_l, 16)
     if prio is None or src is None or who is None:
         return False
-    active = _lanes(tuple(a & _SGI_BITS for a in act_l), "H")
+    active = _lanes(tuple(a & SGI_MASK for a in act_l), "H")
     return (not prio.translate(None, ctx.bad_prio) and not src.translate(None, ctx.bad_source)
             and not _stray_or_bad(who, active, ctx.cpu_ids))
 
