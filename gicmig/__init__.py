@@ -32,8 +32,8 @@ _EXPORTS = {
     "Change": "gicmig.diff.change",
     "import_kvm": "gicmig.views.kvm.convert",
     "import_qemu": "gicmig.views.qemu.convert",
-    "import_gich": "gicmig.views.gich.convert",
-    "export_gich": "gicmig.views.gich.convert",
+    "import_gich": "gicmig.views.gich",
+    "export_gich": "gicmig.views.gich",
     "export_kvm": "gicmig.views.kvm.convert",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from gicmig.formats.codec import decode, encode, info
     from gicmig.formats.fixture import from_json, to_json
     from gicmig.formats.io import load
-    from gicmig.views.gich.convert import export_gich, import_gich
+    from gicmig.views.gich import export_gich, import_gich
     from gicmig.views.kvm.convert import export_kvm, import_kvm
     from gicmig.views.qemu.convert import import_qemu
 

@@ -70,7 +70,7 @@ def _load_qemu(accel: str) -> Loader:
 def _load_gich(source: bytes | str, opts: Options, path: str) -> GicState:
     import os
 
-    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.merge import import_gich
     from gicmig.views.gich.viewfile import parse_view
 
     lenient, keep = _flag(opts, "lenient"), _flag(opts, "keep_hypervisor_context")

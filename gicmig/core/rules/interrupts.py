@@ -49,7 +49,7 @@ def _banked_ok(ctx: Context, banked: Any) -> bool:
     sgi = ctx.sgi_lanes
     edge, latch, line = lanes(edge_l, "I"), lanes(latch_l, "I"), lanes(line_l, "I")
     if (edge & sgi != sgi or (ctx.rao and lanes(en, "I") & sgi != sgi)
-        or (latch | line) & sgi or lanes(unk_l, "I") & ~(~edge & latch & ~line)
+            or (latch | line) & sgi or lanes(unk_l, "I") & ~(~edge & latch & ~line)
             or lanes(stale_l, "I") & ~(~edge & latch & lanes(act_l, "I"))):
         return False
     prio, src, who = padded(prio_l, 32), padded(src_l, 16), padded(who_l, 16)
@@ -93,8 +93,6 @@ def _split_unknown(unk: int, edge: int, latch: int, line: int, cpu: int | None,
 
 def _maybe_stale(marks: int, edge: int, latch: int, active: int, cpu: int | None,
                  base: int) -> Iterator[Violation]:
-    """Schema revision 3: the maybe-stale-latch marker only on an active level-triggered
-    interrupt whose pending latch is set."""
     for k in bitmaps.set_bits(marks & ~(~edge & latch & active)):
         yield _v("IRQ-LATCH-STALE-INVALID", labels.irq(base + k, cpu),
                  "maybe-stale-latch marker on an interrupt that is not an active "

@@ -20,7 +20,7 @@ from functools import reduce
 from operator import or_
 
 from gicmig import __version__
-from gicmig.active_attribution import Derivation, attribute
+from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -51,10 +51,10 @@ from gicmig.arch.registers import (
     SGI_BANKS,
     Bank,
 )
+from gicmig.core.attribution import Derivation, attribute
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.kvm_abi import maybe_stale_latch, never_run_binary_points
 from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
 
 _BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
@@ -189,7 +189,7 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
 class KvmImported(GicState):
     """A `GicState` from `import_kvm`, with what the import normalized (binary points of
     never-run vCPUs) and what it derived (group of active priorities, CPU of active SPIs,
-    by gicmig.active_attribution)."""
+    by gicmig.core.attribution)."""
 
     __slots__ = ("derivations", "normalizations")
 
@@ -688,7 +688,7 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
 def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int | None,
                       base: int) -> Iterator[Violation]:
     """A known (unmarked) pending latch of an active level interrupt: KVM clears it when
-    the guest deactivates the interrupt (gicmig.kvm_abi.maybe_stale_latch), so a genuine
+    the guest deactivates the interrupt (gicmig.abi.kvm.maybe_stale_latch), so a genuine
     re-pend is not delivered again."""
     known = maybe_stale_latch(latch, active, edge) & ~marked
     if known:
