@@ -41,8 +41,8 @@ def _bytes(source: bytes | str) -> bytes:
 
 
 def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
-    from gicmig.views.kvm.convert import import_kvm
     from gicmig.views.kvm.dump import parse_dump
+    from gicmig.views.kvm.reader import import_kvm
 
     options = _int_options(opts, ("num_cpus", "priority_bits"))
     return import_kvm(parse_dump(_bytes(source)), **options)

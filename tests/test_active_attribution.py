@@ -10,6 +10,7 @@ from pathlib import Path
 
 from test_qemu_support import GicImage, stream
 
+from gicmig.abi.kvm import kvm_config
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_VMCR
 from gicmig.cli import main
 from gicmig.core.attribution import attribute, group_priority_level, split_active_levels
@@ -19,7 +20,7 @@ from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.nested import fold_groups
 from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
-from gicmig.views.kvm.convert import import_kvm, kvm_config
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]

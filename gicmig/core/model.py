@@ -354,7 +354,7 @@ class GicState:
         if virt is not None:
             from gicmig.arch.registers import GICH_VMCR
 
-            vmcr = GICH_VMCR.pack(vmbp=virt.min_vmbp, vmabp=virt.min_vmbp + 1)
+            vmcr = GICH_VMCR.pack(vmbp=virt.min_vmbp, vmabp=priority.min_abpr(virt.min_vmbp))
             for _ in range(config.num_cpus):
                 st.virtual.add(vmcr=vmcr)
         return cls(msg)

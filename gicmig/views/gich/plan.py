@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from gicmig.abi.kvm import lowest_target
 from gicmig.arch import bitmaps, labels
 from gicmig.arch import gich as arch_gich
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
@@ -50,6 +51,7 @@ def export_gich(state: GicState, target: GichTarget | None = None, *,
     """
     return plan_gich(state, target, lenient=lenient)[0]
 
+
 def plan_gich(state: GicState, target: GichTarget | None = None, *,
               lenient: bool = False) -> tuple[GichView, tuple[Violation, ...]]:
     """`export_gich`, and what `lenient` let go (empty in strict mode).
@@ -64,6 +66,7 @@ def plan_gich(state: GicState, target: GichTarget | None = None, *,
     if target.eoi_policy == "none":
         state = _drop_stale_latches(state, lenient, losses)
     return _place(state, target), tuple(losses)
+
 
 def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation]) -> GicState:
     sh = state.shared
@@ -94,6 +97,7 @@ def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation])
     st.shared.latch_maybe_stale = 0
     return st
 
+
 # --- export ------------------------------------------------------------------------------------
 class _Slot(NamedTuple):
     """An interrupt that gets a list register on one vCPU (sorts by priority, then ID)."""
@@ -101,6 +105,7 @@ class _Slot(NamedTuple):
     priority: int
     intid: int
     kind: str  # "active" (incl. HW-mapped), "eoi" (maintenance request), "pending"
+
 
 def _place(state: GicState, target: GichTarget) -> GichView:
     if target.eoi_policy not in EOI_POLICIES:
@@ -144,6 +149,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
     return GichView(tuple(vcpus), image)
 
+
 def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
                     out: list[Violation]) -> None:
     good = bytes(v for v in range(256) if not v & ~params.priority_mask)
@@ -158,6 +164,7 @@ def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
                              f"priority {p:#04x} has bits below the {params.priority_bits} a "
                              f"GICH_LR holds (mask {params.priority_mask:#04x})"
                              + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
+
 
 def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) -> None:
     step = (1 << params.level_shift) - 1
@@ -182,6 +189,7 @@ def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) ->
                               f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
                               f"has {1 << params.preemption_bits} levels"))
     _fit_groups(state, out)
+
 
 def _fit_groups(state: GicState, out: list[Violation]) -> None:
     """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
@@ -209,9 +217,11 @@ def _fit_groups(state: GicState, out: list[Violation]) -> None:
                               f"one set for both groups, and the active interrupts make it "
                               f"{_groups(want)} on import"))
 
+
 def _groups(bits: tuple[int, ...]) -> str:
     names = [n for n, b in zip(("group 0", "group 1", "group-unknown"), bits, strict=True) if b]
     return " and ".join(names)
+
 
 def _plan(state: GicState, irqs: Irqs, params: VtrParams,
           out: list[Violation]) -> list[list[_Slot]]:
@@ -249,11 +259,13 @@ def _plan(state: GicState, irqs: Irqs, params: VtrParams,
         plans.append(fixed + eoi[c] + queued)
     return plans
 
+
 def _disabled_interface(maps: tuple[HwMapping, ...], c: int, out: list[Violation]) -> None:
     for m in maps:
         out.append(Violation("GICH-HCR-DISABLED", labels.irq(m.virtual_id, c),
                              f"HW-mapped to {m.physical_id}, but the kept GICH_HCR has En = 0: "
                              "no valid list register may carry the mapping"))
+
 
 def _plan_private(irqs: Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slot],
                   pending: list[_Slot], out: list[Violation]) -> None:
@@ -271,6 +283,7 @@ def _plan_private(irqs: Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slo
         if grp_on[groups >> v & 1]:
             pending.append(_Slot(prio[v], v, "pending"))
 
+
 def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
               must: list[_Slot], eoi: list[_Slot], out: list[Violation]) -> None:
     for m in maps:
@@ -285,6 +298,7 @@ def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
     for v in bitmaps.set_bits(eoi_ids):
         eoi.append(_Slot(irqs.priority(v, c), v, "eoi"))
 
+
 def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation]) -> None:
     for k in bitmaps.set_bits(irqs.s_active):
         c = irqs.s_cpu[k]
@@ -294,8 +308,10 @@ def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation])
             continue
         must[c].append(_Slot(irqs.s_prio[k], NUM_PRIVATE + k, "active"))
 
-# the lowest CPU in a target mask (KVM queues an SPI there); 8 = no target
-_LOWEST_TARGET = bytes((t & -t).bit_length() - 1 if t else 8 for t in range(256))
+
+# target mask -> the CPU KVM queues the SPI to (8: no target), as a translate() table
+_LOWEST_TARGET = bytes(map(lowest_target, range(256)))
+
 
 def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: list[int],
                        must: list[list[_Slot]], pending: list[list[_Slot]]) -> None:
@@ -322,6 +338,7 @@ def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: lis
             wanted -= 1
             if not wanted:
                 break
+
 
 def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
             policy: str) -> int:
@@ -356,11 +373,13 @@ def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
     state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
     return common | eoi << _EOI_S | state << _STATE_S
 
+
 def _clear_latch(work: Irqs, v: int, c: int) -> None:
     if v < NUM_PRIVATE:
         work.b_latch[c] &= ~(1 << v)
     else:
         work.s_latch &= ~(1 << (v - NUM_PRIVATE))
+
 
 def _encode_sgi(work: Irqs, irqs: Irqs, v: int, c: int, active: bool, policy: str,
                 common: int) -> int:
