@@ -347,9 +347,7 @@ def test_current_pending_staleness_only_where_deviation_19_allows_it() -> None:
 
 # --- the kvm-arm-gic encoding -------------------------------------------------------------------
 def kvm_image() -> GicImage:
-    img = GicImage(virt=False).set("abpr", 0, 3).set("abpr", 1, 3)
-    for c in (0, 1):
-        img.set("bpr", c, 2).set("current_pending", c, 1023)
+    img = GicImage.kvm()
     img.set("ctlr", 0, 1).set("priority_mask", 0, 0x1E).set("apr", 0, 1 << 4)
     img.irq(40, enabled=0xFF, pending=0xFF, active=0xFF)  # level-triggered SPI
     img.irq(41, enabled=0xFF, pending=0xFF, edge=1)
