@@ -618,3 +618,18 @@ def test_template_on_disk_is_never_modified(tmp_path: Path) -> None:
     before = TEMPLATE.read_bytes()
     export(reset(2, virt=False), TEMPLATE, tmp_path)
     assert TEMPLATE.read_bytes() == before
+
+
+def test_readme_export_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"```python\n(state = gicmig.import_kvm.*?)```", text, re.S)
+    assert code, "README has no export example"
+    src = code.group(1).replace('"fixtures/', f'"{ROOT}/fixtures/')
+    src = src.replace('"examples/', f'"{ROOT}/examples/')
+    monkeypatch.chdir(tmp_path)
+    exec(compile("import gicmig\n" + src, "README.md", "exec"), {})
+    assert capsys.readouterr().out.split()[0] == "tcg"
+    assert (tmp_path / "vm.mig").stat().st_size == TEMPLATE.stat().st_size
