@@ -31,16 +31,16 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 CHILD = """
 import resource, sys
-from gicmig.io import load
-from gicmig.views.qemu_write import export_qemu
+from gicmig.formats.io import load
+from gicmig.views.qemu.write import export_qemu
 state = load(sys.argv[1])
 export_qemu(state, sys.argv[2], sys.argv[3])
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 BASELINE = """
 import resource
-from gicmig.io import load
-from gicmig.views.qemu_write import export_qemu
+from gicmig.formats.io import load
+from gicmig.views.qemu.write import export_qemu
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -48,7 +48,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def build_template(path: Path, mib: int) -> None:
     from test_qemu_support import PAGE, be32, stream_parts
 
-    from gicmig.views.qemu_stream import GIC_IDSTR, VIRT_SUBSECTION, read_arm_gic
+    from gicmig.views.qemu.stream import GIC_IDSTR, VIRT_SUBSECTION, read_arm_gic
 
     sec = read_arm_gic(SHARED / "virt.mig")
     assert sec.virt is not None
@@ -71,9 +71,9 @@ def main() -> None:
     if not (SHARED / "dist.mig").exists():
         print(f"skipped: the shared streams are not at {SHARED}")
         return
-    from gicmig.io import dump
-    from gicmig.views.qemu import import_qemu
-    from gicmig.views.qemu_write import export_qemu
+    from gicmig.formats.io import dump
+    from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.write import export_qemu
 
     mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:

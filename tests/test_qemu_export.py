@@ -23,16 +23,16 @@ from strategies import states
 from test_qemu_support import GicImage, stream, stream_parts
 
 import gicmig
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.io import load
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_VMCR
-from gicmig.views.kvm import import_kvm
-from gicmig.views.kvm_dump import parse_dump
-from gicmig.views.qemu import import_qemu
-from gicmig.views.qemu_raw import RawImage
-from gicmig.views.qemu_stream import NCPU, read_arm_gic
-from gicmig.views.qemu_write import QemuExport, export_qemu
+from gicmig.formats.io import load
+from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.dump import parse_dump
+from gicmig.views.qemu.convert import import_qemu
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.stream import NCPU, read_arm_gic
+from gicmig.views.qemu.write import QemuExport, export_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "qemu"
@@ -507,7 +507,7 @@ def test_random_tcg_states_round_trip(data: st.DataObject) -> None:
     template = stream(GicImage(n, virt=virt).section(), machine=machine, zero_pages=2,
                       data_pages=1)
     section = read_arm_gic(io.BytesIO(template))
-    from gicmig.views.qemu_write import plan_qemu
+    from gicmig.views.qemu.write import plan_qemu
 
     plan = plan_qemu(s, section, num_irqs=None if nirq == 288 else nirq)
     assert plan.losses == () and plan.accel == "tcg"
@@ -532,7 +532,7 @@ def _splice(template: bytes, section: object, main: bytes, virt: bytes | None) -
 def test_random_states_lenient_then_strict_is_lossless(data: st.DataObject) -> None:
     """Any valid state of a QEMU-sized GIC: lenient writes the nearest one, which exports
     again without loss and imports back as itself (both encodings)."""
-    from gicmig.views.qemu_write import plan_qemu
+    from gicmig.views.qemu.write import plan_qemu
 
     accel = data.draw(st.sampled_from(("tcg", "kvm")))
     n = data.draw(st.sampled_from((1, 2, 5)))
@@ -600,7 +600,7 @@ def test_cli_worked_example(tmp_path: Path) -> None:
 
 def test_cli_errors(tmp_path: Path) -> None:
     state = tmp_path / "s.gicmig"
-    gicmig.io.dump(reset(2, virt=False), state)
+    gicmig.formats.io.dump(reset(2, virt=False), state)
     r = cli("export", "qemu", str(state), "--template", str(TEMPLATE), "-o", str(TEMPLATE))
     assert r.returncode == 2 and "USAGE" in r.stderr
     r = cli("export", "qemu", str(state), "--template", str(TEMPLATE), "-o",

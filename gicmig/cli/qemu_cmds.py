@@ -20,8 +20,9 @@ EPILOG = """examples:
 The stream does not name the QEMU device that wrote the GIC section, but each device
 leaves marks the other never writes: --accel may be left out when they decide, and a
 --accel they contradict is refused. The stream records neither the number of CPUs,
-interrupt IDs nor priority bits. --machine virt presets 288 IDs; the CPU
-count is read from the per-CPU slots when they leave no doubt.
+interrupt IDs nor priority bits. --machine virt presets 288 IDs, and is the default when
+the stream's configuration names the virt board; the CPU count is read from the per-CPU
+slots when they leave no doubt.
 exit codes: 0 imported, 1 invalid stream or refused deviation, 2 usage or I/O error"""
 
 
@@ -57,9 +58,9 @@ def register(sub: Subcommands) -> None:
 
 def _import_qemu(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError
-    from gicmig.io import dump
-    from gicmig.views.qemu import import_qemu
-    from gicmig.views.qemu_stream import describe
+    from gicmig.formats.io import dump
+    from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.stream import describe
 
     args.current_path = args.stream
     if same_file(args.stream, args.output):
@@ -93,8 +94,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
 
 def _nested_ok(args: argparse.Namespace, state: Any) -> bool:
     """Fold and report the nested guest's CPU interfaces; False if any CPU was refused."""
-    from gicmig.views.gich import fold_nested
-    from gicmig.views.nested_report import nested_records, nested_text
+    from gicmig.views.gich.convert import fold_nested
+    from gicmig.views.gich.nested_report import nested_records, nested_text
 
     results = fold_nested(state, lenient=args.lenient,
                           keep_hypervisor_context=args.keep_hypervisor_context)

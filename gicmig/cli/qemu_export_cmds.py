@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
     from gicmig.errors import Violation
-    from gicmig.views.qemu_write import QemuExport
+    from gicmig.views.qemu.write import QemuExport
 
 EPILOG = """examples:
   gicmig export qemu gic.gicmig --template dest.mig -o vm.mig
@@ -46,8 +46,8 @@ def register(sub: Subcommands) -> None:
 def _export(args: argparse.Namespace) -> int:
     from gicmig.cli._paths import refuse_overwriting_input, same_file
     from gicmig.errors import GicmigError, ValidationError
-    from gicmig.io import load
-    from gicmig.views.qemu_write import export_qemu
+    from gicmig.formats.io import load
+    from gicmig.views.qemu.write import export_qemu
 
     refuse_overwriting_input(args)
     if same_file(args.template, args.output):

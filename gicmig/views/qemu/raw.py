@@ -5,7 +5,7 @@
 tuple of big-endian integers, a byte vector, or one member of the 7-byte `irq_state`
 structs. `RawImage.decode` (used by the importer's `Raw`) and `RawImage.encode` (used by
 the exporter) both walk that table over the field layouts of
-`gicmig.views.qemu_stream`, so the encoding of every field is the inverse of its decoding.
+`gicmig.views.qemu.stream`, so the encoding of every field is the inverse of its decoding.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from gicmig.views.qemu_stream import (
+from gicmig.views.qemu.stream import (
     GIC_FIELDS,
     GIC_SIZE,
     IRQ_STATE_MEMBERS,

@@ -32,16 +32,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from gicmig import __version__, bitmaps, labels
+from gicmig import __version__
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.gich import VCPU_CTLR_MASK, ctlr_of_vmcr, status_registers
+from gicmig.arch.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
+from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.io import open_atomic
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
-from gicmig.rules import validate
-from gicmig.views.qemu import (
-    _VCPU_CTLR,
-    _VCPU_CTLR_MASK,
-    _VMCR_CTLR,
+from gicmig.files import open_atomic
+from gicmig.views.qemu.accel import check_accel, slots_in_use
+from gicmig.views.qemu.convert import (
     _VMPRI_SHIFT,
     ACCELS,
     IDLE_PRIORITY,
@@ -52,14 +52,12 @@ from gicmig.views.qemu import (
     Raw,
     _best_virq,
     _config,
-    _misr,
     _running,
     best_pending,
     convert,
 )
-from gicmig.views.qemu_accel import check_accel, slots_in_use
-from gicmig.views.qemu_raw import RawImage
-from gicmig.views.qemu_stream import (
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.stream import (
     GIC_IDSTR,
     GIC_SIZE,
     MAXIRQ,
@@ -293,18 +291,18 @@ def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
 def _maintenance_line(st: GicState, c: int) -> int:
     """gic_update_maintenance: HCR.En && MISR != 0, MISR by QEMU's gic_compute_misr."""
     v = st.virtual[c]
-    misr = _misr(v.hcr, _vcpu_ctlr(v.vmcr), list(v.lr[:QEMU_NUM_LRS]))
+    misr = _misr(v.hcr, v.vmcr, v.lr)
     return int(bool(GICH_HCR.field("en").get(v.hcr)) and misr != 0)
 
 
 def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
     ci = st.cpu[c]
-    extra = ci.ctlr & ~_VCPU_CTLR_MASK
+    extra = ci.ctlr & ~VCPU_CTLR_MASK
     if extra:
         yield _v("QEMU-EXPORT-CTLR-BITS", labels.cpu_reg(c, "gicc.ctlr"),
                  f"{ci.ctlr:#x} sets {', '.join(GICC_CTLR.flags(extra))}, which QEMU 7.2's GICv2 "
                  "reads as zero (deviation 10) (lenient: dropped)")
-        ci.ctlr &= _VCPU_CTLR_MASK
+        ci.ctlr &= VCPU_CTLR_MASK
     if ci.active_group_unknown:
         levels = labels.group_priorities(ci.active_group_unknown)
         yield _v("QEMU-EXPORT-UNKNOWN", labels.cpu_reg(c, "gicc.active_priorities"),
@@ -334,12 +332,9 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
 
 
 # --- the TCG encoding -------------------------------------------------------------------------
-def _vcpu_ctlr(vmcr: int) -> int:
-    """GICV_CTLR (QEMU's cpu_ctlr[vcpu]) from GICH_VMCR's control fields."""
-    out = 0
-    for vname, cname in zip(_VMCR_CTLR, _VCPU_CTLR, strict=True):
-        out = GICC_CTLR.field(cname).put(out, GICH_VMCR.field(vname).get(vmcr))
-    return out
+def _misr(hcr: int, vmcr: int, lrs: tuple[int, ...]) -> int:
+    """gic_compute_misr over QEMU's 4 list registers (NP counts LRs exactly pending)."""
+    return status_registers(hcr, vmcr, lrs[:QEMU_NUM_LRS])["misr"]
 
 
 def _masks(value: int, c: int) -> int:
@@ -427,12 +422,11 @@ def _tcg_virtual(st: GicState, img: RawImage) -> None:
     for c, v in enumerate(vs):
         lrs[c:QEMU_NUM_LRS * NCPU:NCPU] = v.lr[:QEMU_NUM_LRS]
     img.h_lr = tuple(lrs)
-    img.v_ctlr = _slots([_vcpu_ctlr(v.vmcr) for v in vs])
+    img.v_ctlr = _slots([ctlr_of_vmcr(v.vmcr) for v in vs])
     img.v_pmr = _slots([f["vmprimask"] << _VMPRI_SHIFT for f in vmcr])
     img.v_bpr = bytes(_slots([f["vmbp"] for f in vmcr]))
     img.v_abpr = bytes(_slots([f["vmabp"] for f in vmcr]))
-    img.h_misr = _slots([_misr(v.hcr, img.v_ctlr[c], list(v.lr[:QEMU_NUM_LRS]))
-                         for c, v in enumerate(vs)])
+    img.h_misr = _slots([_misr(v.hcr, v.vmcr, v.lr) for v in vs])
     img.v_running = _slots([_running(v.apr, 8 - VIRT_PRIORITY_BITS) for v in vs])
     img.v_current = _slots([_best_virq(img, c, list(vs[c].lr[:QEMU_NUM_LRS]))
                             for c in range(n)])
@@ -442,7 +436,7 @@ def _tcg_virtual(st: GicState, img: RawImage) -> None:
 def _fit_kvm(state: GicState, config: GicConfig, *,
              lenient: bool) -> tuple[GicState, list[Violation]]:
     """KVM's losses (gicmig.views.kvm.fit_kvm), for a KVM whose IIDR QEMU never writes."""
-    from gicmig.views.kvm import fit_kvm
+    from gicmig.views.kvm.convert import fit_kvm
 
     fitted, losses = fit_kvm(state, lenient=lenient, iidr_revision=KVM_IIDR_UNWRITTEN)
     fitted = _rebased(fitted, config)
@@ -456,7 +450,7 @@ KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes
 def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
-    from gicmig.views.kvm import _BANK, dump_kvm
+    from gicmig.views.kvm.convert import _BANK, dump_kvm
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs

@@ -20,11 +20,11 @@ GICC_ABPR >= 1; kvm-arm-gic: running_priority 0x100).
 
 from __future__ import annotations
 
-from gicmig import labels
+from gicmig.arch import labels
+from gicmig.arch.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
 from gicmig.errors import GicmigError
-from gicmig.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
-from gicmig.views.qemu_raw import RawImage
-from gicmig.views.qemu_stream import MAXIRQ, NCPU, VIRT_SUBSECTION
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.stream import MAXIRQ, NCPU, VIRT_SUBSECTION
 
 NUM_SGIS, NUM_PRIVATE = 16, 32
 ALL_CPUS = (1 << NCPU) - 1
