@@ -131,13 +131,13 @@ class QemuPlan:
 def plan_qemu(state: GicState, section: ArmGicSection, *, accel: str | None = None,
               lenient: bool = False, num_irqs: int | None = None) -> QemuPlan:
     """The section bytes that hold `state` in the machine of `section` (a template's)."""
+    raw = Raw(section)
+    accel = check_accel(raw, accel, "the template")  # before any other check
     if section.located_by == "search":
         raise GicmigError("QEMU-TEMPLATE-UNWALKABLE",
                           "the template's framing could not be followed up to its arm_gic "
                           f"section ({section.search_reason}); gicmig writes only into a "
                           "stream it can walk record by record", offset=section.offset)
-    raw = Raw(section)
-    accel = check_accel(raw, accel, "the template")
     validate(state)
     config = _destination(state, raw, section, accel, num_irqs)
     if accel == "tcg":
