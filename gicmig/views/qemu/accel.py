@@ -21,8 +21,8 @@ GICC_ABPR >= 1; kvm-arm-gic: running_priority 0x100).
 from __future__ import annotations
 
 from gicmig.arch import labels
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
-from gicmig.core.model import NUM_PRIVATE, NUM_SGIS
 from gicmig.errors import GicmigError
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import MAXIRQ, NCPU, VIRT_SUBSECTION
