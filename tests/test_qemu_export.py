@@ -645,3 +645,17 @@ def test_cli_writes_the_stream_to_stdout_and_reports_on_stderr(tmp_path: Path) -
                        timeout=120, check=False)
     assert r.returncode == 0 and r.stdout == stream_path.read_bytes()
     assert b"wrote - (432488 bytes)" in r.stderr
+
+
+def test_copy_without_copy_file_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel cannot copy (another file system, an old kernel), plain positional
+    reads and writes give the same file."""
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("os.copy_file_range", refuse, raising=False)
+    template = write(tmp_path, b"".join(stream_parts(GicImage().section(), zero_pages=10,
+                                                     data_pages=3000)))
+    state = import_qemu(template).state
+    export(state, template, tmp_path)
+    assert filecmp.cmp(template, tmp_path / "out.mig", shallow=False)
