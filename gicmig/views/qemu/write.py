@@ -280,6 +280,9 @@ def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
         b.pending_split_unknown = 0
+    if b.latch_maybe_stale:
+        yield _stale(labels.irq(_first(b.latch_maybe_stale), c))
+        b.latch_maybe_stale = 0
     src = bytearray(b.sgi_active_source)
     known = [s for s in range(NUM_SGIS) if b.active >> s & 1 and src[s] != UNKNOWN_CPU]
     if known:
@@ -297,6 +300,13 @@ def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
                      f"line level {1 - line}, but the CPU's GICH (HCR.En and MISR) drives "
                      f"the maintenance interrupt to {line} (lenient: {line})")
             b.line_level = b.line_level & ~(1 << MAINTENANCE_PPI) | line << MAINTENANCE_PPI
+
+
+def _stale(place: str) -> Violation:
+    return _v("QEMU-EXPORT-UNKNOWN", place,
+              "active and latched with the latch marked maybe-stale (a KVM source cannot "
+              "tell its stale latch from a new one); the TCG GIC holds a latch exactly "
+              "(lenient: a latch)")
 
 
 def _maintenance_line(st: GicState, c: int) -> int:
@@ -331,6 +341,9 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
         sh.pending_split_unknown = 0
+    if sh.latch_maybe_stale:
+        yield _stale(labels.irq(NUM_PRIVATE + _first(sh.latch_maybe_stale)))
+        sh.latch_maybe_stale = 0
     if n > 1 and sh.pending_latch:
         untargeted = sh.pending_latch & ~bitmaps.nonzero(sh.targets)
         if untargeted:
