@@ -5,8 +5,9 @@ Only the field bytes of `arm_gic` and of its `arm_gic_virt_state` subsection cha
 every other byte of the template is copied as it is, including the vmdesc JSON at the
 end, which names the fields, their sizes and the subsection but no offset or value (the
 section keeps its size: the template must have the subsection exactly when the state has
-virtualization extensions). The copy streams through the kernel in bounded chunks and
-the output appears atomically.
+virtualization extensions). The kernel copies the template into a temporary file in a
+second thread while the template is walked and the section planned; the new bytes are then
+written in place and the output appears atomically. Memory does not grow with the template.
 
 Two encodings (gic-domain.md §5.3, §5.5):
 
@@ -15,7 +16,7 @@ Two encodings (gic-domain.md §5.3, §5.5):
   importer's functions of QEMU 7.2's rules (`gic_update_internal`,
   `gic_get_prio_from_apr_bits`, `gic_compute_misr`).
 * `kvm`: what kvm-arm-gic's `kvm_arm_gic_get` saves: the register image KVM returns
-  after the state is restored (`gicmig.views.kvm.dump_kvm`, with KVM's losses from
+  after the state is restored (`gicmig.views.kvm.fit.dump_kvm`, with KVM's losses from
   `fit_kvm`) read back into QEMU's arrays as that function does. QEMU never writes
   GICD_IIDR, so KVM keeps ignoring IGROUPR writes: Group 1 interrupts are a loss.
 
