@@ -32,6 +32,7 @@ _EXPORTS = {
     "Change": "gicmig.diff.change",
     "import_kvm": "gicmig.views.kvm",
     "import_qemu": "gicmig.views.qemu.convert",
+    "export_qemu": "gicmig.views.qemu.write",
     "import_gich": "gicmig.views.gich",
     "export_gich": "gicmig.views.gich",
     "export_kvm": "gicmig.views.kvm",
@@ -45,8 +46,8 @@ _EXPORTS = {
 __all__ = [
     "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
-    "export_gich", "export_kvm", "from_json", "import_gich", "import_kvm", "import_qemu",
-    "info", "load", "to_json", "validate",
+    "export_gich", "export_kvm", "export_qemu", "from_json", "import_gich", "import_kvm",
+    "import_qemu", "info", "load", "to_json", "validate",
 ]
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from gicmig.views.gich import export_gich, import_gich
     from gicmig.views.kvm import export_kvm, import_kvm
     from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.write import export_qemu
 
 
 def __getattr__(name: str) -> Any:
