@@ -16,7 +16,7 @@ Two encodings (gic-domain.md §5.3, §5.5):
   importer's functions of QEMU 7.2's rules (`gic_update_internal`,
   `gic_get_prio_from_apr_bits`, `gic_compute_misr`).
 * `kvm`: what kvm-arm-gic's `kvm_arm_gic_get` saves: the register image KVM returns
-  after the state is restored (`gicmig.views.kvm.fit.dump_kvm`, with KVM's losses from
+  after the state is restored (`gicmig.abi.kvm.fit.dump_kvm`, with KVM's losses from
   `fit_kvm`) read back into QEMU's arrays as that function does. QEMU never writes
   GICD_IIDR, so KVM keeps ignoring IGROUPR writes: Group 1 interrupts are a loss.
 
@@ -468,8 +468,8 @@ def _tcg_virtual(st: GicState, img: RawImage) -> None:
 # --- kvm-arm-gic ------------------------------------------------------------------------------
 def _fit_kvm(state: GicState, config: GicConfig, *,
              lenient: bool) -> tuple[GicState, list[Violation]]:
-    """KVM's losses (gicmig.views.kvm.fit_kvm), for a KVM whose IIDR QEMU never writes."""
-    from gicmig.views.kvm.fit import fit_kvm
+    """KVM's losses (gicmig.abi.kvm.fit.fit_kvm), for a KVM whose IIDR QEMU never writes."""
+    from gicmig.abi.kvm.fit import fit_kvm
 
     fitted, losses = fit_kvm(state, lenient=lenient, iidr_revision=KVM_IIDR_UNWRITTEN)
     fitted = _rebased(fitted, config)
@@ -484,7 +484,7 @@ KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes
 def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
-    from gicmig.views.kvm.fit import dump_kvm
+    from gicmig.abi.kvm.fit import dump_kvm
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs
