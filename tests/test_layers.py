@@ -2,7 +2,7 @@
 
 A module may import only from its own layer and the layers below it:
 
-    arch (GICv2 facts)  <  core (the state)  <  formats, abi, diff  <  views  <  inputs, cli
+    arch (GICv2 facts)  <  core (the state)  <  formats, abi, statediff  <  views  <  inputs, cli
 
 `errors` and `files` sit below everything; a view never imports another view; and no
 import circle exists, counting imports made inside functions.
@@ -22,7 +22,7 @@ LAYERS = {
     "errors": 0, "files": 0, "v1": 0,
     "arch": 1,
     "core": 2,
-    "formats": 3, "abi": 3, "diff": 3, "schemacheck": 3,
+    "formats": 3, "abi": 3, "statediff": 3, "schemacheck": 3,
     "views": 4, "html": 4, "pytest_plugin": 4,
     "inputs": 5, "cli": 6, "__main__": 6, "__init__": 6,
 }
@@ -115,3 +115,12 @@ def test_no_import_circle() -> None:
         if v not in index:
             visit(v)
     assert not circles, f"import circles: {circles}"
+
+
+def test_no_subpackage_shadows_a_public_name() -> None:
+    # importing gicmig.X binds X on the package: a subpackage named like a public function
+    # (a `gicmig/diff/` beside `gicmig.diff()`) would replace the function once imported
+    import gicmig
+
+    parts = {_part(m) for m in MODULES}
+    assert not parts & set(gicmig.__all__)
