@@ -110,6 +110,7 @@ REASONS: dict[str, Reason] = _table(
     ("QEMU-LR-RESERVED-BITS", 1, "an HW=0 list register keeps reserved bits [18:13] (dev. 12)"),
     ("QEMU-VCPU-ABPR-BELOW-MIN", 1, "GICV_ABPR below 3 (dev. 11)"),
     ("QEMU-CACHE-MISMATCH", 1, "a QEMU cache disagrees with QEMU's rules for it"),
+    ("QEMU-READBACK-UNKNOWN", 1, "a read-back prediction for a state with UNKNOWN markers"),
     # --- KVM device-ABI view (issue 6): add rows here
     ("KVM-DUMP-SYNTAX", 1, "the KVM register dump is not valid JSON"),
     ("KVM-DUMP-FORMAT", 1, "the dump's format is not gicmig.kvm-dump/1"),

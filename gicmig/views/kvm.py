@@ -680,8 +680,10 @@ def _edge_word(edge: int) -> int:
     return bitmaps.stretch(edge & 0xFFFF, 2) << _ICFGR_EDGE.shift
 
 
-class _Image:
-    """The registers KVM returns for a (fitted) state, by bank and word."""
+class DistributorImage:
+    """The distributor registers a state reads as, by bank and word: what KVM returns for
+    a (fitted) state, and what any GICv2 holding the state shows its guest (the QEMU
+    read-back prediction, gicmig.views.qemu_registers, uses it too)."""
 
     def __init__(self, st: GicState) -> None:
         self.st = st
@@ -727,7 +729,7 @@ def _acc(bank: Bank, i: int, c: int, value: int) -> Access:
     return Access("dist", c, bank.offset + 4 * i, value)
 
 
-def _bit_words(img: _Image, vcpus: range) -> Iterator[tuple[int, int]]:
+def _bit_words(img: DistributorImage, vcpus: range) -> Iterator[tuple[int, int]]:
     """(vcpu, word): word 0 per vCPU, the SPI words through vCPU 0."""
     for c in vcpus:
         yield c, 0
@@ -736,7 +738,7 @@ def _bit_words(img: _Image, vcpus: range) -> Iterator[tuple[int, int]]:
 
 
 def _image(st: GicState, iidr_revision: int) -> Iterator[Access]:
-    img, cpus = _Image(st), range(st.config.num_cpus)
+    img, cpus = DistributorImage(st), range(st.config.num_cpus)
     yield Access("dist", 0, KVM_GICD_CTLR.offset, KVM_GICD_CTLR.pack(enabled=st.enable_grp0))
     yield Access("dist", 0, GICD_TYPER.offset, GICD_TYPER.pack(
         it_lines_number=img.words - 1, cpu_number=st.config.num_cpus - 1))
@@ -773,7 +775,8 @@ def _cpu_regs(st: GicState, c: int) -> Iterator[Access]:
     yield Access("cpu", c, GICC_APR.offset, apr_word(st, c))
 
 
-def _clear_set(img: _Image, set_name: str, clear_name: str, cpus: range) -> Iterator[Access]:
+def _clear_set(img: DistributorImage, set_name: str, clear_name: str,
+               cpus: range) -> Iterator[Access]:
     """All-ones to the W1C register, then the state bits to the W1S one."""
     words = list(_bit_words(img, cpus))
     yield from (_acc(_BANK[clear_name], i, c, _ALL) for c, i in words)
@@ -786,7 +789,7 @@ def _clear_set(img: _Image, set_name: str, clear_name: str, cpus: range) -> Iter
 
 def _writes(st: GicState, iidr_revision: int) -> Iterator[Access]:
     """The restore sequence; the order matters (docs/kvm.md explains each step)."""
-    img, cpus = _Image(st), range(st.config.num_cpus)
+    img, cpus = DistributorImage(st), range(st.config.num_cpus)
     if iidr_revision >= KVM_IIDR_GROUPS_WRITABLE:
         yield Access("dist", 0, GICD_IIDR.offset, kvm_iidr(iidr_revision))  # ungates IGROUPR
     yield Access("dist", 0, KVM_GICD_CTLR.offset, KVM_GICD_CTLR.pack(enabled=st.enable_grp0))
