@@ -141,7 +141,7 @@ class Write:
     width: int = 32  # 32 or 8
 
     def pack(self) -> bytes:
-        kind = {32: 1, 8: 2}[self.width]  # guest.c CMD_WRITE32 / CMD_WRITE8
+        kind = {32: 2, 8: 3}[self.width]  # guest.c: CMD_WRITE32 = 2, CMD_WRITE8 = 3
         return struct.pack("<4I", kind, self.cpu, self.addr, self.value)
 
 

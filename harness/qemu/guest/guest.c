@@ -34,7 +34,8 @@
 #define MAXSHARED 512
 #define SPIN_LIMIT 20000000u
 
-enum { CMD_NONE, CMD_READ, CMD_WRITE32, CMD_WRITE8 };
+/* commands, also the program table's `kind` (harness/qemu/driver.py Write.pack) */
+enum { CMD_NONE = 0, CMD_READ = 1, CMD_WRITE32 = 2, CMD_WRITE8 = 3 };
 
 struct reg { uint16_t frame, off; uint32_t val; };
 struct op { uint32_t kind, cpu, addr, value; };  /* the program table, little-endian */

@@ -1,0 +1,57 @@
+"""Real QEMU 7.2 (Debian's qemu-system-arm) for the `realqemu` tests.
+
+Without `qemu-system-aarch64` or the aarch64 cross compiler these tests skip with the
+reason, except under CI (`CI=true`), where they fail: CI installs both (.ci/run).
+`pytest -m realqemu` runs only them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # for `harness`
+
+from harness.qemu import driver  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "qemu"
+
+
+def require_qemu() -> None:
+    """Skip (fail under CI) unless real QEMU, the cross compiler and the shared streams
+    are there."""
+    missing = driver.available()
+    if missing is None and not (SHARED / "streams").is_dir():
+        missing = f"the shared QEMU streams are not at {SHARED}"
+    if missing is None:
+        return
+    message = f"real-QEMU test: {missing} (Debian: apt-get install qemu-system-arm " \
+              "gcc-aarch64-linux-gnu)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must run it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _real_qemu(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("realqemu") is not None:
+        require_qemu()
+
+
+@pytest.fixture(scope="session")
+def shared_machine() -> driver.Machine:
+    """The shape of the shared streams, from their own ground truth."""
+    import json
+
+    doc = json.loads((SHARED / "expected" / "reset.json").read_text())
+    return driver.Machine.parse(doc["machine"]["qemu_args"])
+
+
+@pytest.fixture(scope="session")
+def qemu_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("realqemu")
