@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
-    from gicmig.model import GicState
+    from gicmig.core.model import GicState
 
 DIFF_EPILOG = """inputs (detected by content): a .gicmig blob of any schema revision, a JSON
   fixture, a KVM dump, a GICH view; - for stdin. A QEMU migration stream needs its
@@ -84,14 +84,14 @@ def _int_options(opts: Options, known: tuple[str, ...]) -> dict[str, int]:
 
 
 def _bytes(source: bytes | str) -> bytes:
-    from gicmig.io import read_bytes
+    from gicmig.formats.io import read_bytes
 
     return source if isinstance(source, bytes) else read_bytes(source)
 
 
 def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
-    from gicmig.views.kvm import import_kvm
-    from gicmig.views.kvm_dump import parse_dump
+    from gicmig.views.kvm.convert import import_kvm
+    from gicmig.views.kvm.dump import parse_dump
 
     options = _int_options(opts, ("num_cpus", "priority_bits"))
     return import_kvm(parse_dump(_bytes(source)), **options)
@@ -102,8 +102,8 @@ def _load_qemu(accel: str) -> Loader:
         import io
         import sys
 
-        from gicmig.views.qemu import convert
-        from gicmig.views.qemu_stream import read_arm_gic
+        from gicmig.views.qemu.convert import convert
+        from gicmig.views.qemu.stream import read_arm_gic
 
         machine = opts.pop("machine", None)
         lenient = _flag(opts, "lenient")
@@ -122,8 +122,8 @@ def _load_qemu(accel: str) -> Loader:
 def _load_gich(source: bytes | str, opts: Options, path: str) -> GicState:
     import os
 
-    from gicmig.views.gich import import_gich
-    from gicmig.views.gich_view import parse_view
+    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.viewfile import parse_view
 
     lenient, keep = _flag(opts, "lenient"), _flag(opts, "keep_hypervisor_context")
     _int_options(opts, ())
@@ -169,7 +169,7 @@ def load_input(spec: str) -> GicState:
     import re
 
     from gicmig.errors import GicmigError
-    from gicmig.io import QEMU_MAGIC, load, read_bytes
+    from gicmig.formats.io import QEMU_MAGIC, load, read_bytes
 
     parsed = _parse_spec(spec)
     if parsed is not None:
@@ -189,8 +189,8 @@ def load_input(spec: str) -> GicState:
 # --- diff ---------------------------------------------------------------------------------------
 def _diff(args: argparse.Namespace) -> int:
     from gicmig.cli._run import report_error
+    from gicmig.diff.semantic import diff
     from gicmig.errors import GicmigError
-    from gicmig.statediff import diff
 
     try:
         if args.old == "-" and args.new == "-":
@@ -230,8 +230,8 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _update_one(args: argparse.Namespace, path: str) -> int:
-    from gicmig.io import format_for, load, read_bytes, render, write_atomic
-    from gicmig.statediff import diff
+    from gicmig.diff.semantic import diff
+    from gicmig.formats.io import format_for, load, read_bytes, render, write_atomic
 
     current: GicState | None
     if args.source is None:
@@ -265,7 +265,7 @@ def _current(path: str) -> tuple[GicState | None, str]:
     import os
 
     from gicmig.errors import GicmigError
-    from gicmig.io import load
+    from gicmig.formats.io import load
 
     if not os.path.exists(path):
         return None, "new file"

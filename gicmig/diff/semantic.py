@@ -27,20 +27,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from gicmig import labels
-from gicmig.bitmaps import nonzero_positions, runs
-from gicmig.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    UNKNOWN_CPU,
-    BankedInterrupts,
-    CpuInterface,
-    GicConfig,
-    GicState,
-    VcpuContext,
-    VirtualInterface,
-)
-from gicmig.registers import (
+from gicmig.arch import labels
+from gicmig.arch.bitmaps import nonzero_positions, runs
+from gicmig.arch.registers import (
     DIST_BANKS,
     GICC_ABPR,
     GICC_BPR,
@@ -60,6 +49,17 @@ from gicmig.registers import (
     Field,
     Register,
     lr_layout,
+)
+from gicmig.core.model import (
+    NUM_PRIVATE,
+    NUM_SGIS,
+    UNKNOWN_CPU,
+    BankedInterrupts,
+    CpuInterface,
+    GicConfig,
+    GicState,
+    VcpuContext,
+    VirtualInterface,
 )
 
 ABSENT = "absent"

@@ -7,8 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gicmig.core.model import GicState
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import GicState
 
 MAX_INPUT = 64 << 20  # blobs are ~6 KiB, fixtures ~200 KiB; refuse anything absurd
 QEMU_MAGIC = b"QEVM"
@@ -16,7 +16,7 @@ QEMU_MAGIC = b"QEVM"
 
 def sniff(data: bytes) -> str:
     """`blob`, `json`, `qemu` or `unknown`, from the first bytes."""
-    from gicmig.envelope import MAGIC
+    from gicmig.formats.envelope import MAGIC
 
     if data.startswith(MAGIC[:4]):
         return "blob"
@@ -50,11 +50,11 @@ def load(source: str | os.PathLike[str] | bytes, *, allow_unknown: bool = False)
     data = source if isinstance(source, bytes) else read_bytes(source)
     kind = sniff(data)
     if kind == "blob":
-        from gicmig.codec import decode
+        from gicmig.formats.codec import decode
 
         return decode(data, allow_unknown=allow_unknown)
     if kind == "json":
-        from gicmig.fixture import from_json
+        from gicmig.formats.fixture import from_json
 
         return from_json(data)
     hint = " (a QEMU migration stream: use `gicmig import qemu`)" if kind == "qemu" else ""
@@ -65,10 +65,10 @@ def load(source: str | os.PathLike[str] | bytes, *, allow_unknown: bool = False)
 def render(state: GicState, fmt: str) -> bytes:
     """The bytes of `state` as a `blob` or a `json` fixture."""
     if fmt == "json":
-        from gicmig.fixture import to_json
+        from gicmig.formats.fixture import to_json
 
         return to_json(state).encode()
-    from gicmig.codec import encode
+    from gicmig.formats.codec import encode
 
     return encode(state)
 

@@ -22,16 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gicmig import bitmaps, labels
-from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    UNKNOWN_CPU,
-    GicState,
-    HwMapping,
-)
-from gicmig.registers import (
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.registers import (
     GICC_CTLR,
     GICH_EISR0,
     GICH_ELRSR0,
@@ -46,8 +38,16 @@ from gicmig.registers import (
     Field,
     lr_layout,
 )
-from gicmig.rules import validate
-from gicmig.views.gich_view import GichView, VcpuRegs, parse_view
+from gicmig.core.model import (
+    NUM_PRIVATE,
+    NUM_SGIS,
+    UNKNOWN_CPU,
+    GicState,
+    HwMapping,
+)
+from gicmig.core.rules import validate
+from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
 
 __all__ = [
     "EOI_POLICIES", "GichTarget", "ImportedState", "LrFact", "VcpuFold", "VtrParams",

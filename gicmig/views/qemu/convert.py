@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from gicmig import __version__, bitmaps, labels
-from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import (
+from gicmig import __version__
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.registers import (
     GICC_CTLR,
     GICD_CTLR,
     GICH_HCR,
@@ -37,8 +36,10 @@ from gicmig.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
-from gicmig.rules import validate
-from gicmig.views.qemu_stream import NCPU, ArmGicSection, read_arm_gic
+from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.rules import validate
+from gicmig.errors import DecodeError, GicmigError
+from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
 
 ACCELS = ("tcg", "kvm")
 # --machine presets: what the board gives the GIC (hw/arm/virt.c: 256 SPIs + 32)
