@@ -1,4 +1,4 @@
-"""The read-back prediction (gicmig.views.qemu_registers) against the ground truth of the
+"""The read-back prediction (gicmig.views.qemu.registers) against the ground truth of the
 shared QEMU 7.2 streams: every register value that shared/qemu/expected/*.json gives
 (read back by the scenario programs themselves), from the state the stream imports to.
 tests/real/ checks the same function against a live guest."""
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import gicmig
+from gicmig.core.model import GicConfig, GicState
 from gicmig.errors import GicmigError
-from gicmig.model import GicConfig, GicState
-from gicmig.views.qemu_registers import (
+from gicmig.views.qemu.registers import (
     QEMU_GICD_IIDR,
     hppir,
     label,

@@ -5,7 +5,7 @@
   canonical state; its arm_gic section is byte-identical.
 * The read-back guest (harness/qemu/guest), left at reset or after programming the GIC
   from both CPUs, is migrated to a file; loaded and resumed (`cont`) on a destination,
-  it reads back exactly the registers gicmig.views.qemu_registers predicts from the
+  it reads back exactly the registers gicmig.views.qemu.registers predicts from the
   state that file imports to.
 """
 
@@ -17,8 +17,7 @@ import pytest
 from conftest import SHARED, require_qemu
 
 import gicmig
-from gicmig.model import GicState
-from gicmig.registers import (
+from gicmig.arch.registers import (
     DIST_BANKS,
     GICC_ABPR,
     GICC_APR,
@@ -35,8 +34,9 @@ from gicmig.registers import (
     GICH_VMCR,
     SGI_BANKS,
 )
-from gicmig.views.qemu_registers import label, tcg_registers
-from gicmig.views.qemu_stream import read_arm_gic
+from gicmig.core.model import GicState
+from gicmig.views.qemu.registers import label, tcg_registers
+from gicmig.views.qemu.stream import read_arm_gic
 from harness.qemu import driver
 from harness.qemu.driver import Write
 

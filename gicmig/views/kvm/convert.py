@@ -684,7 +684,7 @@ def _edge_word(edge: int) -> int:
 class DistributorImage:
     """The distributor registers a state reads as, by bank and word: what KVM returns for
     a (fitted) state, and what any GICv2 holding the state shows its guest (the QEMU
-    read-back prediction, gicmig.views.qemu_registers, uses it too)."""
+    read-back prediction, gicmig.views.qemu.registers, uses it too)."""
 
     def __init__(self, st: GicState) -> None:
         self.st = st

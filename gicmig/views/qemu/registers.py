@@ -16,10 +16,8 @@ the read-back guest (harness/qemu/guest) prints after a migration.
 
 from __future__ import annotations
 
-from gicmig import bitmaps
-from gicmig.errors import GicmigError
-from gicmig.model import APR_LEVELS, NUM_PRIVATE, UNKNOWN_CPU, GicState
-from gicmig.registers import (
+from gicmig.arch import bitmaps
+from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
     GICC_ABPR,
@@ -46,10 +44,12 @@ from gicmig.registers import (
     SGI_BANK_REGS,
     SGI_BANKS,
 )
-from gicmig.views.gich import status_registers
-from gicmig.views.gich_view import VcpuRegs
-from gicmig.views.kvm import DistributorImage
-from gicmig.views.kvm_dump import register_name as _kvm_register_name
+from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, UNKNOWN_CPU, GicState
+from gicmig.errors import GicmigError
+from gicmig.views.gich.convert import status_registers
+from gicmig.views.gich.viewfile import VcpuRegs
+from gicmig.views.kvm.convert import DistributorImage
+from gicmig.views.kvm.dump import register_name as _kvm_register_name
 
 __all__ = ["FRAMES", "QEMU_GICC_IIDR", "QEMU_GICD_IIDR", "Key", "hppir", "register_name",
            "tcg_registers"]
