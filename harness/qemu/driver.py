@@ -11,6 +11,7 @@ What the real-QEMU tests need, and nothing else:
   `gicmig export qemu`.
 * `readback(stream, machine)`: load a stream made from such a template, `cont`, and
   return the first complete register report the guest prints on its UART.
+* `load_migrate_read(stream, out, machine)`: both with one QEMU (migrate out, then `cont`).
 * `run_parallel(jobs)`: run jobs on at most `PARALLEL` QEMU instances at a time.
 
 Every QEMU runs with timeouts and is killed on every path (`Qemu` is a context manager).
@@ -366,6 +367,16 @@ def readback(stream: Path, machine: Machine = SHARED) -> Report:
     """Load `stream` (the guest's RAM inside), `cont`, and return the guest's first report."""
     with Qemu(machine, incoming=stream) as q:
         q.wait_loaded()
+        q.command("cont")
+        return q.wait_report()
+
+
+def load_migrate_read(stream: Path, out: Path, machine: Machine = SHARED) -> Report:
+    """`remigrate` and `readback` with one QEMU: load `stream`, migrate it to `out` (the VM
+    stays paused: nothing has run yet), then `cont` and return the guest's first report."""
+    with Qemu(machine, incoming=stream) as q:
+        q.wait_loaded()
+        q.migrate_to(out)
         q.command("cont")
         return q.wait_report()
 

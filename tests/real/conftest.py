@@ -17,6 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for `harness`
 
+import gicmig  # noqa: E402
+from gicmig.core.model import GicState  # noqa: E402
+from gicmig.views.qemu.registers import label, tcg_registers  # noqa: E402
 from harness.qemu import driver  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "qemu"
@@ -55,3 +58,25 @@ def shared_machine() -> driver.Machine:
 @pytest.fixture(scope="session")
 def qemu_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("realqemu")
+
+
+def import_tcg(path: Path) -> GicState:
+    """A stream of the shared machine, imported strictly."""
+    return gicmig.import_qemu(path, accel="tcg", machine="virt").state
+
+
+def assert_same_state(got: GicState, want: GicState, what: str) -> None:
+    """Same canonical state; where it came from (provenance) aside."""
+    changes = gicmig.diff(want, got, ignore=["provenance.*"])
+    assert not changes, f"{what}: {len(changes)} differences:\n" + "\n".join(
+        str(c) for c in changes[:30])
+
+
+def assert_readback(report: driver.Report, state: GicState) -> None:
+    """The guest's read-back equals the prediction, register by register."""
+    predicted = tcg_registers(state)
+    keys = sorted(set(predicted) | set(report.registers), key=lambda k: (k[1] is None, k))
+    wrong = [f"{label(k)}: read {report.registers.get(k, -1):#010x}, predicted "
+             f"{predicted.get(k, -1):#010x}" for k in keys
+             if predicted.get(k) != report.registers.get(k)]
+    assert not wrong, f"{len(wrong)} registers differ:\n" + "\n".join(wrong[:40])

@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, require_qemu
+from conftest import SHARED, assert_readback, import_tcg, require_qemu
 
-import gicmig
 from gicmig.arch.registers import (
     DIST_BANKS,
     GICC_ABPR,
@@ -34,8 +33,6 @@ from gicmig.arch.registers import (
     GICH_VMCR,
     SGI_BANKS,
 )
-from gicmig.core.model import GicState
-from gicmig.views.qemu.registers import label, tcg_registers
 from gicmig.views.qemu.stream import read_arm_gic
 from harness.qemu import driver
 from harness.qemu.driver import Write
@@ -45,20 +42,6 @@ pytestmark = pytest.mark.realqemu
 STREAMS = sorted(p.stem for p in (SHARED / "streams").glob("*.mig"))
 GICD, GICC, GICH = 0x0800_0000, 0x0801_0000, 0x0803_0000  # the virt board's frames
 _BANK = {b.name.removeprefix("GICD_"): b.offset for b in (*DIST_BANKS, *SGI_BANKS)}
-
-
-def import_tcg(path: Path) -> GicState:
-    return gicmig.import_qemu(path, accel="tcg", machine="virt").state
-
-
-def assert_readback(report: driver.Report, state: GicState) -> None:
-    """The guest's read-back equals the prediction, register by register."""
-    predicted = tcg_registers(state)
-    wrong = [f"{label(k)}: read {report.registers.get(k, -1):#010x}, predicted "
-             f"{predicted.get(k, -1):#010x}" for k in sorted(
-                 set(predicted) | set(report.registers), key=lambda k: (k[1] is None, k))
-             if predicted.get(k) != report.registers.get(k)]
-    assert not wrong, f"{len(wrong)} registers differ:\n" + "\n".join(wrong[:40])
 
 
 @pytest.mark.parametrize("name", STREAMS)
