@@ -10,7 +10,9 @@ What the real-QEMU tests need, and nothing else:
   a VM of that shape whose guest keeps running after `cont`: a template for
   `gicmig export qemu`.
 * `readback(stream, machine)`: load a stream made from such a template, `cont`, and
-  return the first complete register report the guest prints on its UART.
+  return the first complete register report the guest prints on its UART, and the first
+  one after the guest made QEMU recompute its caches (a destination tells the guest
+  through a fw_cfg file, which the source VM does not have).
 * `load_migrate_read(stream, out, machine)`: both with one QEMU (migrate out, then `cont`).
 * `run_parallel(jobs)`: run jobs on at most `PARALLEL` QEMU instances at a time.
 
@@ -164,8 +166,9 @@ class Qemu:
         args = [QEMU, *machine.args(), "-accel", "tcg", "-nographic", "-nodefaults",
                 "-monitor", "none", "-net", "none", "-serial", f"file:{self.serial}",
                 "-qmp", f"unix:{self.sock_path},server=on,wait=off"]
-        if incoming is not None:
-            args += ["-S", "-incoming", f"exec:cat {shlex.quote(str(incoming))}"]
+        if incoming is not None:  # a destination: the guest may refresh QEMU's caches
+            args += ["-S", "-incoming", f"exec:cat {shlex.quote(str(incoming))}",
+                     "-fw_cfg", "name=opt/gicmig/refresh,string=y"]
         if kernel is not None:
             args += ["-kernel", str(kernel)]
         if program is not None:
@@ -287,20 +290,21 @@ class Qemu:
                 raise QemuError(f"migration did not complete in {timeout} s")
             time.sleep(0.02)
 
-    def wait_report(self, timeout: float = REPORT_TIMEOUT) -> Report:
-        """The first complete report in the UART log."""
+    def wait_reports(self, done: Callable[[list[Report]], bool],
+                     timeout: float = REPORT_TIMEOUT) -> list[Report]:
+        """The complete reports in the UART log, once `done` says they are enough."""
         deadline = time.monotonic() + timeout
         assert self.proc is not None
         while True:
             text = self.serial.read_text(errors="replace") if self.serial.exists() else ""
-            report = parse_report(text)
-            if report is not None:
-                return report
+            reports = parse_reports(text)
+            if reports and done(reports):
+                return reports
             if self.proc.poll() is not None:
                 raise self._died("waiting for the guest's report")
             if time.monotonic() > deadline:
-                raise QemuError(f"no complete report from the guest in {timeout} s; UART: "
-                                f"{text[-300:]!r}")
+                raise QemuError(f"the guest did not print the reports expected in {timeout} s;"
+                                f" UART: {text[-300:]!r}")
             time.sleep(0.05)
 
 
@@ -311,34 +315,51 @@ Key = tuple[str, "int | None", int]  # (frame, CPU or None for shared registers,
 
 @dataclass(frozen=True)
 class Report:
-    """One read-back: register values by (frame, CPU or None, offset)."""
+    """One read-back: register values by (frame, CPU or None, offset). `refreshed`: the
+    guest had made QEMU recompute its caches before it (guest.c, step 3)."""
 
     seq: int
+    refreshed: bool
     registers: dict[Key, int]
-    program_failed: bool = False
 
 
-def parse_report(text: str) -> Report | None:
-    """The first complete BEGIN..END report of a UART log, or None if there is none yet.
+@dataclass(frozen=True)
+class Readback:
+    """What the guest read on a destination: `loaded`, the first complete report (the
+    state as QEMU loaded it: nothing but reads happened before), and `refreshed`, the
+    first one after the guest made QEMU recompute its caches from that state."""
+
+    loaded: Report
+    refreshed: Report
+
+
+def parse_reports(text: str) -> list[Report]:
+    """The complete BEGIN..END reports of a UART log, in order.
 
     Lines before the first BEGIN (the end of a report the source VM was printing when it
-    was migrated) are skipped."""
+    was migrated) are skipped, and so is a report still being printed."""
     lines = text.split("\n")[:-1]  # the last piece may be a line still being printed
-    failed = "PROGRAM-FAILED" in lines
-    start = next((i for i, ln in enumerate(lines) if ln.startswith("BEGIN ")), None)
-    if start is None:
-        return None
-    seq = lines[start].split()[1]
-    regs: dict[Key, int] = {}
-    for ln in lines[start + 1:]:
-        if ln == f"END {seq}":
-            return Report(int(seq, 16), regs, failed)
-        if ln.startswith("MISSING "):
-            raise QemuError(f"guest report {seq}: CPU {ln.split()[1]} did not answer")
-        frame, off, value = ln.split()
-        who = frame[1]
-        regs[(FRAMES[frame[0]], None if who == "*" else int(who), int(off, 16))] = int(value, 16)
-    return None
+    if "PROGRAM-FAILED" in lines:
+        raise QemuError("the guest could not run its program (a CPU did not answer)")
+    out: list[Report] = []
+    current: tuple[str, bool, dict[Key, int]] | None = None  # (seq, refreshed, registers)
+    for ln in lines:
+        if ln.startswith("BEGIN "):
+            _, seq, refreshed = ln.split()
+            current = (seq, refreshed == "1", {})
+        elif current is None:
+            continue  # the tail of a report begun before the migration
+        elif ln == f"END {current[0]}":
+            out.append(Report(int(current[0], 16), current[1], current[2]))
+            current = None
+        elif ln.startswith("MISSING "):
+            raise QemuError(f"guest report {current[0]}: CPU {ln.split()[1]} did not answer")
+        else:
+            frame, off, value = ln.split()
+            who = frame[1]
+            key = (FRAMES[frame[0]], None if who == "*" else int(who), int(off, 16))
+            current[2][key] = int(value, 16)
+    return out
 
 
 # --- what the tests call ------------------------------------------------------------------------
@@ -355,30 +376,34 @@ def make_template(out: Path, machine: Machine = SHARED,
 
     Returns that first report (the state the guest saw before the migration)."""
     with Qemu(machine, kernel=guest_elf(), program=program_table(program)) as q:
-        report = q.wait_report()
-        if report.program_failed:
-            raise QemuError("the guest could not run its program (a CPU did not answer)")
+        report = q.wait_reports(lambda r: True)[0]
         q.command("stop")
         q.migrate_to(out)
         return report
 
 
-def readback(stream: Path, machine: Machine = SHARED) -> Report:
-    """Load `stream` (the guest's RAM inside), `cont`, and return the guest's first report."""
+def _read_back(q: Qemu) -> Readback:
+    q.command("cont")
+    reports = q.wait_reports(lambda rs: any(r.refreshed for r in rs))
+    if reports[0].refreshed:
+        raise QemuError("the guest refreshed QEMU's caches before its first report")
+    return Readback(reports[0], next(r for r in reports if r.refreshed))
+
+
+def readback(stream: Path, machine: Machine = SHARED) -> Readback:
+    """Load `stream` (the guest's RAM inside), `cont`, and return what the guest read."""
     with Qemu(machine, incoming=stream) as q:
         q.wait_loaded()
-        q.command("cont")
-        return q.wait_report()
+        return _read_back(q)
 
 
-def load_migrate_read(stream: Path, out: Path, machine: Machine = SHARED) -> Report:
+def load_migrate_read(stream: Path, out: Path, machine: Machine = SHARED) -> Readback:
     """`remigrate` and `readback` with one QEMU: load `stream`, migrate it to `out` (the VM
-    stays paused: nothing has run yet), then `cont` and return the guest's first report."""
+    stays paused: nothing has run yet), then `cont` and return what the guest read."""
     with Qemu(machine, incoming=stream) as q:
         q.wait_loaded()
         q.migrate_to(out)
-        q.command("cont")
-        return q.wait_report()
+        return _read_back(q)
 
 
 def run_parallel(jobs: Iterable[Callable[[], T]], workers: int = PARALLEL) -> list[T]:

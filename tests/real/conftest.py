@@ -23,14 +23,15 @@ from gicmig.views.qemu.registers import label, tcg_registers  # noqa: E402
 from harness.qemu import driver  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "qemu"
+STREAMS = ("reset", "dist", "cpuif", "virt")  # shared/qemu/streams/<name>.mig
 
 
 def require_qemu() -> None:
     """Skip (fail under CI) unless real QEMU, the cross compiler and the shared streams
     are there."""
     missing = driver.available()
-    if missing is None and not (SHARED / "streams").is_dir():
-        missing = f"the shared QEMU streams are not at {SHARED}"
+    if missing is None and not all((SHARED / "streams" / f"{n}.mig").is_file() for n in STREAMS):
+        missing = f"the shared QEMU streams are not at {SHARED}/streams"
     if missing is None:
         return
     message = f"real-QEMU test: {missing} (Debian: apt-get install qemu-system-arm " \
@@ -51,6 +52,7 @@ def shared_machine() -> driver.Machine:
     """The shape of the shared streams, from their own ground truth."""
     import json
 
+    require_qemu()
     doc = json.loads((SHARED / "expected" / "reset.json").read_text())
     return driver.Machine.parse(doc["machine"]["qemu_args"])
 

@@ -11,9 +11,18 @@
  *    the first complete report printed on the destination, whose read-back therefore
  *    happened after `cont` (BEGIN is printed before the read-back starts).
  *
- * Only side-effect-free reads: never GICC_IAR/AIAR or GICV_IAR (they acknowledge),
- * never a write after the program table. DAIF stays masked and the MMU off: no
- * interrupt is ever taken.
+ * 3. Only where the destination says so (fw_cfg file "opt/gicmig/refresh" = "y", which
+ *    the source VM does not have), once, after a report that began there (so the first
+ *    complete report on the destination always precedes it): make
+ *    QEMU recompute its caches by writing back values just read (GICD_CTLR from CPU0,
+ *    GICC_APR0 and GICH_APR from each CPU): the state does not change, but QEMU's
+ *    gic_update recomputes current_pending, GICH_MISR and the maintenance line, and the
+ *    APR writes recompute running_priority. The reports after it say so ("BEGIN <seq> 1"
+ *    instead of "BEGIN <seq> 0"): they show whether the caches of the loaded stream were
+ *    what QEMU's own rules give.
+ *
+ * Otherwise only side-effect-free reads: never GICC_IAR/AIAR or GICV_IAR (they
+ * acknowledge). DAIF stays masked and the MMU off: no interrupt is ever taken.
  *
  * Report lines: "<F><c> <off> <value>" with F = D (GICD), C (GICC), H (GICH), c the
  * reading CPU ('*' for the shared distributor registers, read by CPU0), off the byte
@@ -26,6 +35,9 @@
 #define GICC 0x08010000UL
 #define GICH 0x08030000UL
 #define UART 0x09000000UL
+#define FWCFG 0x09020000UL  /* data at +0, selector (big-endian) at +8 */
+#define FWCFG_FILE_DIR 0x19
+#define FWCFG_NAME 56
 #define UART_FR 0x18
 #define UART_FR_TXFF (1u << 5)
 #define PROGRAM 0x40800000UL
@@ -35,7 +47,7 @@
 #define SPIN_LIMIT 20000000u
 
 /* commands, also the program table's `kind` (harness/qemu/driver.py Write.pack) */
-enum { CMD_NONE = 0, CMD_READ = 1, CMD_WRITE32 = 2, CMD_WRITE8 = 3 };
+enum { CMD_NONE = 0, CMD_READ = 1, CMD_WRITE32 = 2, CMD_WRITE8 = 3, CMD_REFRESH = 4 };
 
 struct reg { uint16_t frame, off; uint32_t val; };
 struct op { uint32_t kind, cpu, addr, value; };  /* the program table, little-endian */
@@ -72,6 +84,33 @@ static void hex(uint32_t v, int digits)
 {
     for (int i = digits - 1; i >= 0; i--)
         putc_("0123456789abcdef"[(v >> (4 * i)) & 0xf]);
+}
+
+/* The first byte of fw_cfg file `name`, or 0 if there is no such file. */
+static char fw_cfg_char(const char *name)
+{
+    *(volatile uint16_t *)(FWCFG + 8) = __builtin_bswap16(FWCFG_FILE_DIR);
+    uint32_t count = 0, i, k;
+    for (i = 0; i < 4; i++)
+        count = count << 8 | *(volatile uint8_t *)FWCFG;
+    for (i = 0; i < count; i++) {
+        uint8_t entry[8];
+        char fname[FWCFG_NAME];
+        for (k = 0; k < 8; k++)  /* be32 size, be16 select, be16 reserved */
+            entry[k] = *(volatile uint8_t *)FWCFG;
+        for (k = 0; k < FWCFG_NAME; k++)
+            fname[k] = (char)*(volatile uint8_t *)FWCFG;
+        for (k = 0; k < FWCFG_NAME && fname[k] == name[k] && name[k]; k++)
+            ;
+        if (k < FWCFG_NAME && fname[k] == name[k]) {
+            if (!(entry[0] | entry[1] | entry[2] | entry[3]))
+                return 0;
+            *(volatile uint16_t *)(FWCFG + 8) = __builtin_bswap16(
+                (uint16_t)(entry[4] << 8 | entry[5]));
+            return (char)*(volatile uint8_t *)FWCFG;
+        }
+    }
+    return 0;
 }
 
 static uint32_t num_cpus(void) { return ((rd(GICD + 0x004) >> 5) & 7) + 1; }
@@ -153,6 +192,12 @@ static void execute(uint32_t cpu)
     case CMD_WRITE8:
         wr8(cmd_addr[cpu], cmd_val[cpu]);
         break;
+    case CMD_REFRESH:  /* write back what is there: QEMU recomputes its caches */
+        if (cpu == 0)
+            wr32(GICD + 0x000, rd(GICD + 0x000));
+        wr32(GICC + 0x0d0, rd(GICC + 0x0d0));
+        wr32(GICH + 0x0f0, rd(GICH + 0x0f0));
+        break;
     }
 }
 
@@ -227,10 +272,15 @@ void guest_main(uint64_t cpu)
             ;
     puts_("READY\n");
     run_program(n);
+    uint32_t refreshed = 0;
     for (uint32_t seq = 1;; seq++) {
         uint32_t answered = 1;  /* bit c: CPU c read its registers */
+        /* asked before BEGIN: if so, this whole report runs on the destination */
+        int destination = fw_cfg_char("opt/gicmig/refresh") == 'y';
         puts_("BEGIN ");
         hex(seq, 8);
+        putc_(' ');
+        putc_((char)('0' + refreshed));
         putc_('\n');
         for (c = 0; c < n; c++)
             if (post(c, CMD_READ, 0, 0))
@@ -251,5 +301,10 @@ void guest_main(uint64_t cpu)
         puts_("END ");
         hex(seq, 8);
         putc_('\n');
+        if (destination && !refreshed) {
+            for (c = 0; c < n; c++)
+                post(c, CMD_REFRESH, 0, 0);
+            refreshed = 1;
+        }
     }
 }
