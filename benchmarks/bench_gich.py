@@ -5,8 +5,6 @@ Run: python benchmarks/bench_gich.py"""
 
 from __future__ import annotations
 
-from harness import median_seconds, report
-
 import gicmig
 from gicmig.core.model import GicConfig, GicState
 from gicmig.views.gich.convert import (
@@ -17,6 +15,7 @@ from gicmig.views.gich.convert import (
     split_active_levels,
 )
 from gicmig.views.gich.viewfile import parse_view
+from harness import median_seconds, report
 
 VTR64 = 0x9000_003F  # 64 LRs, 5 priority and preemption bits
 

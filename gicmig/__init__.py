@@ -29,9 +29,10 @@ _EXPORTS = {
     "from_json": "gicmig.formats.fixture",
     "load": "gicmig.formats.io",
     "diff": "gicmig.diff.semantic",
-    "Change": "gicmig.diff.semantic",
+    "Change": "gicmig.diff.change",
     "import_kvm": "gicmig.views.kvm.convert",
     "import_qemu": "gicmig.views.qemu.convert",
+    "export_qemu": "gicmig.views.qemu.write",
     "import_gich": "gicmig.views.gich.convert",
     "export_gich": "gicmig.views.gich.convert",
     "export_kvm": "gicmig.views.kvm.convert",
@@ -45,14 +46,15 @@ _EXPORTS = {
 __all__ = [
     "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
-    "export_gich", "export_kvm", "from_json", "import_gich", "import_kvm", "import_qemu",
-    "info", "load", "to_json", "validate",
+    "export_gich", "export_kvm", "export_qemu", "from_json", "import_gich", "import_kvm",
+    "import_qemu", "info", "load", "to_json", "validate",
 ]
 
 if TYPE_CHECKING:
     from gicmig.core.model import GicConfig, GicState, Irq
     from gicmig.core.rules import check, validate
-    from gicmig.diff.semantic import Change, diff
+    from gicmig.diff.change import Change
+    from gicmig.diff.semantic import diff
     from gicmig.errors import REASONS, DecodeError, GicmigError, ValidationError, Violation
     from gicmig.formats.codec import decode, encode, info
     from gicmig.formats.fixture import from_json, to_json
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from gicmig.views.gich.convert import export_gich, import_gich
     from gicmig.views.kvm.convert import export_kvm, import_kvm
     from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.write import export_qemu
 
 
 def __getattr__(name: str) -> Any:

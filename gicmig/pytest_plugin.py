@@ -132,7 +132,8 @@ def _resolve(expected: str | os.PathLike[str]) -> Path:
 
 
 def _write(path: Path, state: GicState, why: str) -> None:
-    from gicmig.formats.io import format_for, render, write_atomic
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import format_for, render
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, render(state, format_for(str(path))))

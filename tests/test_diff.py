@@ -12,7 +12,8 @@ from strategies import configs, states
 
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.diff.semantic import Change, diff
+from gicmig.diff.change import Change
+from gicmig.diff.semantic import diff
 from gicmig.formats.codec import decode, encode
 from gicmig.formats.io import load
 

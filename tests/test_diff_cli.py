@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.cli import main
-from gicmig.cli.diff_cmds import VIEW_LOADERS, _parse_spec, load_input
 from gicmig.errors import GicmigError
 from gicmig.formats.io import dump, load
+from gicmig.inputs import VIEW_LOADERS, _parse_spec, load_input
 
 ROOT = Path(__file__).resolve().parents[1]
 V1 = ROOT / "fixtures" / "v1"

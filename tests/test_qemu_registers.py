@@ -13,14 +13,8 @@ import pytest
 
 import gicmig
 from gicmig.core.model import GicConfig, GicState
-from gicmig.errors import GicmigError
-from gicmig.views.qemu.registers import (
-    QEMU_GICD_IIDR,
-    hppir,
-    label,
-    register_name,
-    tcg_registers,
-)
+from gicmig.views.qemu.registers import QEMU_GICD_IIDR, label, register_name, tcg_registers
+from gicmig.views.qemu.write import QemuUnrepresentable
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "qemu"
 NAMES = ("reset", "dist", "cpuif", "virt")
@@ -101,6 +95,10 @@ def test_every_interrupt_matches_ground_truth(name: str) -> None:
                 == irq["sgi_pending_sources"], where
 
 
+def hppir(state: GicState, c: int) -> int:
+    return tcg_registers(state)[("GICC", c, 0x18)]
+
+
 def test_hppir_reports_1022_for_group1_without_ackctl() -> None:
     state = GicState.reset(GicConfig.qemu_virt(2))
     state.enable_grp0 = state.enable_grp1 = True
@@ -129,12 +127,20 @@ def test_spi_active_on_another_cpu_stays_eligible_here() -> None:
     assert (hppir(state, 0), hppir(state, 1)) == (1023, 1023)
 
 
-def test_unknown_markers_are_refused() -> None:
+def test_states_qemu_cannot_hold_are_refused() -> None:
     state = GicState.reset(GicConfig.qemu_virt(2))
     state.cpu[0].active_group_unknown = 1 << 4
-    with pytest.raises(GicmigError) as e:
+    with pytest.raises(QemuUnrepresentable) as e:
         tcg_registers(state)
-    assert e.value.code == "QEMU-READBACK-UNKNOWN"
+    assert [v.code for v in e.value.violations] == ["QEMU-EXPORT-UNKNOWN"]
+
+
+def test_rpr_is_the_running_priority() -> None:
+    state = GicState.reset(GicConfig.qemu_virt(2))
+    state.cpu[1].active_group1 = 1 << 40 | 1 << 100  # group priorities 0x50 and 0xc8
+    regs = tcg_registers(state)
+    assert (regs[("GICC", 0, 0x14)], regs[("GICC", 1, 0x14)]) == (0xFF, 0x50)
+    assert regs[("GICC", 1, 0xE4)] == 1 << 8 and regs[("GICC", 1, 0xE0)] == 0
 
 
 def test_labels() -> None:

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "gicmig.cli.schema_cmds",
     "gicmig.cli.kvm_cmds",
     "gicmig.cli.qemu_cmds",
+    "gicmig.cli.qemu_export_cmds",
     "gicmig.cli.diff_cmds",
     "gicmig.cli.gich_cmds",
 ]
@@ -31,6 +32,7 @@ EPILOG = """examples:
   gicmig info busy.gicmig
   gicmig import qemu --accel tcg --machine virt vm.mig -o gic.gicmig
   gicmig export kvm gic.gicmig -o writes.json
+  gicmig export qemu gic.gicmig --template dest.mig -o vm.mig
   gicmig diff --registers before.gicmig after.json
   gicmig schema check                       # proto/ against every locked revision
 

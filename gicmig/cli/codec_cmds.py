@@ -126,8 +126,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _add_lines(path: str, errors: list[dict[str, Any]]) -> None:
     """For a JSON fixture, where each violation lives in the text (ruff-style locations)."""
+    from gicmig.files import read_bytes
     from gicmig.formats.fixture_locate import locate
-    from gicmig.formats.io import read_bytes, sniff
+    from gicmig.formats.io import sniff
 
     data = read_bytes(path) if path != "-" else b""
     if sniff(data) != "json":
@@ -155,8 +156,8 @@ def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from gicmig.files import read_bytes
     from gicmig.formats.codec import SCHEMA_REVISION, info
-    from gicmig.formats.io import read_bytes
 
     args.current_path = args.input
     i = info(read_bytes(args.input))
@@ -190,8 +191,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _schema_json(args: argparse.Namespace) -> int:
+    from gicmig.files import write_atomic
     from gicmig.formats.fixture import json_schema
-    from gicmig.formats.io import write_atomic
 
     write_atomic(args.output, (json.dumps(json_schema(), indent=2) + "\n").encode())
     return 0

@@ -81,7 +81,8 @@ def _u32(text: str) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.formats.io import dump, read_bytes
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import dump
     from gicmig.views.gich.convert import import_gich
     from gicmig.views.gich.viewfile import parse_view
 
@@ -102,7 +103,8 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.formats.io import load, write_atomic
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import load
     from gicmig.views.gich.convert import GichTarget, export_gich
 
     refuse_overwriting_input(args)
@@ -134,7 +136,7 @@ def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool) -> No
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from gicmig.formats.io import write_atomic
+    from gicmig.files import write_atomic
     from gicmig.views.gich.viewfile import json_schema
 
     write_atomic(args.output, (json.dumps(json_schema(), indent=2) + "\n").encode())

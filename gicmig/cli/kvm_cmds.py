@@ -70,7 +70,8 @@ def register(sub: Subcommands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gicmig.formats.io import dump, read_bytes
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import dump
     from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
     from gicmig.views.kvm.dump import parse_dump
 
@@ -137,7 +138,8 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.formats.io import load, write_atomic
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import load
     from gicmig.views.kvm.convert import dump_kvm, plan_kvm
     from gicmig.views.kvm.dump import dump_to_json, writes_to_json
 

@@ -39,8 +39,7 @@ from gicmig.core.model import (
 )
 from gicmig.core.rules import check_config, validate
 from gicmig.errors import DecodeError, ValidationError
-
-FORMAT = "gicmig-fixture/1"
+from gicmig.formats.fixture_write import state_to_doc, write_doc
 
 
 def _hex(value: Any) -> Any:
@@ -191,7 +190,6 @@ def to_json(state: GicState) -> str:
     JSON has no place for them, and they are never dropped silently.
     """
     from gicmig.formats.codec import unknown_fields
-    from gicmig.formats.fixture_write import state_to_doc, write_doc
 
     unknown = list(unknown_fields(state._pb))
     if state._pb.provenance.source not in SOURCE_NAMES:

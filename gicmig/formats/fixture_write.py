@@ -13,7 +13,8 @@ from typing import Any
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
 from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
-from gicmig.formats.fixture import FORMAT
+
+FORMAT = "gicmig-fixture/1"  # written here, required by the reader in fixture.py
 
 Doc = dict[str, Any]
 

@@ -101,7 +101,8 @@ def _vcpu(doc: Any, where: str) -> VcpuRegs:
 
 
 def _distributor(doc: Any, base_dir: str | None) -> GicState:
-    from gicmig.formats.io import load, read_bytes
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import load
 
     if isinstance(doc, dict) and "format" in doc:
         from gicmig.formats.fixture import from_json

@@ -21,13 +21,12 @@ from typing import IO
 
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
 from gicmig.arch.registers import (
-    GICC_CTLR,
     GICD_CTLR,
     GICH_HCR,
     GICH_LR,
     GICH_LR_HW,
-    GICH_MISR,
     GICH_VMCR,
     KVM_APR_LEVELS,
     KVM_GICD_CTLR,
@@ -39,6 +38,8 @@ from gicmig.arch.registers import (
 from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.views.qemu.accel import check_accel
+from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
 
 ACCELS = ("tcg", "kvm")
@@ -61,9 +62,6 @@ _LR_EOI = GICH_LR.field("eoi")
 _LR_KEPT_RESERVED = GICH_LR.reserved_mask & GICH_LR_HW.field("physical_id").mask
 _VMPRI_SHIFT = 8 - GICH_VMCR.field("vmprimask").width
 _VMCR_MIN_ABP = 7 - VIRT_PRIORITY_BITS + 1  # GIC_VIRT_MIN_ABPR: 3
-_VCPU_CTLR = ("enable_grp0", "enable_grp1", "ack_ctl", "fiq_en", "cbpr", "eoi_mode")
-_VMCR_CTLR = ("vmgrp0en", "vmgrp1en", "vmackctl", "vmfiqen", "vmcbpr", "vem")
-_VCPU_CTLR_MASK = sum(GICC_CTLR.field(n).mask for n in _VCPU_CTLR)
 _EN = GICH_HCR.field("en")
 
 
@@ -76,32 +74,35 @@ class QemuImport:
     section: ArmGicSection | None = None
 
 
-def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
+def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str | None = None,
                 num_cpus: int | None = None, num_irqs: int | None = None,
                 priority_bits: int | None = None, machine: str | None = None,
                 lenient: bool = False) -> QemuImport:
     """The canonical state held by the `arm_gic` section of a QEMU migration stream.
 
-    `accel` ("tcg" or "kvm") says which QEMU device wrote the section; the stream does
-    not. `machine="virt"` presets 288 IDs; `num_cpus` defaults to what the per-CPU slots
+    `accel` ("tcg" or "kvm") says which QEMU device wrote the section. The section's
+    marks of either device are checked first (QEMU-ACCEL-MISMATCH names one); without
+    `accel` they decide, and QEMU-ACCEL-AMBIGUOUS says when they cannot.
+    `machine="virt"` presets 288 IDs (the default when the stream names that board);
+    `num_cpus` defaults to what the per-CPU slots
     show when that is unambiguous. Raises `GicmigError` with a QEMU-* reason code.
 
     >>> imp = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
     >>> imp.state.virtual[0].hcr  # doctest: +SKIP
     268435529
     """
-    if accel not in ACCELS:
-        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm (the stream "
-                                        "does not record which QEMU device wrote it)")
+    if accel is not None and accel not in ACCELS:
+        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
     return convert(read_arm_gic(source), accel=accel, num_cpus=num_cpus, num_irqs=num_irqs,
                    priority_bits=priority_bits, machine=machine, lenient=lenient)
 
 
-def convert(section: ArmGicSection, *, accel: str, num_cpus: int | None = None,
+def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int | None = None,
             num_irqs: int | None = None, priority_bits: int | None = None,
             machine: str | None = None, lenient: bool = False) -> QemuImport:
     """`import_qemu` on a section already read from a stream."""
     raw = Raw(section)
+    accel = check_accel(raw, accel)
     config = _config(raw, section, accel, num_cpus, num_irqs, priority_bits, machine)
     report = _Report(lenient)
     state = GicState.reset(config)
@@ -115,33 +116,13 @@ def convert(section: ArmGicSection, *, accel: str, num_cpus: int | None = None,
 
 
 # --- the raw section --------------------------------------------------------------------------
-class Raw:
-    """The arm_gic fields, decoded once. Per-interrupt members are 1020-byte vectors of
-    CPU masks (bit c = CPU c); per-CPU arrays have 8 slots."""
+class Raw(RawImage):
+    """The arm_gic fields, decoded once by the one table both directions use
+    (`gicmig.views.qemu_raw.RAW_FIELDS`). Per-interrupt members are 1020-byte vectors
+    of CPU masks (bit c = CPU c); per-CPU arrays have 8 slots."""
 
     def __init__(self, s: ArmGicSection) -> None:
-        self.ctlr = s.field("ctlr")[0]
-        self.cpu_ctlr = s.field("cpu_ctlr")
-        irq = s.raw("irq_state")
-        (self.enabled, self.pending, self.active, self.level, self.model, self.edge,
-         self.group) = (irq[k::7] for k in range(7))
-        self.target = s.raw("irq_target")
-        self.priority1 = s.raw("priority1")  # [irq][cpu]
-        self.priority2 = s.raw("priority2")
-        self.sgi_pending = s.raw("sgi_pending")  # [sgi][target cpu] = source mask
-        self.pmr = s.field("priority_mask")
-        self.running = s.field("running_priority")
-        self.current = s.field("current_pending")
-        self.bpr, self.abpr = s.raw("bpr"), s.raw("abpr")
-        self.apr, self.nsapr = s.field("apr"), s.field("nsapr")  # [n][cpu]
-        self.virt = s.virt is not None
-        if s.virt is not None:
-            self.h_hcr, self.h_misr = s.virt_field("h_hcr"), s.virt_field("h_misr")
-            self.h_lr, self.h_apr = s.virt_field("h_lr"), s.virt_field("h_apr")  # [lr][cpu]
-            self.v_ctlr, self.v_pmr = s.virt_field("cpu_ctlr"), s.virt_field("priority_mask")
-            self.v_running = s.virt_field("running_priority")
-            self.v_current = s.virt_field("current_pending")
-            self.v_bpr, self.v_abpr = s.virt_raw("bpr"), s.virt_raw("abpr")
+        self.decode(s)
 
     def lr(self, n: int, c: int) -> int:
         return self.h_lr[n * NCPU + c]
@@ -172,6 +153,9 @@ class Raw:
 # --- parameters -------------------------------------------------------------------------------
 def _config(raw: Raw, section: ArmGicSection, accel: str, num_cpus: int | None,
             num_irqs: int | None, priority_bits: int | None, machine: str | None) -> GicConfig:
+    board = section.machine or ""
+    if machine is None and num_irqs is None and board.split("-")[0] in MACHINES:
+        machine = board.split("-")[0]  # the stream names its board, and the board fixes the IDs
     if machine is not None:
         if machine not in MACHINES:
             raise GicmigError("QEMU-MACHINE-UNKNOWN",
@@ -393,9 +377,9 @@ class _Converter:
         """GICC_CTLR of CPU c: QEMU 7.2's GICv2 keeps only bits 0x21f (deviation 10: the
         bypass disables read as zero), for the TCG model and through the KVM ABI alike."""
         ctlr: int = self.raw.cpu_ctlr[c]
-        if ctlr & ~_VCPU_CTLR_MASK:
+        if ctlr & ~VCPU_CTLR_MASK:
             self.impossible([labels.cpu_reg(c, "gicc.ctlr")],
-                            f"GICC_CTLR {ctlr:#x} sets bits outside {_VCPU_CTLR_MASK:#x} "
+                            f"GICC_CTLR {ctlr:#x} sets bits outside {VCPU_CTLR_MASK:#x} "
                             "(bypass disables or reserved bits)")
         return ctlr
 
@@ -562,7 +546,7 @@ class _Tcg(_Converter):
         r = self.raw
         ctlr, pmr, bpr, abpr = r.v_ctlr[c], r.v_pmr[c], r.v_bpr[c], r.v_abpr[c]
         place = [labels.cpu_reg(c, "gicv")]
-        if ctlr & ~_VCPU_CTLR_MASK or pmr > 0xFF or pmr & ((1 << _VMPRI_SHIFT) - 1) \
+        if ctlr & ~VCPU_CTLR_MASK or pmr > 0xFF or pmr & ((1 << _VMPRI_SHIFT) - 1) \
                 or bpr > 7 or abpr > 7:
             self.impossible(place, f"vCPU CTLR {ctlr:#x} / PMR {pmr:#x} / BPR {bpr} / ABPR "
                                    f"{abpr} do not fit GICH_VMCR")
@@ -573,9 +557,7 @@ class _Tcg(_Converter):
                 "clamps to 1 in QEMU 7.2, deviation 11)",
                 f"raised to {_VMCR_MIN_ABP}, as a GICH_VMCR write does")
             abpr = _VMCR_MIN_ABP
-        fields = {v: GICC_CTLR.field(f).get(ctlr) for v, f in zip(_VMCR_CTLR, _VCPU_CTLR,
-                                                                    strict=True)}
-        return GICH_VMCR.pack(**fields, vmabp=abpr, vmbp=bpr, vmprimask=pmr >> _VMPRI_SHIFT)
+        return vmcr_of(ctlr, pmr, bpr, abpr)
 
     # --- QEMU's caches --------------------------------------------------------------------------
     def caches(self) -> None:
@@ -598,7 +580,8 @@ class _Tcg(_Converter):
             yield "vcpu running_priority", r.v_running[c], _running(r.h_apr[c], 3)
         lrs = [r.lr(n, c) for n in range(QEMU_NUM_LRS)]
         yield "vcpu current_pending", r.v_current[c], _best_virq(r, c, lrs)
-        yield "gich.misr", r.h_misr[c], _misr(r.h_hcr[c], r.v_ctlr[c], lrs)
+        vmcr = vmcr_of(r.v_ctlr[c] & VCPU_CTLR_MASK, 0, 0, 0)  # MISR reads its enables
+        yield "gich.misr", r.h_misr[c], status_registers(r.h_hcr[c], vmcr, lrs)["misr"]
 
     def current_pending(self, c: int) -> int:
         """gic_update's choice for CPU c. On a GIC with virtualization extensions a virtual
@@ -607,12 +590,9 @@ class _Tcg(_Converter):
         were still active, which is accepted."""
         r = self.raw
         stored = r.current[c]
-        if not (r.ctlr & 3 and r.cpu_ctlr[c] & 3):
-            return SPURIOUS
-        eligible = self.eligible(c)
-        best = min(eligible, default=(0x100, SPURIOUS))
-        derived = best[1] if best[0] < r.pmr[c] else SPURIOUS
-        if stored != derived and r.virt:
+        derived = best_pending(r, c, self.num_irqs)
+        if stored != derived and r.virt and r.ctlr & 3 and r.cpu_ctlr[c] & 3:
+            eligible = self.eligible(c)
             stale_ok = [e for e in eligible if e[0] < r.pmr[c]]
             rank = next((e for e in stale_ok if e[1] == stored), None)
             if (rank is not None or stored == SPURIOUS) and all(
@@ -621,23 +601,37 @@ class _Tcg(_Converter):
         return derived
 
     def eligible(self, c: int) -> list[tuple[int, int]]:
-        """(priority, ID) of every interrupt gic_get_best_irq considers for CPU c."""
-        r, n, table = self.raw, self.num_irqs, _CPU_BIT[c]
+        return eligible(self.raw, c, self.num_irqs)
 
-        def bits(masks: bytes) -> int:  # byte i = bit c of ID i's mask
-            return int.from_bytes(masks[:n].translate(table), "little")
 
-        edge = int.from_bytes(r.edge[:n], "little")
-        targeted = bits(r.target) | _PRIVATE_ONES
-        pending = bits(r.pending) | (bits(r.level) & ~edge)
-        found = (bits(r.enabled) & ~bits(r.active) & pending & targeted).to_bytes(n, "little")
-        out = []
-        i = found.find(1)
-        while i >= 0:
-            prio = r.priority1[i * NCPU + c] if i < NUM_PRIVATE else r.priority2[i - NUM_PRIVATE]
-            out.append((prio, i))
-            i = found.find(1, i + 1)
-        return out
+def best_pending(r: RawImage, c: int, num_irqs: int) -> int:
+    """gic_update's choice for CPU c (QEMU 7.2 gic_update_internal, physical interface):
+    the lowest-priority-value eligible interrupt, the lowest ID among equals, if the
+    distributor and the CPU interface signal a group and it beats PMR; else 1023."""
+    if not (r.ctlr & 3 and r.cpu_ctlr[c] & 3):
+        return SPURIOUS
+    best = min(eligible(r, c, num_irqs), default=(0x100, SPURIOUS))
+    return best[1] if best[0] < r.pmr[c] else SPURIOUS
+
+
+def eligible(r: RawImage, c: int, n: int) -> list[tuple[int, int]]:
+    """(priority, ID) of every interrupt gic_get_best_irq considers for CPU c."""
+    table = _CPU_BIT[c]
+
+    def bits(masks: bytes) -> int:  # byte i = bit c of ID i's mask
+        return int.from_bytes(masks[:n].translate(table), "little")
+
+    edge = int.from_bytes(r.edge[:n], "little")
+    targeted = bits(r.target) | _PRIVATE_ONES
+    pending = bits(r.pending) | (bits(r.level) & ~edge)
+    found = (bits(r.enabled) & ~bits(r.active) & pending & targeted).to_bytes(n, "little")
+    out = []
+    i = found.find(1)
+    while i >= 0:
+        prio = r.priority1[i * NCPU + c] if i < NUM_PRIVATE else r.priority2[i - NUM_PRIVATE]
+        out.append((prio, i))
+        i = found.find(1, i + 1)
+    return out
 
 
 def _running(levels: int, shift: int) -> int:
@@ -647,7 +641,7 @@ def _running(levels: int, shift: int) -> int:
     return ((levels & -levels).bit_length() - 1) << shift
 
 
-def _best_virq(r: Raw, c: int, lrs: list[int]) -> int:
+def _best_virq(r: RawImage, c: int, lrs: list[int]) -> int:
     """gic_update_internal(virt): the first pending LR of the lowest priority below PMR."""
     if not (_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & 3):
         return SPURIOUS
@@ -658,24 +652,6 @@ def _best_virq(r: Raw, c: int, lrs: list[int]) -> int:
             if prio < best[0]:
                 best = (prio, _LR_VID.get(lr))
     return best[1] if best[0] < r.v_pmr[c] else SPURIOUS
-
-
-def _misr(hcr: int, vctlr: int, lrs: list[int]) -> int:
-    """gic_compute_misr, with its counting of NP (deviation 13: state exactly pending)."""
-    states = [LR_STATES[_LR_STATE.get(lr)] for lr in lrs]
-    eoi = sum(1 for lr, s in zip(lrs, states, strict=True)
-              if s == "invalid" and not _LR_HW.get(lr) and _LR_EOI.get(lr))
-    valid = sum(1 for s in states if s != "invalid")
-    pending = states.count("pending")
-    h = GICH_HCR.unpack(hcr)
-    grp0 = GICC_CTLR.field("enable_grp0").get(vctlr)
-    grp1 = GICC_CTLR.field("enable_grp1").get(vctlr)
-    return GICH_MISR.pack(
-        eoi=int(eoi > 0), u=int(bool(h["uie"]) and valid < 2),
-        lrenp=int(bool(h["lrenpie"]) and h["eoicount"] != 0),
-        np=int(bool(h["npie"]) and pending == 0),
-        vgrp0e=h["vgrp0eie"] & grp0, vgrp0d=h["vgrp0die"] & (1 - grp0),
-        vgrp1e=h["vgrp1eie"] & grp1, vgrp1d=h["vgrp1die"] & (1 - grp1))
 
 
 # --- kvm-arm-gic ------------------------------------------------------------------------------

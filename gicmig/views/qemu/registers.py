@@ -1,22 +1,23 @@
 """The registers a guest reads from QEMU 7.2's TCG GIC that holds a canonical state.
 
 One place computes them: every GICD register (banked per CPU and shared), and per CPU
-every GICC and GICH register that can be read without a side effect (not GICC_IAR). The
-architectural part comes from the same tables and images the other views use (the
-distributor image of the KVM view, the GICH status registers of the GICH view); what is
-QEMU's own is named here: its ID registers, and the derived GICC_RPR / GICC_HPPIR, which
-QEMU reads from its caches (`running_priority`, `current_pending`) computed by its own
-rules (`gic_update`, `gic_get_best_irq`, `gic_get_current_pending_irq` in
-hw/intc/arm_gic.c v7.2.0; the deviations are in shared/qemu/README.md).
+every GICC and GICH register that can be read without a side effect (not GICC_IAR). Each
+fact comes from its home: the architectural registers from the distributor image of the
+KVM view and the GICH status registers of gicmig.arch.gich; QEMU's derived GICC_RPR and
+GICC_HPPIR from the caches the QEMU writer stores (`running_priority`,
+`current_pending`: gicmig.views.qemu.write.tcg_image), read as QEMU 7.2 reads them
+(`gic_get_running_priority`, `gic_get_current_pending_irq` in hw/intc/arm_gic.c); and
+QEMU's ID registers, named here.
 
-The state must be one QEMU's TCG GIC can hold as such (what `export qemu --accel tcg`
-accepts in strict mode): no UNKNOWN markers. The real-QEMU tests compare this with what
-the read-back guest (harness/qemu/guest) prints after a migration.
+The state must be one QEMU's TCG GIC can hold as such: what `export qemu --accel tcg`
+accepts in strict mode (otherwise QemuUnrepresentable). The real-QEMU tests compare this
+with what the read-back guest (harness/qemu/guest) prints after a migration, before and
+after it made QEMU recompute those caches by its own rules.
 """
 
 from __future__ import annotations
 
-from gicmig.arch import bitmaps
+from gicmig.arch.gich import status_registers
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -44,14 +45,14 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
     SGI_BANKS,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, UNKNOWN_CPU, GicState
-from gicmig.errors import GicmigError
-from gicmig.views.gich.convert import status_registers
-from gicmig.views.gich.viewfile import VcpuRegs
+from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, GicState
 from gicmig.views.kvm.convert import DistributorImage
 from gicmig.views.kvm.dump import register_name as _kvm_register_name
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.stream import MAXIRQ
+from gicmig.views.qemu.write import fit_tcg, tcg_image
 
-__all__ = ["FRAMES", "QEMU_GICC_IIDR", "QEMU_GICD_IIDR", "Key", "hppir", "register_name",
+__all__ = ["FRAMES", "QEMU_GICC_IIDR", "QEMU_GICD_IIDR", "Key", "label", "register_name",
            "tcg_registers"]
 
 FRAMES = ("GICD", "GICC", "GICH")
@@ -62,7 +63,7 @@ QEMU_GICD_IIDR = GICD_IIDR.pack(implementer=ARM_IMPLEMENTER)
 QEMU_GICC_IIDR = GICC_IIDR.pack(implementer=ARM_IMPLEMENTER, arch_version=2)
 GICC_RPR, GICC_HPPIR = GICC_NO_STATE["GICC_RPR"], GICC_NO_STATE["GICC_HPPIR"]
 GICC_NSAPR = GICC_NO_STATE["GICC_NSAPR0"]
-SPURIOUS, GROUP1_NO_ACK = 1023, 1022
+GROUP1_NO_ACK = 1022  # GICC_HPPIR for a group 1 interrupt while AckCtl is 0
 IDLE_RPR = 0xFF  # GICC_RPR with nothing active (QEMU's running_priority 0x100)
 
 _BANK = {b.name: b for b in (*DIST_BANKS, *SGI_BANKS)}
@@ -70,7 +71,6 @@ _BIT_BANKS = ("GICD_IGROUPR", "GICD_ISENABLER", "GICD_ICENABLER", "GICD_ISPENDR"
               "GICD_ICPENDR", "GICD_ISACTIVER", "GICD_ICACTIVER")
 _WORD = 0xFFFF_FFFF
 _ACK_CTL = GICC_CTLR.field("ack_ctl")
-_ENABLES = GICC_CTLR.field("enable_grp0").mask | GICC_CTLR.field("enable_grp1").mask
 _STATUS = (("misr", GICH_MISR), ("eisr0", GICH_EISR0), ("eisr1", GICH_EISR1),
            ("elrsr0", GICH_ELRSR0), ("elrsr1", GICH_ELRSR1))
 
@@ -102,33 +102,18 @@ def label(key: Key) -> str:
 def tcg_registers(state: GicState) -> dict[Key, int]:
     """Every register the read-back guest reads, with the value QEMU 7.2's TCG GIC holding
     `state` gives it: the banked GICD registers, GICC and GICH per CPU, and the shared GICD
-    registers (CPU None)."""
-    _check(state)
+    registers (CPU None). Raises QemuUnrepresentable for a state QEMU cannot hold."""
+    fitted, _ = fit_tcg(state, state.config)  # strict: the state as it is, or a refusal
+    raw = tcg_image(fitted)
+    img = DistributorImage(fitted)
     out: dict[Key, int] = {}
-    img = DistributorImage(state)
-    n = state.config.num_cpus
-    for c in range(n):
-        _banked_dist(state, img, c, out)
-        _cpu_interface(state, c, out)
-        if state.config.virtualization is not None:
-            _virtual_interface(state, c, out)
-    _shared_dist(state, img, out)
+    for c in range(fitted.config.num_cpus):
+        _banked_dist(fitted, img, c, out)
+        _cpu_interface(fitted, raw, c, out)
+        if fitted.config.virtualization is not None:
+            _virtual_interface(fitted, c, out)
+    _shared_dist(fitted, img, out)
     return out
-
-
-def _check(state: GicState) -> None:
-    unknown = []
-    if state.enable_grp1_unknown:
-        unknown.append("gicd.ctlr EnableGrp1")
-    if state.shared.pending_split_unknown or any(
-            b.pending_split_unknown for b in state.banked):
-        unknown.append("the latch/line split of pending level interrupts")
-    if any(ci.active_group_unknown for ci in state.cpu):
-        unknown.append("the group of active priorities")
-    if unknown:
-        raise GicmigError("QEMU-READBACK-UNKNOWN",
-                          "QEMU's TCG GIC holds no UNKNOWN marker, but the state has: "
-                          + "; ".join(unknown))
 
 
 def _banked_dist(state: GicState, img: DistributorImage, c: int, out: dict[Key, int]) -> None:
@@ -167,56 +152,27 @@ def _shared_dist(state: GicState, img: DistributorImage, out: dict[Key, int]) ->
         out[("GICD", None, _BANK["GICD_ICFGR"].offset + 4 * i)] = img.cfg_word(i, 0)
 
 
-def _cpu_interface(state: GicState, c: int, out: dict[Key, int]) -> None:
+def _cpu_interface(state: GicState, raw: RawImage, c: int, out: dict[Key, int]) -> None:
     ci = state.cpu[c]
     out[("GICC", c, GICC_CTLR.offset)] = ci.ctlr
     out[("GICC", c, GICC_PMR.offset)] = ci.pmr
     out[("GICC", c, GICC_BPR.offset)] = ci.bpr
     out[("GICC", c, GICC_ABPR.offset)] = ci.abpr
-    words = APR_LEVELS // 32
-    assert words == GICC_APR_REGS
+    assert APR_LEVELS == 32 * GICC_APR_REGS
     for n in range(GICC_APR_REGS):
         out[("GICC", c, GICC_APR.offset + 4 * n)] = ci.active_group0 >> 32 * n & _WORD
         out[("GICC", c, GICC_NSAPR + 4 * n)] = ci.active_group1 >> 32 * n & _WORD
-    levels = ci.active_group0 | ci.active_group1
-    # gic_get_prio_from_apr_bits: the lowest set level; APR bit n is group priority 2n
-    out[("GICC", c, GICC_RPR)] = (levels & -levels).bit_length() - 1 << 1 if levels \
-        else IDLE_RPR
-    out[("GICC", c, GICC_HPPIR)] = hppir(state, c)
+    out[("GICC", c, GICC_RPR)] = min(raw.running[c], IDLE_RPR)  # idle 0x100 reads 0xff
+    out[("GICC", c, GICC_HPPIR)] = _hppir(state, raw.current[c], c)
     out[("GICC", c, GICC_IIDR.offset)] = QEMU_GICC_IIDR
 
 
-def _virtual_interface(state: GicState, c: int, out: dict[Key, int]) -> None:
-    virt, v = state.config.virtualization, state.virtual[c]
-    assert virt is not None
-    lrs = v.lr
-    out[("GICH", c, GICH_HCR.offset)] = v.hcr
-    out[("GICH", c, GICH_VTR.offset)] = virt.vtr
-    out[("GICH", c, GICH_VMCR.offset)] = v.vmcr
-    status = status_registers(VcpuRegs(virt.vtr, v.hcr, v.vmcr, v.apr, lrs))
-    for name, reg in _STATUS:
-        out[("GICH", c, reg.offset)] = status[name]
-    out[("GICH", c, GICH_APR.offset)] = v.apr
-    for n, lr in enumerate(lrs):
-        out[("GICH", c, GICH_LR.offset + 4 * n)] = lr
-
-
-def hppir(state: GicState, c: int) -> int:
-    """GICC_HPPIR of CPU c as QEMU 7.2 reads it: its `current_pending` cache (the choice
-    of gic_get_best_irq, deviations 7-9: full priorities compared, group enables not
-    applied, no SGI source CPU), or 1022 for a group 1 interrupt while AckCtl is 0."""
-    ci = state.cpu[c]
-    if not (state.enable_grp0 or state.enable_grp1) or not ci.ctlr & _ENABLES:
-        return SPURIOUS
-    best_prio, best = 0x100, SPURIOUS
-    for prio, intid in _eligible(state, c):
-        if prio < best_prio:
-            best_prio, best = prio, intid
-    if best_prio >= ci.pmr:
-        return SPURIOUS
-    if _group(state, best, c) and not _ACK_CTL.get(ci.ctlr):
+def _hppir(state: GicState, current: int, c: int) -> int:
+    """gic_get_current_pending_irq without security extensions: the cached ID, but 1022
+    for a group 1 interrupt while GICC_CTLR.AckCtl is 0."""
+    if current < MAXIRQ and _group(state, current, c) and not _ACK_CTL.get(state.cpu[c].ctlr):
         return GROUP1_NO_ACK
-    return best
+    return current
 
 
 def _group(state: GicState, intid: int, c: int) -> int:
@@ -225,22 +181,15 @@ def _group(state: GicState, intid: int, c: int) -> int:
     return state.shared.group >> (intid - NUM_PRIVATE) & 1
 
 
-def _eligible(state: GicState, c: int) -> list[tuple[int, int]]:
-    """(priority, ID), in ID order, of every interrupt enabled, pending and not active for
-    CPU c, and targeting it (an SPI acknowledged by another CPU is active for that CPU
-    only in QEMU)."""
-    b, sh = state.banked[c], state.shared
-    sgi_pending = sum(1 << s for s, v in enumerate(b.sgi_sources) if v)
-    private = b.enabled & ~b.active & (sgi_pending | b.pending_latch | b.line_level & ~b.edge)
-    out = [(b.priority[i] if i < len(b.priority) else 0, i) for i in bitmaps.set_bits(private)]
-    n = state.config.num_spis
-    if state.config.num_cpus == 1:
-        targeted = (1 << n) - 1
-    else:
-        targeted = bitmaps.nonzero(bytes(t >> c & 1 for t in sh.targets))
-    active_here = bitmaps.nonzero(bytes(a in (c, UNKNOWN_CPU) for a in sh.active_cpu))
-    spis = sh.enabled & (sh.pending_latch | sh.line_level & ~sh.edge) & targeted \
-        & ~(sh.active & active_here)
-    prio = sh.priority
-    out += [(prio[k] if k < len(prio) else 0, NUM_PRIVATE + k) for k in bitmaps.set_bits(spis)]
-    return out
+def _virtual_interface(state: GicState, c: int, out: dict[Key, int]) -> None:
+    virt, v = state.config.virtualization, state.virtual[c]
+    assert virt is not None
+    out[("GICH", c, GICH_HCR.offset)] = v.hcr
+    out[("GICH", c, GICH_VTR.offset)] = virt.vtr
+    out[("GICH", c, GICH_VMCR.offset)] = v.vmcr
+    status = status_registers(v.hcr, v.vmcr, v.lr)
+    for name, reg in _STATUS:
+        out[("GICH", c, reg.offset)] = status[name]
+    out[("GICH", c, GICH_APR.offset)] = v.apr
+    for n, lr in enumerate(v.lr):
+        out[("GICH", c, GICH_LR.offset + 4 * n)] = lr

@@ -1,4 +1,5 @@
-"""Real QEMU 7.2 (Debian's qemu-system-arm) for the `realqemu` tests.
+"""What the `realqemu` tests share: real QEMU 7.2 (Debian's qemu-system-arm) and the
+read-back guest (harness/qemu), the shared streams, and the comparisons.
 
 Without `qemu-system-aarch64` or the aarch64 cross compiler these tests skip with the
 reason, except under CI (`CI=true`), where they fail: CI installs both (.ci/run).
@@ -7,9 +8,10 @@ reason, except under CI (`CI=true`), where they fail: CI installs both (.ci/run)
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,25 +43,12 @@ def require_qemu() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(autouse=True)
-def _real_qemu(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("realqemu") is not None:
-        require_qemu()
-
-
-@pytest.fixture(scope="session")
+@functools.cache
 def shared_machine() -> driver.Machine:
-    """The shape of the shared streams, from their own ground truth."""
-    import json
-
+    """The VM shape of the shared streams, from their own ground truth."""
     require_qemu()
     doc = json.loads((SHARED / "expected" / "reset.json").read_text())
     return driver.Machine.parse(doc["machine"]["qemu_args"])
-
-
-@pytest.fixture(scope="session")
-def qemu_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield tmp_path_factory.mktemp("realqemu")
 
 
 def import_tcg(path: Path) -> GicState:
