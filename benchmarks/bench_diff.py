@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import gicmig
-from gicmig.core.model import NUM_PRIVATE, GicState
+from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.core.model import GicState
 from gicmig.diff.semantic import diff
 from harness import fmt, median_seconds, report
 

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import states
 
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, GICH_VTR
-from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import REASONS, GicmigError, ValidationError
 from gicmig.views.gich.convert import (
     GichTarget,

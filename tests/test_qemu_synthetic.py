@@ -185,6 +185,10 @@ def test_machine_presets() -> None:
     refused(other, "QEMU-PARAMETER-MISSING", machine=None)
     refused(other, "QEMU-PARAMETER-MISSING", machine=None, num_irqs=300)
     assert run(other, machine=None, num_irqs=64).state.config.num_irqs == 64
+    refused(stream(base().section(), machine="vexpress-a15"), "QEMU-PARAMETER-MISSING",
+            machine=None)
+    refused(data, "QEMU-PARAMETER-MISSING", machine=None, num_irqs=300)
+    assert run(data, machine=None, num_irqs=64).state.config.num_irqs == 64
 
 
 def test_num_cpus_from_the_slots_or_refused() -> None:
@@ -417,7 +421,7 @@ def test_cli_import_lenient_report_and_output(tmp_path: Path) -> None:
 
 def test_cli_usage_errors(tmp_path: Path) -> None:
     src = tmp_path / "in.mig"
-    src.write_bytes(stream(base().section()))
+    src.write_bytes(stream(base().section()))  # names the virt board: 288 IDs
     no_accel = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"))
     assert no_accel.returncode == 0 and b"imported qemu-tcg state" in no_accel.stdout
     bad_accel = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"), "--accel", "xen")
@@ -426,7 +430,7 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
     other.write_bytes(stream(base().section(), machine="sbsa-ref"))
     no_irqs = cli("import", "qemu", str(other), "-o", str(tmp_path / "x.gicmig"), "--accel", "tcg")
     assert no_irqs.returncode == 2 and b"QEMU-PARAMETER-MISSING" in no_irqs.stderr
-    same = cli("import", "qemu", str(src), "-o", str(src), "--accel", "tcg", "--machine", "virt")
+    same = cli("import", "qemu", str(src), "-o", str(src), "--accel", "tcg", "--num-irqs", "64")
     assert same.returncode == 2 and src.read_bytes()[:4] == b"QEVM"
     bad = cli("import", "qemu", str(tmp_path / "missing.mig"), "-o", "x", "--accel", "tcg",
               "--machine", "virt", "--format", "json")

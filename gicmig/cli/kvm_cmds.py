@@ -94,7 +94,8 @@ def _import(args: argparse.Namespace) -> int:
 def unknown_markers(state: GicState) -> dict[str, Any]:
     """Every UNKNOWN marker of `state`, named as in messages."""
     from gicmig.arch import labels
-    from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU
+    from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+    from gicmig.core.model import UNKNOWN_CPU
 
     split, sgi, spi, apr = [], [], [], {}
     for c in state.cpus():

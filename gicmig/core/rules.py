@@ -13,12 +13,12 @@ from functools import lru_cache, reduce
 from operator import or_
 from typing import Any
 
-from gicmig.arch import bitmaps, labels
+from gicmig.arch import bitmaps, labels, priority
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import ValidationError, Violation
 
-_SGI_BITS = (1 << NUM_SGIS) - 1
 _SPLIT_UNKNOWN_HELP = "allowed only on a level-triggered interrupt whose latch holds the OR"
 
 
@@ -83,28 +83,26 @@ class _Ctx:
         self.num_irqs: int = config.num_irqs
         self.num_spis = self.num_irqs - NUM_PRIVATE
         self.priority_bits: int = config.priority_bits
-        self.prio_mask = (0xFF << (8 - self.priority_bits)) & 0xFF
+        self.prio_mask = priority.priority_mask(self.priority_bits)
         self.cpu_mask = (1 << self.num_cpus) - 1
         # a uniprocessor GIC's ITARGETSR is RAZ/WI: the only canonical target mask is 0
         self.target_mask = self.cpu_mask if self.num_cpus > 1 else 0
         self.rao = bool(config.sgi_enables_rao_wi)
         self.min_bpr: int = config.min_bpr
-        preempt = min(self.priority_bits, 7 - self.min_bpr)
-        step = 1 << (7 - preempt)  # 128 levels, of which every step-th can exist
-        self.apr_levels = sum(1 << lv for lv in range(0, APR_LEVELS, step))
+        self.apr_levels = priority.representable_levels(self.priority_bits, self.min_bpr)
         self.bad_prio = _outside(self.prio_mask)
         self.bad_target = _outside(self.target_mask)
         self.bad_source = _outside(self.cpu_mask)
         self.cpu_ids = _cpu_ids(self.num_cpus)
         self.virt = config.virtualization if config.HasField("virtualization") else None
         self.num_lrs = self.virt.num_lrs if self.virt else 0
-        self.min_vmbp = 7 - self.virt.preemption_bits if self.virt else 0
+        self.min_vmbp = priority.min_binary_point(self.virt.preemption_bits) if self.virt else 0
         self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
         self.lr_hw_mask = GICH_LR.field("hw").mask
         self.lr_res_sw, self.lr_res_hw = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
         self.ctlr_reserved = GICC_CTLR.reserved_mask
-        self.sgi_lanes = sum(_SGI_BITS << 32 * c for c in range(self.num_cpus))
+        self.sgi_lanes = sum(SGI_MASK << 32 * c for c in range(self.num_cpus))
         # representable active-priority levels, repeated in 128-bit lanes per CPU count
         self.apr_lanes = [sum(self.apr_levels << 128 * c for c in range(k)) for k in range(9)]
         self.hcr_reserved, self.vmcr_reserved = GICH_HCR.reserved_mask, GICH_VMCR.reserved_mask
@@ -234,15 +232,15 @@ def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
             yield _v("STATE-IRQ-OUT-OF-RANGE", f"state.banked[{c}].{name}",
                      f"{len(getattr(b, name))} entries, at most {length}")
             return
-    if b.edge & _SGI_BITS != _SGI_BITS:
-        for s in bitmaps.set_bits(~b.edge & _SGI_BITS):
+    if b.edge & SGI_MASK != SGI_MASK:
+        for s in bitmaps.set_bits(~b.edge & SGI_MASK):
             yield _v("SGI-NOT-EDGE", labels.irq(s, c), "level-triggered; SGIs are always edge")
-    if ctx.rao and b.enabled & _SGI_BITS != _SGI_BITS:
-        for s in bitmaps.set_bits(~b.enabled & _SGI_BITS):
+    if ctx.rao and b.enabled & SGI_MASK != SGI_MASK:
+        for s in bitmaps.set_bits(~b.enabled & SGI_MASK):
             yield _v("SGI-DISABLED-RAO", labels.irq(s, c),
                      "disabled, but this GIC's SGI enables are RAO/WI")
     for name in ("pending_latch", "line_level"):
-        for s in bitmaps.set_bits(getattr(b, name) & _SGI_BITS):
+        for s in bitmaps.set_bits(getattr(b, name) & SGI_MASK):
             yield _v("SGI-LATCH-OR-LINE", labels.irq(s, c),
                      f"{name} is set; SGI pending state is its set of sources")
     yield from _split_unknown(b.pending_split_unknown, b.edge, b.pending_latch, b.line_level, c, 0)
@@ -334,7 +332,7 @@ def _cpu(ctx: _Ctx, c: int, ci: Any) -> Iterator[Violation]:
         yield _v("CPU-PMR-UNIMPLEMENTED-BITS", labels.cpu_reg(c, "gicc.pmr"),
                  f"{ci.pmr:#04x} sets bits outside the {ctx.priority_bits} implemented "
                  f"(mask {ctx.prio_mask:#04x})")
-    for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_bpr + 1)):
+    for name, low in (("bpr", ctx.min_bpr), ("abpr", priority.min_abpr(ctx.min_bpr))):
         value = getattr(ci, name)
         if not low <= value <= 7:
             yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),
@@ -480,7 +478,7 @@ def _banked_ok(ctx: _Ctx, banked: Any) -> bool:
     prio, src, who = _padded(prio_l, 32), _padded(src_l, 16), _padded(who_l, 16)
     if prio is None or src is None or who is None:
         return False
-    active = _lanes(tuple(a & _SGI_BITS for a in act_l), "H")
+    active = _lanes(tuple(a & SGI_MASK for a in act_l), "H")
     return (not prio.translate(None, ctx.bad_prio) and not src.translate(None, ctx.bad_source)
             and not _stray_or_bad(who, active, ctx.cpu_ids))
 

@@ -9,18 +9,14 @@ from itertools import pairwise
 
 from gicmig.arch import labels
 from gicmig.arch.bitmaps import nonzero_positions, runs
+from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.arch.registers import (
     DIST_BANKS,
     GICD_ICFGR_FIELD,
     SGI_BANKS,
     Bank,
 )
-from gicmig.core.model import (
-    NUM_PRIVATE,
-    UNKNOWN_CPU,
-    BankedInterrupts,
-    GicState,
-)
+from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
 from gicmig.diff.change import (
     ABSENT,
     PRESENT,

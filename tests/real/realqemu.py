@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))  # for `harness`
 
 import gicmig  # noqa: E402
 from gicmig.core.model import GicState  # noqa: E402
+from gicmig.diff.semantic import diff  # noqa: E402 (gicmig.diff is also the package's name)
 from gicmig.views.qemu.registers import label, tcg_registers  # noqa: E402
 from harness.qemu import driver  # noqa: E402
 
@@ -58,7 +59,7 @@ def import_tcg(path: Path) -> GicState:
 
 def assert_same_state(got: GicState, want: GicState, what: str) -> None:
     """Same canonical state; where it came from (provenance) aside."""
-    changes = gicmig.diff(want, got, ignore=["provenance.*"])
+    changes = diff(want, got, ignore=["provenance.*"])
     assert not changes, f"{what}: {len(changes)} differences:\n" + "\n".join(
         str(c) for c in changes[:30])
 

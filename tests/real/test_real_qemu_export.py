@@ -29,7 +29,8 @@ from realqemu import (  # first: it puts the repository root (harness/) on sys.p
 from strategies import qemu_tcg_states  # tests/ (tests/conftest.py puts it on sys.path)
 
 import gicmig
-from gicmig.core.model import NUM_PRIVATE, GicState
+from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.core.model import GicState
 from harness.qemu import driver
 
 pytestmark = pytest.mark.realqemu

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gicmig.arch import bitmaps, labels
+from gicmig.arch import bitmaps, labels, priority
 from gicmig.arch import gich as arch_gich
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SPECIAL_IDS
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICH_HCR,
@@ -35,13 +36,7 @@ from gicmig.arch.registers import (
     Field,
     lr_layout,
 )
-from gicmig.core.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    UNKNOWN_CPU,
-    GicState,
-    HwMapping,
-)
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
@@ -54,7 +49,6 @@ __all__ = [
 ]
 
 EOI_POLICIES = ("kvm", "none")
-SPECIAL_IDS = range(1020, 1024)
 _U32 = 0xFFFF_FFFF
 MAX_PHYSICAL_ID = 1019
 MIN_PHYSICAL_ID = 16
@@ -96,16 +90,20 @@ class VtrParams:
     @property
     def priority_mask(self) -> int:
         """The bits of an 8-bit priority (or GICC_PMR) the LRs and VMCR can hold."""
-        return (0xFF << (8 - self.priority_bits)) & 0xFF
+        return priority.priority_mask(self.priority_bits)
 
     @property
     def min_bpr(self) -> int:
-        return 7 - self.preemption_bits
+        return priority.min_binary_point(self.preemption_bits)
+
+    @property
+    def min_abpr(self) -> int:
+        return priority.min_abpr(self.min_bpr)
 
     @property
     def level_shift(self) -> int:
         """GICH_APR bit n <-> canonical active-priority level n << level_shift."""
-        return 7 - self.preemption_bits
+        return priority.level_shift(self.preemption_bits)
 
 
 def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
@@ -402,13 +400,13 @@ def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Viola
                       f"VMPriMask gives GICC_PMR {pmr:#04x}, with bits below the "
                       f"{params.priority_bits} GICH_VTR.PRIbits implements"))
     bpr, abpr = f["vmbp"], f["vmabp"]
-    low = params.min_bpr
-    if bpr < low or abpr < low + 1:
-        msg = f"VMBP {bpr} / VMABP {abpr} below the minima {low} / {low + 1}"
+    low, alow = params.min_bpr, params.min_abpr
+    if bpr < low or abpr < alow:
+        msg = f"VMBP {bpr} / VMABP {abpr} below the minima {low} / {alow}"
         if lenient:
             norm.append(_v("GICH-VMCR-BINARY-POINT", cpu, "gich.vmcr",
                            f"{msg}; clamped as the hardware does"))
-            bpr, abpr = max(bpr, low), max(abpr, low + 1)
+            bpr, abpr = max(bpr, low), max(abpr, alow)
         else:
             out.append(_v("GICH-VMCR-BINARY-POINT", cpu, "gich.vmcr", msg))
     return ctlr, pmr, bpr, abpr
@@ -880,11 +878,11 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
             names = ", ".join(GICC_CTLR.flags(ci.ctlr & ~arch_gich.VCPU_CTLR_MASK))
             out.append(_v("GICH-EXPORT-CTLR-BITS", c, "gicc.ctlr",
                           f"{ci.ctlr:#x}: {names} have no GICH_VMCR field"))
-        if ci.bpr < params.min_bpr or ci.abpr < params.min_bpr + 1:
+        if ci.bpr < params.min_bpr or ci.abpr < params.min_abpr:
             reg = "gicc.bpr" if ci.bpr < params.min_bpr else "gicc.abpr"
             out.append(_v("GICH-EXPORT-BINARY-POINT", c, reg,
                           f"BPR {ci.bpr} / ABPR {ci.abpr}: the target's VMBP/VMABP minima are "
-                          f"{params.min_bpr} / {params.min_bpr + 1}"))
+                          f"{params.min_bpr} / {params.min_abpr}"))
         g0, g1, unk = ci.active_group0, ci.active_group1, ci.active_group_unknown
         levels = g0 | g1 | unk
         for lv in bitmaps.set_bits(levels):

@@ -21,6 +21,7 @@ from typing import Any
 
 from gicmig.core.model import GicState
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.formats.fixture_write import FORMAT as FIXTURE_FORMAT
 
 FORMAT = "gicmig.gich-view/1"
 MAX_VCPUS = 8
@@ -222,7 +223,7 @@ def json_schema() -> dict[str, Any]:
             "vcpus": {"type": "array", "items": vcpu, "minItems": 1, "maxItems": MAX_VCPUS},
             "distributor": {"oneOf": [
                 {"type": "object", "required": ["format"],
-                 "properties": {"format": {"const": "gicmig-fixture/1"}},
+                 "properties": {"format": {"const": FIXTURE_FORMAT}},
                  "description": "an embedded gicmig JSON fixture "
                                 "(schemas/fixture-1.schema.json)"},
                 {"type": "object", "additionalProperties": False, "required": ["path"],

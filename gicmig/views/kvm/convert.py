@@ -21,6 +21,7 @@ from operator import or_
 
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -49,7 +50,7 @@ from gicmig.arch.registers import (
     SGI_BANKS,
     Bank,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
@@ -57,7 +58,6 @@ from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
 _BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
 _PAIRS = (("ISENABLER", "ICENABLER"), ("ISPENDR", "ICPENDR"), ("ISACTIVER", "ICACTIVER"),
           ("SPENDSGIR", "CPENDSGIR"))
-_SGI_MASK = (1 << NUM_SGIS) - 1
 _ALL = 0xFFFF_FFFF
 _LEVEL_STEP = APR_LEVELS // KVM_APR_LEVELS  # canonical level of KVM APR bit n is 4n
 _APR_MASK = (1 << KVM_APR_LEVELS) - 1
@@ -286,8 +286,8 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     active = rd.pair("ISACTIVER", "ICACTIVER", 0, c)
     pending = rd.pair("ISPENDR", "ICPENDR", 0, c)
     b.priority = _bytes(rd, "IPRIORITYR", range(8), c)
-    edge = _edge(rd, 0, c, optional=True, default=_edge_word(_SGI_MASK)) | _edge(rd, 1, c) << 16
-    if edge & _SGI_MASK != _SGI_MASK:
+    edge = _edge(rd, 0, c, optional=True, default=_edge_word(SGI_MASK)) | _edge(rd, 1, c) << 16
+    if edge & SGI_MASK != SGI_MASK:
         raise GicmigError("KVM-DUMP-RESERVED-BITS",
                           f"vcpu{c} GICD_ICFGR0 makes SGIs level-triggered; SGIs are edge")
     b.edge = edge
@@ -295,14 +295,14 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     sources = b"".join(rd.pair("SPENDSGIR", "CPENDSGIR", r, c).to_bytes(4, "little")
                        for r in range(SGI_BANK_REGS))
     shown = sum(1 << s for s in range(NUM_SGIS) if sources[s])
-    if len(rd.missing) == complete and pending & _SGI_MASK != shown:
+    if len(rd.missing) == complete and pending & SGI_MASK != shown:
         raise GicmigError("KVM-DUMP-INCONSISTENT",
-                          f"vcpu{c} GICD_ISPENDR0 shows SGIs {pending & _SGI_MASK:#06x} "
+                          f"vcpu{c} GICD_ISPENDR0 shows SGIs {pending & SGI_MASK:#06x} "
                           f"pending, GICD_SPENDSGIRn shows {shown:#06x}")
     b.sgi_sources = sources
     b.active = active
     b.sgi_active_source = bytes(UNKNOWN_CPU if active >> s & 1 else 0 for s in range(NUM_SGIS))
-    ppi_pending = pending & ~_SGI_MASK
+    ppi_pending = pending & ~SGI_MASK
     b.pending_latch = ppi_pending
     # ISPENDR shows latch OR line for a level interrupt; which one is not recorded
     b.pending_split_unknown = ppi_pending & ~edge
@@ -565,13 +565,13 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
                  f"priority {b.priority[k]:#04x} sets bits below the 5 KVM implements "
                  f"(interrupts of this CPU so affected: {len(bad)}; lenient: masked)")
         b.priority = _masked(b.priority)
-    ppi_edge = b.edge & ~_SGI_MASK
+    ppi_edge = b.edge & ~SGI_MASK
     if ppi_edge:
         k = (ppi_edge & -ppi_edge).bit_length() - 1
         yield _v("KVM-EXPORT-PPI-EDGE", labels.irq(k, c),
                  "edge-triggered PPI; KVM's PPIs are level-triggered and read-only "
                  "(lenient: level)")
-        b.edge &= _SGI_MASK
+        b.edge &= SGI_MASK
     if b.line_level:
         k = (b.line_level & -b.line_level).bit_length() - 1
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(k, c),
@@ -784,7 +784,7 @@ def _clear_set(img: DistributorImage, set_name: str, clear_name: str,
     for c, i in words:
         value = img.bit_word(set_name, i, c)
         if set_name == "ISPENDR" and i == 0:
-            value &= ~_SGI_MASK  # an ISPENDR0 write would make the writing vCPU a source
+            value &= ~SGI_MASK  # an ISPENDR0 write would make the writing vCPU a source
         yield _acc(_BANK[set_name], i, c, value)
 
 

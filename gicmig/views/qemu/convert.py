@@ -22,6 +22,8 @@ from typing import IO
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.priority import min_abpr, min_binary_point
 from gicmig.arch.registers import (
     GICD_CTLR,
     GICH_HCR,
@@ -35,7 +37,7 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.views.qemu.accel import check_accel
@@ -61,7 +63,7 @@ _LR_EOI = GICH_LR.field("eoi")
 # an HW=0 LR keeps the PhysicalID bits that CPUID does not cover: RES0 architecturally
 _LR_KEPT_RESERVED = GICH_LR.reserved_mask & GICH_LR_HW.field("physical_id").mask
 _VMPRI_SHIFT = 8 - GICH_VMCR.field("vmprimask").width
-_VMCR_MIN_ABP = 7 - VIRT_PRIORITY_BITS + 1  # GIC_VIRT_MIN_ABPR: 3
+_VMCR_MIN_ABP = min_abpr(min_binary_point(VIRT_PRIORITY_BITS))  # GIC_VIRT_MIN_ABPR: 3
 _EN = GICH_HCR.field("en")
 
 

@@ -18,6 +18,7 @@ after it made QEMU recompute those caches by its own rules.
 from __future__ import annotations
 
 from gicmig.arch.gich import status_registers
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -45,7 +46,7 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
     SGI_BANKS,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, GicState
+from gicmig.core.model import GicState
 from gicmig.views.kvm.convert import DistributorImage
 from gicmig.views.kvm.dump import register_name as _kvm_register_name
 from gicmig.views.qemu.raw import RawImage

@@ -35,8 +35,9 @@ from typing import IO
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, ctlr_of_vmcr, status_registers
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
-from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.files import open_atomic
