@@ -633,3 +633,15 @@ def test_readme_export_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     exec(compile("import gicmig\n" + src, "README.md", "exec"), {})
     assert capsys.readouterr().out.split()[0] == "tcg"
     assert (tmp_path / "vm.mig").stat().st_size == TEMPLATE.stat().st_size
+
+
+@needs_shared
+def test_cli_writes_the_stream_to_stdout_and_reports_on_stderr(tmp_path: Path) -> None:
+    stream_path = SHARED / "streams" / "dist.mig"
+    state = tmp_path / "d.gicmig"
+    assert cli("import", "qemu", str(stream_path), "-o", str(state)).returncode == 0
+    r = subprocess.run([sys.executable, "-m", "gicmig", "export", "qemu", str(state),
+                        "--template", str(stream_path), "-o", "-"], capture_output=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0 and r.stdout == stream_path.read_bytes()
+    assert b"wrote - (432488 bytes)" in r.stderr

@@ -21,12 +21,12 @@ GICC_ABPR >= 1; kvm-arm-gic: running_priority 0x100).
 from __future__ import annotations
 
 from gicmig.arch import labels
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
 from gicmig.errors import GicmigError
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import MAXIRQ, NCPU, VIRT_SUBSECTION
 
-NUM_SGIS, NUM_PRIVATE = 16, 32
 ALL_CPUS = (1 << NCPU) - 1
 
 

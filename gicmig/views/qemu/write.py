@@ -35,7 +35,7 @@ from typing import IO
 from gicmig import __version__
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, ctlr_of_vmcr, status_registers
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
@@ -69,7 +69,6 @@ from gicmig.views.qemu.stream import (
 )
 
 MAINTENANCE_PPI = 25  # virt board: GICH maintenance interrupt -> PPI 25 of each CPU
-_SGIS = (1 << NUM_SGIS) - 1
 _PRIVATE = (1 << NUM_PRIVATE) - 1
 _COPY_CHUNK = 8 << 20
 
@@ -132,13 +131,13 @@ class QemuPlan:
 def plan_qemu(state: GicState, section: ArmGicSection, *, accel: str | None = None,
               lenient: bool = False, num_irqs: int | None = None) -> QemuPlan:
     """The section bytes that hold `state` in the machine of `section` (a template's)."""
+    raw = Raw(section)
+    accel = check_accel(raw, accel, "the template")  # before any other check
     if section.located_by == "search":
         raise GicmigError("QEMU-TEMPLATE-UNWALKABLE",
                           "the template's framing could not be followed up to its arm_gic "
                           f"section ({section.search_reason}); gicmig writes only into a "
                           "stream it can walk record by record", offset=section.offset)
-    raw = Raw(section)
-    accel = check_accel(raw, accel, "the template")
     validate(state)
     config = _destination(state, raw, section, accel, num_irqs)
     if accel == "tcg":
@@ -241,7 +240,7 @@ def _fit_tcg(st: GicState) -> Iterator[Violation]:
                  "EnableGrp1 is UNKNOWN (the source had one distributor enable); the TCG GIC "
                  f"keeps both (lenient: EnableGrp1 = EnableGrp0 = {int(st.enable_grp0)})")
         st.enable_grp1, st.enable_grp1_unknown = st.enable_grp0, False
-    ppi_edge = st.banked[0].edge & ~_SGIS
+    ppi_edge = st.banked[0].edge & ~SGI_MASK
     for c in st.cpus():
         yield from _fit_banked(st, c, ppi_edge)
         yield from _fit_cpu(st, c)
@@ -250,20 +249,20 @@ def _fit_tcg(st: GicState) -> Iterator[Violation]:
 
 def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
     b = st.banked[c]
-    off = _SGIS & ~b.enabled
+    off = SGI_MASK & ~b.enabled
     if off:
         yield _v("QEMU-EXPORT-SGI-DISABLED", labels.irq(_first(off), c),
                  f"disabled ({bin(off).count('1')} SGIs of this CPU); the TCG GIC's SGI "
                  "enables are RAO/WI (lenient: enabled)")
-        b.enabled |= _SGIS
-    diff = (b.edge ^ ppi_edge) & ~_SGIS & _PRIVATE
+        b.enabled |= SGI_MASK
+    diff = (b.edge ^ ppi_edge) & ~SGI_MASK & _PRIVATE
     if diff:
         k = _first(diff)
         yield _v("QEMU-EXPORT-PPI-TRIGGER-BANKED", labels.irq(k, c),
                  f"{'edge' if b.edge >> k & 1 else 'level'}-triggered here but not on CPU 0; "
                  "QEMU 7.2 keeps one trigger per PPI for all CPUs (deviation 4) "
                  "(lenient: CPU 0's)")
-        b.edge = (b.edge & _SGIS) | ppi_edge
+        b.edge = (b.edge & SGI_MASK) | ppi_edge
     if b.pending_split_unknown:
         k = _first(b.pending_split_unknown)
         yield _v("QEMU-EXPORT-UNKNOWN", labels.irq(k, c),
@@ -358,7 +357,7 @@ def tcg_image(st: GicState) -> RawImage:
         sgi_pend = bitmaps.nonzero(b.sgi_sources)
         for name, bits in (("enabled", b.enabled), ("active", b.active), ("group", b.group),
                            ("level", b.line_level),
-                           ("pending", sgi_pend | (b.pending_latch & ~_SGIS))):
+                           ("pending", sgi_pend | (b.pending_latch & ~SGI_MASK))):
             private[name] |= _masks(bits, c)
         priority1[c::NCPU] = b.priority
         sgi_pending[c::NCPU] = b.sgi_sources
