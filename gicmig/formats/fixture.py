@@ -196,8 +196,9 @@ def to_json(state: GicState) -> str:
         unknown.append(f"provenance.source={state._pb.provenance.source}")
     if unknown:
         raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
-                          "a JSON fixture cannot hold fields of a newer schema revision: "
-                          + ", ".join(unknown) + " (keep this state as a blob)")
+                          f"a JSON fixture cannot hold schema revision {state.schema_revision} "
+                          f"fields this gicmig does not know ({', '.join(unknown)}): keep the "
+                          "blob, or decode it with a gicmig that knows that revision")
 
     return write_doc(state_to_doc(state))
 
