@@ -5,7 +5,7 @@ What the real-QEMU tests need, and nothing else:
 * `remigrate(stream, out, machine)`: load a stream (`-incoming "exec:cat FILE"`), then
   migrate it out again (`migrate {"uri": "exec:cat > OUT"}`) without running the guest.
   A stream QEMU refuses raises `QemuRefused` with QEMU's own message.
-* `make_template(machine, out, program)`: boot the read-back guest (harness/qemu/guest),
+* `make_template(out, machine, program)`: boot the read-back guest (harness/qemu/guest),
   let it run its program table, stop it and migrate it to a file. The file is a stream of
   a VM of that shape whose guest keeps running after `cont`: a template for
   `gicmig export qemu`.

@@ -5,16 +5,15 @@
  * 1. CPU0 starts the other CPUs (PSCI CPU_ON) and runs the program table that the
  *    harness may load at PROGRAM (QEMU `-device loader`): register writes, each made
  *    by the CPU it names, in table order. No table (zeroed RAM): the GIC stays at reset.
- * 2. Then, forever: print "BEGIN <seq>", have every CPU read back its banked GICD,
- *    GICC and GICH registers while CPU0 also reads the shared GICD registers, print
- *    them, print "END <seq>". A migration can happen at any point; the harness takes
- *    the first complete report printed on the destination, whose read-back therefore
- *    happened after `cont` (BEGIN is printed before the read-back starts).
- *
+ * 2. Then, forever: print "BEGIN <seq> <refreshed>", have every CPU read back its
+ *    banked GICD, GICC and GICH registers while CPU0 also reads the shared GICD
+ *    registers, print them, print "END <seq>". A migration can happen at any point; the
+ *    harness takes the first complete report printed on the destination, whose
+ *    read-back therefore happened after `cont` (BEGIN is printed before the read-back).
  * 3. Only where the destination says so (fw_cfg file "opt/gicmig/refresh" = "y", which
  *    the source VM does not have), once, after a report that began there (so the first
- *    complete report on the destination always precedes it): make
- *    QEMU recompute its caches by writing back values just read (GICD_CTLR from CPU0,
+ *    complete report on the destination always precedes it): make QEMU recompute its
+ *    caches by writing back values just read (GICD_CTLR from CPU0,
  *    GICC_APR0 and GICH_APR from each CPU): the state does not change, but QEMU's
  *    gic_update recomputes current_pending, GICH_MISR and the maintenance line, and the
  *    APR writes recompute running_priority. The reports after it say so ("BEGIN <seq> 1"
@@ -42,8 +41,8 @@
 #define UART_FR_TXFF (1u << 5)
 #define PROGRAM 0x40800000UL
 #define MAXCPU 8
-#define MAXREGS 96
-#define MAXSHARED 512
+#define MAXREGS 128    /* banked registers of one CPU: 57 + up to 64 list registers */
+#define MAXSHARED 1024 /* shared distributor registers: 778 with 1020 interrupt IDs */
 #define SPIN_LIMIT 20000000u
 
 /* commands, also the program table's `kind` (harness/qemu/driver.py Write.pack) */
