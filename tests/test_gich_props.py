@@ -56,7 +56,14 @@ def gich_states(draw: st.DrawFn, target: GichTarget) -> GicState:
         b.priority = bytes(x & mask for x in b.priority)
     s.shared.priority = bytes(x & mask for x in s.shared.priority)
     _resolve_unknown_actives(draw, s)
+    if target.eoi_policy == "none":  # a maybe-stale latch is refused there (test_stale_latch)
+        for b in s.banked:
+            b.latch_maybe_stale = 0
+        s.shared.latch_maybe_stale = 0
     _limit_actives(s, p.num_lrs)
+    for b in s.banked:
+        b.latch_maybe_stale &= b.active
+    s.shared.latch_maybe_stale &= s.shared.active
     for c in s.cpus():
         _cpu(draw, s, c, p)
     return s

@@ -455,7 +455,7 @@ def test_kvm_losses_are_kvms(tmp_path: Path) -> None:
 # --- random states ------------------------------------------------------------------------------
 def _tcg_holdable(s: GicState) -> GicState:
     """What the TCG GIC holds, said independently of the exporter: SGIs enabled, one PPI
-    trigger per ID, no UNKNOWN markers, no active-SGI source, pending SPIs targeted,
+    trigger per ID, no UNKNOWN or maybe-stale markers, no active-SGI source, pending SPIs targeted,
     GICC_CTLR without bypass bits, PPI 25 driven by the GICH maintenance state."""
     cfg = s.config
     s.enable_grp1_unknown = False
@@ -464,7 +464,7 @@ def _tcg_holdable(s: GicState) -> GicState:
         b = s.banked[c]
         b.enabled |= 0xFFFF
         b.edge = ppi_edge
-        b.pending_split_unknown = 0
+        b.pending_split_unknown = b.latch_maybe_stale = 0
         b.sgi_active_source = bytes(UNKNOWN_CPU if b.active >> i & 1 else 0 for i in range(16))
         ci = s.cpu[c]
         ci.ctlr &= 0x21F
@@ -483,7 +483,7 @@ def _tcg_holdable(s: GicState) -> GicState:
             line = bool(hcr & 1) and bool(eoi or np or vgrp or u or lrenp)
             b.line_level = b.line_level & ~(1 << 25) | int(line) << 25
     sh = s.shared
-    sh.pending_split_unknown = 0
+    sh.pending_split_unknown = sh.latch_maybe_stale = 0
     if cfg.num_cpus > 1:
         targeted = sum(1 << k for k, t in enumerate(sh.targets) if t)
         sh.pending_latch &= targeted
@@ -547,8 +547,12 @@ def test_random_states_lenient_then_strict_is_lossless(data: st.DataObject) -> N
     template = stream(img.section(), zero_pages=2, data_pages=1)
     section = read_arm_gic(io.BytesIO(template))
     first = plan_qemu(s, section, lenient=True)
-    again = plan_qemu(first.state, section)
-    assert again.losses == () and again.main == first.main and again.virt == first.virt
+    again = plan_qemu(first.state, section, lenient=True)
+    assert again.main == first.main and again.virt == first.virt and again.state == first.state
+    # KVM's view refuses an active SPI whose CPU the attribution rule derives as another
+    # than its first target (KVM-EXPORT-ACTIVE-SPI-CPU), though its import derives it so
+    assert {v.code for v in again.losses} <= ({"KVM-EXPORT-ACTIVE-SPI-CPU"} if accel == "kvm"
+                                              else set())
     back = import_qemu(io.BytesIO(_splice(template, section, first.main, first.virt)),
                        machine="virt").state
     assert back == first.state
@@ -584,18 +588,19 @@ def test_cli_worked_example(tmp_path: Path) -> None:
     strict = cli("export", "qemu", str(state), "--template", str(TEMPLATE), "-o", str(out))
     assert strict.returncode == 1 and not out.exists()
     lines = strict.stderr.splitlines()
-    assert len(lines) == 5 and all(" QEMU-EXPORT-UNKNOWN " in x for x in lines)
+    assert len(lines) == 3 and all(" QEMU-EXPORT-UNKNOWN " in x for x in lines)
     assert "irq 33 (SPI 1)" in strict.stderr
     done = cli("export", "qemu", str(state), "--template", str(TEMPLATE), "-o", str(out),
                "--lenient", "--format", "json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["ok"] and report["accel"] == "tcg" and len(report["losses"]) == 5
+    assert report["ok"] and report["accel"] == "tcg" and len(report["losses"]) == 3
     assert report["size"] == TEMPLATE.stat().st_size
     back = import_qemu(out, machine="virt").state
     kvm = load(state)
     assert back.irq(33).pending_latch and back.enable_grp1 == kvm.enable_grp0
-    assert back.cpu[0].active_group0 == kvm.cpu[0].active_group_unknown
+    assert back.cpu[0].active_group0 == kvm.cpu[0].active_group0 != 0
+    assert back.irq(48).active_cpu == kvm.irq(48).active_cpu == 1
 
 
 def test_cli_errors(tmp_path: Path) -> None:
@@ -645,3 +650,17 @@ def test_cli_writes_the_stream_to_stdout_and_reports_on_stderr(tmp_path: Path) -
                        timeout=120, check=False)
     assert r.returncode == 0 and r.stdout == stream_path.read_bytes()
     assert b"wrote - (432488 bytes)" in r.stderr
+
+
+def test_copy_without_copy_file_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel cannot copy (another file system, an old kernel), plain positional
+    reads and writes give the same file."""
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("os.copy_file_range", refuse, raising=False)
+    template = write(tmp_path, b"".join(stream_parts(GicImage().section(), zero_pages=10,
+                                                     data_pages=3000)))
+    state = import_qemu(template).state
+    export(state, template, tmp_path)
+    assert filecmp.cmp(template, tmp_path / "out.mig", shallow=False)

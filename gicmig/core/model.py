@@ -153,6 +153,7 @@ class BankedInterrupts(Sized):
     line_level = Scalar[int]()
     active = Scalar[int]()
     pending_split_unknown = Scalar[int]()
+    latch_maybe_stale = Scalar[int]()  # schema revision 3
     priority = Vector()
     sgi_sources = Vector()
     sgi_active_source = Vector()
@@ -175,6 +176,7 @@ class SharedInterrupts(Sized):
     line_level = Bitmap()
     active = Bitmap()
     pending_split_unknown = Bitmap()
+    latch_maybe_stale = Bitmap()  # schema revision 3
     priority = Vector()
     targets = Vector()
     active_cpu = Vector()
@@ -299,6 +301,8 @@ class Irq:
     active_cpu: int | None = 0
     sgi_sources: int = 0
     sgi_active_source: int | None = 0
+    # schema revision 3: the latch of this active level interrupt may be KVM's stale one
+    latch_maybe_stale: bool = False
 
     @property
     def pending(self) -> bool:
@@ -313,8 +317,9 @@ def _unknown(byte: int) -> int | None:
 
 
 # The newest schema revision: what the generated code holds and what new states are
-# written with (revision 2 added GicState.enable_grp1_unknown).
-SCHEMA_REVISION = 2
+# written with (revision 2 added GicState.enable_grp1_unknown, revision 3 the
+# latch_maybe_stale markers of BankedInterrupts and SharedInterrupts).
+SCHEMA_REVISION = 3
 
 
 class GicState:
@@ -448,6 +453,7 @@ class GicState:
             sh.priority[k], _bit(sh.pending_latch, k), _bit(sh.line_level, k),
             _bit(sh.active, k), _bit(sh.pending_split_unknown, k),
             targets=sh.targets[k], active_cpu=_unknown(sh.active_cpu[k]),
+            latch_maybe_stale=_bit(sh.latch_maybe_stale, k),
         )
 
     def _banked_irq(self, intid: int, cpu: int) -> Irq:
@@ -459,6 +465,7 @@ class GicState:
             _bit(b.active, intid), _bit(b.pending_split_unknown, intid),
             sgi_sources=b.sgi_sources[intid] if sgi else 0,
             sgi_active_source=_unknown(b.sgi_active_source[intid]) if sgi else 0,
+            latch_maybe_stale=_bit(b.latch_maybe_stale, intid),
         )
 
     def cpus(self) -> Iterator[int]:

@@ -39,9 +39,11 @@ class _Side:
     vecs: dict[str, bytes]
 
 
-_BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active")
+_BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
+         "latch_maybe_stale")  # schema revision 3: the latch may be KVM's stale one
 _ORDER = {name: i for i, name in enumerate((
     "enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
+    "latch_maybe_stale",
     "active_cpu", "targets", "sources", "active_source"))}
 
 

@@ -119,6 +119,8 @@ class IrqJ(_Strict):
     line_level: bool = False
     pending_split_unknown: bool = False
     active: bool = False
+    # schema revision 3: the latch of this active level interrupt may be KVM's stale one
+    latch_maybe_stale: bool = False
     active_cpu: CpuOrUnknown | None = None  # SPIs: required when active
     targets: list[Cpu] = []  # SPIs
     sources: list[Cpu] = []  # SGIs: CPUs with this SGI pending here
@@ -304,7 +306,7 @@ def _cpu_byte(value: int | str | None, where: str, active: bool) -> int:
 def _set_spis(state: GicState, spis: dict[str, IrqJ]) -> None:
     n = state.config.num_irqs
     bits = dict.fromkeys(("enabled", "group", "edge", "pending_latch", "line_level", "active",
-                          "pending_split_unknown"), 0)
+                          "pending_split_unknown", "latch_maybe_stale"), 0)
     prio, targets, active_cpu = bytearray(n - 32), bytearray(n - 32), bytearray(n - 32)
     for key, e in spis.items():
         intid = _irq_id(key, f"spis.{key}", NUM_PRIVATE, n)
@@ -328,13 +330,15 @@ def _flag_values(e: IrqJ, *, default_enabled: bool, default_edge: bool) -> list[
     edge = default_edge if e.edge is None else e.edge
     return [("enabled", int(enabled)), ("group", e.group), ("edge", int(edge)),
             ("pending_latch", int(e.pending_latch)), ("line_level", int(e.line_level)),
-            ("active", int(e.active)), ("pending_split_unknown", int(e.pending_split_unknown))]
+            ("active", int(e.active)), ("pending_split_unknown", int(e.pending_split_unknown)),
+            ("latch_maybe_stale", int(e.latch_maybe_stale))]
 
 
 def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
     b = state.banked[cpu]
     bits = {"enabled": 0, "group": 0, "edge": 0, "pending_latch": 0, "line_level": 0,
-            "active": 0, "pending_split_unknown": 0, **RESET_BANKED}  # absent SGIs: at reset
+            "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0,
+            **RESET_BANKED}  # absent SGIs: at reset
     prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
     for key, e in irqs.items():
         where = f"cpus.{cpu}.irqs.{key}"

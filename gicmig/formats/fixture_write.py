@@ -70,7 +70,7 @@ def _who(byte: int) -> int | str:
     return "unknown" if byte == UNKNOWN_CPU else byte
 
 
-_FLAGS = ("pending_latch", "line_level", "pending_split_unknown", "active")
+_FLAGS = ("pending_latch", "line_level", "pending_split_unknown", "active", "latch_maybe_stale")
 
 
 def _entry(bits: dict[str, int], k: int, sgi: bool, prio: int) -> Doc:

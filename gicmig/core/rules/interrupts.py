@@ -42,13 +42,15 @@ DISTRIBUTOR = Section(
 # --- the banks of IDs 0-31, per CPU -------------------------------------------------------------
 def _banked_ok(ctx: Context, banked: Any) -> bool:
     rows = [(b.enabled, b.edge, b.pending_latch, b.line_level, b.active,
-             b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source)
-            for b in banked]
-    en, edge_l, latch_l, line_l, act_l, unk_l, prio_l, src_l, who_l = zip(*rows, strict=True)
+             b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source,
+             b.latch_maybe_stale) for b in banked]
+    (en, edge_l, latch_l, line_l, act_l, unk_l, prio_l, src_l, who_l,
+     stale_l) = zip(*rows, strict=True)
     sgi = ctx.sgi_lanes
     edge, latch, line = lanes(edge_l, "I"), lanes(latch_l, "I"), lanes(line_l, "I")
     if (edge & sgi != sgi or (ctx.rao and lanes(en, "I") & sgi != sgi)
-        or (latch | line) & sgi or lanes(unk_l, "I") & ~(~edge & latch & ~line)):
+            or (latch | line) & sgi or lanes(unk_l, "I") & ~(~edge & latch & ~line)
+            or lanes(stale_l, "I") & ~(~edge & latch & lanes(act_l, "I"))):
         return False
     prio, src, who = padded(prio_l, 32), padded(src_l, 16), padded(who_l, 16)
     if prio is None or src is None or who is None:
@@ -76,6 +78,7 @@ def _banked(ctx: Context, c: int, b: Any) -> Iterator[Violation]:
             yield _v("SGI-LATCH-OR-LINE", labels.irq(s, c),
                      f"{name} is set; SGI pending state is its set of sources")
     yield from _split_unknown(b.pending_split_unknown, b.edge, b.pending_latch, b.line_level, c, 0)
+    yield from _maybe_stale(b.latch_maybe_stale, b.edge, b.pending_latch, b.active, c, 0)
     yield from _priorities(ctx, b.priority, c, 0)
     yield from _sgi_sources(ctx, c, b)
 
@@ -86,6 +89,14 @@ def _split_unknown(unk: int, edge: int, latch: int, line: int, cpu: int | None,
     for k in bitmaps.set_bits(bad):
         yield _v("IRQ-SPLIT-UNKNOWN-INVALID", labels.irq(base + k, cpu),
                  f"latch/line-unknown marker {_SPLIT_UNKNOWN_HELP}, with line_level 0")
+
+
+def _maybe_stale(marks: int, edge: int, latch: int, active: int, cpu: int | None,
+                 base: int) -> Iterator[Violation]:
+    for k in bitmaps.set_bits(marks & ~(~edge & latch & active)):
+        yield _v("IRQ-LATCH-STALE-INVALID", labels.irq(base + k, cpu),
+                 "maybe-stale-latch marker on an interrupt that is not an active "
+                 "level-triggered one with its pending latch set")
 
 
 def _priorities(ctx: Context, prio: bytes, cpu: int | None, base: int) -> Iterator[Violation]:
@@ -130,16 +141,17 @@ BANKED = Section("banked interrupts", lambda ctx, msg: _banked_ok(ctx, msg.state
 def _shared_ok(ctx: Context, sh: Any) -> bool:
     n = ctx.num_spis
     raw = (sh.enabled, sh.group, sh.edge, sh.pending_latch, sh.line_level, sh.active,
-           sh.pending_split_unknown)
+           sh.pending_split_unknown, sh.latch_maybe_stale)
     prio, targets, who = sh.priority, sh.targets, sh.active_cpu
     if b"\0" in {v[-1:] for v in (*raw, prio, targets, who)}:
         return False
     bitmaps = [int.from_bytes(x, "little") for x in raw]
     if any(b >> n for b in bitmaps):
         return False
-    _, _, edge, latch, line, active, unk = bitmaps
+    _, _, edge, latch, line, active, unk, stale = bitmaps
     return (len(prio) <= n and len(targets) <= n and len(who) <= n
             and not unk & ~(~edge & latch & ~line)
+            and not stale & ~(~edge & latch & active)
             and not prio.translate(None, ctx.bad_prio)
             and not targets.translate(None, ctx.bad_target)
             and not stray_or_bad(who, active, ctx.cpu_ids))
@@ -158,6 +170,8 @@ def _shared(ctx: Context, sh: Any) -> Iterator[Violation]:
                                                                sh.line_level))
     unk = int.from_bytes(sh.pending_split_unknown, "little")
     yield from _split_unknown(unk, edge, latch, line, None, NUM_PRIVATE)
+    stale, active = (int.from_bytes(x, "little") for x in (sh.latch_maybe_stale, sh.active))
+    yield from _maybe_stale(stale, edge, latch, active, None, NUM_PRIVATE)
     yield from _priorities(ctx, sh.priority, None, NUM_PRIVATE)
     if sh.targets.translate(None, ctx.bad_target):
         for k, t in enumerate(sh.targets):

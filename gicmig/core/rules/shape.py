@@ -50,7 +50,8 @@ def _trimmed(msg: Any) -> Iterator[Violation]:
 
 _BANKED_VECTORS = ("priority", "sgi_sources", "sgi_active_source")
 SHARED_VECTORS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
-                  "pending_split_unknown", "priority", "targets", "active_cpu")
+                  "pending_split_unknown", "priority", "targets", "active_cpu",
+                  "latch_maybe_stale")
 _CPU_VECTORS = ("active_group0", "active_group1", "active_group_unknown")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from gicmig import __version__
+from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
 from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
@@ -37,6 +38,7 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
+from gicmig.core.attribution import Derivation, attribute
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
@@ -74,6 +76,7 @@ class QemuImport:
     state: GicState
     normalized: list[tuple[str, str]] = field(default_factory=list)  # (reason code, message)
     section: ArmGicSection | None = None
+    derived: tuple[Derivation, ...] = ()  # what the active interrupts explain (accel kvm)
 
 
 def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str | None = None,
@@ -110,11 +113,13 @@ def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int |
     state = GicState.reset(config)
     conv = _Tcg(raw, state, report) if accel == "tcg" else _Kvm(raw, state, report)
     conv.run()
+    # kvm-arm-gic holds KVM's combined APR and no SPI CPU: the one attribution rule
+    derived = attribute(state) if accel == "kvm" else []
     prov = state.provenance
     prov.tool, prov.tool_version, prov.vmm = "gicmig", __version__, "qemu"
     prov.source = f"qemu-{accel}"
     validate(state)
-    return QemuImport(state, report.items, section)
+    return QemuImport(state, report.items, section, tuple(derived))
 
 
 # --- the raw section --------------------------------------------------------------------------
@@ -709,6 +714,7 @@ class _Kvm(_Converter):
         sh.pending_split_unknown = pending & level
         active = r.active[NUM_PRIVATE:n_irq]
         sh.active = bitmaps.nonzero(active)
+        sh.latch_maybe_stale = maybe_stale_latch(pending, sh.active, ~level)
         sh.active_cpu = active.translate(b"\x00" + bytes([UNKNOWN_CPU]) * 255)
         target = r.target[NUM_PRIVATE:n_irq]
         sh.targets = b"" if self.n == 1 else target
@@ -720,12 +726,18 @@ class _Kvm(_Converter):
         b = self.state.banked[c]
         b.pending_latch = latch
         b.pending_split_unknown = latch & ~edge
+        b.latch_maybe_stale = maybe_stale_latch(latch, b.active, edge)
         self.sgi_sources(c)
 
     def cpu(self, c: int) -> None:
         r, ci = self.raw, self.state.cpu[c]
         ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
-        ci.bpr, ci.abpr = r.bpr[c], r.abpr[c]
+        # QEMU's reset values (BPR 0 / ABPR 1) pushed into a KVM vCPU that never ran: the
+        # guest observes the minima (gicmig.abi.kvm); reported in strict mode too
+        ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],
+                                                        labels.cpu_reg(c, "gicc"))
+        if norm is not None:
+            self.report.items.append((norm.code, f"{norm.path}: {norm.message}"))
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
         ci.active_group_unknown = bitmaps.stretch(apr0 & (1 << KVM_APR_LEVELS) - 1,
                                                   APR_LEVELS // KVM_APR_LEVELS)

@@ -27,9 +27,11 @@ importing it again: the state the destination holds is returned with the report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from gicmig import __version__
@@ -40,7 +42,7 @@ from gicmig.arch.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.files import open_atomic
+from gicmig.files import _not_a_regular_file, open_atomic
 from gicmig.views.qemu.accel import check_accel, slots_in_use
 from gicmig.views.qemu.convert import (
     _VMPRI_SHIFT,
@@ -71,6 +73,7 @@ from gicmig.views.qemu.stream import (
 MAINTENANCE_PPI = 25  # virt board: GICH maintenance interrupt -> PPI 25 of each CPU
 _PRIVATE = (1 << NUM_PRIVATE) - 1
 _COPY_CHUNK = 8 << 20
+_KERNEL_STEP = 64 << 20  # per copy_file_range call: a cancel is seen within one step
 
 
 class QemuUnrepresentable(ValidationError):
@@ -110,9 +113,17 @@ def export_qemu(state: GicState, template: str | os.PathLike[str],
     if accel is not None and accel not in ACCELS:
         raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
     _refuse_same_file(template, out)
-    section = read_arm_gic(template)
-    plan = plan_qemu(state, section, accel=accel, lenient=lenient, num_irqs=num_irqs)
-    size = _write(template, out, section, plan.main, plan.virt)
+
+    def planned() -> tuple[ArmGicSection, QemuPlan]:
+        section = read_arm_gic(template)
+        return section, plan_qemu(state, section, accel=accel, lenient=lenient,
+                                  num_irqs=num_irqs)
+
+    if str(out) == "-" or _not_a_regular_file(Path(out)):
+        section, plan = planned()  # a pipe or device: nothing is opened before the plan
+        size = _write(template, out, section, plan.main, plan.virt)
+    else:
+        section, plan, size = _write_alongside(template, out, planned)
     return QemuExport(plan.state, plan.losses, plan.accel, section.machine, section.offset,
                       size)
 
@@ -269,6 +280,9 @@ def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
         b.pending_split_unknown = 0
+    if b.latch_maybe_stale:
+        yield _stale(labels.irq(_first(b.latch_maybe_stale), c))
+        b.latch_maybe_stale = 0
     src = bytearray(b.sgi_active_source)
     known = [s for s in range(NUM_SGIS) if b.active >> s & 1 and src[s] != UNKNOWN_CPU]
     if known:
@@ -286,6 +300,13 @@ def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
                      f"line level {1 - line}, but the CPU's GICH (HCR.En and MISR) drives "
                      f"the maintenance interrupt to {line} (lenient: {line})")
             b.line_level = b.line_level & ~(1 << MAINTENANCE_PPI) | line << MAINTENANCE_PPI
+
+
+def _stale(place: str) -> Violation:
+    return _v("QEMU-EXPORT-UNKNOWN", place,
+              "active and latched with the latch marked maybe-stale (a KVM source cannot "
+              "tell its stale latch from a new one); the TCG GIC holds a latch exactly "
+              "(lenient: a latch)")
 
 
 def _maintenance_line(st: GicState, c: int) -> int:
@@ -320,6 +341,9 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
         sh.pending_split_unknown = 0
+    if sh.latch_maybe_stale:
+        yield _stale(labels.irq(NUM_PRIVATE + _first(sh.latch_maybe_stale)))
+        sh.latch_maybe_stale = 0
     if n > 1 and sh.pending_latch:
         untargeted = sh.pending_latch & ~bitmaps.nonzero(sh.targets)
         if untargeted:
@@ -567,6 +591,89 @@ def _write(template: str | os.PathLike[str], out: str | os.PathLike[str],
             pos = at + len(data)
         _copy(src, dst, pos, size - pos)
     return size
+
+
+class _Copier(threading.Thread):
+    """The whole template copied into the (temporary) output by the kernel, position by
+    position, while the caller walks the template and plans the section: the copy waits on
+    the disk, the walk on the CPU. Stops early when cancelled."""
+
+    def __init__(self, src: int, dst: int, size: int) -> None:
+        super().__init__(name="gicmig-copy", daemon=True)
+        self.src, self.dst, self.size = src, dst, size
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            pos = self._kernel_copy()
+            while pos < self.size and not self.stop.is_set():
+                chunk = os.pread(self.src, min(_COPY_CHUNK, self.size - pos), pos)
+                if not chunk:
+                    raise GicmigError("IO-READ", f"the template ended at byte {pos} while "
+                                                 "being copied")
+                _pwrite_all(self.dst, chunk, pos)
+                pos += len(chunk)
+        except BaseException as exc:  # reported by finish() in the caller's thread
+            self.error = exc
+
+    def _kernel_copy(self) -> int:
+        pos = 0
+        copy_range = getattr(os, "copy_file_range", None)
+        while copy_range is not None and pos < self.size and not self.stop.is_set():
+            try:
+                k = copy_range(self.src, self.dst, min(_KERNEL_STEP, self.size - pos), pos, pos)
+            except OSError:
+                break  # another file system, or no support: plain reads and writes
+            if k <= 0:
+                break
+            pos += k
+        return pos
+
+    def finish(self) -> None:
+        self.join()
+        if isinstance(self.error, GicmigError):
+            raise self.error
+        if self.error is not None:
+            raise GicmigError("IO-WRITE", f"cannot copy the template: {self.error}")
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self.join()
+
+
+def _pwrite_all(fd: int, data: bytes, pos: int) -> None:
+    view = memoryview(data)
+    while view:
+        k = os.pwrite(fd, view, pos)
+        view, pos = view[k:], pos + k
+
+
+def _write_alongside(template: str | os.PathLike[str], out: str | os.PathLike[str],
+                     planned: Callable[[], tuple[ArmGicSection, QemuPlan]],
+                     ) -> tuple[ArmGicSection, QemuPlan, int]:
+    """Copy the template into `out` while `planned()` reads it, then put the new field
+    bytes in place; nothing replaces `out` if planning refuses."""
+    with _opened(template) as src, open_atomic(out) as dst:
+        size = os.fstat(src.fileno()).st_size
+        copier = _Copier(src.fileno(), dst.fileno(), size)
+        copier.start()
+        try:
+            section, plan = planned()
+        except BaseException:
+            copier.cancel()
+            raise
+        copier.finish()
+        main_at, virt_at = _record_layout(section, plan.virt is not None)
+        pieces = [(main_at, plan.main, section.main)]
+        if virt_at is not None and plan.virt is not None and section.virt is not None:
+            pieces.append((virt_at, plan.virt, section.virt))
+        for at, data, old in pieces:  # the copy holds what the walk read, or it changed
+            if os.pread(dst.fileno(), len(old), at) != old:
+                raise GicmigError("IO-READ", "the template changed while gicmig read it "
+                                             f"(arm_gic at byte {section.offset})")
+            _pwrite_all(dst.fileno(), data, at)
+    return section, plan, size
 
 
 @contextmanager
