@@ -123,11 +123,11 @@ _SGIS = 0xFFFF
 @st.composite
 def qemu_tcg_states(draw: st.DrawFn, config: GicConfig) -> GicState:
     """`states(config)` brought within what QEMU 7.2's TCG GIC holds, for the real-QEMU
-    tests (which still let the writer's strict refusal filter them): no UNKNOWN markers
-    but the CPU of an SPI active through ISACTIVER, SGIs enabled (RAO/WI), one trigger per
-    PPI for all CPUs, no source for an active SGI (QEMU keeps none), no GICC_CTLR bypass
-    bits, pending SPIs targeted, and the maintenance interrupt's line where the CPU's GICH
-    registers drive it."""
+    tests (which still let the writer's strict refusal filter them): no UNKNOWN or
+    maybe-stale markers but the CPU of an SPI active through ISACTIVER, SGIs enabled
+    (RAO/WI), one trigger per PPI for all CPUs, no source for an active SGI (QEMU keeps
+    none), no GICC_CTLR bypass bits, pending SPIs targeted, and the maintenance
+    interrupt's line where the CPU's GICH registers drive it."""
     from gicmig.arch.registers import GICC_CTLR
     from gicmig.views.gich.convert import status_registers
     from gicmig.views.gich.viewfile import VcpuRegs
@@ -140,7 +140,7 @@ def qemu_tcg_states(draw: st.DrawFn, config: GicConfig) -> GicState:
         b, ci = s.banked[c], s.cpu[c]
         b.enabled |= _SGIS
         b.edge = (b.edge & _SGIS) | (ppi_edge & ~_SGIS)
-        b.pending_split_unknown = 0
+        b.pending_split_unknown = b.latch_maybe_stale = 0
         b.sgi_active_source = bytes(UNKNOWN_CPU if b.active >> k & 1 else 0
                                     for k in range(16))
         ci.ctlr &= held
@@ -153,7 +153,7 @@ def qemu_tcg_states(draw: st.DrawFn, config: GicConfig) -> GicState:
             line = int(bool(GICH_HCR.field("en").get(v.hcr)) and misr != 0)
             b.line_level = b.line_level & ~(1 << MAINTENANCE_PPI) | line << MAINTENANCE_PPI
     sh = s.shared
-    sh.pending_split_unknown = 0
+    sh.pending_split_unknown = sh.latch_maybe_stale = 0
     if config.num_cpus > 1:
         targeted = sum(1 << k for k, t in enumerate(sh.targets) if t)
         sh.pending_latch &= targeted
