@@ -6,14 +6,12 @@ Run: python benchmarks/bench_gich.py"""
 from __future__ import annotations
 
 import gicmig
-from gicmig.core.model import GicConfig, GicState
-from gicmig.views.gich.convert import (
-    GichTarget,
-    export_gich,
-    group_priority_level,
-    import_gich,
-    split_active_levels,
-)
+from gicmig.core.attribution import group_priority_level, split_active_levels
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.params import GichTarget
+from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import parse_view
 from harness import median_seconds, report
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState
 
 NUM_IRQS = (32, 64, 96, 288, 992, 1020)
 
@@ -128,9 +129,8 @@ def qemu_tcg_states(draw: st.DrawFn, config: GicConfig) -> GicState:
     (RAO/WI), one trigger per PPI for all CPUs, no source for an active SGI (QEMU keeps
     none), no GICC_CTLR bypass bits, pending SPIs targeted, and the maintenance
     interrupt's line where the CPU's GICH registers drive it."""
+    from gicmig.arch.gich import status_registers
     from gicmig.arch.registers import GICC_CTLR
-    from gicmig.views.gich.convert import status_registers
-    from gicmig.views.gich.viewfile import VcpuRegs
 
     s = draw(states(config))
     held = sum(GICC_CTLR.field(f).mask for f in ("enable_grp0", "enable_grp1", "ack_ctl",
@@ -149,7 +149,7 @@ def qemu_tcg_states(draw: st.DrawFn, config: GicConfig) -> GicState:
         virt = config.virtualization
         if virt is not None:
             v = s.virtual[c]
-            misr = status_registers(VcpuRegs(virt.vtr, v.hcr, v.vmcr, v.apr, v.lr))["misr"]
+            misr = status_registers(v.hcr, v.vmcr, v.lr)["misr"]
             line = int(bool(GICH_HCR.field("en").get(v.hcr)) and misr != 0)
             b.line_level = b.line_level & ~(1 << MAINTENANCE_PPI) | line << MAINTENANCE_PPI
     sh = s.shared

@@ -10,13 +10,17 @@ from pathlib import Path
 
 from test_qemu_support import GicImage, stream
 
+from gicmig.abi.kvm import kvm_config
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_VMCR
 from gicmig.cli import main
 from gicmig.core.attribution import attribute, group_priority_level, split_active_levels
 from gicmig.core.model import UNKNOWN_CPU, GicState
-from gicmig.views.gich.convert import export_gich, fold_groups, fold_vcpu, import_gich
+from gicmig.views.gich.fold import fold_vcpu
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.nested import fold_groups
+from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
-from gicmig.views.kvm.convert import import_kvm, kvm_config
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +208,9 @@ def test_gich_import_places_an_image_spi_of_unknown_cpu() -> None:
 
 
 def test_qemu_kvm_stream_derives_and_normalizes_a_never_run_vcpu() -> None:
-    img = GicImage(virt=False)  # QEMU reset values in both vCPUs: BPR 0, ABPR 1
+    img = GicImage.kvm()  # with QEMU's reset values in both vCPUs: BPR 0, ABPR 1
+    for c in (0, 1):
+        img.set("bpr", c, 0).set("abpr", c, 1)
     img.set("ctlr", 0, 1).set("apr", 1, 1 << 20).set("current_pending", 0, 1023)
     img.irq(48, enabled=0xFF, active=0xFF, group=0xFF)
     img.set("priority2", 48 - 32, 0xA0)
@@ -237,7 +243,7 @@ def test_nested_fold_attributes_from_the_active_lrs() -> None:
 def test_nested_fold_of_the_real_virt_stream(capsys: object) -> None:
     """QEMU 7.2's `virt` stream (examples/): the guest hypervisor's GICH_APR levels are
     explained by the active LRs (vSGI 3 at 0x20 on CPU 0, vPPI 27 at 0x30 on CPU 1)."""
-    from gicmig.views.gich.convert import fold_nested
+    from gicmig.views.gich.nested import fold_nested
 
     state = import_qemu(ROOT / "examples" / "qemu-7.2-virt.mig", accel="tcg",
                         machine="virt").state

@@ -24,10 +24,11 @@ from test_qemu_support import GicImage, stream, stream_parts
 
 import gicmig
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_VMCR
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.errors import REASONS, GicmigError, ValidationError
 from gicmig.formats.io import load
-from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm import import_kvm
 from gicmig.views.kvm.dump import parse_dump
 from gicmig.views.qemu.convert import import_qemu
 from gicmig.views.qemu.raw import RawImage

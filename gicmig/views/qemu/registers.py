@@ -47,8 +47,8 @@ from gicmig.arch.registers import (
     SGI_BANKS,
 )
 from gicmig.core.model import GicState
-from gicmig.views.kvm.convert import DistributorImage
 from gicmig.views.kvm.dump import register_name as _kvm_register_name
+from gicmig.views.kvm.writes import DistributorImage
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import MAXIRQ
 from gicmig.views.qemu.write import fit_tcg, tcg_image

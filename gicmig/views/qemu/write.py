@@ -5,8 +5,9 @@ Only the field bytes of `arm_gic` and of its `arm_gic_virt_state` subsection cha
 every other byte of the template is copied as it is, including the vmdesc JSON at the
 end, which names the fields, their sizes and the subsection but no offset or value (the
 section keeps its size: the template must have the subsection exactly when the state has
-virtualization extensions). The copy streams through the kernel in bounded chunks and
-the output appears atomically.
+virtualization extensions). The kernel copies the template into a temporary file in a
+second thread while the template is walked and the section planned; the new bytes are then
+written in place and the output appears atomically. Memory does not grow with the template.
 
 Two encodings (gic-domain.md §5.3, §5.5):
 
@@ -15,7 +16,7 @@ Two encodings (gic-domain.md §5.3, §5.5):
   importer's functions of QEMU 7.2's rules (`gic_update_internal`,
   `gic_get_prio_from_apr_bits`, `gic_compute_misr`).
 * `kvm`: what kvm-arm-gic's `kvm_arm_gic_get` saves: the register image KVM returns
-  after the state is restored (`gicmig.views.kvm.dump_kvm`, with KVM's losses from
+  after the state is restored (`gicmig.views.kvm.fit.dump_kvm`, with KVM's losses from
   `fit_kvm`) read back into QEMU's arrays as that function does. QEMU never writes
   GICD_IIDR, so KVM keeps ignoring IGROUPR writes: Group 1 interrupts are a loss.
 
@@ -39,7 +40,8 @@ from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, ctlr_of_vmcr, status_registers
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.files import _not_a_regular_file, open_atomic
@@ -460,7 +462,7 @@ def _tcg_virtual(st: GicState, img: RawImage) -> None:
 def _fit_kvm(state: GicState, config: GicConfig, *,
              lenient: bool) -> tuple[GicState, list[Violation]]:
     """KVM's losses (gicmig.views.kvm.fit_kvm), for a KVM whose IIDR QEMU never writes."""
-    from gicmig.views.kvm.convert import fit_kvm
+    from gicmig.views.kvm.fit import fit_kvm
 
     fitted, losses = fit_kvm(state, lenient=lenient, iidr_revision=KVM_IIDR_UNWRITTEN)
     fitted = _rebased(fitted, config)
@@ -474,7 +476,8 @@ KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes
 def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
-    from gicmig.views.kvm.convert import _BANK, dump_kvm
+    from gicmig.views.kvm.fit import dump_kvm
+    from gicmig.views.kvm.layout import BANK
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs
@@ -491,12 +494,12 @@ def kvm_image(st: GicState) -> RawImage:
 
     def words(bank: str, maxirq: int) -> Iterator[tuple[int, int, int]]:
         """kvm_dist_get: (first ID, vCPU, value) of each register read."""
-        width = _BANK[bank].bits
+        width = BANK[bank].bits
         per = 32 // width
         for i in range(maxirq // per):
             irq = i * per
             for cpu in range(n if irq < NUM_PRIVATE else 1):
-                yield irq, cpu, regs[("dist", cpu, _BANK[bank].offset + 4 * i)]
+                yield irq, cpu, regs[("dist", cpu, BANK[bank].offset + 4 * i)]
 
     for bank, member in (("IGROUPR", "group"), ("ISENABLER", "enabled"),
                          ("ISPENDR", "pending"), ("ISACTIVER", "active")):
