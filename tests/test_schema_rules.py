@@ -205,7 +205,7 @@ def test_bad_schema_inputs(tmp_path: Path, bad: str) -> None:
     if bad == "empty-dir":
         path.mkdir()
     with pytest.raises(GicmigError) as exc:
-        from gicmig.schemacheck.sources import load
+        from gicmig.schemacheck.locks import load_schema as load
 
         load(path)
     assert exc.value.code in ("SCHEMA-INPUT", "IO-READ")

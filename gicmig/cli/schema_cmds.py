@@ -73,7 +73,7 @@ def _locks_dir(args: argparse.Namespace) -> str:
 
 def _baselines(args: argparse.Namespace) -> list[Schema]:
     from gicmig.errors import GicmigError
-    from gicmig.schemacheck import locks, sources
+    from gicmig.schemacheck import locks
 
     if not args.against:
         found = [lk.schema() for lk in locks.list_locks(_locks_dir(args))]
@@ -89,7 +89,7 @@ def _baselines(args: argparse.Namespace) -> list[Schema]:
         elif "#" in spec and _gitref().is_git_ref(spec):
             out.append(_gitref().load(spec, current=args.proto_dir))
         else:
-            out.append(sources.load(spec))
+            out.append(locks.load_schema(spec))
     return out
 
 
@@ -110,10 +110,10 @@ def _waivers(args: argparse.Namespace) -> tuple[list[Any], str]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from gicmig.schemacheck import check, sources
+    from gicmig.schemacheck import check, locks
 
     args.current_path = args.proto_dir
-    current = sources.load(args.proto_dir)
+    current = locks.load_schema(args.proto_dir)
     baselines = _baselines(args)
     waivers, waiver_file = _waivers(args)
     report = check.check_schema(current, baselines, waivers)

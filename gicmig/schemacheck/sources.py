@@ -187,13 +187,3 @@ def read_descriptor_set(path: str | os.PathLike[str]) -> Schema:
     own = {f.name for f in fds.file
            if not (f.name in imported and f.name.startswith("google/protobuf/"))}
     return Schema(fds, frozenset(own), str(path))
-
-
-def load(path: str | os.PathLike[str]) -> Schema:
-    """A proto folder or a descriptor set file (a lock's `.binpb` is one)."""
-    if Path(path).is_dir():
-        return compile_dir(path)
-    from gicmig.schemacheck import locks
-
-    lock = locks.lock_for_file(Path(path))
-    return lock.schema() if lock is not None else read_descriptor_set(path)
