@@ -40,6 +40,7 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
 )
 from gicmig.core.attribution import Derivation, attribute
+from gicmig.core.image import ICFGR_EDGE, edge_word
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, Violation
@@ -47,10 +48,8 @@ from gicmig.views.kvm.dump import KvmDump, parse_dump, register_name
 from gicmig.views.kvm.layout import (
     APR_MASK,
     BANK,
-    ICFGR_EDGE,
     ICFGR_RESERVED,
     LEVEL_STEP,
-    edge_word,
 )
 
 

@@ -27,9 +27,10 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
     Bank,
 )
+from gicmig.core.image import DistributorImage
 from gicmig.core.model import GicState
 from gicmig.views.kvm.dump import Access
-from gicmig.views.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP, edge_word
+from gicmig.views.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP
 
 
 # --- the register image and the writes ---------------------------------------------------
@@ -38,51 +39,6 @@ def apr_word(st: GicState, c: int) -> int:
     ci = st.cpu[c]
     levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
     return bitmaps.squeeze(levels, LEVEL_STEP) & APR_MASK
-
-
-class DistributorImage:
-    """The distributor registers a state reads as, by bank and word: what KVM returns for
-    a (fitted) state, and what any GICv2 holding the state shows its guest (the QEMU
-    read-back prediction, gicmig.views.qemu.registers, uses it too)."""
-
-    def __init__(self, st: GicState) -> None:
-        self.st = st
-        self.words = st.config.num_irqs // 32
-        sh = st.shared
-        self.shared_bits = {"IGROUPR": sh.group, "ISENABLER": sh.enabled,
-                            "ISPENDR": sh.pending_latch | (sh.line_level & ~sh.edge),
-                            "ISACTIVER": sh.active}
-
-    def banked_bits(self, bank: str, c: int) -> int:
-        b = self.st.banked[c]
-        sgi_pending = sum(1 << s for s, v in enumerate(b.sgi_sources) if v)
-        return {"IGROUPR": b.group, "ISENABLER": b.enabled, "ISACTIVER": b.active,
-                "ISPENDR": sgi_pending | b.pending_latch | (b.line_level & ~b.edge)}[bank]
-
-    def bit_word(self, bank: str, i: int, c: int) -> int:
-        if i == 0:
-            return self.banked_bits(bank, c)
-        return self.shared_bits[bank] >> 32 * (i - 1) & ALL_ONES
-
-    def byte_word(self, bank: str, i: int, c: int) -> int:
-        st = self.st
-        if bank == "ITARGETSR" and i < 8:
-            return (1 << c) * 0x0101_0101
-        if i < 8:
-            data = st.banked[c].priority
-        else:
-            sh = st.shared
-            data = sh.priority if bank == "IPRIORITYR" else sh.targets
-            i -= 8
-        return int.from_bytes(data[4 * i:4 * i + 4], "little")
-
-    def cfg_word(self, i: int, c: int) -> int:
-        if i < 2:
-            return edge_word(self.st.banked[c].edge >> 16 * i & 0xFFFF)
-        return edge_word(self.st.shared.edge >> 16 * (i - 2) & 0xFFFF)
-
-    def sgi_word(self, r: int, c: int) -> int:
-        return int.from_bytes(self.st.banked[c].sgi_sources[4 * r:4 * r + 4], "little")
 
 
 def _acc(bank: Bank, i: int, c: int, value: int) -> Access:

@@ -2,9 +2,9 @@
 
 One place computes them: every GICD register (banked per CPU and shared), and per CPU
 every GICC and GICH register that can be read without a side effect (not GICC_IAR). Each
-fact comes from its home: the architectural registers from the distributor image of the
-KVM view and the GICH status registers of gicmig.arch.gich; QEMU's derived GICC_RPR and
-GICC_HPPIR from the caches the QEMU writer stores (`running_priority`,
+fact comes from its home: the architectural registers from the distributor image
+(gicmig.core.image) and the GICH status registers (gicmig.arch.gich); QEMU's derived
+GICC_RPR and GICC_HPPIR from the caches the QEMU writer stores (`running_priority`,
 `current_pending`: gicmig.views.qemu.write.tcg_image), read as QEMU 7.2 reads them
 (`gic_get_running_priority`, `gic_get_current_pending_irq` in hw/intc/arm_gic.c); and
 QEMU's ID registers, named here.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from gicmig.arch.gich import status_registers
 from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE
+from gicmig.arch.names import register_name
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -46,9 +47,8 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
     SGI_BANKS,
 )
+from gicmig.core.image import DistributorImage
 from gicmig.core.model import GicState
-from gicmig.views.kvm.dump import register_name as _kvm_register_name
-from gicmig.views.kvm.writes import DistributorImage
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import MAXIRQ
 from gicmig.views.qemu.write import fit_tcg, tcg_image
@@ -74,23 +74,6 @@ _WORD = 0xFFFF_FFFF
 _ACK_CTL = GICC_CTLR.field("ack_ctl")
 _STATUS = (("misr", GICH_MISR), ("eisr0", GICH_EISR0), ("eisr1", GICH_EISR1),
            ("elrsr0", GICH_ELRSR0), ("elrsr1", GICH_ELRSR1))
-
-
-def register_name(frame: str, offset: int) -> str:
-    """`GICD_ISENABLER1`, `GICC_HPPIR`, `GICH_LR2`, or `GICH+0x40` for an unnamed offset."""
-    if frame == "GICD":
-        return _kvm_register_name("dist", offset)
-    if frame == "GICC":
-        if offset == GICC_PMR.offset:
-            return GICC_PMR.name
-        return _kvm_register_name("cpu", offset)
-    fixed = {r.offset: r.name for r in (GICH_HCR, GICH_VTR, GICH_VMCR, GICH_APR,
-                                        *(reg for _, reg in _STATUS))}
-    if offset in fixed:
-        return fixed[offset]
-    if offset >= GICH_LR.offset and offset % 4 == 0:
-        return f"GICH_LR{(offset - GICH_LR.offset) // 4}"
-    return f"GICH+{offset:#x}"
 
 
 def label(key: Key) -> str:
