@@ -78,9 +78,16 @@ def test_imports_go_down_the_layers(module: str) -> None:
     assert not upward, f"{module} (layer {mine}) imports a higher layer: {upward}"
 
 
+# QEMU's kvm-arm-gic saves what KVM's device ABI holds, so the QEMU exporter (issue 12)
+# uses the KVM view's fit and register image rather than restating them; both belong in
+# gicmig/abi/ once they move there, and this exception goes with them.
+ALLOWED_VIEW_IMPORTS = {("gicmig.views.qemu.write", "gicmig.views.kvm.fit")}
+
+
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if _view(m)))
 def test_a_view_never_imports_another_view(module: str) -> None:
-    others = sorted(t for t in GRAPH[module] if _view(t) not in (None, _view(module)))
+    others = sorted(t for t in GRAPH[module] if _view(t) not in (None, _view(module))
+                    and (module, t) not in ALLOWED_VIEW_IMPORTS)
     assert not others, f"{module} imports another view: {others}"
 
 

@@ -39,7 +39,14 @@ from gicmig import __version__
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, ctlr_of_vmcr, status_registers
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
-from gicmig.arch.registers import GICC_CTLR, GICD_CTLR, GICH_HCR, GICH_VMCR
+from gicmig.arch.registers import (
+    DIST_BANKS,
+    GICC_CTLR,
+    GICD_CTLR,
+    GICH_HCR,
+    GICH_VMCR,
+    SGI_BANKS,
+)
 from gicmig.core.config import GicConfig
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
@@ -470,6 +477,7 @@ def _fit_kvm(state: GicState, config: GicConfig, *,
     return fitted, losses
 
 
+_DIST_BANK = {b.name: b for b in (*DIST_BANKS, *SGI_BANKS)}
 KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes are ignored
 
 
@@ -477,7 +485,6 @@ def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
     from gicmig.views.kvm.fit import dump_kvm
-    from gicmig.views.kvm.layout import BANK
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs
@@ -494,12 +501,13 @@ def kvm_image(st: GicState) -> RawImage:
 
     def words(bank: str, maxirq: int) -> Iterator[tuple[int, int, int]]:
         """kvm_dist_get: (first ID, vCPU, value) of each register read."""
-        width = BANK[bank].bits
+        reg = _DIST_BANK[f"GICD_{bank}"]
+        width = reg.bits
         per = 32 // width
         for i in range(maxirq // per):
             irq = i * per
             for cpu in range(n if irq < NUM_PRIVATE else 1):
-                yield irq, cpu, regs[("dist", cpu, BANK[bank].offset + 4 * i)]
+                yield irq, cpu, regs[("dist", cpu, reg.offset + 4 * i)]
 
     for bank, member in (("IGROUPR", "group"), ("ISENABLER", "enabled"),
                          ("ISPENDR", "pending"), ("ISACTIVER", "active")):
