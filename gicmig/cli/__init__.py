@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "gicmig.cli.qemu_cmds",
     "gicmig.cli.qemu_export_cmds",
     "gicmig.cli.diff_cmds",
+    "gicmig.cli.show_cmds",
     "gicmig.cli.gich_cmds",
 ]
 
@@ -34,6 +35,8 @@ EPILOG = """examples:
   gicmig export kvm gic.gicmig -o writes.json
   gicmig export qemu gic.gicmig --template dest.mig -o vm.mig
   gicmig diff --registers before.gicmig after.json
+  gicmig show --format html -o state.html gic.gicmig
+  gicmig diff --format html -o diff.html before.gicmig after.json
   gicmig schema check                       # proto/ against every locked revision
 
 exit codes: 0 ok, 1 invalid/lossy/different, 2 usage or I/O error"""

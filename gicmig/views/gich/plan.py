@@ -14,7 +14,7 @@ from gicmig.arch.registers import (
     GICH_LR_HW,
     GICH_LR_STATE,
 )
-from gicmig.core.attribution import attribute
+from gicmig.core.attribution import split_active_levels
 from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
@@ -120,7 +120,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     irqs = Irqs(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
-    _fit_interfaces(state, params, out)
+    _fit_interfaces(state, irqs, params, out)
     plans = _plan(state, irqs, params, out)
     if out:
         raise ValidationError(out)
@@ -166,7 +166,8 @@ def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
                              + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
 
 
-def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) -> None:
+def _fit_interfaces(state: GicState, irqs: Irqs, params: VtrParams,
+                    out: list[Violation]) -> None:
     step = (1 << params.level_shift) - 1
     for c, ci in enumerate(state.cpu):
         if ci.pmr & ~params.priority_mask:
@@ -188,27 +189,36 @@ def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) ->
                 out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
                               f"has {1 << params.preemption_bits} levels"))
-    _fit_groups(state, out)
+    _fit_groups(state, irqs, out)
 
 
-def _fit_groups(state: GicState, out: list[Violation]) -> None:
+def _fit_groups(state: GicState, irqs: Irqs, out: list[Violation]) -> None:
     """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
-    the attribution rule, so the state's split must be the one the rule gives."""
-    if not any(ci.active_group0 | ci.active_group1 | ci.active_group_unknown
-               for ci in state.cpu):
+    the attribution rule (gicmig.core.attribution), so the state's split must be the one
+    the rule gives. Every active SPI the view can hold sits in the LRs of its CPU; one of
+    UNKNOWN CPU (refused anyway: GICH-EXPORT-UNKNOWN) counts as possibly active anywhere."""
+    cpus = state.cpu
+    splits = [(ci.active_group0, ci.active_group1, ci.active_group_unknown) for ci in cpus]
+    if not any(g0 | g1 | unk for g0, g1, unk in splits):
         return
-    merged = state.copy()
-    for ci in merged.cpu:
-        ci.active_group_unknown |= ci.active_group0 | ci.active_group1
-        ci.active_group0 = ci.active_group1 = 0
-    attribute(merged)
-    for c, (ci, re) in enumerate(zip(state.cpu, merged.cpu, strict=True)):
-        have_all = (ci.active_group0, ci.active_group1, ci.active_group_unknown)
-        want_all = (re.active_group0, re.active_group1, re.active_group_unknown)
+    n = len(cpus)
+    known: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    maybe: list[tuple[int, int]] = []
+    for k in bitmaps.set_bits(irqs.s_active):
+        on, entry = irqs.s_cpu[k], (irqs.s_prio[k], irqs.s_group >> k & 1)
+        (known[on] if on < n else maybe).append(entry)
+    for c, ci in enumerate(cpus):
+        have_all = splits[c]
+        levels = have_all[0] | have_all[1] | have_all[2]
+        if not levels:
+            continue
+        prio, grp = irqs.b_prio[c], irqs.b_group[c]
+        active = [(prio[v], grp >> v & 1) for v in bitmaps.set_bits(irqs.b_active[c])]
+        want_all = split_active_levels(levels, active + known[c], ci.ctlr, ci.bpr, ci.abpr,
+                                       maybe=maybe)
         if have_all == want_all:
             continue
-        for lv in bitmaps.set_bits(ci.active_group0 | ci.active_group1
-                                   | ci.active_group_unknown):
+        for lv in bitmaps.set_bits(levels):
             have = tuple(x >> lv & 1 for x in have_all)
             want = tuple(x >> lv & 1 for x in want_all)
             if have != want:
