@@ -5,27 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gicmig.arch.names import register_name as frame_register_name
 from gicmig.arch.registers import (
-    DIST_BANKS,
-    GICC_ABPR,
-    GICC_APR,
-    GICC_APR_REGS,
-    GICC_BPR,
-    GICC_IIDR,
-    GICC_NO_STATE,
-    GICD_IIDR,
-    GICD_SGIR,
-    GICD_TYPER,
     KVM_ATTR_OFFSET,
     KVM_ATTR_VCPU,
     KVM_CPU_FRAME,
     KVM_DIST_FRAME,
-    KVM_GICC_CTLR,
-    KVM_GICC_PMR,
-    KVM_GICD_CTLR,
-    SGI_BANK_REGS,
-    SGI_BANKS,
-    Bank,
 )
 from gicmig.errors import DecodeError
 
@@ -79,29 +64,9 @@ class KvmDump:
 
 
 # --- register names ------------------------------------------------------------------
-_DIST_FIXED = {r.offset: r.name for r in (KVM_GICD_CTLR, GICD_TYPER, GICD_IIDR, GICD_SGIR)}
-_CPU_FIXED = {r.offset: r.name for r in (KVM_GICC_CTLR, KVM_GICC_PMR, GICC_BPR, GICC_ABPR,
-                                         GICC_IIDR)}
-_CPU_FIXED.update({off: name for name, off in GICC_NO_STATE.items()})
-
-
-def bank_span(bank: Bank, count: int | None = None) -> int:
-    """Bytes a bank occupies: 1024 interrupt IDs, or `count` registers."""
-    return 4 * count if count is not None else 1024 * bank.bits // 8
+_FRAME = {"dist": "GICD", "cpu": "GICC"}
 
 
 def register_name(group: str, offset: int) -> str:
     """`GICD_ISENABLER1`, `GICC_APR0`, or `GICD+0xe00` for an offset KVM does not name."""
-    if group == "dist":
-        if offset in _DIST_FIXED:
-            return _DIST_FIXED[offset]
-        for bank in (*DIST_BANKS, *SGI_BANKS):
-            span = bank_span(bank, SGI_BANK_REGS if bank in SGI_BANKS else None)
-            if bank.offset <= offset < bank.offset + span:
-                return f"{bank.name}{(offset - bank.offset) // 4}"
-        return f"GICD+{offset:#x}"
-    if offset in _CPU_FIXED:
-        return _CPU_FIXED[offset]
-    if GICC_APR.offset <= offset < GICC_APR.offset + 4 * GICC_APR_REGS:
-        return f"GICC_APR{(offset - GICC_APR.offset) // 4}"
-    return f"GICC+{offset:#x}"
+    return frame_register_name(_FRAME[group], offset)

@@ -10,7 +10,7 @@ from gicmig.abi.kvm import (
     kvm_iidr,
 )
 from gicmig.abi.kvm.access import Access
-from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP, edge_word
+from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import SGI_MASK
 from gicmig.arch.registers import (
@@ -29,6 +29,7 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
     Bank,
 )
+from gicmig.core.image import DistributorImage
 from gicmig.core.model import GicState
 
 
@@ -40,54 +41,11 @@ def apr_word(st: GicState, c: int) -> int:
     return bitmaps.squeeze(levels, LEVEL_STEP) & APR_MASK
 
 
-class _Image:
-    """The registers KVM returns for a (fitted) state, by bank and word."""
-
-    def __init__(self, st: GicState) -> None:
-        self.st = st
-        self.words = st.config.num_irqs // 32
-        sh = st.shared
-        self.shared_bits = {"IGROUPR": sh.group, "ISENABLER": sh.enabled,
-                            "ISPENDR": sh.pending_latch | (sh.line_level & ~sh.edge),
-                            "ISACTIVER": sh.active}
-
-    def banked_bits(self, bank: str, c: int) -> int:
-        b = self.st.banked[c]
-        sgi_pending = sum(1 << s for s, v in enumerate(b.sgi_sources) if v)
-        return {"IGROUPR": b.group, "ISENABLER": b.enabled, "ISACTIVER": b.active,
-                "ISPENDR": sgi_pending | b.pending_latch | (b.line_level & ~b.edge)}[bank]
-
-    def bit_word(self, bank: str, i: int, c: int) -> int:
-        if i == 0:
-            return self.banked_bits(bank, c)
-        return self.shared_bits[bank] >> 32 * (i - 1) & ALL_ONES
-
-    def byte_word(self, bank: str, i: int, c: int) -> int:
-        st = self.st
-        if bank == "ITARGETSR" and i < 8:
-            return (1 << c) * 0x0101_0101
-        if i < 8:
-            data = st.banked[c].priority
-        else:
-            sh = st.shared
-            data = sh.priority if bank == "IPRIORITYR" else sh.targets
-            i -= 8
-        return int.from_bytes(data[4 * i:4 * i + 4], "little")
-
-    def cfg_word(self, i: int, c: int) -> int:
-        if i < 2:
-            return edge_word(self.st.banked[c].edge >> 16 * i & 0xFFFF)
-        return edge_word(self.st.shared.edge >> 16 * (i - 2) & 0xFFFF)
-
-    def sgi_word(self, r: int, c: int) -> int:
-        return int.from_bytes(self.st.banked[c].sgi_sources[4 * r:4 * r + 4], "little")
-
-
 def _acc(bank: Bank, i: int, c: int, value: int) -> Access:
     return Access("dist", c, bank.offset + 4 * i, value)
 
 
-def _bit_words(img: _Image, vcpus: range) -> Iterator[tuple[int, int]]:
+def _bit_words(img: DistributorImage, vcpus: range) -> Iterator[tuple[int, int]]:
     """(vcpu, word): word 0 per vCPU, the SPI words through vCPU 0."""
     for c in vcpus:
         yield c, 0
@@ -96,7 +54,7 @@ def _bit_words(img: _Image, vcpus: range) -> Iterator[tuple[int, int]]:
 
 
 def register_image(st: GicState, iidr_revision: int) -> Iterator[Access]:
-    img, cpus = _Image(st), range(st.config.num_cpus)
+    img, cpus = DistributorImage(st), range(st.config.num_cpus)
     yield Access("dist", 0, KVM_GICD_CTLR.offset, KVM_GICD_CTLR.pack(enabled=st.enable_grp0))
     yield Access("dist", 0, GICD_TYPER.offset, GICD_TYPER.pack(
         it_lines_number=img.words - 1, cpu_number=st.config.num_cpus - 1))
@@ -133,7 +91,8 @@ def _cpu_regs(st: GicState, c: int) -> Iterator[Access]:
     yield Access("cpu", c, GICC_APR.offset, apr_word(st, c))
 
 
-def _clear_set(img: _Image, set_name: str, clear_name: str, cpus: range) -> Iterator[Access]:
+def _clear_set(img: DistributorImage, set_name: str, clear_name: str,
+               cpus: range) -> Iterator[Access]:
     """All-ones to the W1C register, then the state bits to the W1S one."""
     words = list(_bit_words(img, cpus))
     yield from (_acc(BANK[clear_name], i, c, ALL_ONES) for c, i in words)
@@ -146,7 +105,7 @@ def _clear_set(img: _Image, set_name: str, clear_name: str, cpus: range) -> Iter
 
 def ordered_writes(st: GicState, iidr_revision: int) -> Iterator[Access]:
     """The restore sequence; the order matters (docs/kvm.md explains each step)."""
-    img, cpus = _Image(st), range(st.config.num_cpus)
+    img, cpus = DistributorImage(st), range(st.config.num_cpus)
     if iidr_revision >= KVM_IIDR_GROUPS_WRITABLE:
         yield Access("dist", 0, GICD_IIDR.offset, kvm_iidr(iidr_revision))  # ungates IGROUPR
     yield Access("dist", 0, KVM_GICD_CTLR.offset, KVM_GICD_CTLR.pack(enabled=st.enable_grp0))

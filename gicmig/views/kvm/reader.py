@@ -19,14 +19,7 @@ from gicmig.abi.kvm import (
     never_run_binary_points,
 )
 from gicmig.abi.kvm.access import KvmDump, register_name
-from gicmig.abi.kvm.layout import (
-    APR_MASK,
-    BANK,
-    ICFGR_EDGE,
-    ICFGR_RESERVED,
-    LEVEL_STEP,
-    edge_word,
-)
+from gicmig.abi.kvm.layout import APR_MASK, BANK, ICFGR_RESERVED, LEVEL_STEP
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -49,6 +42,7 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
 )
 from gicmig.core.attribution import Derivation, attribute
+from gicmig.core.image import ICFGR_EDGE, edge_word
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, Violation

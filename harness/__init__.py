@@ -1,0 +1,1 @@
+"""Drivers that run gicmig against real implementations (not part of the installed package)."""
