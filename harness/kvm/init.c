@@ -49,9 +49,14 @@
 #define MAX_VCPUS 8
 #define MAX_OPS ((RAM_SIZE - PROG_OFF) / 16)
 
-/* The guest: x0 = op table, x5 = report address, x6 = done address. */
+/*
+ * The guest: x0 = op table, x5 = report address, x6 = done address.  It starts with a
+ * nop: after an MMIO exit KVM completes the access (PC += 4) on the next KVM_RUN, after
+ * a KVM_SET_ONE_REG of PC has already pointed it at the start.
+ */
 extern const uint32_t guest_start[], guest_end[];
 __asm__(".text\n.balign 4\n.globl guest_start\nguest_start:\n"
+        "   nop\n"
         "1: ldr w1, [x0]\n"
         "   ldr w2, [x0, #4]\n"
         "   ldr w3, [x0, #8]\n"
