@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 
 NUM_IRQS = (32, 64, 96, 288, 992, 1020)
 

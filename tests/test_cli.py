@@ -97,7 +97,7 @@ def test_validate_exit_2_beats_1() -> None:
 
 
 def test_info_on_a_newer_revision(tmp_path: Path) -> None:
-    from gicmig import envelope
+    from gicmig.formats import envelope
 
     blob = tmp_path / "new.gicmig"
     blob.write_bytes(envelope.pack((V1 / "busy.gicmig").read_bytes()[32:] + b"\xf8\x01\x07", 7))
@@ -145,7 +145,7 @@ def test_violations_in_a_fixture_point_at_their_line() -> None:
 
 
 def test_locate_places() -> None:
-    from gicmig.fixture_locate import locate
+    from gicmig.formats.fixture_locate import locate
 
     text = (V1 / "busy.json").read_text()
     lines = text.splitlines()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import gicmig
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, LR_STATES
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, LR_STATES
-from gicmig.views.gich import (
+from gicmig.views.gich.convert import (
     GichTarget,
     export_gich,
     fold_vcpu,
@@ -19,7 +19,7 @@ from gicmig.views.gich import (
     split_active_levels,
     status_registers,
 )
-from gicmig.views.gich_view import GichView, VcpuRegs
+from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
 ROOT = Path(__file__).resolve().parents[1]
 VTR4 = 0x9000_0003

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import states
 
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, GICH_VTR
+from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, GICH_VTR
-from gicmig.views.gich import (
+from gicmig.views.gich.convert import (
     GichTarget,
     VtrParams,
     apr_to_levels,
@@ -24,7 +24,7 @@ from gicmig.views.gich import (
     split_active_levels,
     vtr_params,
 )
-from gicmig.views.gich_view import GichView, VcpuRegs, parse_view
+from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

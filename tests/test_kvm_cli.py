@@ -11,10 +11,10 @@ import pytest
 from test_kvm_replay import KvmModel
 
 from gicmig.cli import main
-from gicmig.io import dump, load
-from gicmig.model import GicState
-from gicmig.views.kvm import import_kvm
-from gicmig.views.kvm_dump import parse_dump, parse_writes
+from gicmig.core.model import GicState
+from gicmig.formats.io import dump, load
+from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.dump import parse_dump, parse_writes
 
 ROOT = Path(__file__).resolve().parents[1]
 KVM = ROOT / "fixtures" / "kvm"

@@ -10,10 +10,10 @@ import strategies
 from hypothesis import HealthCheck, given, settings
 from test_kvm_replay import KvmModel
 
+from gicmig.core.model import GicConfig, GicState
+from gicmig.core.rules import validate
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import GicConfig, GicState
-from gicmig.rules import validate
-from gicmig.views.kvm import (
+from gicmig.views.kvm.convert import (
     KvmUnrepresentable,
     export_kvm,
     fit_kvm,

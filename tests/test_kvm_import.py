@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from test_kvm_replay import KvmModel
 
+from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import UNKNOWN_CPU
-from gicmig.views.kvm import KvmDumpIncomplete, import_kvm
-from gicmig.views.kvm_dump import Access, KvmDump, parse_dump
+from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
+from gicmig.views.kvm.dump import Access, KvmDump, parse_dump
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kvm"
 TWO_VCPU = json.loads((FIXTURES / "two-vcpu.json").read_text())

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gicmig.model import GicState
-from gicmig.rules import validate
-from gicmig.views.kvm import dump_kvm, export_kvm, fit_kvm, import_kvm, kvm_config
-from gicmig.views.kvm_dump import Access, KvmDump, dump_to_json, parse_dump
+from gicmig.core.model import GicState
+from gicmig.core.rules import validate
+from gicmig.views.kvm.convert import dump_kvm, export_kvm, fit_kvm, import_kvm, kvm_config
+from gicmig.views.kvm.dump import Access, KvmDump, dump_to_json, parse_dump
 
 U32 = 0xFFFF_FFFF
 

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_qemu_support import GicImage, LazyStream, be32, stream, stream_parts
 
-from gicmig.codec import decode, encode
+from gicmig.arch.registers import GICH_VMCR
 from gicmig.errors import REASONS, GicmigError
-from gicmig.registers import GICH_VMCR
-from gicmig.views.qemu import QemuImport, import_qemu
-from gicmig.views.qemu_stream import read_arm_gic
+from gicmig.formats.codec import decode, encode
+from gicmig.views.qemu.convert import QemuImport, import_qemu
+from gicmig.views.qemu.stream import read_arm_gic
 
 
 def run(data: bytes, *, accel: str = "tcg", lenient: bool = False, **kw: object) -> QemuImport:

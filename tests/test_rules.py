@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from strategies import states
 
 import gicmig
-from gicmig.rules import _context, _detailed, _fast_ok, check
+from gicmig.core.rules import _context, _detailed, _fast_ok, check
 
 SETTINGS = settings(max_examples=400, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

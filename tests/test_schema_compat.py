@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from strategies import states
 
 import gicmig
-from gicmig import envelope
-from gicmig._pb import pb
 from gicmig.cli import main
+from gicmig.core.model import SCHEMA_REVISION, GicConfig, GicState
+from gicmig.core.pb import pb
 from gicmig.errors import GicmigError
-from gicmig.model import SCHEMA_REVISION, GicConfig, GicState
+from gicmig.formats import envelope
 from gicmig.schemacheck import blobcompat
 
 ROOT = Path(__file__).resolve().parents[1]

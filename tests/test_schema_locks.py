@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.cli import main
+from gicmig.core.model import SCHEMA_REVISION
 from gicmig.errors import GicmigError
-from gicmig.model import SCHEMA_REVISION
 from gicmig.schemacheck import locks, sources, waivers
 from gicmig.schemacheck.check import check_schema
 

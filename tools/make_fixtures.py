@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gicmig
-from gicmig import envelope
-from gicmig.fixture import to_json
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.formats import envelope
+from gicmig.formats.fixture import to_json
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

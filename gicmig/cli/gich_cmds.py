@@ -81,9 +81,10 @@ def _u32(text: str) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.io import dump, read_bytes
-    from gicmig.views.gich import import_gich
-    from gicmig.views.gich_view import parse_view
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import dump
+    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.viewfile import parse_view
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -102,8 +103,9 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.io import load, write_atomic
-    from gicmig.views.gich import GichTarget, export_gich
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import load
+    from gicmig.views.gich.convert import GichTarget, export_gich
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -134,8 +136,8 @@ def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool) -> No
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from gicmig.io import write_atomic
-    from gicmig.views.gich_view import json_schema
+    from gicmig.files import write_atomic
+    from gicmig.views.gich.viewfile import json_schema
 
     write_atomic(args.output, (json.dumps(json_schema(), indent=2) + "\n").encode())
     return 0

@@ -11,8 +11,8 @@ from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
+    from gicmig.core.model import GicState
     from gicmig.errors import Violation
-    from gicmig.model import GicState
 
 IMPORT_EPILOG = """examples:
   gicmig import kvm fixtures/kvm/two-vcpu.json -o state.gicmig
@@ -70,9 +70,10 @@ def register(sub: Subcommands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gicmig.io import dump, read_bytes
-    from gicmig.views.kvm import KvmDumpIncomplete, import_kvm
-    from gicmig.views.kvm_dump import parse_dump
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import dump
+    from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
+    from gicmig.views.kvm.dump import parse_dump
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -92,8 +93,8 @@ def _import(args: argparse.Namespace) -> int:
 
 def unknown_markers(state: GicState) -> dict[str, Any]:
     """Every UNKNOWN marker of `state`, named as in messages."""
-    from gicmig import labels
-    from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU
+    from gicmig.arch import labels
+    from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU
 
     split, sgi, spi, apr = [], [], [], {}
     for c in state.cpus():
@@ -137,9 +138,10 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.io import load, write_atomic
-    from gicmig.views.kvm import dump_kvm, plan_kvm
-    from gicmig.views.kvm_dump import dump_to_json, writes_to_json
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import load
+    from gicmig.views.kvm.convert import dump_kvm, plan_kvm
+    from gicmig.views.kvm.dump import dump_to_json, writes_to_json
 
     refuse_overwriting_input(args)
     args.current_path = args.input

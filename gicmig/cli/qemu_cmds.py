@@ -18,8 +18,9 @@ EPILOG = """examples:
   cat virt.mig | gicmig import qemu - -o virt.gicmig --accel tcg --machine virt --lenient
 
 The stream does not record which QEMU device wrote the GIC section (--accel), nor the
-number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs; the CPU
-count is read from the per-CPU slots when they leave no doubt.
+number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs, and is
+the default when the stream's configuration names the virt board; the CPU count is read
+from the per-CPU slots when they leave no doubt.
 exit codes: 0 imported, 1 invalid stream or refused deviation, 2 usage or I/O error"""
 
 
@@ -54,9 +55,9 @@ def register(sub: Subcommands) -> None:
 
 def _import_qemu(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError
-    from gicmig.io import dump
-    from gicmig.views.qemu import import_qemu
-    from gicmig.views.qemu_stream import describe
+    from gicmig.formats.io import dump
+    from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.stream import describe
 
     args.current_path = args.stream
     if same_file(args.stream, args.output):
@@ -90,8 +91,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
 
 def _nested_ok(args: argparse.Namespace, state: Any) -> bool:
     """Fold and report the nested guest's CPU interfaces; False if any CPU was refused."""
-    from gicmig.views.gich import fold_nested
-    from gicmig.views.nested_report import nested_records, nested_text
+    from gicmig.views.gich.convert import fold_nested
+    from gicmig.views.gich.nested_report import nested_records, nested_text
 
     results = fold_nested(state, lenient=args.lenient,
                           keep_hypervisor_context=args.keep_hypervisor_context)

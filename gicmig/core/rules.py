@@ -13,10 +13,10 @@ from functools import lru_cache, reduce
 from operator import or_
 from typing import Any
 
-from gicmig import bitmaps, labels
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
+from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import ValidationError, Violation
-from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
 
 _SGI_BITS = (1 << NUM_SGIS) - 1
 _SPLIT_UNKNOWN_HELP = "allowed only on a level-triggered interrupt whose latch holds the OR"
@@ -70,7 +70,7 @@ def _detailed(ctx: _Ctx, msg: Any) -> list[Violation]:
 
 @lru_cache(maxsize=32)
 def _context(config: bytes) -> _Ctx:
-    from gicmig._pb import pb
+    from gicmig.core.pb import pb
 
     return _Ctx(pb.GicConfig.FromString(config))
 

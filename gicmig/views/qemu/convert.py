@@ -19,16 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from gicmig import __version__, bitmaps, labels
-from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import (
-    GICC_CTLR,
+from gicmig import __version__
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
+from gicmig.arch.registers import (
     GICD_CTLR,
     GICH_HCR,
     GICH_LR,
     GICH_LR_HW,
-    GICH_MISR,
     GICH_VMCR,
     KVM_APR_LEVELS,
     KVM_GICD_CTLR,
@@ -37,8 +35,10 @@ from gicmig.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
-from gicmig.rules import validate
-from gicmig.views.qemu_stream import NCPU, ArmGicSection, read_arm_gic
+from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.rules import validate
+from gicmig.errors import DecodeError, GicmigError
+from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
 
 ACCELS = ("tcg", "kvm")
 # --machine presets: what the board gives the GIC (hw/arm/virt.c: 256 SPIs + 32)
@@ -60,9 +60,6 @@ _LR_EOI = GICH_LR.field("eoi")
 _LR_KEPT_RESERVED = GICH_LR.reserved_mask & GICH_LR_HW.field("physical_id").mask
 _VMPRI_SHIFT = 8 - GICH_VMCR.field("vmprimask").width
 _VMCR_MIN_ABP = 7 - VIRT_PRIORITY_BITS + 1  # GIC_VIRT_MIN_ABPR: 3
-_VCPU_CTLR = ("enable_grp0", "enable_grp1", "ack_ctl", "fiq_en", "cbpr", "eoi_mode")
-_VMCR_CTLR = ("vmgrp0en", "vmgrp1en", "vmackctl", "vmfiqen", "vmcbpr", "vem")
-_VCPU_CTLR_MASK = sum(GICC_CTLR.field(n).mask for n in _VCPU_CTLR)
 _EN = GICH_HCR.field("en")
 
 
@@ -82,7 +79,8 @@ def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
     """The canonical state held by the `arm_gic` section of a QEMU migration stream.
 
     `accel` ("tcg" or "kvm") says which QEMU device wrote the section; the stream does
-    not. `machine="virt"` presets 288 IDs; `num_cpus` defaults to what the per-CPU slots
+    not. `machine="virt"` presets 288 IDs (the default when the stream names that board);
+    `num_cpus` defaults to what the per-CPU slots
     show when that is unambiguous. Raises `GicmigError` with a QEMU-* reason code.
 
     >>> imp = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
@@ -171,6 +169,9 @@ class Raw:
 # --- parameters -------------------------------------------------------------------------------
 def _config(raw: Raw, section: ArmGicSection, accel: str, num_cpus: int | None,
             num_irqs: int | None, priority_bits: int | None, machine: str | None) -> GicConfig:
+    board = section.machine or ""
+    if machine is None and num_irqs is None and board.split("-")[0] in MACHINES:
+        machine = board.split("-")[0]  # the stream names its board, and the board fixes the IDs
     if machine is not None:
         if machine not in MACHINES:
             raise GicmigError("QEMU-MACHINE-UNKNOWN",
@@ -392,9 +393,9 @@ class _Converter:
         """GICC_CTLR of CPU c: QEMU 7.2's GICv2 keeps only bits 0x21f (deviation 10: the
         bypass disables read as zero), for the TCG model and through the KVM ABI alike."""
         ctlr: int = self.raw.cpu_ctlr[c]
-        if ctlr & ~_VCPU_CTLR_MASK:
+        if ctlr & ~VCPU_CTLR_MASK:
             self.impossible([labels.cpu_reg(c, "gicc.ctlr")],
-                            f"GICC_CTLR {ctlr:#x} sets bits outside {_VCPU_CTLR_MASK:#x} "
+                            f"GICC_CTLR {ctlr:#x} sets bits outside {VCPU_CTLR_MASK:#x} "
                             "(bypass disables or reserved bits)")
         return ctlr
 
@@ -561,7 +562,7 @@ class _Tcg(_Converter):
         r = self.raw
         ctlr, pmr, bpr, abpr = r.v_ctlr[c], r.v_pmr[c], r.v_bpr[c], r.v_abpr[c]
         place = [labels.cpu_reg(c, "gicv")]
-        if ctlr & ~_VCPU_CTLR_MASK or pmr > 0xFF or pmr & ((1 << _VMPRI_SHIFT) - 1) \
+        if ctlr & ~VCPU_CTLR_MASK or pmr > 0xFF or pmr & ((1 << _VMPRI_SHIFT) - 1) \
                 or bpr > 7 or abpr > 7:
             self.impossible(place, f"vCPU CTLR {ctlr:#x} / PMR {pmr:#x} / BPR {bpr} / ABPR "
                                    f"{abpr} do not fit GICH_VMCR")
@@ -572,9 +573,7 @@ class _Tcg(_Converter):
                 "clamps to 1 in QEMU 7.2, deviation 11)",
                 f"raised to {_VMCR_MIN_ABP}, as a GICH_VMCR write does")
             abpr = _VMCR_MIN_ABP
-        fields = {v: GICC_CTLR.field(f).get(ctlr) for v, f in zip(_VMCR_CTLR, _VCPU_CTLR,
-                                                                    strict=True)}
-        return GICH_VMCR.pack(**fields, vmabp=abpr, vmbp=bpr, vmprimask=pmr >> _VMPRI_SHIFT)
+        return vmcr_of(ctlr, pmr, bpr, abpr)
 
     # --- QEMU's caches --------------------------------------------------------------------------
     def caches(self) -> None:
@@ -597,7 +596,8 @@ class _Tcg(_Converter):
             yield "vcpu running_priority", r.v_running[c], _running(r.h_apr[c], 3)
         lrs = [r.lr(n, c) for n in range(QEMU_NUM_LRS)]
         yield "vcpu current_pending", r.v_current[c], _best_virq(r, c, lrs)
-        yield "gich.misr", r.h_misr[c], _misr(r.h_hcr[c], r.v_ctlr[c], lrs)
+        vmcr = vmcr_of(r.v_ctlr[c] & VCPU_CTLR_MASK, 0, 0, 0)  # MISR reads its enables
+        yield "gich.misr", r.h_misr[c], status_registers(r.h_hcr[c], vmcr, lrs)["misr"]
 
     def current_pending(self, c: int) -> int:
         """gic_update's choice for CPU c. On a GIC with virtualization extensions a virtual
@@ -657,24 +657,6 @@ def _best_virq(r: Raw, c: int, lrs: list[int]) -> int:
             if prio < best[0]:
                 best = (prio, _LR_VID.get(lr))
     return best[1] if best[0] < r.v_pmr[c] else SPURIOUS
-
-
-def _misr(hcr: int, vctlr: int, lrs: list[int]) -> int:
-    """gic_compute_misr, with its counting of NP (deviation 13: state exactly pending)."""
-    states = [LR_STATES[_LR_STATE.get(lr)] for lr in lrs]
-    eoi = sum(1 for lr, s in zip(lrs, states, strict=True)
-              if s == "invalid" and not _LR_HW.get(lr) and _LR_EOI.get(lr))
-    valid = sum(1 for s in states if s != "invalid")
-    pending = states.count("pending")
-    h = GICH_HCR.unpack(hcr)
-    grp0 = GICC_CTLR.field("enable_grp0").get(vctlr)
-    grp1 = GICC_CTLR.field("enable_grp1").get(vctlr)
-    return GICH_MISR.pack(
-        eoi=int(eoi > 0), u=int(bool(h["uie"]) and valid < 2),
-        lrenp=int(bool(h["lrenpie"]) and h["eoicount"] != 0),
-        np=int(bool(h["npie"]) and pending == 0),
-        vgrp0e=h["vgrp0eie"] & grp0, vgrp0d=h["vgrp0die"] & (1 - grp0),
-        vgrp1e=h["vgrp1eie"] & grp1, vgrp1d=h["vgrp1die"] & (1 - grp1))
 
 
 # --- kvm-arm-gic ------------------------------------------------------------------------------

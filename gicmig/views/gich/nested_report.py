@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gicmig import labels
-from gicmig.registers import GICC_CTLR
-from gicmig.views.gich import LrFact, NestedCpu
+from gicmig.arch import labels
+from gicmig.arch.registers import GICC_CTLR
+from gicmig.views.gich.convert import LrFact, NestedCpu
 
 _STATES = {(True, False): "pending", (False, True): "active", (True, True): "pending+active"}
 

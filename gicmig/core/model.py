@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from gicmig import bitmaps
-from gicmig._pb import pb
+from gicmig.arch import bitmaps
+from gicmig.core.pb import pb
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ class VirtualizationExtensions(_Facade):
     @property
     def vtr(self) -> int:
         """GICH_VTR as this implementation reads it."""
-        from gicmig.registers import GICH_VTR
+        from gicmig.arch.registers import GICH_VTR
 
         return GICH_VTR.pack(
             list_regs=self.num_lrs - 1,
@@ -415,7 +415,7 @@ class GicState:
             st.cpu.add(bpr=config.min_bpr, abpr=config.min_abpr)
         virt = config.virtualization
         if virt is not None:
-            from gicmig.registers import GICH_VMCR
+            from gicmig.arch.registers import GICH_VMCR
 
             vmcr = GICH_VMCR.pack(vmbp=virt.min_vmbp, vmabp=virt.min_vmbp + 1)
             for _ in range(config.num_cpus):
@@ -492,7 +492,7 @@ class GicState:
         Each entry starts as a running hypervisor leaves a vCPU: GICH_HCR.En = 1, no HW
         mappings, no pending EOI maintenance.
         """
-        from gicmig.registers import GICH_HCR
+        from gicmig.arch.registers import GICH_HCR
 
         hyp = self._pb.hypervisor
         del hyp.vcpu[:]

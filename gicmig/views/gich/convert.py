@@ -17,37 +17,34 @@ Facts the whole module relies on:
 from __future__ import annotations
 
 import copy
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gicmig import bitmaps, labels
-from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    UNKNOWN_CPU,
-    GicState,
-    HwMapping,
-)
-from gicmig.registers import (
+from gicmig.arch import bitmaps, labels
+from gicmig.arch import gich as arch_gich
+from gicmig.arch.registers import (
     GICC_CTLR,
-    GICH_EISR0,
-    GICH_ELRSR0,
     GICH_HCR,
     GICH_LR,
     GICH_LR_HW,
     GICH_LR_STATE,
-    GICH_MISR,
     GICH_VMCR,
     GICH_VTR,
     VIRTUAL_PRIORITY,
     Field,
     lr_layout,
 )
-from gicmig.rules import validate
-from gicmig.views.gich_view import GichView, VcpuRegs, parse_view
+from gicmig.core.model import (
+    NUM_PRIVATE,
+    NUM_SGIS,
+    UNKNOWN_CPU,
+    GicState,
+    HwMapping,
+)
+from gicmig.core.rules import validate
+from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
 
 __all__ = [
     "EOI_POLICIES", "GichTarget", "ImportedState", "LrFact", "VcpuFold", "VtrParams",
@@ -84,10 +81,6 @@ _UNUSUAL = _RES_SW | _HW.mask  # an LR the fast path leaves to the careful one
 _EN, _EOICOUNT = GICH_HCR.field("en"), GICH_HCR.field("eoicount")
 _HCR_CONTROL = GICH_HCR.defined_mask & ~_EN.mask & ~_EOICOUNT.mask
 _VMBP, _VMABP, _VMPRI = (GICH_VMCR.field(n) for n in ("vmbp", "vmabp", "vmprimask"))
-# GICV_CTLR bits <-> GICH_VMCR fields, in GICC_CTLR order
-_CTLR_VMCR = (("enable_grp0", "vmgrp0en"), ("enable_grp1", "vmgrp1en"), ("ack_ctl", "vmackctl"),
-              ("fiq_en", "vmfiqen"), ("cbpr", "vmcbpr"), ("eoi_mode", "vem"))
-_CTLR_HELD = sum(GICC_CTLR.field(c).mask for c, _ in _CTLR_VMCR)
 _CBPR = GICC_CTLR.field("cbpr")
 
 
@@ -146,40 +139,9 @@ class GichTarget:
 
 
 # --- status registers ------------------------------------------------------------------------
-def _lane_bits(lanes: int, n: int) -> int:
-    """Bit 0 of each of `n` 32-bit lanes, gathered into bits 0..n-1."""
-    digits = format(lanes, f"0{32 * n}b")[::-1][::32]  # digit i = lane i's bit 0
-    return int(digits[::-1], 2) if digits else 0
-
-
 def status_registers(regs: VcpuRegs) -> dict[str, int]:
-    """GICH_MISR, EISR0/1 and ELRSR0/1 as the architecture derives them from HCR/VMCR/LRs.
-
-    NP counts only LRs in the pending state (01), as QEMU does (gic-domain §3.2 [U]).
-    """
-    # all LRs side by side in one integer, 32 bits each: the per-LR tests become a few
-    # whole-integer operations (lane i = LRi; `lanes` has bit 0 of every lane set)
-    n = len(regs.lr)
-    packed = int.from_bytes(struct.pack(f"<{n}I", *regs.lr), "little")
-    lanes = int.from_bytes(b"\x01\x00\x00\x00" * n, "little")
-    pend = packed >> (_STATE_S + _PENDING.shift) & lanes
-    act = packed >> (_STATE_S + _ACTIVE.shift) & lanes
-    invalid = lanes & ~(pend | act)
-    eoi_lanes = invalid & packed >> _EOI_S & ~(packed >> _HW_S) & lanes
-    eisr, elrsr = _lane_bits(eoi_lanes, n), _lane_bits(invalid & ~eoi_lanes, n)
-    valid = n - bin(invalid).count("1")
-    any_pending = bool(pend & ~act)
-    hcr, vmcr = GICH_HCR.unpack(regs.hcr), GICH_VMCR.unpack(regs.vmcr)
-    g0, g1 = vmcr["vmgrp0en"], vmcr["vmgrp1en"]
-    misr = GICH_MISR.pack(
-        eoi=int(eisr != 0), u=hcr["uie"] & int(valid <= 1),
-        lrenp=hcr["lrenpie"] & int(hcr["eoicount"] != 0), np=hcr["npie"] & int(not any_pending),
-        vgrp0e=hcr["vgrp0eie"] & g0, vgrp0d=hcr["vgrp0die"] & (1 - g0),
-        vgrp1e=hcr["vgrp1eie"] & g1, vgrp1d=hcr["vgrp1die"] & (1 - g1))
-    low = GICH_EISR0.field("status")
-    return {"misr": misr, "eisr0": low.get(eisr), "eisr1": low.get(eisr >> 32),
-            "elrsr0": GICH_ELRSR0.field("status").get(elrsr),
-            "elrsr1": GICH_ELRSR0.field("status").get(elrsr >> 32)}
+    """GICH_MISR, EISR0/1 and ELRSR0/1 that the registers of `regs` imply."""
+    return arch_gich.status_registers(regs.hcr, regs.vmcr, regs.lr)
 
 
 # --- per-vCPU fold ----------------------------------------------------------------------------
@@ -433,7 +395,7 @@ def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Viola
         out.append(_v("GICH-VMCR-RESERVED-BITS", cpu, "gich.vmcr",
                       f"{vmcr:#010x} sets reserved bits {vmcr & GICH_VMCR.reserved_mask:#010x}"))
     f = GICH_VMCR.unpack(vmcr)
-    ctlr = GICC_CTLR.pack(**{c: f[v] for c, v in _CTLR_VMCR})
+    ctlr = arch_gich.ctlr_of_vmcr(vmcr)
     pmr = VIRTUAL_PRIORITY.put(0, f["vmprimask"])
     if pmr & ~params.priority_mask:
         out.append(_v("GICH-VMCR-PRIMASK-UNIMPLEMENTED", cpu, "gich.vmcr",
@@ -875,7 +837,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         lrs += [0] * (params.num_lrs - len(lrs))
         ci = state.cpu[c]
         regs = VcpuRegs(target.vtr, hyp[c].hcr if hyp else _EN.put(0, 1),
-                        _vmcr_of(ci.ctlr, ci.pmr, ci.bpr, ci.abpr),
+                        arch_gich.vmcr_of(ci.ctlr, ci.pmr, ci.bpr, ci.abpr),
                         levels_to_apr(ci.active_group0 | ci.active_group1
                                       | ci.active_group_unknown, params), tuple(lrs))
         if target.status_registers:
@@ -887,11 +849,6 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         ci.ctlr, ci.pmr, ci.bpr, ci.abpr = 0, 0, cfg.min_bpr, cfg.min_abpr
         ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
     return GichView(tuple(vcpus), image)
-
-
-def _vmcr_of(ctlr: int, pmr: int, bpr: int, abpr: int) -> int:
-    fields = {v: GICC_CTLR.field(c).get(ctlr) for c, v in _CTLR_VMCR}
-    return GICH_VMCR.pack(**fields, vmprimask=VIRTUAL_PRIORITY.get(pmr), vmbp=bpr, vmabp=abpr)
 
 
 def _fit_priorities(state: GicState, irqs: _Irqs, params: VtrParams,
@@ -919,8 +876,8 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
             out.append(_v("GICH-EXPORT-PMR", c, "gicc.pmr",
                           f"{ci.pmr:#04x}: GICH_VMCR.VMPriMask holds mask "
                           f"{params.priority_mask:#04x} only"))
-        if ci.ctlr & ~_CTLR_HELD:
-            names = ", ".join(GICC_CTLR.flags(ci.ctlr & ~_CTLR_HELD))
+        if ci.ctlr & ~arch_gich.VCPU_CTLR_MASK:
+            names = ", ".join(GICC_CTLR.flags(ci.ctlr & ~arch_gich.VCPU_CTLR_MASK))
             out.append(_v("GICH-EXPORT-CTLR-BITS", c, "gicc.ctlr",
                           f"{ci.ctlr:#x}: {names} have no GICH_VMCR field"))
         if ci.bpr < params.min_bpr or ci.abpr < params.min_bpr + 1:

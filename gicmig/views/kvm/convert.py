@@ -1,7 +1,7 @@
 """The KVM device-ABI view: canonical state <-> GICD/GICC registers through
 KVM_DEV_ARM_VGIC_GRP_DIST_REGS / CPU_REGS (gic-domain.md §4.5-4.8).
 
-Import reads a register dump (`gicmig.views.kvm_dump`) into canonical state: set/clear
+Import reads a register dump (`gicmig.views.kvm.dump`) into canonical state: set/clear
 pairs must agree, banked registers are read per vCPU, PMR is VMPriMask << 3, APR0 is the
 GICH_APR image (32 levels), and what the ABI cannot say becomes an UNKNOWN marker (latch
 vs line of pending level interrupts, the source of an active SGI, the CPU of an active
@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 
-from gicmig import __version__, bitmaps, labels
-from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import (
+from gicmig import __version__
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
     GICC_ABPR,
@@ -50,8 +49,10 @@ from gicmig.registers import (
     SGI_BANKS,
     Bank,
 )
-from gicmig.rules import validate
-from gicmig.views.kvm_dump import Access, KvmDump, parse_dump, register_name
+from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.rules import validate
+from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
 
 _BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
 _PAIRS = (("ISENABLER", "ICENABLER"), ("ISPENDR", "ICPENDR"), ("ISACTIVER", "ICACTIVER"),

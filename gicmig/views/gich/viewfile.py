@@ -4,7 +4,7 @@ A GICH view is what a hypervisor holds for a GICv2 guest accelerated through the
 virtualization extensions: per vCPU the virtual interface control registers (GICH_VTR,
 HCR, VMCR, APR, the list registers and, optionally, MISR/EISRn/ELRSRn as read), plus the
 hypervisor's emulated-distributor image as a canonical gicmig state. The meaning of each
-register is defined in `gicmig.views.gich` and docs/gich.md; this module only reads and
+register is defined in `gicmig.views.gich.convert` and docs/gich.md; this module only reads and
 writes the JSON, strictly: every failure is a `DecodeError` whose message names the place
 (`vcpus[1].lr[3]`).
 """
@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gicmig.core.model import GicState
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import GicState
 
 FORMAT = "gicmig.gich-view/1"
 MAX_VCPUS = 8
@@ -101,10 +101,11 @@ def _vcpu(doc: Any, where: str) -> VcpuRegs:
 
 
 def _distributor(doc: Any, base_dir: str | None) -> GicState:
-    from gicmig.io import load, read_bytes
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import load
 
     if isinstance(doc, dict) and "format" in doc:
-        from gicmig.fixture import from_json
+        from gicmig.formats.fixture import from_json
 
         return _wrap(lambda: from_json(json.dumps(doc)))
     d = _object(doc, "distributor", (), ("path", "blob_base64"))
@@ -180,11 +181,11 @@ def to_json(view: GichView, *, distributor: str = "fixture") -> str:
     default), `blob` as a base64 .gicmig blob (compact).
     """
     if distributor == "fixture":
-        from gicmig.fixture import to_json as fixture_json
+        from gicmig.formats.fixture import to_json as fixture_json
 
         image = fixture_json(view.distributor).rstrip("\n").replace("\n", "\n  ")
     elif distributor == "blob":
-        from gicmig.codec import encode
+        from gicmig.formats.codec import encode
 
         image = json.dumps({"blob_base64": base64.b64encode(encode(view.distributor)).decode()})
     else:

@@ -23,8 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gicmig.errors import DecodeError
-from gicmig.registers import (
+from gicmig.arch.registers import (
     DIST_BANKS,
     GICC_ABPR,
     GICC_APR,
@@ -49,6 +48,7 @@ from gicmig.registers import (
     SGI_BANKS,
     Bank,
 )
+from gicmig.errors import DecodeError
 
 FORMAT = "gicmig.kvm-dump/1"
 WRITES_FORMAT = "gicmig.kvm-writes/1"

@@ -1,6 +1,6 @@
 """Writing the JSON fixture: state -> document -> deterministic text.
 
-Only values that differ from reset are written (see `gicmig.fixture` for the format).
+Only values that differ from reset are written (see `gicmig.formats.fixture` for the format).
 Layout: the containers named in `_EXPANDED` get one member per line; every other
 object or list is written on one line, so a change to one interrupt changes one line.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gicmig import bitmaps, labels
-from gicmig.fixture import FORMAT
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
+from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
+
+FORMAT = "gicmig-fixture/1"  # written here, required by the reader in fixture.py
 
 Doc = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Reading and writing gicmig files: format sniffing, bounded reads, atomic writes."""
+"""Files on gicmig's terms: bounded reads, and writes that never leave a partial file."""
 
 from __future__ import annotations
 
@@ -7,24 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import GicState
+from gicmig.errors import GicmigError
 
 MAX_INPUT = 64 << 20  # blobs are ~6 KiB, fixtures ~200 KiB; refuse anything absurd
-QEMU_MAGIC = b"QEVM"
-
-
-def sniff(data: bytes) -> str:
-    """`blob`, `json`, `qemu` or `unknown`, from the first bytes."""
-    from gicmig.envelope import MAGIC
-
-    if data.startswith(MAGIC[:4]):
-        return "blob"
-    if data.startswith(QEMU_MAGIC):
-        return "qemu"
-    if data.lstrip()[:1] == b"{":
-        return "json"
-    return "unknown"
 
 
 def read_bytes(source: str | os.PathLike[str]) -> bytes:
@@ -40,43 +25,6 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     if len(data) > MAX_INPUT:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
-
-
-def load(source: str | os.PathLike[str] | bytes, *, allow_unknown: bool = False) -> GicState:
-    """A validated state from a .gicmig blob or a JSON fixture (path, `-` or bytes).
-
-    >>> state = gicmig.load("fixtures/v1/busy.json")
-    """
-    data = source if isinstance(source, bytes) else read_bytes(source)
-    kind = sniff(data)
-    if kind == "blob":
-        from gicmig.codec import decode
-
-        return decode(data, allow_unknown=allow_unknown)
-    if kind == "json":
-        from gicmig.fixture import from_json
-
-        return from_json(data)
-    hint = " (a QEMU migration stream: use `gicmig import qemu`)" if kind == "qemu" else ""
-    raise DecodeError("INPUT-FORMAT-UNKNOWN",
-                      f"neither a .gicmig blob nor a JSON fixture{hint}", offset=0)
-
-
-def render(state: GicState, fmt: str) -> bytes:
-    """The bytes of `state` as a `blob` or a `json` fixture."""
-    if fmt == "json":
-        from gicmig.fixture import to_json
-
-        return to_json(state).encode()
-    from gicmig.codec import encode
-
-    return encode(state)
-
-
-def format_for(path: str) -> str:
-    """`json` for *.json and for `-` (stdout: readable, and every reader takes it), else
-    `blob`."""
-    return "json" if path == "-" or path.endswith(".json") else "blob"
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -130,15 +78,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def dump(state: GicState, path: str | os.PathLike[str], fmt: str | None = None) -> None:
-    """Write `state` atomically; the format follows the extension unless `fmt` is given.
-
-    `-` is stdout: a blob there is for a pipe, so it is refused on a terminal.
-    """
-    fmt = fmt or format_for(str(path))
-    if str(path) == "-" and fmt == "blob" and sys.stdout.isatty():
-        raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: "
-                                   "use -o FILE (or -o FILE.json), or a pipe")
-    write_atomic(path, render(state, fmt))

@@ -6,10 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gicmig import envelope
-from gicmig._pb import pb
-from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import (
+from gicmig.core.model import (
     SCHEMA_REVISION,
     SOURCE_NAMES,
     GicState,
@@ -17,7 +14,10 @@ from gicmig.model import (
     _empty_submessages,
     canonicalize,
 )
-from gicmig.rules import validate
+from gicmig.core.pb import pb
+from gicmig.core.rules import validate
+from gicmig.errors import DecodeError, GicmigError
+from gicmig.formats import envelope
 
 __all__ = ["SCHEMA_REVISION", "BlobInfo", "decode", "encode", "info", "unknown_fields"]
 

@@ -24,9 +24,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic import ValidationError as PydanticError
 
-from gicmig import bitmaps
-from gicmig.errors import DecodeError, ValidationError
-from gicmig.model import (
+from gicmig.arch import bitmaps
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
+from gicmig.core.model import (
     NUM_PRIVATE,
     NUM_SGIS,
     REVISIONS,
@@ -37,10 +37,9 @@ from gicmig.model import (
     GicState,
     HwMapping,
 )
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
-from gicmig.rules import check_config, validate
-
-FORMAT = "gicmig-fixture/1"
+from gicmig.core.rules import check_config, validate
+from gicmig.errors import DecodeError, ValidationError
+from gicmig.formats.fixture_write import state_to_doc, write_doc
 
 
 def _hex(value: Any) -> Any:
@@ -190,8 +189,7 @@ def to_json(state: GicState) -> str:
     Refuses (PAYLOAD-UNKNOWN-FIELDS) a state read with fields of a newer schema revision:
     JSON has no place for them, and they are never dropped silently.
     """
-    from gicmig.codec import unknown_fields
-    from gicmig.fixture_write import state_to_doc, write_doc
+    from gicmig.formats.codec import unknown_fields
 
     unknown = list(unknown_fields(state._pb))
     if state._pb.provenance.source not in SOURCE_NAMES:

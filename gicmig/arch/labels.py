@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gicmig.bitmaps import set_bits
+from gicmig.arch.bitmaps import set_bits
 
 NUM_SGIS = 16
 NUM_PRIVATE = 32
