@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gicmig.views.kvm_dump import Access, KvmDump, parse_writes
+from gicmig.views.kvm.dump import Access, KvmDump, parse_writes
 
 from .build import Artifacts, build, write_cpio
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 import pytest
 from realkvm import boot, count
 
-from gicmig.errors import GicmigError, ValidationError
-from gicmig.model import GicState
-from gicmig.registers import (
+from gicmig.arch.registers import (
     GICD_IIDR,
     KVM_GICC_CTLR,
     KVM_IIDR_GROUPS_WRITABLE,
     KVM_MIN_BPR,
     KVM_PRIORITY_BITS,
 )
-from gicmig.views.kvm import dump_kvm, export_kvm, import_kvm, kvm_config, kvm_iidr
-from gicmig.views.kvm_dump import Access, KvmDump
+from gicmig.core.model import GicState
+from gicmig.errors import GicmigError, ValidationError
+from gicmig.views.kvm.convert import dump_kvm, export_kvm, import_kvm, kvm_config, kvm_iidr
+from gicmig.views.kvm.dump import Access, KvmDump
 from harness.kvm.driver import OP_DONE, BootResult, Case, CaseResult
 
 pytestmark = pytest.mark.realkvm

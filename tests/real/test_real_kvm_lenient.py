@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 from realkvm import boot, count
 
+from gicmig.arch.registers import GICD_IIDR
+from gicmig.core.model import GicConfig, GicState
+from gicmig.diff.semantic import diff
 from gicmig.errors import REASONS
-from gicmig.model import GicConfig, GicState
-from gicmig.registers import GICD_IIDR
-from gicmig.statediff import diff
-from gicmig.views.kvm import (
+from gicmig.views.kvm.convert import (
     KvmUnrepresentable,
     dump_kvm,
     export_kvm,
@@ -22,7 +22,7 @@ from gicmig.views.kvm import (
     kvm_config,
     plan_kvm,
 )
-from gicmig.views.kvm_dump import dump_to_json, parse_dump, writes_to_json
+from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
 from harness.kvm.driver import BootResult, Case
 
 pytestmark = pytest.mark.realkvm

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from realkvm import ROOT, boot, count
 
-from gicmig.fixture import to_json
-from gicmig.model import GicState
-from gicmig.registers import KVM_IIDR_REVISIONS
-from gicmig.views.kvm import dump_kvm, export_kvm, fit_kvm, import_kvm, kvm_config, kvm_iidr
-from gicmig.views.kvm_dump import KvmDump, dump_to_json, parse_dump, writes_to_json
+from gicmig.arch.registers import KVM_IIDR_REVISIONS
+from gicmig.core.model import GicState
+from gicmig.formats.fixture import to_json
+from gicmig.views.kvm.convert import dump_kvm, export_kvm, fit_kvm, import_kvm, kvm_config, kvm_iidr
+from gicmig.views.kvm.dump import KvmDump, dump_to_json, parse_dump, writes_to_json
 from harness.kvm.driver import BootResult, Case
 
 pytestmark = pytest.mark.realkvm

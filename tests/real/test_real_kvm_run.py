@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 from realkvm import boot, count
 
-from gicmig.views.kvm import export_kvm, import_kvm
-from gicmig.views.kvm_dump import dump_to_json, parse_dump, writes_to_json
+from gicmig.views.kvm.convert import export_kvm, import_kvm
+from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
 from harness.kvm.driver import (
     GICC_CTLR,
     GICC_DIR,
