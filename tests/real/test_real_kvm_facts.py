@@ -18,13 +18,24 @@ from gicmig.core.model import GicState
 from gicmig.errors import GicmigError, ValidationError
 from gicmig.views.kvm.convert import dump_kvm, export_kvm, import_kvm, kvm_config, kvm_iidr
 from gicmig.views.kvm.dump import Access, KvmDump
-from harness.kvm.driver import OP_DONE, BootResult, Case, CaseResult
+from harness.kvm.driver import (
+    GICC,
+    IRQ_SPI,
+    OP_DONE,
+    OP_LOAD_REPORT,
+    OP_STORE,
+    SPURIOUS,
+    BootResult,
+    Case,
+    CaseResult,
+)
 
 pytestmark = pytest.mark.realkvm
 
 SHAPES = [(n, m) for n in (1, 2, 4, 8) for m in (64, 128, 288, 992)]
 GICD_CTLR, GICD_IIDR_OFF, GICD_SGIR = 0x000, GICD_IIDR.offset, 0xF00
-IGROUPR, ISENABLER, ICENABLER, ISPENDR = 0x080, 0x100, 0x180, 0x200
+IGROUPR, ISENABLER, ICENABLER, ISPENDR, ICPENDR, ISACTIVER = (
+    0x080, 0x100, 0x180, 0x200, 0x280, 0x300)
 IPRIORITYR, ITARGETSR, ICFGR, SPENDSGIR = 0x400, 0x800, 0xC00, 0xF20
 GICC_CTLR, GICC_PMR, GICC_BPR, GICC_ABPR, GICC_APR0, GICC_NSAPR0 = (
     0x00, 0x04, 0x08, 0x1C, 0xD0, 0xE0)
@@ -102,6 +113,20 @@ def _cases() -> list[Case]:
                  .write("dist", 1, ITARGETSR, 0xFFFF_FFFF).read("dist", 1, ITARGETSR))
     cases.append(Case("sgi-enables").vm(1, 64).write("dist", 0, ICENABLER, 0xFFFF_FFFF)
                  .read("dist", 0, ISENABLER))
+    # level SPIs 36 and 37: line high vs ICPENDR; a latch outliving its line
+    cases.append(Case("levels").vm(1, 64).write("dist", 0, ICFGR + 8, 0)
+                 .line(IRQ_SPI, 0, 36, 1).write("dist", 0, ICPENDR + 4, 1 << 4)
+                 .read("dist", 0, ISPENDR + 4)
+                 .write("dist", 0, ISPENDR + 4, 1 << 5).line(IRQ_SPI, 0, 37, 1)
+                 .line(IRQ_SPI, 0, 37, 0).line(IRQ_SPI, 0, 36, 0).read("dist", 0, ISPENDR + 4)
+                 .write("dist", 0, ICPENDR + 4, 1 << 5).read("dist", 0, ISPENDR + 4)
+                 .run(0, [(OP_DONE, 0, 0)]).line(IRQ_SPI, 0, 36, 1).dump())
+    # five active SPIs and a pending one on a vCPU with 4 list registers
+    lrs = Case("lr-overflow").vm(1, 64).write("dist", 0, GICD_CTLR, 1)
+    lrs.write("dist", 0, ISENABLER + 4, 0xFFFF_FFFF).write("dist", 0, ISACTIVER + 4, 0x1F)
+    lrs.write("dist", 0, IPRIORITYR + 40, 0x8080_8080).write("dist", 0, ISPENDR + 4, 1 << 8)
+    cases.append(lrs.run(0, [(OP_STORE, GICC + GICC_CTLR, 1), (OP_STORE, GICC + GICC_PMR, 0xF8),
+                             (OP_LOAD_REPORT, GICC + 0x0C, 0)]))
     return cases
 
 
@@ -349,3 +374,22 @@ def test_sgi_enables_are_writable(facts: BootResult) -> None:
     res = _ok(facts, "sgi-enables")
     assert _reads(res) == [0]
     assert not kvm_config(1, 64).sgi_enables_rao_wi
+
+
+def test_level_lines_and_latches(facts: BootResult) -> None:
+    """A level interrupt with its line high reads pending and ICPENDR cannot clear it; a
+    latch set by ISPENDR survives its line's fall and is cleared by ICPENDR."""
+    res = _ok(facts, "levels")
+    assert res.errors == []
+    assert _reads(res) == [1 << 4, 1 << 5, 0]
+    # the view reads line OR latch as a latch whose split is unknown
+    state = import_kvm(res.dumps[0])
+    assert state.shared.pending_latch == state.shared.pending_split_unknown == 1 << 4
+    assert state.shared.line_level == 0
+
+
+def test_active_interrupts_fill_the_list_registers_first(facts: BootResult) -> None:
+    """Five active SPIs on a vCPU with 4 LRs: the pending SPI never reaches an LR."""
+    res = _ok(facts, "lr-overflow")
+    assert res.errors == []
+    assert res.reports == [(0, SPURIOUS)]
