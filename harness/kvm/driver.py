@@ -8,7 +8,8 @@ virtualization=on`` (the kernel runs at EL2 and hosts KVM), and parses the seria
 back into a `CaseResult` per case: the refused writes, the register reads, the guest's
 reports and each dump as a `gicmig.views.kvm_dump.KvmDump`.
 
-    from harness.kvm.driver import Case, run_cases
+    import sys; sys.path.insert(0, "harness")   # harness/kvm/ is the package `kvm`
+    from kvm.driver import Case, run_cases
     case = Case("reset-2").vm(2, 128).dump()
     result = run_cases([case])["reset-2"]
     state = gicmig.views.kvm.import_kvm(result.dumps[0])

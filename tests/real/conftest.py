@@ -15,8 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `realkvm`
 
 import realkvm
-
-from harness.kvm.build import Artifacts
+from kvm.build import Artifacts
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # for `harness`
+if str(ROOT / "harness") not in sys.path:
+    sys.path.insert(0, str(ROOT / "harness"))  # for `kvm` (harness/kvm/)
 
-from harness.kvm.build import Artifacts, HarnessUnavailable, build  # noqa: E402
-from harness.kvm.driver import BootResult, Case, run_cases  # noqa: E402
+from kvm.build import Artifacts, HarnessUnavailable, build  # noqa: E402
+from kvm.driver import BootResult, Case, run_cases  # noqa: E402
 
 BOOTS: list[tuple[str, int, float]] = []  # (who, cases, seconds), for the session summary
 FIGURES: dict[str, int] = {}  # counts for the session summary

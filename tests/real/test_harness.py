@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 import realkvm  # noqa: F401  (puts the repository on sys.path for `harness`)
-
-from gicmig.views.kvm.convert import import_kvm
-from gicmig.views.kvm.dump import Access, writes_to_json
-from harness.kvm.build import write_cpio
-from harness.kvm.driver import (
+from kvm.build import write_cpio
+from kvm.driver import (
     GICC_IAR,
     IRQ_SPI,
     OP_LOAD_REPORT,
@@ -19,6 +16,9 @@ from harness.kvm.driver import (
     HarnessError,
     parse_log,
 )
+
+from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.dump import Access, writes_to_json
 
 
 def test_case_script() -> None:

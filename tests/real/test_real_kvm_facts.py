@@ -5,6 +5,17 @@ checked against what the view reads, writes or predicts."""
 from __future__ import annotations
 
 import pytest
+from kvm.driver import (
+    GICC,
+    IRQ_SPI,
+    OP_DONE,
+    OP_LOAD_REPORT,
+    OP_STORE,
+    SPURIOUS,
+    BootResult,
+    Case,
+    CaseResult,
+)
 from realkvm import boot, count
 
 from gicmig.arch.registers import (
@@ -18,17 +29,6 @@ from gicmig.core.model import GicState
 from gicmig.errors import GicmigError, ValidationError
 from gicmig.views.kvm.convert import dump_kvm, export_kvm, import_kvm, kvm_config, kvm_iidr
 from gicmig.views.kvm.dump import Access, KvmDump
-from harness.kvm.driver import (
-    GICC,
-    IRQ_SPI,
-    OP_DONE,
-    OP_LOAD_REPORT,
-    OP_STORE,
-    SPURIOUS,
-    BootResult,
-    Case,
-    CaseResult,
-)
 
 pytestmark = pytest.mark.realkvm
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from kvm.driver import BootResult, Case
 from realkvm import boot, count
 
 from gicmig.arch.registers import GICD_IIDR
@@ -23,7 +24,6 @@ from gicmig.views.kvm.convert import (
     plan_kvm,
 )
 from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
-from harness.kvm.driver import BootResult, Case
 
 pytestmark = pytest.mark.realkvm
 

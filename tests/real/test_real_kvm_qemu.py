@@ -5,6 +5,7 @@ predicts and imports as `fit_kvm` says."""
 from __future__ import annotations
 
 import pytest
+from kvm.driver import BootResult, Case
 from realkvm import ROOT, boot, count
 
 from gicmig.core.model import GicState
@@ -18,7 +19,6 @@ from gicmig.views.kvm.convert import (
 )
 from gicmig.views.kvm.dump import writes_to_json
 from gicmig.views.qemu.convert import import_qemu
-from harness.kvm.driver import BootResult, Case
 
 pytestmark = pytest.mark.realkvm
 

@@ -13,6 +13,7 @@ import pytest
 import strategies
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from kvm.driver import BootResult, Case
 from realkvm import ROOT, boot, count
 
 from gicmig.arch.registers import KVM_IIDR_REVISIONS
@@ -36,7 +37,6 @@ from gicmig.views.kvm.dump import (
     parse_writes,
     writes_to_json,
 )
-from harness.kvm.driver import BootResult, Case
 
 pytestmark = pytest.mark.realkvm
 

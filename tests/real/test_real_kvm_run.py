@@ -10,11 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from realkvm import boot, count
-
-from gicmig.views.kvm.convert import export_kvm, import_kvm
-from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
-from harness.kvm.driver import (
+from kvm.driver import (
     GICC_CTLR,
     GICC_DIR,
     GICC_EOIR,
@@ -30,6 +26,10 @@ from harness.kvm.driver import (
     Case,
     CaseResult,
 )
+from realkvm import boot, count
+
+from gicmig.views.kvm.convert import export_kvm, import_kvm
+from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
 
 pytestmark = pytest.mark.realkvm
 
