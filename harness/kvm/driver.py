@@ -6,13 +6,13 @@ run a vCPU with a small guest program, read registers, dump. `run_cases` writes 
 cases into an initramfs, boots ``qemu-system-aarch64 -M virt,gic-version=2,
 virtualization=on`` (the kernel runs at EL2 and hosts KVM), and parses the serial log
 back into a `CaseResult` per case: the refused writes, the register reads, the guest's
-reports and each dump as a `gicmig.views.kvm_dump.KvmDump`.
+reports and each dump as a `gicmig.views.kvm.dump.KvmDump`.
 
-    import sys; sys.path.insert(0, "harness")   # harness/kvm/ is the package `kvm`
+    sys.path.insert(0, "harness")   # harness/kvm/ is the package `kvm`
     from kvm.driver import Case, run_cases
     case = Case("reset-2").vm(2, 128).dump()
-    result = run_cases([case])["reset-2"]
-    state = gicmig.views.kvm.import_kvm(result.dumps[0])
+    result = run_cases([case]).results["reset-2"]
+    state = gicmig.import_kvm(result.dumps[0])
 """
 
 from __future__ import annotations
