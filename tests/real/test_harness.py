@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import kvm.build
 import pytest
-import realkvm  # noqa: F401  (puts the repository on sys.path for `harness`)
+import realkvm
 from kvm.build import write_cpio
 from kvm.driver import (
     GICC_IAR,
@@ -111,3 +112,13 @@ def test_cpio(tmp_path: Path) -> None:
                        ("init", "0o100755", b"\x7fELF...", [0, 0]),
                        ("cases.txt", "0o100755", b"C a\nX\n", [0, 0]),
                        ("TRAILER!!!", "0o0", b"", [0, 0])]
+
+
+def test_missing_tools_skip_but_fail_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kvm.build.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="qemu-system-aarch64 not found"):
+        realkvm.artifacts()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"required in CI \(CI=true\)"):
+        realkvm.artifacts()
