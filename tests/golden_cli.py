@@ -27,7 +27,7 @@ TEXT_LIMIT = 6000  # longer outputs are kept as a hash and their first lines
 
 def _fixtures() -> list[str]:
     found = []
-    for rev in ("v1", "v2"):
+    for rev in ("v1", "v2", "v3"):
         for p in sorted((ROOT / "fixtures" / rev).glob("*")):
             if p.suffix in (".json", ".gicmig"):
                 found.append(f"fixtures/{rev}/{p.name}")

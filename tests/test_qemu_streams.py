@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICD_CTLR,
@@ -23,7 +24,7 @@ from gicmig.arch.registers import (
     LR_STATES,
     lr_layout,
 )
-from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, GicState
+from gicmig.core.model import GicState
 from gicmig.formats.codec import decode, encode
 from gicmig.views.qemu.convert import import_qemu
 

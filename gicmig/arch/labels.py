@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from gicmig.arch.bitmaps import set_bits
-
-NUM_SGIS = 16
-NUM_PRIVATE = 32
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 
 
 def irq_kind(intid: int) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from gicmig.arch.priority import min_binary_point
+
 
 @dataclass(frozen=True)
 class Field:
@@ -227,7 +229,7 @@ KVM_DIST_FRAME = 0x1000  # KVM_VGIC_V2_DIST_SIZE
 KVM_CPU_FRAME = 0x2000  # KVM_VGIC_V2_CPU_SIZE (reaches GICC_DIR at 0x1000)
 KVM_NR_IRQS_MIN, KVM_NR_IRQS_MAX = 64, 992  # KVM_DEV_ARM_VGIC_GRP_NR_IRQS, as the code checks
 KVM_PRIORITY_BITS = 5  # VGIC_PRI_BITS
-KVM_MIN_BPR = 2  # GICH VMBP minimum with 5 preemption bits (gic-domain §2.3)
+KVM_MIN_BPR = min_binary_point(KVM_PRIORITY_BITS)  # 2: VMBP minimum, 5 preemption bits (§2.3)
 KVM_PRODUCT_ID = 0x4B  # 'K'
 ARM_IMPLEMENTER = 0x43B
 KVM_IIDR_REVISIONS = (1, 2, 3)  # KVM_VGIC_IMP_REV_*; groups are user-writable from 2 on

@@ -59,6 +59,9 @@ def register(sub: Subcommands) -> None:
                    help="the target's GICH_VTR (default 0x90000003: 4 LRs, 5 priority and "
                         "5 preemption bits)")
     p.add_argument("--eoi-policy", choices=("kvm", "none"), default="kvm")
+    p.add_argument("--lenient", action="store_true",
+                   help="with --eoi-policy none: drop a pending latch marked maybe stale (as "
+                        "KVM would at the deactivation) instead of refusing, and report it")
     p.add_argument("--distributor", choices=("fixture", "blob"), default="fixture",
                    help="embed the distributor image as a JSON fixture or a base64 blob")
     p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
@@ -105,18 +108,19 @@ def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load
-    from gicmig.views.gich.convert import GichTarget, export_gich
+    from gicmig.views.gich.convert import GichTarget, plan_gich
 
     refuse_overwriting_input(args)
     args.current_path = args.input
     state = load(args.input)
     try:
-        view = export_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy))
+        view, losses = plan_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy),
+                                 lenient=args.lenient)
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
         return exc.exit_status
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
-    _report(args, [], ok=True)
+    _report(args, list(losses), ok=True)
     return 0
 
 

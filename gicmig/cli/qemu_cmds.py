@@ -69,6 +69,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
                          machine=args.machine, lenient=args.lenient)
     for code, message in result.normalized:
         print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
+    for d in result.derived:
+        print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
     if args.nested and not _nested_ok(args, result.state):
         return 1  # nothing written: the import as asked for is refused
     dump(result.state, args.output)
@@ -79,7 +81,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
     record = {"input": args.stream, "output": args.output, "ok": True,
               "source": result.state.provenance.source, "num_cpus": cfg.num_cpus,
               "num_irqs": cfg.num_irqs, "priority_bits": cfg.priority_bits, **facts,
-              "normalized": [{"code": c, "message": m} for c, m in result.normalized]}
+              "normalized": [{"code": c, "message": m} for c, m in result.normalized],
+              "derived": [{"place": d.place, "message": d.message} for d in result.derived]}
     if args.format == "json":
         print(json.dumps(record, indent=2))
     else:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
-from gicmig.arch import bitmaps
+from gicmig.arch import priority
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.core.facade import Bitmap, Facade, Scalar, Sized, Vector
 from gicmig.core.pb import pb
-
-T = TypeVar("T")
 
 SOURCES: dict[str, int] = {
     "unspecified": pb.SOURCE_VIEW_UNSPECIFIED,
@@ -29,88 +29,19 @@ SOURCE_NAMES = {v: k for k, v in SOURCES.items()}
 REVISIONS: dict[str, int] = {"GICv1": pb.REVISION_GICV1, "GICv2": pb.REVISION_GICV2}
 REVISION_NAMES = {v: k for k, v in REVISIONS.items()}
 UNKNOWN_CPU = 0xFF  # the byte-vector marker for "the source did not record this CPU"
-NUM_SGIS = 16
-NUM_PRIVATE = 32
-APR_LEVELS = 128
 
 
-class _Facade:
-    __slots__ = ("_pb",)
-
-    def __init__(self, msg: Any) -> None:
-        self._pb = msg
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._pb!s})".replace("\n", " ")
-
-
-class _Scalar(Generic[T]):
-    """A plain protobuf scalar (int, bool or str)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: _Facade, objtype: type | None = None) -> T:
-        value: T = getattr(obj._pb, self.name)
-        return value
-
-    def __set__(self, obj: _Facade, value: T) -> None:
-        setattr(obj._pb, self.name, value)
-
-
-class _Bitmap:
-    """A bitmap stored as trimmed bytes, exposed as an int."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: _Facade, objtype: type | None = None) -> int:
-        return int.from_bytes(getattr(obj._pb, self.name), "little")
-
-    def __set__(self, obj: _Facade, value: int) -> None:
-        if value < 0:
-            raise ValueError(f"{self.name}: a bitmap cannot be negative")
-        setattr(obj._pb, self.name, bitmaps.to_bytes(value))
-
-
-class _Vector:
-    """A byte vector stored trimmed, exposed padded to the owner's `_length`."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: _Sized, objtype: type | None = None) -> bytes:
-        data: bytes = getattr(obj._pb, self.name)
-        return data.ljust(obj._length(self.name), b"\0")
-
-    def __set__(self, obj: _Sized, value: bytes) -> None:
-        if len(value) > obj._length(self.name):
-            raise ValueError(f"{self.name}: {len(value)} entries, at most {obj._length(self.name)}")
-        setattr(obj._pb, self.name, bytes(value).rstrip(b"\0"))
-
-
-class _Sized(_Facade):
-    __slots__ = ("_lengths",)
-
-    def __init__(self, msg: Any, lengths: dict[str, int]) -> None:
-        super().__init__(msg)
-        self._lengths = lengths
-
-    def _length(self, name: str) -> int:
-        return self._lengths[name]
-
-
-class VirtualizationExtensions(_Facade):
+class VirtualizationExtensions(Facade):
     """Parameters of an emulated GIC that has the virtualization extensions itself."""
 
     __slots__ = ()
-    num_lrs = _Scalar[int]()
-    priority_bits = _Scalar[int]()
-    preemption_bits = _Scalar[int]()
+    num_lrs = Scalar[int]()
+    priority_bits = Scalar[int]()
+    preemption_bits = Scalar[int]()
 
     @property
     def min_vmbp(self) -> int:
-        return 7 - self.preemption_bits
+        return priority.min_binary_point(self.preemption_bits)
 
     @property
     def vtr(self) -> int:
@@ -124,7 +55,7 @@ class VirtualizationExtensions(_Facade):
         )
 
 
-class GicConfig(_Facade):
+class GicConfig(Facade):
     """Implementation parameters (schema v1 `GicConfig`).
 
     >>> cfg = GicConfig(num_cpus=2, num_irqs=288)
@@ -133,13 +64,13 @@ class GicConfig(_Facade):
     """
 
     __slots__ = ()
-    num_cpus = _Scalar[int]()
-    num_irqs = _Scalar[int]()
-    priority_bits = _Scalar[int]()
-    min_bpr = _Scalar[int]()
-    sgi_enables_rao_wi = _Scalar[bool]()
-    ppi_trigger_programmable = _Scalar[bool]()
-    security_extensions = _Scalar[bool]()
+    num_cpus = Scalar[int]()
+    num_irqs = Scalar[int]()
+    priority_bits = Scalar[int]()
+    min_bpr = Scalar[int]()
+    sgi_enables_rao_wi = Scalar[bool]()
+    ppi_trigger_programmable = Scalar[bool]()
+    security_extensions = Scalar[bool]()
 
     def __init__(
         self,
@@ -187,7 +118,7 @@ class GicConfig(_Facade):
 
     @property
     def min_abpr(self) -> int:
-        return self.min_bpr + 1
+        return priority.min_abpr(self.min_bpr)
 
     @property
     def num_spis(self) -> int:
@@ -200,7 +131,7 @@ class GicConfig(_Facade):
     @property
     def priority_mask(self) -> int:
         """The implemented bits of an 8-bit priority (and of GICC_PMR)."""
-        return (0xFF << (8 - self.priority_bits)) & 0xFF
+        return priority.priority_mask(self.priority_bits)
 
     @property
     def preemption_bits(self) -> int:
@@ -208,20 +139,21 @@ class GicConfig(_Facade):
         return min(self.priority_bits, 7 - self.min_bpr)
 
 
-class BankedInterrupts(_Sized):
+class BankedInterrupts(Sized):
     """IDs 0-31 as one CPU interface sees them. Bitmaps have bit i = interrupt ID i."""
 
     __slots__ = ()
-    enabled = _Scalar[int]()
-    group = _Scalar[int]()
-    edge = _Scalar[int]()
-    pending_latch = _Scalar[int]()
-    line_level = _Scalar[int]()
-    active = _Scalar[int]()
-    pending_split_unknown = _Scalar[int]()
-    priority = _Vector()
-    sgi_sources = _Vector()
-    sgi_active_source = _Vector()
+    enabled = Scalar[int]()
+    group = Scalar[int]()
+    edge = Scalar[int]()
+    pending_latch = Scalar[int]()
+    line_level = Scalar[int]()
+    active = Scalar[int]()
+    pending_split_unknown = Scalar[int]()
+    latch_maybe_stale = Scalar[int]()  # schema revision 3
+    priority = Vector()
+    sgi_sources = Vector()
+    sgi_active_source = Vector()
 
     LENGTHS: ClassVar[dict[str, int]] = {
         "priority": NUM_PRIVATE, "sgi_sources": NUM_SGIS, "sgi_active_source": NUM_SGIS}
@@ -230,45 +162,46 @@ class BankedInterrupts(_Sized):
         super().__init__(msg, self.LENGTHS)
 
 
-class SharedInterrupts(_Sized):
+class SharedInterrupts(Sized):
     """SPIs, one copy each. Element k (bit k, byte k) is interrupt ID 32 + k."""
 
     __slots__ = ()
-    enabled = _Bitmap()
-    group = _Bitmap()
-    edge = _Bitmap()
-    pending_latch = _Bitmap()
-    line_level = _Bitmap()
-    active = _Bitmap()
-    pending_split_unknown = _Bitmap()
-    priority = _Vector()
-    targets = _Vector()
-    active_cpu = _Vector()
+    enabled = Bitmap()
+    group = Bitmap()
+    edge = Bitmap()
+    pending_latch = Bitmap()
+    line_level = Bitmap()
+    active = Bitmap()
+    pending_split_unknown = Bitmap()
+    latch_maybe_stale = Bitmap()  # schema revision 3
+    priority = Vector()
+    targets = Vector()
+    active_cpu = Vector()
 
     def __init__(self, msg: Any, num_spis: int) -> None:
         super().__init__(msg, dict.fromkeys(("priority", "targets", "active_cpu"), num_spis))
 
 
-class CpuInterface(_Facade):
+class CpuInterface(Facade):
     """One GICC. Active priorities are bitmaps of 128 levels: bit l = group priority 2l."""
 
     __slots__ = ()
-    ctlr = _Scalar[int]()
-    pmr = _Scalar[int]()
-    bpr = _Scalar[int]()
-    abpr = _Scalar[int]()
-    active_group0 = _Bitmap()
-    active_group1 = _Bitmap()
-    active_group_unknown = _Bitmap()
+    ctlr = Scalar[int]()
+    pmr = Scalar[int]()
+    bpr = Scalar[int]()
+    abpr = Scalar[int]()
+    active_group0 = Bitmap()
+    active_group1 = Bitmap()
+    active_group_unknown = Bitmap()
 
 
-class VirtualInterface(_Facade):
+class VirtualInterface(Facade):
     """GICH registers programmed by a guest that is itself a hypervisor."""
 
     __slots__ = ("_num_lrs",)
-    hcr = _Scalar[int]()
-    vmcr = _Scalar[int]()
-    apr = _Scalar[int]()
+    hcr = Scalar[int]()
+    vmcr = Scalar[int]()
+    apr = Scalar[int]()
 
     def __init__(self, msg: Any, num_lrs: int) -> None:
         super().__init__(msg)
@@ -295,12 +228,12 @@ class HwMapping:
     physical_id: int
 
 
-class VcpuContext(_Facade):
+class VcpuContext(Facade):
     """Our hypervisor's GICH context for one vCPU (never canonical guest state)."""
 
     __slots__ = ()
-    hcr = _Scalar[int]()
-    eoi_maintenance = _Bitmap()
+    hcr = Scalar[int]()
+    eoi_maintenance = Bitmap()
 
     @property
     def hw_mappings(self) -> tuple[HwMapping, ...]:
@@ -314,15 +247,15 @@ class VcpuContext(_Facade):
             self._pb.hw_mapping.add(virtual_id=m.virtual_id, physical_id=m.physical_id)
 
 
-class Provenance(_Facade):
+class Provenance(Facade):
     """Who produced a state, from which view. Travels with the blob; never compared."""
 
     __slots__ = ()
-    tool = _Scalar[str]()
-    tool_version = _Scalar[str]()
-    vmm = _Scalar[str]()
-    vmm_version = _Scalar[str]()
-    host_kernel = _Scalar[str]()
+    tool = Scalar[str]()
+    tool_version = Scalar[str]()
+    vmm = Scalar[str]()
+    vmm_version = Scalar[str]()
+    host_kernel = Scalar[str]()
 
     @property
     def source(self) -> str:
@@ -365,6 +298,8 @@ class Irq:
     active_cpu: int | None = 0
     sgi_sources: int = 0
     sgi_active_source: int | None = 0
+    # schema revision 3: the latch of this active level interrupt may be KVM's stale one
+    latch_maybe_stale: bool = False
 
     @property
     def pending(self) -> bool:
@@ -379,8 +314,9 @@ def _unknown(byte: int) -> int | None:
 
 
 # The newest schema revision: what the generated code holds and what new states are
-# written with (revision 2 added GicState.enable_grp1_unknown).
-SCHEMA_REVISION = 2
+# written with (revision 2 added GicState.enable_grp1_unknown, revision 3 the
+# latch_maybe_stale markers of BankedInterrupts and SharedInterrupts).
+SCHEMA_REVISION = 3
 
 
 class GicState:
@@ -516,6 +452,7 @@ class GicState:
             sh.priority[k], _bit(sh.pending_latch, k), _bit(sh.line_level, k),
             _bit(sh.active, k), _bit(sh.pending_split_unknown, k),
             targets=sh.targets[k], active_cpu=_unknown(sh.active_cpu[k]),
+            latch_maybe_stale=_bit(sh.latch_maybe_stale, k),
         )
 
     def _banked_irq(self, intid: int, cpu: int) -> Irq:
@@ -527,6 +464,7 @@ class GicState:
             _bit(b.active, intid), _bit(b.pending_split_unknown, intid),
             sgi_sources=b.sgi_sources[intid] if sgi else 0,
             sgi_active_source=_unknown(b.sgi_active_source[intid]) if sgi else 0,
+            latch_maybe_stale=_bit(b.latch_maybe_stale, intid),
         )
 
     def cpus(self) -> Iterator[int]:

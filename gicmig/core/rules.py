@@ -13,9 +13,10 @@ from functools import lru_cache, reduce
 from operator import or_
 from typing import Any
 
-from gicmig.arch import bitmaps, labels
+from gicmig.arch import bitmaps, labels, priority
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, lr_layout
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import ValidationError, Violation
 
 _SGI_BITS = (1 << NUM_SGIS) - 1
@@ -83,22 +84,20 @@ class _Ctx:
         self.num_irqs: int = config.num_irqs
         self.num_spis = self.num_irqs - NUM_PRIVATE
         self.priority_bits: int = config.priority_bits
-        self.prio_mask = (0xFF << (8 - self.priority_bits)) & 0xFF
+        self.prio_mask = priority.priority_mask(self.priority_bits)
         self.cpu_mask = (1 << self.num_cpus) - 1
         # a uniprocessor GIC's ITARGETSR is RAZ/WI: the only canonical target mask is 0
         self.target_mask = self.cpu_mask if self.num_cpus > 1 else 0
         self.rao = bool(config.sgi_enables_rao_wi)
         self.min_bpr: int = config.min_bpr
-        preempt = min(self.priority_bits, 7 - self.min_bpr)
-        step = 1 << (7 - preempt)  # 128 levels, of which every step-th can exist
-        self.apr_levels = sum(1 << lv for lv in range(0, APR_LEVELS, step))
+        self.apr_levels = priority.representable_levels(self.priority_bits, self.min_bpr)
         self.bad_prio = _outside(self.prio_mask)
         self.bad_target = _outside(self.target_mask)
         self.bad_source = _outside(self.cpu_mask)
         self.cpu_ids = _cpu_ids(self.num_cpus)
         self.virt = config.virtualization if config.HasField("virtualization") else None
         self.num_lrs = self.virt.num_lrs if self.virt else 0
-        self.min_vmbp = 7 - self.virt.preemption_bits if self.virt else 0
+        self.min_vmbp = priority.min_binary_point(self.virt.preemption_bits) if self.virt else 0
         self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
         self.lr_hw_mask = GICH_LR.field("hw").mask
@@ -208,7 +207,8 @@ def _trimmed(msg: Any) -> Iterator[Violation]:
 
 _BANKED_VECTORS = ("priority", "sgi_sources", "sgi_active_source")
 _SHARED_VECTORS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
-                   "pending_split_unknown", "priority", "targets", "active_cpu")
+                   "pending_split_unknown", "priority", "targets", "active_cpu",
+                   "latch_maybe_stale")
 _CPU_VECTORS = ("active_group0", "active_group1", "active_group_unknown")
 
 
@@ -246,6 +246,7 @@ def _banked(ctx: _Ctx, c: int, b: Any) -> Iterator[Violation]:
             yield _v("SGI-LATCH-OR-LINE", labels.irq(s, c),
                      f"{name} is set; SGI pending state is its set of sources")
     yield from _split_unknown(b.pending_split_unknown, b.edge, b.pending_latch, b.line_level, c, 0)
+    yield from _maybe_stale(b.latch_maybe_stale, b.edge, b.pending_latch, b.active, c, 0)
     yield from _priorities(ctx, b.priority, c, 0)
     yield from _sgi_sources(ctx, c, b)
 
@@ -256,6 +257,14 @@ def _split_unknown(unk: int, edge: int, latch: int, line: int, cpu: int | None,
     for k in bitmaps.set_bits(bad):
         yield _v("IRQ-SPLIT-UNKNOWN-INVALID", labels.irq(base + k, cpu),
                  f"latch/line-unknown marker {_SPLIT_UNKNOWN_HELP}, with line_level 0")
+
+
+def _maybe_stale(marks: int, edge: int, latch: int, active: int, cpu: int | None,
+                 base: int) -> Iterator[Violation]:
+    for k in bitmaps.set_bits(marks & ~(~edge & latch & active)):
+        yield _v("IRQ-LATCH-STALE-INVALID", labels.irq(base + k, cpu),
+                 "maybe-stale-latch marker on an interrupt that is not an active "
+                 "level-triggered one with its pending latch set")
 
 
 def _priorities(ctx: _Ctx, prio: bytes, cpu: int | None, base: int) -> Iterator[Violation]:
@@ -300,6 +309,8 @@ def _shared(ctx: _Ctx, sh: Any) -> Iterator[Violation]:
                                                                  sh.line_level))
     unk = int.from_bytes(sh.pending_split_unknown, "little")
     yield from _split_unknown(unk, edge, latch, line, None, NUM_PRIVATE)
+    stale, active = (int.from_bytes(x, "little") for x in (sh.latch_maybe_stale, sh.active))
+    yield from _maybe_stale(stale, edge, latch, active, None, NUM_PRIVATE)
     yield from _priorities(ctx, sh.priority, None, NUM_PRIVATE)
     if sh.targets.translate(None, ctx.bad_target):
         for k, t in enumerate(sh.targets):
@@ -334,7 +345,7 @@ def _cpu(ctx: _Ctx, c: int, ci: Any) -> Iterator[Violation]:
         yield _v("CPU-PMR-UNIMPLEMENTED-BITS", labels.cpu_reg(c, "gicc.pmr"),
                  f"{ci.pmr:#04x} sets bits outside the {ctx.priority_bits} implemented "
                  f"(mask {ctx.prio_mask:#04x})")
-    for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_bpr + 1)):
+    for name, low in (("bpr", ctx.min_bpr), ("abpr", priority.min_abpr(ctx.min_bpr))):
         value = getattr(ci, name)
         if not low <= value <= 7:
             yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),
@@ -469,13 +480,15 @@ def _padded(vectors: tuple[bytes, ...], width: int) -> bytes | None:
 
 def _banked_ok(ctx: _Ctx, banked: Any) -> bool:
     rows = [(b.enabled, b.edge, b.pending_latch, b.line_level, b.active,
-             b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source)
-            for b in banked]
-    en, edge_l, latch_l, line_l, act_l, unk_l, prio_l, src_l, who_l = zip(*rows, strict=True)
+             b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source,
+             b.latch_maybe_stale) for b in banked]
+    (en, edge_l, latch_l, line_l, act_l, unk_l, prio_l, src_l, who_l,
+     stale_l) = zip(*rows, strict=True)
     sgi = ctx.sgi_lanes
     edge, latch, line = _lanes(edge_l, "I"), _lanes(latch_l, "I"), _lanes(line_l, "I")
     if (edge & sgi != sgi or (ctx.rao and _lanes(en, "I") & sgi != sgi)
-            or (latch | line) & sgi or _lanes(unk_l, "I") & ~(~edge & latch & ~line)):
+            or (latch | line) & sgi or _lanes(unk_l, "I") & ~(~edge & latch & ~line)
+            or _lanes(stale_l, "I") & ~(~edge & latch & _lanes(act_l, "I"))):
         return False
     prio, src, who = _padded(prio_l, 32), _padded(src_l, 16), _padded(who_l, 16)
     if prio is None or src is None or who is None:
@@ -488,16 +501,17 @@ def _banked_ok(ctx: _Ctx, banked: Any) -> bool:
 def _shared_ok(ctx: _Ctx, sh: Any) -> bool:
     n = ctx.num_spis
     raw = (sh.enabled, sh.group, sh.edge, sh.pending_latch, sh.line_level, sh.active,
-           sh.pending_split_unknown)
+           sh.pending_split_unknown, sh.latch_maybe_stale)
     prio, targets, who = sh.priority, sh.targets, sh.active_cpu
     if b"\0" in {v[-1:] for v in (*raw, prio, targets, who)}:
         return False
     bitmaps = [int.from_bytes(x, "little") for x in raw]
     if any(b >> n for b in bitmaps):
         return False
-    _, _, edge, latch, line, active, unk = bitmaps
+    _, _, edge, latch, line, active, unk, stale = bitmaps
     return (len(prio) <= n and len(targets) <= n and len(who) <= n
             and not unk & ~(~edge & latch & ~line)
+            and not stale & ~(~edge & latch & active)
             and not prio.translate(None, ctx.bad_prio)
             and not targets.translate(None, ctx.bad_target)
             and not _stray_or_bad(who, active, ctx.cpu_ids))

@@ -9,18 +9,14 @@ from itertools import pairwise
 
 from gicmig.arch import labels
 from gicmig.arch.bitmaps import nonzero_positions, runs
+from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.arch.registers import (
     DIST_BANKS,
     GICD_ICFGR_FIELD,
     SGI_BANKS,
     Bank,
 )
-from gicmig.core.model import (
-    NUM_PRIVATE,
-    UNKNOWN_CPU,
-    BankedInterrupts,
-    GicState,
-)
+from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
 from gicmig.diff.change import (
     ABSENT,
     PRESENT,
@@ -43,9 +39,11 @@ class _Side:
     vecs: dict[str, bytes]
 
 
-_BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active")
+_BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
+         "latch_maybe_stale")  # schema revision 3: the latch may be KVM's stale one
 _ORDER = {name: i for i, name in enumerate((
     "enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
+    "latch_maybe_stale",
     "active_cpu", "targets", "sources", "active_source"))}
 
 

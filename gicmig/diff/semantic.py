@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 
 from gicmig.arch import labels
 from gicmig.arch.bitmaps import runs
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     GICC_ABPR,
     GICC_BPR,
@@ -39,15 +40,7 @@ from gicmig.arch.registers import (
     GICH_VTR,
     lr_layout,
 )
-from gicmig.core.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    CpuInterface,
-    GicConfig,
-    GicState,
-    VcpuContext,
-    VirtualInterface,
-)
+from gicmig.core.model import CpuInterface, GicConfig, GicState, VcpuContext, VirtualInterface
 from gicmig.diff.change import (
     ABSENT,
     PRESENT,

@@ -25,10 +25,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic import ValidationError as PydanticError
 
 from gicmig.arch import bitmaps
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
 from gicmig.core.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
     REVISIONS,
     SCHEMA_REVISION,
     SOURCE_NAMES,
@@ -119,6 +118,8 @@ class IrqJ(_Strict):
     line_level: bool = False
     pending_split_unknown: bool = False
     active: bool = False
+    # schema revision 3: the latch of this active level interrupt may be KVM's stale one
+    latch_maybe_stale: bool = False
     active_cpu: CpuOrUnknown | None = None  # SPIs: required when active
     targets: list[Cpu] = []  # SPIs
     sources: list[Cpu] = []  # SGIs: CPUs with this SGI pending here
@@ -303,7 +304,7 @@ def _cpu_byte(value: int | str | None, where: str, active: bool) -> int:
 def _set_spis(state: GicState, spis: dict[str, IrqJ]) -> None:
     n = state.config.num_irqs
     bits = dict.fromkeys(("enabled", "group", "edge", "pending_latch", "line_level", "active",
-                          "pending_split_unknown"), 0)
+                          "pending_split_unknown", "latch_maybe_stale"), 0)
     prio, targets, active_cpu = bytearray(n - 32), bytearray(n - 32), bytearray(n - 32)
     for key, e in spis.items():
         intid = _irq_id(key, f"spis.{key}", NUM_PRIVATE, n)
@@ -327,14 +328,15 @@ def _flag_values(e: IrqJ, *, default_enabled: bool, default_edge: bool) -> list[
     edge = default_edge if e.edge is None else e.edge
     return [("enabled", int(enabled)), ("group", e.group), ("edge", int(edge)),
             ("pending_latch", int(e.pending_latch)), ("line_level", int(e.line_level)),
-            ("active", int(e.active)), ("pending_split_unknown", int(e.pending_split_unknown))]
+            ("active", int(e.active)), ("pending_split_unknown", int(e.pending_split_unknown)),
+            ("latch_maybe_stale", int(e.latch_maybe_stale))]
 
 
 def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
     b = state.banked[cpu]
     sgis = (1 << NUM_SGIS) - 1  # absent SGIs are at reset: enabled and edge-triggered
     bits = {"enabled": sgis, "edge": sgis, "group": 0, "pending_latch": 0,
-            "line_level": 0, "active": 0, "pending_split_unknown": 0}
+            "line_level": 0, "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0}
     prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
     for key, e in irqs.items():
         where = f"cpus.{cpu}.irqs.{key}"

@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
-from gicmig.core.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicState
 
 FORMAT = "gicmig-fixture/1"  # written here, required by the reader in fixture.py
 
@@ -69,7 +70,7 @@ def _who(byte: int) -> int | str:
     return "unknown" if byte == UNKNOWN_CPU else byte
 
 
-_FLAGS = ("pending_latch", "line_level", "pending_split_unknown", "active")
+_FLAGS = ("pending_latch", "line_level", "pending_split_unknown", "active", "latch_maybe_stale")
 
 
 def _entry(bits: dict[str, int], k: int, sgi: bool, prio: int) -> Doc:

@@ -17,12 +17,13 @@ Facts the whole module relies on:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gicmig.arch import bitmaps, labels
+from gicmig.active_attribution import attribute, group_priority_level, split_active_levels
+from gicmig.arch import bitmaps, labels, priority
 from gicmig.arch import gich as arch_gich
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SPECIAL_IDS
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICH_HCR,
@@ -35,26 +36,20 @@ from gicmig.arch.registers import (
     Field,
     lr_layout,
 )
-from gicmig.core.model import (
-    NUM_PRIVATE,
-    NUM_SGIS,
-    UNKNOWN_CPU,
-    GicState,
-    HwMapping,
-)
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.kvm_abi import maybe_stale_latch
 from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
 
 __all__ = [
     "EOI_POLICIES", "GichTarget", "ImportedState", "LrFact", "VcpuFold", "VtrParams",
-    "apr_to_levels", "export_gich", "fold_vcpu", "group_priority_level", "import_gich",
-    "levels_to_apr",
-    "split_active_levels", "status_registers", "vtr_params",
+    "apr_to_levels", "export_gich", "fold_groups", "fold_vcpu", "group_priority_level",
+    "import_gich", "levels_to_apr", "plan_gich", "split_active_levels", "status_registers",
+    "vtr_params",
 ]
 
 EOI_POLICIES = ("kvm", "none")
-SPECIAL_IDS = range(1020, 1024)
 _U32 = 0xFFFF_FFFF
 MAX_PHYSICAL_ID = 1019
 MIN_PHYSICAL_ID = 16
@@ -96,16 +91,20 @@ class VtrParams:
     @property
     def priority_mask(self) -> int:
         """The bits of an 8-bit priority (or GICC_PMR) the LRs and VMCR can hold."""
-        return (0xFF << (8 - self.priority_bits)) & 0xFF
+        return priority.priority_mask(self.priority_bits)
 
     @property
     def min_bpr(self) -> int:
-        return 7 - self.preemption_bits
+        return priority.min_binary_point(self.preemption_bits)
+
+    @property
+    def min_abpr(self) -> int:
+        return priority.min_abpr(self.min_bpr)
 
     @property
     def level_shift(self) -> int:
         """GICH_APR bit n <-> canonical active-priority level n << level_shift."""
-        return 7 - self.preemption_bits
+        return priority.level_shift(self.preemption_bits)
 
 
 def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
@@ -402,13 +401,13 @@ def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Viola
                       f"VMPriMask gives GICC_PMR {pmr:#04x}, with bits below the "
                       f"{params.priority_bits} GICH_VTR.PRIbits implements"))
     bpr, abpr = f["vmbp"], f["vmabp"]
-    low = params.min_bpr
-    if bpr < low or abpr < low + 1:
-        msg = f"VMBP {bpr} / VMABP {abpr} below the minima {low} / {low + 1}"
+    low, alow = params.min_bpr, params.min_abpr
+    if bpr < low or abpr < alow:
+        msg = f"VMBP {bpr} / VMABP {abpr} below the minima {low} / {alow}"
         if lenient:
             norm.append(_v("GICH-VMCR-BINARY-POINT", cpu, "gich.vmcr",
                            f"{msg}; clamped as the hardware does"))
-            bpr, abpr = max(bpr, low), max(abpr, low + 1)
+            bpr, abpr = max(bpr, low), max(abpr, alow)
         else:
             out.append(_v("GICH-VMCR-BINARY-POINT", cpu, "gich.vmcr", msg))
     return ctlr, pmr, bpr, abpr
@@ -445,33 +444,6 @@ def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]
             code = f"GICH-{name.rstrip('01').upper()}-MISMATCH"
             out.append(_v(code, cpu, f"gich.{name}",
                           f"supplied {value:#010x}, the registers imply {derived[name]:#010x}"))
-
-
-# --- active-priority group attribution -----------------------------------------------------
-def group_priority_level(priority: int, group: int, ctlr: int, bpr: int, abpr: int) -> int:
-    """The canonical level (group priority / 2) of `priority` under the current binary
-    point: BPR for Group 0 (and Group 1 with CBPR), else ABPR acting as BPR - 1."""
-    point = bpr if group == 0 or _CBPR.get(ctlr) else max(abpr - 1, 0)
-    return (priority & (0xFF << (point + 1)) & 0xFF) >> 1
-
-
-def split_active_levels(levels: int, active: Iterable[tuple[int, int]], ctlr: int, bpr: int,
-                        abpr: int) -> tuple[int, int, int]:
-    """(group 0, group 1, unknown) for a combined set of active levels (GICH_APR, KVM's
-    GICC_APRn): a level goes to a group when active interrupts (priority, group) of that
-    group, and of no other, sit at it; otherwise its group is unknown."""
-    explained: dict[int, int] = {}
-    for prio, grp in active:
-        lv = group_priority_level(prio, grp, ctlr, bpr, abpr)
-        explained[lv] = explained.get(lv, 0) | (1 << grp)
-    g0 = g1 = 0
-    for lv in bitmaps.set_bits(levels):
-        who = explained.get(lv)
-        if who == 1:
-            g0 |= 1 << lv
-        elif who == 2:
-            g1 |= 1 << lv
-    return g0, g1, levels & ~(g0 | g1)
 
 
 # --- import --------------------------------------------------------------------------------
@@ -543,12 +515,60 @@ def _check_image(view: GichView, image: GicState) -> None:
                               f"{first:#010x}")
 
 
-def export_gich(state: GicState, target: GichTarget | None = None) -> GichView:
+def export_gich(state: GicState, target: GichTarget | None = None, *,
+                lenient: bool = False) -> GichView:
     """A GICH view of `state` for `target` (default: GICH_VTR 0x90000003, EOI policy kvm).
 
-    Raises `ValidationError` listing everything the target cannot hold.
+    Raises `ValidationError` listing everything the target cannot hold. `lenient` drops
+    what `plan_gich` lists as losses instead of refusing it.
     """
-    return _place(state, target or GichTarget())
+    return plan_gich(state, target, lenient=lenient)[0]
+
+
+def plan_gich(state: GicState, target: GichTarget | None = None, *,
+              lenient: bool = False) -> tuple[GichView, tuple[Violation, ...]]:
+    """`export_gich`, and what `lenient` let go (empty in strict mode).
+
+    The one lenient loss: with `--eoi-policy none` a latch marked latch_maybe_stale would
+    be delivered again after the deactivation (the LR is pending + active, with no EOI
+    maintenance to drop it); strict mode refuses it (GICH-EXPORT-LATCH-MAYBE-STALE),
+    lenient mode drops the latch, as KVM would at the deactivation.
+    """
+    target = target or GichTarget()
+    losses: list[Violation] = []
+    if target.eoi_policy == "none":
+        state = _drop_stale_latches(state, lenient, losses)
+    return _place(state, target), tuple(losses)
+
+
+def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation]) -> GicState:
+    sh = state.shared
+    marked = [(c, b.latch_maybe_stale) for c, b in enumerate(state.banked) if b.latch_maybe_stale]
+    if not marked and not sh.latch_maybe_stale:
+        return state
+    places = [labels.irq(v, c) for c, m in marked for v in bitmaps.set_bits(m)]
+    places += [labels.irq(NUM_PRIVATE + k) for k in bitmaps.set_bits(sh.latch_maybe_stale)]
+    how = "dropped, as KVM drops it at the deactivation" if lenient else "refused"
+    found = [Violation("GICH-EXPORT-LATCH-MAYBE-STALE", p,
+                       "the pending latch of this active level interrupt may be KVM's stale "
+                       "one (latch_maybe_stale); a pending + active LR without EOI "
+                       f"maintenance delivers it again after the deactivation ({how}; "
+                       "--eoi-policy kvm keeps it as KVM does)") for p in places]
+    if not lenient:
+        raise ValidationError(found)
+    losses.extend(found)
+    st = state.copy()
+    for b in st.banked:
+        m = b.latch_maybe_stale
+        if m:
+            b.pending_latch &= ~m
+            b.pending_split_unknown &= ~m
+            b.latch_maybe_stale = 0
+    m = sh.latch_maybe_stale
+    st.shared.pending_latch &= ~m
+    st.shared.pending_split_unknown &= ~m
+    st.shared.latch_maybe_stale = 0
+    return st
 
 
 # --- import: the LR facts meet the distributor image -------------------------------------------
@@ -572,6 +592,8 @@ class _Irqs:
         self.b_prio = [x.priority for x in b]
         self.srcs = [bytearray(x.sgi_sources) for x in b]
         self.asrc = [bytearray(x.sgi_active_source) for x in b]
+        self.b_stale = [x.latch_maybe_stale for x in b]
+        self.s_stale = sh.latch_maybe_stale
 
     def clone(self) -> _Irqs:
         """A copy whose mutable parts are not shared with this one."""
@@ -623,10 +645,38 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
     if out:
         raise ValidationError(out)
     irqs.write_back(st)
-    _interfaces(st, image, irqs, folds, out)
+    _stale_latches(st, folds)
+    _interfaces(st, image, folds, out)
     if out:
         raise ValidationError(out)
     return st
+
+
+def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
+    """KVM's stale latch in a GICH view (gicmig.kvm_abi.maybe_stale_latch): an active-only
+    list register with EOI (how KVM queues an active level interrupt) next to an image
+    whose latch is set is marked latch_maybe_stale. A valid LR decides for its interrupt
+    (pending + active in the LR is an explicit re-pend); elsewhere the image's mark stays."""
+    sh, banks = st.shared, st.banked
+    s_mark, b_mark = sh.latch_maybe_stale, [b.latch_maybe_stale for b in banks]
+    for f in folds:
+        c = f.cpu
+        for fact in f.lrs:
+            v = fact.intid
+            kvm_active = int(fact.active and not fact.pending and fact.eoi
+                             and fact.physical_id is None)
+            if v < NUM_PRIVATE:
+                b_mark[c] = b_mark[c] & ~(1 << v) | kvm_active << v
+            else:
+                k = v - NUM_PRIVATE
+                s_mark = s_mark & ~(1 << k) | kvm_active << k
+    for c, b in enumerate(banks):
+        mark = maybe_stale_latch(b.pending_latch, b.active, b.edge) & b_mark[c]
+        if mark != b.latch_maybe_stale:
+            b.latch_maybe_stale = mark
+    mark = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge) & s_mark
+    if mark != sh.latch_maybe_stale:
+        sh.latch_maybe_stale = mark
 
 
 def _fold_lrs(irqs: _Irqs, before: _Irqs, f: VcpuFold, holder: dict[int, int],
@@ -760,39 +810,30 @@ def _ambiguous(img: _Irqs, f: VcpuFold, holder: dict[int, int], num_irqs: int,
                           "Fold the LRs into the image before dumping"))
 
 
-def _active_on(irqs: _Irqs, num_cpus: int) -> list[list[tuple[int, int]]]:
-    """Per CPU, the (priority, group) of every interrupt active on it."""
-    per: list[list[tuple[int, int]]] = [[] for _ in range(num_cpus)]
-    for c in range(num_cpus):
-        for v in bitmaps.set_bits(irqs.b_active[c]):
-            per[c].append((irqs.b_prio[c][v], irqs.b_group[c] >> v & 1))
-    for k in bitmaps.set_bits(irqs.s_active):
-        c = irqs.s_cpu[k]
-        if c < num_cpus:
-            per[c].append((irqs.s_prio[k], irqs.s_group >> k & 1))
-    return per
-
-
-def _interfaces(st: GicState, image: GicState, irqs: _Irqs, folds: list[VcpuFold],
+def _interfaces(st: GicState, image: GicState, folds: list[VcpuFold],
                 out: list[Violation]) -> None:
+    """The CPU interfaces from GICH_VMCR/GICH_APR; the group of each active level (and
+    the CPU of an image's active SPI of unknown CPU) by the one attribution rule."""
     cfg = st.config
-    needed = any(f.active_levels for f in folds)
-    active = _active_on(irqs, cfg.num_cpus) if needed else [[] for _ in range(cfg.num_cpus)]
     cpus = st.cpu
+    was = {}
     for f in folds:
         ci = cpus[f.cpu]
-        img = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
+        was[f.cpu] = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
+                      ci.active_group_unknown)
+        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = f.ctlr, f.pmr, f.bpr, f.abpr
+        ci.active_group0, ci.active_group1, ci.active_group_unknown = 0, 0, f.active_levels
+    attribute(st)
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+    for f in folds:
+        ci = cpus[f.cpu]
+        new = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
                ci.active_group_unknown)
-        split = split_active_levels(f.active_levels, active[f.cpu], f.ctlr, f.bpr, f.abpr)
-        new = (f.ctlr, f.pmr, f.bpr, f.abpr, *split)
-        if img not in (new, (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)):
+        if was[f.cpu] not in (new, reset):
             out.append(_v("GICH-IMAGE-CPU-CONFLICT", f.cpu, "gicc",
                           "the distributor image's CPU interface is neither the reset state nor "
                           "what GICH_VMCR/GICH_APR give (ctlr/pmr/bpr/abpr/levels "
-                          f"{_show(img)} vs {_show(new)})"))
-            continue
-        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = f.ctlr, f.pmr, f.bpr, f.abpr
-        ci.active_group0, ci.active_group1, ci.active_group_unknown = split
+                          f"{_show(was[f.cpu])} vs {_show(new)})"))
 
 
 def _show(values: tuple[int, ...]) -> str:
@@ -821,7 +862,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     irqs = _Irqs(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
-    _fit_interfaces(state, irqs, params, out)
+    _fit_interfaces(state, params, out)
     plans = _plan(state, irqs, params, out)
     if out:
         raise ValidationError(out)
@@ -867,9 +908,7 @@ def _fit_priorities(state: GicState, irqs: _Irqs, params: VtrParams,
                              + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
 
 
-def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
-                    out: list[Violation]) -> None:
-    active: list[list[tuple[int, int]]] | None = None
+def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) -> None:
     step = (1 << params.level_shift) - 1
     for c, ci in enumerate(state.cpu):
         if ci.pmr & ~params.priority_mask:
@@ -880,28 +919,40 @@ def _fit_interfaces(state: GicState, irqs: _Irqs, params: VtrParams,
             names = ", ".join(GICC_CTLR.flags(ci.ctlr & ~arch_gich.VCPU_CTLR_MASK))
             out.append(_v("GICH-EXPORT-CTLR-BITS", c, "gicc.ctlr",
                           f"{ci.ctlr:#x}: {names} have no GICH_VMCR field"))
-        if ci.bpr < params.min_bpr or ci.abpr < params.min_bpr + 1:
+        if ci.bpr < params.min_bpr or ci.abpr < params.min_abpr:
             reg = "gicc.bpr" if ci.bpr < params.min_bpr else "gicc.abpr"
             out.append(_v("GICH-EXPORT-BINARY-POINT", c, reg,
                           f"BPR {ci.bpr} / ABPR {ci.abpr}: the target's VMBP/VMABP minima are "
-                          f"{params.min_bpr} / {params.min_bpr + 1}"))
-        g0, g1, unk = ci.active_group0, ci.active_group1, ci.active_group_unknown
-        levels = g0 | g1 | unk
+                          f"{params.min_bpr} / {params.min_abpr}"))
+        levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
         for lv in bitmaps.set_bits(levels):
             if lv & step or lv >> params.level_shift >= 1 << params.preemption_bits:
                 out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
                               f"has {1 << params.preemption_bits} levels"))
-        if not levels:
+    _fit_groups(state, out)
+
+
+def _fit_groups(state: GicState, out: list[Violation]) -> None:
+    """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
+    the attribution rule, so the state's split must be the one the rule gives."""
+    if not any(ci.active_group0 | ci.active_group1 | ci.active_group_unknown
+               for ci in state.cpu):
+        return
+    merged = state.copy()
+    for ci in merged.cpu:
+        ci.active_group_unknown |= ci.active_group0 | ci.active_group1
+        ci.active_group0 = ci.active_group1 = 0
+    attribute(merged)
+    for c, (ci, re) in enumerate(zip(state.cpu, merged.cpu, strict=True)):
+        have_all = (ci.active_group0, ci.active_group1, ci.active_group_unknown)
+        want_all = (re.active_group0, re.active_group1, re.active_group_unknown)
+        if have_all == want_all:
             continue
-        if active is None:
-            active = _active_on(irqs, state.config.num_cpus)
-        derived = split_active_levels(levels, active[c], ci.ctlr, ci.bpr, ci.abpr)
-        if derived == (g0, g1, unk):
-            continue
-        for lv in bitmaps.set_bits(levels):
-            have = tuple(x >> lv & 1 for x in (g0, g1, unk))
-            want = tuple(x >> lv & 1 for x in derived)
+        for lv in bitmaps.set_bits(ci.active_group0 | ci.active_group1
+                                   | ci.active_group_unknown):
+            have = tuple(x >> lv & 1 for x in have_all)
+            want = tuple(x >> lv & 1 for x in want_all)
             if have != want:
                 out.append(_v("GICH-EXPORT-APR-GROUP-SPLIT", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is {_groups(have)}; GICH_APR holds "
@@ -1053,8 +1104,13 @@ def _encode(work: _Irqs, irqs: _Irqs, slot: _Slot, c: int, maps: dict[int, int],
         state = GICH_LR_STATE.pack(pending=pend, active=active)
         return GICH_LR_HW.pack(virtual_id=v, priority=slot.priority >> _VP_S, grp1=grp, hw=1,
                                physical_id=maps[v], state=state)
-    if not edge and active and policy == "kvm":
-        pend = 0  # KVM keeps a level interrupt's pending state back while it is active
+    stale = (irqs.b_stale[c] if private else irqs.s_stale) >> k & 1
+    if not edge and active and policy == "kvm" and (stale or not latch):
+        # KVM keeps a level interrupt's pending state back while it is active: the line
+        # (resampled at the deactivation) and a latch that may be its stale one stay in
+        # the image. A known latch (a re-pend after the acknowledge) goes into the LR as
+        # pending + active, so that the guest takes it again after the deactivation.
+        pend = 0
     eoi = int(not edge and policy == "kvm")
     state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
     return common | eoi << _EOI_S | state << _STATE_S
@@ -1092,6 +1148,22 @@ class NestedCpu:
     cpu: int
     fold: VcpuFold | None
     problems: tuple[Violation, ...]
+
+
+def fold_groups(fold: VcpuFold) -> tuple[int, int, int]:
+    """(group 0, group 1, unknown) of a folded vCPU's active levels when its LRs are all a
+    converter sees (the nested fold: the guest hypervisor's distributor is in its memory).
+
+    The attribution rule runs on the active LRs. A hypervisor keeps an active interrupt
+    out of the LRs only when they are all taken (the guest's EOI of an interrupt outside
+    them reaches only GICH_HCR.EOICount; KVM fills LRs with active interrupts first,
+    real-implementations.md §2), so with every LR active there may be active interrupts
+    we cannot see and no level is attributed.
+    """
+    active = [(f.priority, f.group) for f in fold.lrs if f.active]
+    complete = len(active) < fold.params.num_lrs
+    return split_active_levels(fold.active_levels, active, fold.ctlr, fold.bpr, fold.abpr,
+                               complete=complete)
 
 
 def fold_nested(state: GicState, *, lenient: bool = False,

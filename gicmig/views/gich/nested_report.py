@@ -6,7 +6,7 @@ from typing import Any
 
 from gicmig.arch import labels
 from gicmig.arch.registers import GICC_CTLR
-from gicmig.views.gich.convert import LrFact, NestedCpu
+from gicmig.views.gich.convert import LrFact, NestedCpu, fold_groups
 
 _STATES = {(True, False): "pending", (False, True): "active", (True, True): "pending+active"}
 
@@ -31,6 +31,10 @@ def nested_records(results: list[NestedCpu]) -> list[dict[str, Any]]:
             rec["interface"] = {"ctlr": GICC_CTLR.flags(f.ctlr), "pmr": f"{f.pmr:#04x}",
                                 "bpr": f.bpr, "abpr": f.abpr,
                                 "active_priorities": labels.group_priorities(f.active_levels)}
+            g0, g1, unk = fold_groups(f)
+            rec["interface"]["active_groups"] = {
+                "group0": labels.group_priorities(g0), "group1": labels.group_priorities(g1),
+                "unknown": labels.group_priorities(unk)}
             rec["lrs"] = [_lr(x) for x in f.lrs]
             rec["hypervisor"] = {"hcr": f"{f.hcr:#010x}",
                                  "hw_mappings": [[m.virtual_id, m.physical_id]
@@ -50,8 +54,12 @@ def nested_text(results: list[NestedCpu]) -> list[str]:
             lines += [f"{e['place']}: {e['code']} {e['message']}" for e in rec["errors"]]
             continue
         i = rec["interface"]
+        groups = i["active_groups"]
+        split = "".join(f" {name} {groups[key]}" for key, name in (
+            ("group0", "group 0"), ("group1", "group 1"), ("unknown", "group unknown"))
+            if groups[key])
         lines.append(f"{head} gicc: ctlr {i['ctlr']} pmr {i['pmr']} bpr {i['bpr']} "
-                     f"abpr {i['abpr']} active {i['active_priorities']}")
+                     f"abpr {i['abpr']} active {i['active_priorities']}{split}")
         lines += [f"{head} lr{x['lr']}: {labels.irq(x['irq'])} {x['state']} group "
                   f"{x['group']} priority {x['priority']}" for x in rec["lrs"]]
     return lines

@@ -20,7 +20,9 @@ from functools import reduce
 from operator import or_
 
 from gicmig import __version__
+from gicmig.active_attribution import Derivation, attribute
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -49,9 +51,10 @@ from gicmig.arch.registers import (
     SGI_BANKS,
     Bank,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.kvm_abi import maybe_stale_latch, never_run_binary_points
 from gicmig.views.kvm.dump import Access, KvmDump, parse_dump, register_name
 
 _BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
@@ -184,9 +187,27 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
     yield start, prev
 
 
+class KvmImported(GicState):
+    """A `GicState` from `import_kvm`, with what the import normalized (binary points of
+    never-run vCPUs) and what it derived (group of active priorities, CPU of active SPIs,
+    by gicmig.active_attribution)."""
+
+    __slots__ = ("derivations", "normalizations")
+
+    def __init__(self, state: GicState, normalizations: tuple[Violation, ...],
+                 derivations: tuple[Derivation, ...]) -> None:
+        super().__init__(state._pb, state.schema_revision)
+        self.normalizations = normalizations
+        self.derivations = derivations
+
+
 def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
-               priority_bits: int = KVM_PRIORITY_BITS) -> GicState:
+               priority_bits: int = KVM_PRIORITY_BITS) -> KvmImported:
     """Canonical state from a KVM GICv2 register dump (parsed, or its JSON text).
+
+    A never-run vCPU's binary points are normalized to what the guest observes, and
+    active priorities and active SPIs get their group and CPU where the active
+    interrupts explain them; `.normalizations` and `.derivations` say which.
 
     `num_cpus` defaults to GICD_TYPER.CPUNumber + 1; when both are there they must agree.
     Raises `KvmDumpIncomplete`, `GicmigError` (KVM-DUMP-*) or `ValidationError`.
@@ -201,9 +222,10 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
         rd.missing.append(("", "GICD_TYPER (or the vCPU count: --num-cpus)", -1, ""))
     state = GicState.reset(kvm_config(rd.num_cpus, dump.nr_irqs, priority_bits))
     iidr = _distributor(rd, state, dump.nr_irqs)
+    normalized: list[Violation] = []
     for c in range(rd.num_cpus):
         _banked(rd, state, c)
-        _cpu(rd, state, c)
+        _cpu(rd, state, c, normalized)
     _shared(rd, state)
     if rd.missing:
         raise KvmDumpIncomplete(_compress(rd.missing))
@@ -211,8 +233,9 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
     p = state.provenance
     p.source, p.tool_version, p.gicd_iidr = "kvm-abi", __version__, iidr
     p.vmm, p.vmm_version, p.host_kernel = dump.vmm, dump.vmm_version, dump.host_kernel
+    derived = attribute(state)
     validate(state)
-    return state
+    return KvmImported(state, tuple(normalized), tuple(derived))
 
 
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
@@ -306,6 +329,7 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     b.pending_latch = ppi_pending
     # ISPENDR shows latch OR line for a level interrupt; which one is not recorded
     b.pending_split_unknown = ppi_pending & ~edge
+    b.latch_maybe_stale = maybe_stale_latch(ppi_pending, active, edge)
 
 
 def _bytes(rd: _Reader, bank: str, words: range, vcpu: int | None) -> bytes:
@@ -337,7 +361,7 @@ def _private_targets(rd: _Reader, c: int) -> None:
                               f"reading vCPU's own bit for IDs 0-31 ({own:#010x})")
 
 
-def _cpu(rd: _Reader, state: GicState, c: int) -> None:
+def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> None:
     ci = state.cpu[c]
     where = f"vcpu{c} GICC_"
     ctlr = rd.read("cpu", c, KVM_GICC_CTLR.offset, "GICC_CTLR")
@@ -346,10 +370,12 @@ def _cpu(rd: _Reader, state: GicState, c: int) -> None:
     pmr = rd.read("cpu", c, KVM_GICC_PMR.offset, "GICC_PMR")
     _reserved(pmr, KVM_GICC_PMR.reserved_mask, f"{where}PMR (VMPriMask format)")
     ci.pmr = KVM_GICC_PMR.field("vmprimask").get(pmr) << KVM_PMR_SHIFT
-    for reg in (GICC_BPR, GICC_ABPR):
-        value = rd.read("cpu", c, reg.offset, reg.name)
+    bpr, abpr = (rd.read("cpu", c, reg.offset, reg.name) for reg in (GICC_BPR, GICC_ABPR))
+    for reg, value in ((GICC_BPR, bpr), (GICC_ABPR, abpr)):
         _reserved(value, reg.reserved_mask, f"{where}{reg.name[5:]}")
-        setattr(ci, reg.name[5:].lower(), value)
+    ci.bpr, ci.abpr, norm = never_run_binary_points(bpr, abpr, f"vcpu{c}")
+    if norm is not None:
+        normalized.append(norm)
     apr = rd.read("cpu", c, GICC_APR.offset, "GICC_APR0")
     for n in range(1, GICC_APR_REGS):
         extra = rd.optional("cpu", c, GICC_APR.offset + 4 * n)
@@ -393,6 +419,7 @@ def _shared(rd: _Reader, state: GicState) -> None:
     sh.targets = targets
     sh.edge, sh.active, sh.pending_latch = edge, active, pending
     sh.pending_split_unknown = pending & ~edge
+    sh.latch_maybe_stale = maybe_stale_latch(pending, active, edge)
     sh.active_cpu = bitmaps.spread(active, state.config.num_spis, UNKNOWN_CPU)
 
 
@@ -492,6 +519,8 @@ def fit_kvm(state: GicState, *, lenient: bool = False,
         raise KvmUnrepresentable(hard)
     fitted = state.copy()
     losses = list(_fit(fitted, iidr_revision))
+    # what an import of KVM's readback derives again (the ABI carries neither fact)
+    attribute(fitted)
     if losses and not lenient:
         raise KvmUnrepresentable(losses)
     return fitted, losses
@@ -508,13 +537,11 @@ def _hard_limits(state: GicState) -> Iterator[Violation]:
         yield _v("KVM-EXPORT-NUM-IRQS", "config.num_irqs",
                  f"{cfg.num_irqs} interrupt IDs; KVM's NR_IRQS takes "
                  f"{KVM_NR_IRQS_MIN}..{KVM_NR_IRQS_MAX}")
-    if cfg.virtualization is not None:
-        yield _v("KVM-EXPORT-VIRTUALIZATION", "config.virtualization",
-                 "the GIC has virtualization extensions; KVM's GICv2 device has none")
 
 
 def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
     """Turn `st` into what KVM holds, yielding one violation per kind of loss."""
+    yield from _fit_virtualization(st)
     yield from _fit_distributor(st, iidr_revision)
     for c in st.cpus():
         yield from _fit_banked(st, c)
@@ -525,6 +552,26 @@ def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
         yield _v("KVM-EXPORT-HYPERVISOR-CONTEXT", "hypervisor",
                  "hypervisor context (HW mappings, GICH_HCR, EOI maintenance) has no place "
                  "in the device ABI; dropped")
+
+
+def _fit_virtualization(st: GicState) -> Iterator[Violation]:
+    """A GIC with virtualization extensions (QEMU TCG, virtualization=on): its guest is a
+    hypervisor whose GICH registers are guest state KVM's GICv2 device cannot hold."""
+    virt = st.config.virtualization
+    if virt is None:
+        return
+    yield _v("KVM-EXPORT-VIRTUALIZATION", "config.virtualization",
+             f"the GIC has virtualization extensions ({virt.num_lrs} list registers); KVM's "
+             "GICv2 device has none (lenient: a GIC without them)")
+    for c, v in enumerate(st.virtual):
+        held = [(n, lr) for n, lr in enumerate(v.lr) if lr]
+        lrs = ", ".join(f"LR{n} {lr:#010x}" for n, lr in held) or "no list register in use"
+        yield _v("KVM-EXPORT-VIRTUALIZATION", labels.cpu_reg(c, "gich"),
+                 f"the guest hypervisor's GICH registers: HCR {v.hcr:#010x}, VMCR "
+                 f"{v.vmcr:#010x}, APR {v.apr:#010x}, {lrs} (lenient: dropped; the nested "
+                 "guest's interrupts they hold are lost)")
+    st._pb.config.ClearField("virtualization")
+    del st._pb.state.virtual[:]
 
 
 def _fit_distributor(st: GicState, iidr_revision: int) -> Iterator[Violation]:
@@ -551,6 +598,17 @@ def _low_bits(prio: bytes) -> list[int]:
     return [k for k, p in enumerate(prio) if p & low]
 
 
+def _priority_list(prio: bytes, bad: list[int], base: int) -> str:
+    """`irq 17 0x34 -> 0x30, ...`: every priority a lenient export masks."""
+    high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
+    return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & high:#04x}" for k in bad)
+
+
+def _lines(line: int, base: int) -> str:
+    """`irq 25, irq 27`: every input line a lenient export turns into a latch."""
+    return ", ".join(f"irq {base + k}" for k in bitmaps.set_bits(line))
+
+
 def _masked(prio: bytes) -> bytes:
     high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
     return bytes(p & high for p in prio)
@@ -563,7 +621,8 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
         k = bad[0]
         yield _v("KVM-EXPORT-PRIORITY-BITS", labels.irq(k, c),
                  f"priority {b.priority[k]:#04x} sets bits below the 5 KVM implements "
-                 f"(interrupts of this CPU so affected: {len(bad)}; lenient: masked)")
+                 f"(interrupts of this CPU so affected: {len(bad)}: "
+                 f"{_priority_list(b.priority, bad, 0)}; lenient: masked)")
         b.priority = _masked(b.priority)
     ppi_edge = b.edge & ~_SGI_MASK
     if ppi_edge:
@@ -572,15 +631,19 @@ def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
                  "edge-triggered PPI; KVM's PPIs are level-triggered and read-only "
                  "(lenient: level)")
         b.edge &= _SGI_MASK
+    yield from _fit_active_latch(b.pending_latch, b.active, b.edge, b.latch_maybe_stale, c, 0)
     if b.line_level:
         k = (b.line_level & -b.line_level).bit_length() - 1
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(k, c),
                  "input line level 1; the ABI can only set the pending latch, which would "
-                 "outlive the line (lenient: restored as pending latch)")
+                 f"outlive the line (lines high on this CPU: {_lines(b.line_level, 0)}; "
+                 "lenient: restored as pending latch)")
         b.pending_latch |= b.line_level & ~b.edge
         b.line_level = 0
-    # KVM holds the latch exactly, but reads back only latch OR line
+    # KVM holds the latch exactly, but reads back only latch OR line; that of an active
+    # level interrupt may be the stale one (kept: KVM clears it at the deactivation)
     b.pending_split_unknown = b.pending_latch & ~b.edge
+    b.latch_maybe_stale = maybe_stale_latch(b.pending_latch, b.active, b.edge)
     yield from _fit_active_sgis(st, c)
 
 
@@ -604,18 +667,37 @@ def _fit_shared(st: GicState) -> Iterator[Violation]:
         k = bad[0]
         yield _v("KVM-EXPORT-PRIORITY-BITS", labels.irq(NUM_PRIVATE + k),
                  f"priority {sh.priority[k]:#04x} sets bits below the 5 KVM implements "
-                 f"(SPIs so affected: {len(bad)}; lenient: masked)")
+                 f"(SPIs so affected: {len(bad)}: "
+                 f"{_priority_list(sh.priority, bad, NUM_PRIVATE)}; lenient: masked)")
         sh.priority = _masked(sh.priority)
+    yield from _fit_active_latch(sh.pending_latch, sh.active, sh.edge, sh.latch_maybe_stale,
+                                 None, NUM_PRIVATE)
     line = sh.line_level
     if line:
         k = (line & -line).bit_length() - 1
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(NUM_PRIVATE + k),
                  "input line level 1; the ABI can only set the pending latch, which would "
-                 "outlive the line (lenient: restored as pending latch)")
+                 f"outlive the line (SPI lines high: {_lines(line, NUM_PRIVATE)}; lenient: "
+                 "restored as pending latch)")
         sh.pending_latch |= line & ~sh.edge
         sh.line_level = 0
     sh.pending_split_unknown = sh.pending_latch & ~sh.edge
+    sh.latch_maybe_stale = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge)
     yield from _fit_active_spis(st)
+
+
+def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int | None,
+                      base: int) -> Iterator[Violation]:
+    """A known (unmarked) pending latch of an active level interrupt: KVM clears it when
+    the guest deactivates the interrupt (gicmig.kvm_abi.maybe_stale_latch), so a genuine
+    re-pend is not delivered again."""
+    known = maybe_stale_latch(latch, active, edge) & ~marked
+    if known:
+        k = (known & -known).bit_length() - 1
+        yield _v("KVM-EXPORT-LATCH-ACTIVE-LEVEL", labels.irq(base + k, cpu),
+                 "pending latch of an active level-triggered interrupt; KVM clears it at the "
+                 f"deactivation, so it is not delivered again (interrupts so affected: "
+                 f"{bin(known).count('1')}; lenient: restored, marked maybe stale)")
 
 
 def _fit_active_spis(st: GicState) -> Iterator[Violation]:
@@ -672,8 +754,9 @@ def _fit_apr(st: GicState, c: int) -> Iterator[Violation]:
 
 # --- the register image and the writes ---------------------------------------------------
 def apr_word(st: GicState, c: int) -> int:
-    """GICC_APR0 in KVM's (GICH_APR) format, from a fitted state."""
-    levels = st.cpu[c].active_group_unknown
+    """GICC_APR0 in KVM's (GICH_APR) format, from a fitted state (both groups: one set)."""
+    ci = st.cpu[c]
+    levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
     return bitmaps.squeeze(levels, _LEVEL_STEP) & _APR_MASK
 
 

@@ -229,11 +229,11 @@ def _nr_irqs(value: Any) -> int:
     return n
 
 
-def _header(doc: Any, fmt: str, what: str, listing: str) -> None:
+def _header(doc: Any, fmt: str, what: str, listing: str, extra: tuple[str, ...] = ()) -> None:
     if isinstance(doc, dict) and "format" in doc and doc["format"] != fmt:
         raise _fail("KVM-DUMP-FORMAT",
                     f"format is {doc['format']!r:.60}; expected {fmt!r}")
-    _object(doc, what, ("format", "nr_irqs", listing), _META)
+    _object(doc, what, ("format", "nr_irqs", listing), (*_META, *extra))
     if not isinstance(doc[listing], list):
         raise _fail("KVM-DUMP-FIELD", f"{listing}: expected a list")
     for key in _META:
@@ -252,12 +252,47 @@ def parse_dump(data: bytes | str) -> KvmDump:
     return dump
 
 
+@dataclass(frozen=True)
+class Loss:
+    """What a lenient export let go: reason code, place and message (`export kvm`)."""
+
+    code: str
+    place: str
+    message: str
+
+
+@dataclass(frozen=True)
+class KvmWrites:
+    """A parsed `gicmig.kvm-writes/1` document: NR_IRQS, the ordered writes and the losses
+    the export accepted (empty for a strict export)."""
+
+    nr_irqs: int
+    writes: tuple[Access, ...]
+    losses: tuple[Loss, ...] = ()
+
+
 def parse_writes(data: bytes | str) -> tuple[int, tuple[Access, ...]]:
     """NR_IRQS and the ordered writes of a `gicmig.kvm-writes/1` document."""
+    doc = parse_writes_document(data)
+    return doc.nr_irqs, doc.writes
+
+
+def parse_writes_document(data: bytes | str) -> KvmWrites:
+    """A whole `gicmig.kvm-writes/1` document, with its `losses` (optional key)."""
     doc = load_json(data, "the write list")
-    _header(doc, WRITES_FORMAT, "the write list", "writes")
+    _header(doc, WRITES_FORMAT, "the write list", "writes", ("losses",))
     nr_irqs = _nr_irqs(doc["nr_irqs"])
-    return nr_irqs, tuple(_access(e, f"writes[{i}]") for i, e in enumerate(doc["writes"]))
+    writes = tuple(_access(e, f"writes[{i}]") for i, e in enumerate(doc["writes"]))
+    raw = doc.get("losses", [])
+    if not isinstance(raw, list):
+        raise _fail("KVM-DUMP-FIELD", "losses: expected a list")
+    losses = []
+    for i, e in enumerate(raw):
+        _object(e, f"losses[{i}]", ("code", "place", "message"), ())
+        if not all(isinstance(e[k], str) for k in ("code", "place", "message")):
+            raise _fail("KVM-DUMP-FIELD", f"losses[{i}]: code, place and message are strings")
+        losses.append(Loss(e["code"], e["place"], e["message"]))
+    return KvmWrites(nr_irqs, writes, tuple(losses))
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -266,9 +301,14 @@ def _entry(a: Access) -> str:
             f'"value": "{a.value:#010x}", "attr": "{a.attr:#x}", "name": "{a.register}"}}')
 
 
-def _document(head: dict[str, Any], listing: str, accesses: Iterable[Access]) -> str:
-    """Deterministic JSON, one access per line (diff-friendly)."""
+def _document(head: dict[str, Any], listing: str, accesses: Iterable[Access],
+              losses: Iterable[Loss] = ()) -> str:
+    """Deterministic JSON, one access (and one loss) per line (diff-friendly)."""
     lines = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items() if v != ""]
+    gone = ",\n".join(f"    {json.dumps({'code': x.code, 'place': x.place, 'message': x.message})}"
+                      for x in losses)
+    if gone:
+        lines.append(f'  "losses": [\n{gone}\n  ],')
     body = ",\n".join(f"    {_entry(a)}" for a in accesses)
     return "{\n" + "\n".join(lines) + f'\n  "{listing}": [\n{body}\n  ]\n}}\n'
 
@@ -279,5 +319,7 @@ def dump_to_json(dump: KvmDump) -> str:
     return _document(head, "registers", dump.accesses)
 
 
-def writes_to_json(nr_irqs: int, writes: Iterable[Access]) -> str:
-    return _document({"format": WRITES_FORMAT, "nr_irqs": nr_irqs}, "writes", writes)
+def writes_to_json(nr_irqs: int, writes: Iterable[Access], losses: Iterable[Loss] = ()) -> str:
+    """A `gicmig.kvm-writes/1` document; `losses` (what a lenient export let go) are
+    recorded under "losses", so that the file says what the restore will not carry."""
+    return _document({"format": WRITES_FORMAT, "nr_irqs": nr_irqs}, "writes", writes, losses)

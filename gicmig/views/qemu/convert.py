@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from gicmig import __version__
+from gicmig.active_attribution import Derivation, attribute
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.priority import min_abpr, min_binary_point
 from gicmig.arch.registers import (
     GICD_CTLR,
     GICH_HCR,
@@ -35,9 +38,10 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
-from gicmig.core.model import APR_LEVELS, NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.kvm_abi import maybe_stale_latch, never_run_binary_points
 from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
 
 ACCELS = ("tcg", "kvm")
@@ -59,7 +63,7 @@ _LR_EOI = GICH_LR.field("eoi")
 # an HW=0 LR keeps the PhysicalID bits that CPUID does not cover: RES0 architecturally
 _LR_KEPT_RESERVED = GICH_LR.reserved_mask & GICH_LR_HW.field("physical_id").mask
 _VMPRI_SHIFT = 8 - GICH_VMCR.field("vmprimask").width
-_VMCR_MIN_ABP = 7 - VIRT_PRIORITY_BITS + 1  # GIC_VIRT_MIN_ABPR: 3
+_VMCR_MIN_ABP = min_abpr(min_binary_point(VIRT_PRIORITY_BITS))  # GIC_VIRT_MIN_ABPR: 3
 _EN = GICH_HCR.field("en")
 
 
@@ -70,6 +74,7 @@ class QemuImport:
     state: GicState
     normalized: list[tuple[str, str]] = field(default_factory=list)  # (reason code, message)
     section: ArmGicSection | None = None
+    derived: tuple[Derivation, ...] = ()  # what the active interrupts explain (accel kvm)
 
 
 def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
@@ -104,11 +109,13 @@ def convert(section: ArmGicSection, *, accel: str, num_cpus: int | None = None,
     state = GicState.reset(config)
     conv = _Tcg(raw, state, report) if accel == "tcg" else _Kvm(raw, state, report)
     conv.run()
+    # kvm-arm-gic holds KVM's combined APR and no SPI CPU: the one attribution rule
+    derived = attribute(state) if accel == "kvm" else []
     prov = state.provenance
     prov.tool, prov.tool_version, prov.vmm = "gicmig", __version__, "qemu"
     prov.source = f"qemu-{accel}"
     validate(state)
-    return QemuImport(state, report.items, section)
+    return QemuImport(state, report.items, section, tuple(derived))
 
 
 # --- the raw section --------------------------------------------------------------------------
@@ -712,6 +719,7 @@ class _Kvm(_Converter):
         sh.pending_split_unknown = pending & level
         active = r.active[NUM_PRIVATE:n_irq]
         sh.active = bitmaps.nonzero(active)
+        sh.latch_maybe_stale = maybe_stale_latch(pending, sh.active, ~level)
         sh.active_cpu = active.translate(b"\x00" + bytes([UNKNOWN_CPU]) * 255)
         target = r.target[NUM_PRIVATE:n_irq]
         sh.targets = b"" if self.n == 1 else target
@@ -723,12 +731,18 @@ class _Kvm(_Converter):
         b = self.state.banked[c]
         b.pending_latch = latch
         b.pending_split_unknown = latch & ~edge
+        b.latch_maybe_stale = maybe_stale_latch(latch, b.active, edge)
         self.sgi_sources(c)
 
     def cpu(self, c: int) -> None:
         r, ci = self.raw, self.state.cpu[c]
         ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
-        ci.bpr, ci.abpr = r.bpr[c], r.abpr[c]
+        # QEMU's reset values (BPR 0 / ABPR 1) pushed into a KVM vCPU that never ran: the
+        # guest observes the minima (gicmig.kvm_abi); reported in strict mode too
+        ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],
+                                                        labels.cpu_reg(c, "gicc"))
+        if norm is not None:
+            self.report.items.append((norm.code, f"{norm.path}: {norm.message}"))
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
         ci.active_group_unknown = bitmaps.stretch(apr0 & (1 << KVM_APR_LEVELS) - 1,
                                                   APR_LEVELS // KVM_APR_LEVELS)
