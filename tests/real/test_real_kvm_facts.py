@@ -26,7 +26,7 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
 )
 from gicmig.core.model import GicState
-from gicmig.errors import GicmigError, ValidationError
+from gicmig.errors import GicmigError
 from gicmig.views.kvm.convert import dump_kvm, export_kvm, import_kvm, kvm_config, kvm_iidr
 from gicmig.views.kvm.dump import Access, KvmDump
 
@@ -41,8 +41,6 @@ GICC_CTLR, GICC_PMR, GICC_BPR, GICC_ABPR, GICC_APR0, GICC_NSAPR0 = (
     0x00, 0x04, 0x08, 0x1C, 0xD0, 0xE0)
 FOREIGN_IIDR = 0x0100143B  # ARM's GIC-400, not KVM's
 BAD_REVISIONS = (0, 1, 4)
-NEVER_RUN_BPR = ("issue 11 item 3: a never-run vCPU reads GICC_BPR 0 / GICC_ABPR 0; import kvm "
-                 "refuses it (CPU-BPR-RANGE)")
 NEVER_RUN = [(2, 0b01), (4, 0b0101), (8, 0b0000_0001), (8, 0b1010_1010)]  # (vCPUs, ran)
 
 
@@ -175,14 +173,17 @@ def test_reset_every_offset_reads_and_only_bpr_differs(facts: BootResult, n: int
     count("reset: registers read (every offset, every vCPU)", len(got))
 
 
-@pytest.mark.xfail(strict=True, raises=ValidationError, reason=NEVER_RUN_BPR)
 @pytest.mark.parametrize(("n", "m"), SHAPES)
 def test_reset_imports(facts: BootResult, n: int, m: int) -> None:
+    """KVM's own state right after VM creation imports, with the binary points the guest
+    will observe, and the import names each normalization."""
     (dump,) = _ok(facts, f"reset-{n}-{m}").dumps
     state = import_kvm(dump)
-    want = import_kvm(_with_bpr(dump, range(n)))
     assert [(c.bpr, c.abpr) for c in state.cpu] == [(KVM_MIN_BPR, KVM_MIN_BPR + 1)] * n
-    assert state == want
+    assert state == import_kvm(_with_bpr(dump, range(n))) == _kvm_reset(n, m)
+    assert len(state.normalizations) == n
+    assert all(f"vcpu{c}" in str(v) and "GICC_BPR 0 -> 2" in str(v)
+               for c, v in enumerate(state.normalizations))
 
 
 def _with_bpr(dump: KvmDump, vcpus: range | list[int]) -> KvmDump:
@@ -207,12 +208,13 @@ def test_never_run_vcpus_read_bpr_zero(facts: BootResult, n: int, ran: int) -> N
     assert import_kvm(_with_bpr(res.dumps[0], never)) == _kvm_reset(n, 96)
 
 
-@pytest.mark.xfail(strict=True, raises=ValidationError, reason=NEVER_RUN_BPR)
 @pytest.mark.parametrize(("n", "ran"), NEVER_RUN)
 def test_never_run_vcpus_import(facts: BootResult, n: int, ran: int) -> None:
     res = _ok(facts, f"never-run-{n}-{ran:x}")
     never = [c for c in range(n) if not ran >> c & 1]
-    assert import_kvm(res.dumps[0]) == import_kvm(_with_bpr(res.dumps[0], never))
+    state = import_kvm(res.dumps[0])
+    assert state == import_kvm(_with_bpr(res.dumps[0], never))
+    assert [next(c for c in never if f"vcpu{c}" in str(v)) for v in state.normalizations] == never
 
 
 # --- §2 facts ---------------------------------------------------------------------------------

@@ -7,11 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from kvm.driver import BootResult, Case
+from kvm.driver import (
+    GICC_DIR,
+    GICC_IAR,
+    OP_DONE,
+    OP_LOAD_REPORT,
+    OP_STORE,
+    SPURIOUS,
+    BootResult,
+    Case,
+)
 from realkvm import boot, count
 
 from gicmig.arch.registers import GICD_IIDR
-from gicmig.core.model import GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.diff.semantic import diff
 from gicmig.errors import REASONS
 from gicmig.views.kvm.convert import (
@@ -98,6 +107,19 @@ def _hyp(st: GicState) -> None:
     st.keep_hypervisor_context()
 
 
+def _latch(st: GicState) -> None:
+    """Level SPI 9 (ID 41), on vCPU 1 (EOImode 1): active, and its latch known to be set."""
+    targets = bytearray(st.shared.targets)
+    targets[9] = 0x2
+    st.shared.targets = bytes(targets)
+    st.shared.active |= 1 << 9
+    st.shared.active_cpu = bytes(9) + bytes([UNKNOWN_CPU])  # as a KVM import has it
+    st.shared.pending_latch |= 1 << 9
+
+
+LATCH_CASE = 13  # its index in CASES: the guest deactivates it after the restore
+
+
 def _groups(st: GicState) -> None:
     """(exported with IIDR revision 1, which leaves IGROUPR read-only)"""
 
@@ -131,6 +153,9 @@ CASES: list[tuple[str, Callable[[GicState], None], int | None, str, list[str]]] 
       "cpu1 hyp.hcr.en: 1 -> absent"]),
     ("KVM-EXPORT-GROUPS-IGNORED", _groups, 1, "cpu1 banked group",
      ["irq 34-35 (SPI 2-3) group: 1 -> 0", "cpu1 irq 27 (PPI 11) group: 1 -> 0"]),
+    ("KVM-EXPORT-LATCH-ACTIVE-LEVEL", _latch, None, "irq 41 (SPI 9)",
+     ["irq 41 (SPI 9) pending_latch: 1 -> unknown", "irq 41 (SPI 9) line_level: 0 -> unknown",
+      "irq 41 (SPI 9) latch_maybe_stale: 0 -> 1"]),
 ]
 IDS = [f"{c[0]}:{c[3]}" for c in CASES]
 
@@ -157,8 +182,11 @@ def replayed(kvm_artifacts) -> BootResult:  # type: ignore[no-untyped-def]
     cases = [Case("background").vm(2, 96).writes(export_kvm(background())).dump()]
     for i, (_, make, rev, _, _) in enumerate(CASES):
         plan = plan_kvm(_state(make), lenient=True, iidr_revision=rev)
-        cases.append(Case(f"lenient-{i}").vm(2, 96)
-                     .writes_file(writes_to_json(96, plan.writes)).dump())
+        case = Case(f"lenient-{i}").vm(2, 96).writes_file(writes_to_json(96, plan.writes))
+        if i == LATCH_CASE:
+            case.dump().run(1, [(OP_STORE, GICC_DIR, 41), (OP_LOAD_REPORT, GICC_IAR, 0),
+                                (OP_DONE, 0, 0)])
+        cases.append(case.dump())
     return boot(kvm_artifacts, cases, "lenient")
 
 
@@ -181,7 +209,7 @@ def test_lenient_loses_exactly_what_strict_refused(replayed: BootResult, i: int,
     assert code in REASONS
     res = replayed.results[f"lenient-{i}"]
     assert res.errors == []
-    (real,) = res.dumps
+    real = res.dumps[0]
     back = import_kvm(parse_dump(dump_to_json(real)), priority_bits=8)
     fitted, losses = fit_kvm(state, lenient=True, iidr_revision=rev)
     assert [v.code for v in losses] == [code]
@@ -211,3 +239,15 @@ def test_every_lenient_refusal_is_shown() -> None:
     VIRTUALIZATION are refused even with --lenient: nothing is written)."""
     codes = {c for c in REASONS if c.startswith("KVM-EXPORT-")}
     assert {c[0] for c in CASES} == codes - {"KVM-EXPORT-NUM-IRQS", "KVM-EXPORT-VIRTUALIZATION"}
+
+
+def test_kvm_does_not_deliver_the_latch_of_an_active_level_interrupt_again(
+        replayed: BootResult) -> None:
+    """What KVM-EXPORT-LATCH-ACTIVE-LEVEL says, real: restored pending + active, the level
+    SPI's latch is gone once the guest deactivates it (the architecture would deliver it)."""
+    assert CASES[LATCH_CASE][0] == "KVM-EXPORT-LATCH-ACTIVE-LEVEL"
+    res = replayed.results[f"lenient-{LATCH_CASE}"]
+    assert res.errors == [] and res.done == [1]
+    assert res.reports == [(1, SPURIOUS)]
+    after = res.dumps[1].registers()
+    assert (after[("dist", 0, 0x204)] >> 9 & 1, after[("dist", 0, 0x304)] >> 9 & 1) == (0, 0)

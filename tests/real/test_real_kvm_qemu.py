@@ -54,9 +54,6 @@ def replayed(kvm_artifacts) -> BootResult | None:  # type: ignore[no-untyped-def
     return boot(kvm_artifacts, cases, "QEMU TCG streams") if cases else None
 
 
-@pytest.mark.xfail(strict=True, raises=KvmUnrepresentable,
-                   reason="issue 11 item 4: export kvm --lenient refuses the state of every real "
-                          "QEMU TCG stream (KVM-EXPORT-VIRTUALIZATION)")
 @pytest.mark.parametrize("name", NAMES)
 def test_qemu_tcg_state_into_real_kvm(replayed: BootResult | None, name: str) -> None:
     state = _state(name)

@@ -28,6 +28,7 @@ from kvm.driver import (
 )
 from realkvm import boot, count
 
+from gicmig.core.model import UNKNOWN_CPU
 from gicmig.views.kvm.convert import export_kvm, import_kvm
 from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
 
@@ -204,8 +205,14 @@ def test_post_run_states_hold_what_was_done(first_boot: BootResult) -> None:
     spis = import_kvm(_ok(first_boot, "spis-eoimode").dumps[0])
     assert spis.shared.active == 1 << 8 | 1 << 10  # 40 (not EOId) and 42 (dropped only)
     assert spis.shared.pending_latch == 0
-    assert spis.cpu[0].active_group_unknown == 1 << 64  # 40 (0x80) is still running on vCPU 0
-    assert spis.cpu[1].active_group_unknown == 0  # 42's priority was dropped
+    # 40 (0x80) is still running on vCPU 0: its CPU and the level's group are derived
+    assert spis.cpu[0].active_group0 == 1 << 64 and spis.cpu[0].active_group_unknown == 0
+    assert spis.shared.active_cpu[8] == 0
+    assert [d.place for d in spis.derivations] == ["irq 40 (SPI 8)",
+                                                   "cpu0 gicc.active_priorities"]
+    # 42's priority was dropped (EOImode 1): nothing says where it is active
+    assert spis.cpu[1].active_group0 == spis.cpu[1].active_group_unknown == 0
+    assert spis.shared.active_cpu[10] == UNKNOWN_CPU
     assert spis.cpu[1].ctlr & EOIMODE
     sgis = import_kvm(_ok(first_boot, "sgi-sources").dumps[0])
     b0 = sgis.banked[0]
@@ -246,3 +253,4 @@ def test_latched_ppi_replayed_into_kvm_is_not_taken_again(first_boot: BootResult
     assert _ok(second_boot, "latched-ppi").reports == [(0, 1023)]
     state = import_kvm(_ok(first_boot, "latched-ppi").dumps[0])
     assert state.banked[0].active == state.banked[0].pending_latch == 1 << 20
+    assert state.banked[0].latch_maybe_stale == 1 << 20  # schema revision 3's marker
