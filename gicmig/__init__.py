@@ -30,11 +30,11 @@ _EXPORTS = {
     "load": "gicmig.formats.io",
     "diff": "gicmig.diff.semantic",
     "Change": "gicmig.diff.change",
-    "import_kvm": "gicmig.views.kvm.convert",
+    "import_kvm": "gicmig.views.kvm",
     "import_qemu": "gicmig.views.qemu.convert",
-    "import_gich": "gicmig.views.gich.convert",
-    "export_gich": "gicmig.views.gich.convert",
-    "export_kvm": "gicmig.views.kvm.convert",
+    "import_gich": "gicmig.views.gich",
+    "export_gich": "gicmig.views.gich",
+    "export_kvm": "gicmig.views.kvm",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
     "ValidationError": "gicmig.errors",
@@ -58,8 +58,8 @@ if TYPE_CHECKING:
     from gicmig.formats.codec import decode, encode, info
     from gicmig.formats.fixture import from_json, to_json
     from gicmig.formats.io import load
-    from gicmig.views.gich.convert import export_gich, import_gich
-    from gicmig.views.kvm.convert import export_kvm, import_kvm
+    from gicmig.views.gich import export_gich, import_gich
+    from gicmig.views.kvm import export_kvm, import_kvm
     from gicmig.views.qemu.convert import import_qemu
 
 

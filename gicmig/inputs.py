@@ -41,8 +41,8 @@ def _bytes(source: bytes | str) -> bytes:
 
 
 def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
-    from gicmig.views.kvm.convert import import_kvm
     from gicmig.views.kvm.dump import parse_dump
+    from gicmig.views.kvm.reader import import_kvm
 
     options = _int_options(opts, ("num_cpus", "priority_bits"))
     return import_kvm(parse_dump(_bytes(source)), **options)
@@ -70,7 +70,7 @@ def _load_qemu(accel: str) -> Loader:
 def _load_gich(source: bytes | str, opts: Options, path: str) -> GicState:
     import os
 
-    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.merge import import_gich
     from gicmig.views.gich.viewfile import parse_view
 
     lenient, keep = _flag(opts, "lenient"), _flag(opts, "keep_hypervisor_context")

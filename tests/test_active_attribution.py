@@ -1,4 +1,4 @@
-"""The one rule for what active interrupts explain (gicmig.active_attribution), and every
+"""The one rule for what active interrupts explain (gicmig.core.attribution), and every
 view that uses it: the KVM import, the GICH import and export, QEMU's kvm-arm-gic stream
 and the nested GICH fold. Each ambiguity case that stays UNKNOWN is pinned here."""
 
@@ -10,13 +10,17 @@ from pathlib import Path
 
 from test_qemu_support import GicImage, stream
 
-from gicmig.active_attribution import attribute, group_priority_level, split_active_levels
+from gicmig.abi.kvm import kvm_config
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_VMCR
 from gicmig.cli import main
+from gicmig.core.attribution import attribute, group_priority_level, split_active_levels
 from gicmig.core.model import UNKNOWN_CPU, GicState
-from gicmig.views.gich.convert import export_gich, fold_groups, fold_vcpu, import_gich
+from gicmig.views.gich.fold import fold_vcpu
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.nested import fold_groups
+from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
-from gicmig.views.kvm.convert import import_kvm, kvm_config
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,7 +241,7 @@ def test_nested_fold_attributes_from_the_active_lrs() -> None:
 def test_nested_fold_of_the_real_virt_stream(capsys: object) -> None:
     """QEMU 7.2's `virt` stream (examples/): the guest hypervisor's GICH_APR levels are
     explained by the active LRs (vSGI 3 at 0x20 on CPU 0, vPPI 27 at 0x30 on CPU 1)."""
-    from gicmig.views.gich.convert import fold_nested
+    from gicmig.views.gich.nested import fold_nested
 
     state = import_qemu(ROOT / "examples" / "qemu-7.2-virt.mig", accel="tcg",
                         machine="virt").state

@@ -219,7 +219,7 @@ def test_any_input_gives_a_state_or_a_gicmig_error(spec: str, data: bytes) -> No
 
 
 def test_gich_view_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    gich = pytest.importorskip("gicmig.views.gich.convert")
+    gich = pytest.importorskip("gicmig.views.gich")
     gich_view = pytest.importorskip("gicmig.views.gich.viewfile")
     state = load(V1 / "busy.json")
     view = tmp_path / "busy.gich.json"

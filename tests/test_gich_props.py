@@ -13,18 +13,12 @@ from strategies import states
 
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, GICH_VTR
+from gicmig.core.attribution import group_priority_level, split_active_levels
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.views.gich.convert import (
-    GichTarget,
-    VtrParams,
-    apr_to_levels,
-    export_gich,
-    group_priority_level,
-    import_gich,
-    split_active_levels,
-    vtr_params,
-)
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.params import GichTarget, VtrParams, apr_to_levels, vtr_params
+from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs, parse_view
 
 SETTINGS = settings(max_examples=150, deadline=None,

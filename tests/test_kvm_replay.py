@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gicmig.active_attribution import attribute
+from gicmig.abi.kvm import kvm_config
+from gicmig.core.attribution import attribute
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
-from gicmig.views.kvm.convert import dump_kvm, export_kvm, fit_kvm, import_kvm, kvm_config
 from gicmig.views.kvm.dump import Access, KvmDump, dump_to_json, parse_dump
+from gicmig.views.kvm.fit import dump_kvm, export_kvm, fit_kvm
+from gicmig.views.kvm.reader import import_kvm
 
 U32 = 0xFFFF_FFFF
 
@@ -269,7 +271,7 @@ def kvm_states(draw: st.DrawFn) -> GicState:
         b = state.banked[c]
         b.latch_maybe_stale = b.pending_latch & b.active & ~b.edge
     sh.latch_maybe_stale = sh.pending_latch & sh.active & ~sh.edge
-    # what KVM's registers explain, an import derives (gicmig.active_attribution); an SPI
+    # what KVM's registers explain, an import derives (gicmig.core.attribution); an SPI
     # is active on the CPU KVM queued it to, its first target
     attribute(state)
     if n > 1:

@@ -13,7 +13,7 @@ import gicmig
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW
 from gicmig.cli import main
 from gicmig.errors import GicmigError
-from gicmig.views.gich.convert import fold_nested
+from gicmig.views.gich.nested import fold_nested
 
 ROOT = Path(__file__).resolve().parents[1]
 VIRT = ROOT / "examples" / "qemu-7.2-virt.mig"

@@ -193,7 +193,7 @@ def test_qemu_bypass_bits_are_impossible() -> None:
 
 def test_lenient_drops_only_empty_list_registers_beyond_listregs() -> None:
     from gicmig.arch.registers import GICH_LR
-    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.merge import import_gich
     from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
     image = GicState.reset(GicConfig.qemu_virt())
@@ -221,7 +221,7 @@ def test_a_distributor_path_stays_beside_the_view() -> None:
 
 
 def test_strict_refuses_list_registers_beyond_listregs() -> None:
-    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.merge import import_gich
     from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
     regs = VcpuRegs(vtr=0x90000003, hcr=0, vmcr=0x004C0000, apr=0, lr=(0, 0, 0, 0, 0))
@@ -231,7 +231,7 @@ def test_strict_refuses_list_registers_beyond_listregs() -> None:
 
 
 def test_a_low_abpr_is_named_as_abpr() -> None:
-    from gicmig.views.gich.convert import export_gich
+    from gicmig.views.gich.plan import export_gich
 
     s = GicState.reset(GicConfig.qemu_virt())
     s.cpu[0].bpr, s.cpu[0].abpr = 2, 1  # BPR fits the target's minimum 2, ABPR not its 3

@@ -21,9 +21,12 @@ from gicmig.cli import main
 from gicmig.core.model import GicConfig, GicState
 from gicmig.errors import GicmigError, ValidationError
 from gicmig.schemacheck import blobcompat
-from gicmig.views.gich.convert import GichTarget, export_gich, import_gich, plan_gich
-from gicmig.views.kvm.convert import KvmUnrepresentable, export_kvm, fit_kvm, import_kvm
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.params import GichTarget
+from gicmig.views.gich.plan import export_gich, plan_gich
 from gicmig.views.kvm.dump import parse_dump
+from gicmig.views.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]

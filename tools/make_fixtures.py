@@ -377,7 +377,7 @@ KVM_EXAMPLE = OUT.parent / "kvm" / "two-vcpu.json"
 def kvm_stale_latch() -> GicState:
     """The two-vCPU KVM example after vCPU 0 acknowledged its timer PPI (27) whose latch was
     set: KVM reads it pending + active until the deactivation (schema revision 3 marks it)."""
-    from gicmig.views.kvm.convert import import_kvm
+    from gicmig.views.kvm.reader import import_kvm
 
     doc = json.loads(KVM_EXAMPLE.read_text())
     for r in doc["registers"]:

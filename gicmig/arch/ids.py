@@ -9,3 +9,4 @@ NUM_SGIS = 16
 NUM_PRIVATE = 32
 SPECIAL_IDS = range(1020, 1024)
 APR_LEVELS = 128
+SGI_MASK = (1 << NUM_SGIS) - 1  # the SGIs of a 32-bit bank (always edge-triggered)

@@ -86,7 +86,7 @@ def _import(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
-    from gicmig.views.gich.convert import import_gich
+    from gicmig.views.gich.merge import import_gich
     from gicmig.views.gich.viewfile import parse_view
 
     refuse_overwriting_input(args)
@@ -108,7 +108,8 @@ def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load
-    from gicmig.views.gich.convert import GichTarget, plan_gich
+    from gicmig.views.gich.params import GichTarget
+    from gicmig.views.gich.plan import plan_gich
 
     refuse_overwriting_input(args)
     args.current_path = args.input

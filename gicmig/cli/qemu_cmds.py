@@ -94,7 +94,7 @@ def _import_qemu(args: argparse.Namespace) -> int:
 
 def _nested_ok(args: argparse.Namespace, state: Any) -> bool:
     """Fold and report the nested guest's CPU interfaces; False if any CPU was refused."""
-    from gicmig.views.gich.convert import fold_nested
+    from gicmig.views.gich.nested import fold_nested
     from gicmig.views.gich.nested_report import nested_records, nested_text
 
     results = fold_nested(state, lenient=args.lenient,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from gicmig.arch import priority
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.core.facade import Bitmap, Facade, Scalar, Sized, Vector
 from gicmig.core.pb import pb
 
@@ -28,6 +28,9 @@ SOURCES: dict[str, int] = {
 SOURCE_NAMES = {v: k for k, v in SOURCES.items()}
 REVISIONS: dict[str, int] = {"GICv1": pb.REVISION_GICV1, "GICv2": pb.REVISION_GICV2}
 REVISION_NAMES = {v: k for k, v in REVISIONS.items()}
+# the banked bitmaps that are not zero at reset: SGIs reset enabled (RAO/WI on QEMU;
+# KVM's vgic-init enables them too) and are always edge-triggered
+RESET_BANKED = {"enabled": SGI_MASK, "edge": SGI_MASK}
 UNKNOWN_CPU = 0xFF  # the byte-vector marker for "the source did not record this CPU"
 
 
@@ -344,16 +347,14 @@ class GicState:
         msg.config.CopyFrom(config._pb)
         msg.provenance.tool = "gicmig"
         st = msg.state
-        sgi_bits = (1 << NUM_SGIS) - 1
         for _ in range(config.num_cpus):
-            # SGIs reset enabled (RAO/WI on QEMU; KVM's vgic-init enables them too)
-            st.banked.add(edge=sgi_bits, enabled=sgi_bits)
+            st.banked.add(**RESET_BANKED)
             st.cpu.add(bpr=config.min_bpr, abpr=config.min_abpr)
         virt = config.virtualization
         if virt is not None:
             from gicmig.arch.registers import GICH_VMCR
 
-            vmcr = GICH_VMCR.pack(vmbp=virt.min_vmbp, vmabp=virt.min_vmbp + 1)
+            vmcr = GICH_VMCR.pack(vmbp=virt.min_vmbp, vmabp=priority.min_abpr(virt.min_vmbp))
             for _ in range(config.num_cpus):
                 st.virtual.add(vmcr=vmcr)
         return cls(msg)

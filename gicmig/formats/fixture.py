@@ -28,6 +28,7 @@ from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
 from gicmig.core.model import (
+    RESET_BANKED,
     REVISIONS,
     SCHEMA_REVISION,
     SOURCE_NAMES,
@@ -165,7 +166,7 @@ class FixtureJ(_Strict):
     """A gicmig JSON fixture."""
 
     model_config = ConfigDict(extra="forbid", title="gicmig fixture")
-    format: Literal["gicmig-fixture/1"]
+    format: Literal["gicmig-fixture/1"]  # = fixture_write.FORMAT (a Literal needs text)
     schema_revision: int = Field(ge=1)
     provenance: ProvenanceJ = ProvenanceJ()
     config: ConfigJ
@@ -197,8 +198,9 @@ def to_json(state: GicState) -> str:
         unknown.append(f"provenance.source={state._pb.provenance.source}")
     if unknown:
         raise DecodeError("PAYLOAD-UNKNOWN-FIELDS",
-                          "a JSON fixture cannot hold fields of a newer schema revision: "
-                          + ", ".join(unknown) + " (keep this state as a blob)")
+                          f"a JSON fixture cannot hold schema revision {state.schema_revision} "
+                          f"fields this gicmig does not know ({', '.join(unknown)}): keep the "
+                          "blob, or decode it with a gicmig that knows that revision")
 
     return write_doc(state_to_doc(state))
 
@@ -334,9 +336,9 @@ def _flag_values(e: IrqJ, *, default_enabled: bool, default_edge: bool) -> list[
 
 def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
     b = state.banked[cpu]
-    sgis = (1 << NUM_SGIS) - 1  # absent SGIs are at reset: enabled and edge-triggered
-    bits = {"enabled": sgis, "edge": sgis, "group": 0, "pending_latch": 0,
-            "line_level": 0, "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0}
+    bits = {"enabled": 0, "group": 0, "edge": 0, "pending_latch": 0, "line_level": 0,
+            "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0,
+            **RESET_BANKED}  # absent SGIs: at reset
     prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
     for key, e in irqs.items():
         where = f"cpus.{cpu}.irqs.{key}"

@@ -8,14 +8,14 @@ object or list is written on one line, so a change to one interrupt changes one 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
 from gicmig.core.model import UNKNOWN_CPU, GicState
 
-FORMAT = "gicmig-fixture/1"  # written here, required by the reader in fixture.py
+FORMAT: Final = "gicmig-fixture/1"  # written here, required by the reader in fixture.py
 
 Doc = dict[str, Any]
 

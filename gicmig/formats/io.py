@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from gicmig.core.model import GicState
-from gicmig.errors import DecodeError, GicmigError
+from gicmig.errors import DecodeError
 from gicmig.files import read_bytes, write_atomic
 
 QEMU_MAGIC = b"QEVM"
@@ -63,12 +62,6 @@ def format_for(path: str) -> str:
 
 
 def dump(state: GicState, path: str | os.PathLike[str], fmt: str | None = None) -> None:
-    """Write `state` atomically; the format follows the extension unless `fmt` is given.
-
-    `-` is stdout: a blob there is for a pipe, so it is refused on a terminal.
-    """
-    fmt = fmt or format_for(str(path))
-    if str(path) == "-" and fmt == "blob" and sys.stdout.isatty():
-        raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: "
-                                   "use -o FILE (or -o FILE.json), or a pipe")
-    write_atomic(path, render(state, fmt))
+    """Write `state` atomically (`-`: stdout); the format follows the extension unless
+    `fmt` is given."""
+    write_atomic(path, render(state, format_for(str(path)) if fmt is None else fmt))

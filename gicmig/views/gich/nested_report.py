@@ -6,7 +6,8 @@ from typing import Any
 
 from gicmig.arch import labels
 from gicmig.arch.registers import GICC_CTLR
-from gicmig.views.gich.convert import LrFact, NestedCpu, fold_groups
+from gicmig.views.gich.fold import LrFact
+from gicmig.views.gich.nested import NestedCpu, fold_groups
 
 _STATES = {(True, False): "pending", (False, True): "active", (True, True): "pending+active"}
 
@@ -57,7 +58,7 @@ def nested_text(results: list[NestedCpu]) -> list[str]:
         groups = i["active_groups"]
         split = "".join(f" {name} {groups[key]}" for key, name in (
             ("group0", "group 0"), ("group1", "group 1"), ("unknown", "group unknown"))
-            if groups[key])
+                        if groups[key])
         lines.append(f"{head} gicc: ctlr {i['ctlr']} pmr {i['pmr']} bpr {i['bpr']} "
                      f"abpr {i['abpr']} active {i['active_priorities']}{split}")
         lines += [f"{head} lr{x['lr']}: {labels.irq(x['irq'])} {x['state']} group "

@@ -4,7 +4,7 @@ A GICH view is what a hypervisor holds for a GICv2 guest accelerated through the
 virtualization extensions: per vCPU the virtual interface control registers (GICH_VTR,
 HCR, VMCR, APR, the list registers and, optionally, MISR/EISRn/ELRSRn as read), plus the
 hypervisor's emulated-distributor image as a canonical gicmig state. The meaning of each
-register is defined in `gicmig.views.gich.convert` and docs/gich.md; this module only reads and
+register is defined in `gicmig.views.gich` and docs/gich.md; this module only reads and
 writes the JSON, strictly: every failure is a `DecodeError` whose message names the place
 (`vcpus[1].lr[3]`).
 """
@@ -21,6 +21,7 @@ from typing import Any
 
 from gicmig.core.model import GicState
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.formats.fixture_write import FORMAT as FIXTURE_FORMAT
 
 FORMAT = "gicmig.gich-view/1"
 MAX_VCPUS = 8
@@ -222,9 +223,9 @@ def json_schema() -> dict[str, Any]:
             "vcpus": {"type": "array", "items": vcpu, "minItems": 1, "maxItems": MAX_VCPUS},
             "distributor": {"oneOf": [
                 {"type": "object", "required": ["format"],
-                 "properties": {"format": {"const": "gicmig-fixture/1"}},
+                 "properties": {"format": {"const": FIXTURE_FORMAT}},
                  "description": "an embedded gicmig JSON fixture "
-                                "(schemas/fixture-1.schema.json)"},
+                 "(schemas/fixture-1.schema.json)"},
                 {"type": "object", "additionalProperties": False, "required": ["path"],
                  "properties": {"path": {"type": "string", "minLength": 1}},
                  "description": "a .gicmig blob or JSON fixture, relative to the view file"},

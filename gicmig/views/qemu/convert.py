@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from gicmig import __version__
-from gicmig.active_attribution import Derivation, attribute
+from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
 from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
@@ -38,10 +38,10 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
     LR_STATES,
 )
+from gicmig.core.attribution import Derivation, attribute
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.kvm_abi import maybe_stale_latch, never_run_binary_points
 from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
 
 ACCELS = ("tcg", "kvm")
@@ -738,7 +738,7 @@ class _Kvm(_Converter):
         r, ci = self.raw, self.state.cpu[c]
         ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
         # QEMU's reset values (BPR 0 / ABPR 1) pushed into a KVM vCPU that never ran: the
-        # guest observes the minima (gicmig.kvm_abi); reported in strict mode too
+        # guest observes the minima (gicmig.abi.kvm); reported in strict mode too
         ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],
                                                         labels.cpu_reg(c, "gicc"))
         if norm is not None:

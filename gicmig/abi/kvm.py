@@ -1,19 +1,50 @@
 """Semantics of Linux KVM's vgic-v2 that more than one view needs (the KVM device-ABI
-view and QEMU's kvm-arm-gic stream, which is that ABI's view written by QEMU).
-
-The lead relocates this module to gicmig/abi/kvm.py in the restructure (issue 10).
+view and QEMU's kvm-arm-gic stream, which is that ABI's view written by QEMU): its
+implementation parameters, the IIDR values it reports, and what it does to state that
+the architecture would keep (never-run binary points, stale latches, the CPU an SPI is
+queued to).
 """
 
 from __future__ import annotations
 
 from gicmig.arch.priority import min_abpr
-from gicmig.arch.registers import KVM_MIN_BPR
+from gicmig.arch.registers import (
+    ARM_IMPLEMENTER,
+    GICC_IIDR,
+    GICD_IIDR,
+    KVM_MIN_BPR,
+    KVM_PRIORITY_BITS,
+    KVM_PRODUCT_ID,
+)
+from gicmig.core.model import GicConfig
 from gicmig.errors import Violation
 
-__all__ = ["NEVER_RUN", "maybe_stale_latch", "never_run_binary_points"]
+__all__ = ["KVM_GICC_IIDR", "NEVER_RUN", "kvm_config", "kvm_iidr", "lowest_target",
+           "maybe_stale_latch", "never_run_binary_points"]
 
 NEVER_RUN = "KVM-NEVER-RUN-BINARY-POINT"
 KVM_MIN_ABPR = min_abpr(KVM_MIN_BPR)
+
+
+def kvm_iidr(revision: int) -> int:
+    """GICD_IIDR as KVM reports it for an implementation revision."""
+    return GICD_IIDR.pack(implementer=ARM_IMPLEMENTER, revision=revision,
+                          product_id=KVM_PRODUCT_ID)
+
+
+KVM_GICC_IIDR = GICC_IIDR.pack(implementer=ARM_IMPLEMENTER, arch_version=2,
+                               product_id=KVM_PRODUCT_ID)
+
+
+def kvm_config(num_cpus: int, nr_irqs: int, priority_bits: int = KVM_PRIORITY_BITS) -> GicConfig:
+    """The implementation parameters of KVM's emulated GICv2."""
+    return GicConfig(num_cpus, nr_irqs, priority_bits=priority_bits, min_bpr=KVM_MIN_BPR,
+                     sgi_enables_rao_wi=False, ppi_trigger_programmable=False)
+
+
+def lowest_target(targets: int) -> int:
+    """The CPU KVM queues an SPI to: the lowest CPU of its target mask (8: no target)."""
+    return (targets & -targets).bit_length() - 1 if targets else 8
 
 
 def never_run_binary_points(bpr: int, abpr: int, where: str) -> tuple[int, int, Violation | None]:
