@@ -18,7 +18,7 @@ from kvm.driver import (
     parse_log,
 )
 
-from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm import import_kvm
 from gicmig.views.kvm.dump import Access, writes_to_json
 
 

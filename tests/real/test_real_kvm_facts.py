@@ -18,6 +18,7 @@ from kvm.driver import (
 )
 from realkvm import boot, count
 
+from gicmig.abi.kvm import kvm_config, kvm_iidr
 from gicmig.arch.registers import (
     GICD_IIDR,
     KVM_GICC_CTLR,
@@ -27,7 +28,7 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.model import GicState
 from gicmig.errors import GicmigError
-from gicmig.views.kvm.convert import dump_kvm, export_kvm, import_kvm, kvm_config, kvm_iidr
+from gicmig.views.kvm import dump_kvm, export_kvm, import_kvm
 from gicmig.views.kvm.dump import Access, KvmDump
 
 pytestmark = pytest.mark.realkvm

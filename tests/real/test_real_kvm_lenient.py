@@ -19,19 +19,12 @@ from kvm.driver import (
 )
 from realkvm import boot, count
 
+from gicmig.abi.kvm import kvm_config
 from gicmig.arch.registers import GICD_IIDR
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.diff.semantic import diff
 from gicmig.errors import REASONS
-from gicmig.views.kvm.convert import (
-    KvmUnrepresentable,
-    dump_kvm,
-    export_kvm,
-    fit_kvm,
-    import_kvm,
-    kvm_config,
-    plan_kvm,
-)
+from gicmig.views.kvm import KvmUnrepresentable, dump_kvm, export_kvm, fit_kvm, import_kvm, plan_kvm
 from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
 
 pytestmark = pytest.mark.realkvm

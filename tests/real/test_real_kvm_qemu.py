@@ -8,15 +8,9 @@ import pytest
 from kvm.driver import BootResult, Case
 from realkvm import ROOT, boot, count
 
+from gicmig.abi.kvm import kvm_config
 from gicmig.core.model import GicState
-from gicmig.views.kvm.convert import (
-    KvmUnrepresentable,
-    dump_kvm,
-    fit_kvm,
-    import_kvm,
-    kvm_config,
-    plan_kvm,
-)
+from gicmig.views.kvm import KvmUnrepresentable, dump_kvm, fit_kvm, import_kvm, plan_kvm
 from gicmig.views.kvm.dump import writes_to_json
 from gicmig.views.qemu.convert import import_qemu
 

@@ -16,19 +16,11 @@ from hypothesis import strategies as st
 from kvm.driver import BootResult, Case
 from realkvm import ROOT, boot, count
 
+from gicmig.abi.kvm import kvm_config, kvm_iidr
 from gicmig.arch.registers import KVM_IIDR_REVISIONS
 from gicmig.core.model import GicState
 from gicmig.formats.fixture import to_json
-from gicmig.views.kvm.convert import (
-    KvmUnrepresentable,
-    dump_kvm,
-    export_kvm,
-    fit_kvm,
-    import_kvm,
-    kvm_config,
-    kvm_iidr,
-    plan_kvm,
-)
+from gicmig.views.kvm import KvmUnrepresentable, dump_kvm, export_kvm, fit_kvm, import_kvm, plan_kvm
 from gicmig.views.kvm.dump import (
     Access,
     KvmDump,

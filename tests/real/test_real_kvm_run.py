@@ -29,7 +29,7 @@ from kvm.driver import (
 from realkvm import boot, count
 
 from gicmig.core.model import UNKNOWN_CPU
-from gicmig.views.kvm.convert import export_kvm, import_kvm
+from gicmig.views.kvm import export_kvm, import_kvm
 from gicmig.views.kvm.dump import dump_to_json, parse_dump, writes_to_json
 
 pytestmark = pytest.mark.realkvm
