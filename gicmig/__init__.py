@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "GicState": "gicmig.core.model",
-    "GicConfig": "gicmig.core.model",
+    "GicConfig": "gicmig.core.config",
     "Irq": "gicmig.core.model",
     "encode": "gicmig.formats.codec",
     "decode": "gicmig.formats.codec",
@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from gicmig.core.model import GicConfig, GicState, Irq
+    from gicmig.core.config import GicConfig
+    from gicmig.core.model import GicState, Irq
     from gicmig.core.rules import check, validate
     from gicmig.diff.change import Change
     from gicmig.diff.semantic import diff

@@ -202,6 +202,8 @@ REASONS: dict[str, Reason] = _table(
     ("SCHEMA-INPUT", 2, "a schema input is not a proto folder or descriptor set"),
     ("SCHEMA-COMPILE", 2, "the .proto files do not compile"),
     ("SCHEMA-COMPILER-MISSING", 2, "compiling .proto files needs grpcio-tools"),
+    ("SCHEMA-LAYOUT", 2, "a buf.yaml or buf.work.yaml is malformed or points outside its folder"),
+    ("SCHEMA-GIT-REF", 2, "a git ref given as a schema input cannot be read"),
     ("SCHEMA-LOCK-CORRUPT", 2, "a schema lock was edited, is missing or is malformed"),
     ("SCHEMA-REVISION-UNKNOWN", 2, "the schema revision asked for is not locked"),
     ("SCHEMA-BREAKING", 1, "the schema breaks compatibility with a locked revision"),

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from test_kvm_replay import KvmModel
 
 from gicmig.abi.kvm import kvm_config
-from gicmig.core.model import GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
 from gicmig.core.rules import validate
 from gicmig.errors import REASONS, GicmigError, ValidationError
 from gicmig.views.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm, plan_kvm

@@ -12,7 +12,8 @@ import pytest
 
 import gicmig
 from gicmig.cli import main
-from gicmig.core.model import GicConfig, GicState, HwMapping
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState, HwMapping
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.formats import envelope
 from gicmig.formats.fixture import from_json, to_json

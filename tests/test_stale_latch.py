@@ -18,7 +18,8 @@ from test_qemu_support import GicImage, stream
 import gicmig
 from gicmig.arch.registers import GICH_LR
 from gicmig.cli import main
-from gicmig.core.model import GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
 from gicmig.errors import GicmigError, ValidationError
 from gicmig.schemacheck import blobcompat
 from gicmig.views.gich.merge import import_gich

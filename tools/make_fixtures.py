@@ -17,7 +17,8 @@ from pathlib import Path
 
 import gicmig
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.formats import envelope
 from gicmig.formats.fixture import to_json
 

@@ -39,7 +39,8 @@ from gicmig.arch.registers import (
     LR_STATES,
 )
 from gicmig.core.attribution import Derivation, attribute
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
