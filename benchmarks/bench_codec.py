@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness import median_seconds, report
+
 import gicmig
 from gicmig.core.pb import pb
 from gicmig.formats.fixture import from_json, to_json
-from harness import median_seconds, report
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

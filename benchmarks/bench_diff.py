@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness import fmt, median_seconds, report
+
 import gicmig
 from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.core.model import GicState
 from gicmig.statediff.semantic import diff
-from harness import fmt, median_seconds, report
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

@@ -5,6 +5,8 @@ Run: python benchmarks/bench_gich.py"""
 
 from __future__ import annotations
 
+from harness import median_seconds, report
+
 import gicmig
 from gicmig.core.attribution import group_priority_level, split_active_levels
 from gicmig.core.config import GicConfig
@@ -13,7 +15,6 @@ from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.params import GichTarget
 from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import parse_view
-from harness import median_seconds, report
 
 VTR64 = 0x9000_003F  # 64 LRs, 5 priority and preemption bits
 

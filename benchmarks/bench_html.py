@@ -16,10 +16,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness import fmt, median_seconds, report
+
 import gicmig
 from gicmig.html import diff_page, state_page
 from gicmig.statediff.semantic import diff
-from harness import fmt, median_seconds, report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
