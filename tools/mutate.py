@@ -1,0 +1,462 @@
+"""Mutation testing of gicmig: can the tests catch a one-token slip?
+
+    python tools/mutate.py gicmig/rules.py gicmig/views/gich.py --sample 60 --seed 1
+
+Mutants are made from the AST of each module given (paths, so the tool follows the modules
+wherever they move): comparison swaps, arithmetic/bitwise operator swaps, integer constants
++1/-1, and/or swap, `not`/`~`/`-` removal, True/False flip, `return x` -> `return None`,
+deletion of call/yield/raise/augmented-assignment/break/continue statements, and slice or
+index bounds off by one. `--sample N --seed S` picks the same N per module every time.
+
+Test selection is derived, not declared: one traced run of the test suite (`--tests`,
+default `tests`) records which test executed which line of the modules (lru_caches and
+cached_properties of the package are cleared before each test, so cached work is seen by
+every test that needs it). A mutant inside a function body runs only the tests that
+executed its statement; a module-level mutant (constants, class bodies, defaults) runs every
+test that executed any line of its module. A mutant whose line no test executes survives
+without a run. Runs use `-x -q -p no:cacheprovider`, fastest test first, hypothesis
+derandomized (no database, no deadline, no health checks), and a timeout of
+`--timeout-min + --timeout-factor * traced seconds` (a timeout counts as killed).
+
+Everything runs in a scratch copy of the repository; the working tree is never written,
+and the copy is removed on exit, Ctrl-C or SIGTERM. Survivors go to the JSON report
+(`--report`); reviewed equivalent mutants (`tools/mutants-equivalent.json`: scope, original,
+mutant, reason) are listed but left out of the score. See docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import functools
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT = ROOT / "tools" / "mutants-equivalent.json"
+IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".hypothesis", ".pytest_cache",
+                                ".mypy_cache", ".ruff_cache", "*.egg-info", "build", "dist")
+CMP: dict[type, type] = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+                         ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn,
+                         ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+BIN: dict[type, type] = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add,
+                         ast.FloorDiv: ast.Mult, ast.Div: ast.Mult, ast.Mod: ast.FloorDiv,
+                         ast.Pow: ast.Mult, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
+                         ast.BitOr: ast.BitAnd, ast.BitAnd: ast.BitOr, ast.BitXor: ast.BitOr}
+DELETABLE = (ast.Expr, ast.AugAssign, ast.Raise, ast.Break, ast.Continue)
+
+
+@dataclass
+class Mutant:
+    file: str  # repository-relative path
+    line: int
+    scope: str  # qualified name of the enclosing function or class ("" = module)
+    original: str
+    mutant: str
+    start: int = field(repr=False)  # byte span replaced in the source
+    end: int = field(repr=False)
+    text: str = field(repr=False)  # replacement
+    lines: tuple[int, int] = (0, 0)  # statement lines whose execution selects tests
+    module_level: bool = False
+    status: str = "pending"  # killed / survived / timeout / not-covered / equivalent
+    seconds: float = 0.0
+
+    def key(self) -> tuple[str, str, str]:
+        return self.scope, self.original, self.mutant
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+class _Maker:
+    """Walks one module's AST and lists every mutant as a byte-span replacement."""
+
+    def __init__(self, rel: str, source: str) -> None:
+        self.rel, self.source = rel, source
+        self.data = source.encode()
+        starts = [0]
+        for line in self.data.splitlines(keepends=True):
+            starts.append(starts[-1] + len(line))
+        self.starts = starts
+        self.out: list[Mutant] = []
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        n: Any = node
+        return (self.starts[n.lineno - 1] + n.col_offset,
+                self.starts[n.end_lineno - 1] + n.end_col_offset)
+
+    def add(self, node: ast.AST, new: str, stmt: ast.stmt, scope: str, in_body: bool,
+            paren: bool = True) -> None:
+        start, end = self.span(node)
+        old = self.data[start:end].decode()
+        pad = "\n" * old.count("\n")
+        text = f"({new}{pad})" if paren else new + pad
+        n: Any = node
+        last = stmt.end_lineno if not hasattr(stmt, "body") else n.end_lineno
+        self.out.append(Mutant(self.rel, n.lineno, scope, _short(old), _short(new), start, end,
+                               text, (stmt.lineno, last or n.end_lineno), not in_body))
+
+    def expr(self, node: ast.expr, stmt: ast.stmt, scope: str, body: bool) -> None:
+        def alt(new: ast.expr) -> None:
+            self.add(node, ast.unparse(new), stmt, scope, body)
+
+        if isinstance(node, ast.JoinedStr):
+            return  # f-strings: messages, not logic
+        if isinstance(node, ast.Compare):
+            for i, op in enumerate(node.ops):
+                m = copy.deepcopy(node)
+                m.ops[i] = CMP[type(op)]()
+                alt(m)
+        elif isinstance(node, ast.BinOp) and type(node.op) in BIN and not any(
+                isinstance(x, ast.Constant) and isinstance(x.value, str | bytes)
+                for x in (node.left, node.right)):
+            m = copy.deepcopy(node)
+            m.op = BIN[type(node.op)]()
+            alt(m)
+        elif isinstance(node, ast.BoolOp):
+            m = copy.deepcopy(node)
+            m.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+            alt(m)
+        elif isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.UAdd) and not (
+                isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)):
+            alt(node.operand)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            self.add(node, str(not node.value), stmt, scope, body, paren=False)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, int):
+            for d in (1, -1):
+                self.add(node, str(node.value + d), stmt, scope, body)
+        elif isinstance(node, ast.Slice):
+            for bound in (node.lower, node.upper):
+                if bound is not None and not isinstance(bound, ast.Constant):
+                    for op in ("+", "-"):
+                        self.add(bound, f"{ast.unparse(bound)} {op} 1", stmt, scope, body)
+        elif (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
+              and isinstance(node.slice, ast.BinOp)):
+            self.add(node.slice, f"{ast.unparse(node.slice)} + 1", stmt, scope, body)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr) and not isinstance(
+                    getattr(child, "ctx", None), ast.Store | ast.Del):
+                self.expr(child, stmt, scope, body)
+            elif isinstance(child, ast.keyword):
+                self.expr(child.value, stmt, scope, body)
+            elif isinstance(child, ast.comprehension):
+                for e in (child.iter, *child.ifs):
+                    self.expr(e, stmt, scope, body)
+
+    def stmts(self, body: list[ast.stmt], scope: str, in_body: bool) -> None:
+        for s in body:
+            if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant):
+                continue  # docstrings
+            if isinstance(s, ast.Assert | ast.Import | ast.ImportFrom | ast.Global):
+                continue
+            if isinstance(s, ast.If) and "TYPE_CHECKING" in ast.unparse(s.test):
+                continue
+            if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef):
+                for d in (*s.args.defaults, *[k for k in s.args.kw_defaults if k]):
+                    self.expr(d, s, scope, in_body)
+                self.stmts(s.body, f"{scope}.{s.name}".lstrip("."), True)
+                continue
+            if isinstance(s, ast.ClassDef):
+                self.stmts(s.body, f"{scope}.{s.name}".lstrip("."), in_body)
+                continue
+            if isinstance(s, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "__all__" for t in s.targets):
+                continue
+            if isinstance(s, DELETABLE) and in_body:
+                self.add(s, "pass", s, scope, in_body, paren=False)
+            if (isinstance(s, ast.Return) and s.value is not None
+                    and not (isinstance(s.value, ast.Constant) and s.value.value is None)):
+                self.add(s.value, "None", s, scope, in_body)
+            for name, value in ast.iter_fields(s):
+                if name in ("annotation", "returns", "type_comment", "targets", "target"):
+                    continue
+                vals = value if isinstance(value, list) else [value]
+                for v in vals:
+                    if isinstance(v, ast.expr):
+                        self.expr(v, s, scope, in_body)
+                    elif isinstance(v, ast.withitem):
+                        self.expr(v.context_expr, s, scope, in_body)
+                    elif isinstance(v, ast.ExceptHandler | ast.match_case):
+                        self.stmts(v.body, scope, in_body)
+                if name in ("body", "orelse", "finalbody") and isinstance(value, list):
+                    self.stmts(value, scope, in_body)
+
+    def mutants(self) -> list[Mutant]:
+        tree = ast.parse(self.source)
+        self.stmts(tree.body, "", False)
+        base = ast.dump(tree)
+        good = []
+        for m in self.out:
+            new = self.data[:m.start] + m.text.encode() + self.data[m.end:]
+            try:
+                if ast.dump(ast.parse(new)) != base:
+                    compile(new, m.file, "exec")
+                    good.append(m)
+            except SyntaxError:
+                pass
+        return good
+
+
+def make_mutants(rel: str) -> list[Mutant]:
+    return _Maker(rel, (ROOT / rel).read_text()).mutants()
+
+
+# --- the pytest side (loaded in the child with -p mutate) ---------------------------------
+def _clear_caches(package: str) -> None:
+    for name, mod in list(sys.modules.items()):
+        if name != package and not name.startswith(package + "."):
+            continue
+        for obj in list(vars(mod).values()):
+            holders = [obj, *vars(obj).values()] if isinstance(obj, type) else [obj]
+            for h in holders:
+                if callable(getattr(h, "cache_clear", None)) and hasattr(h, "cache_info"):
+                    h.cache_clear()
+            inst = getattr(obj, "__dict__", None)
+            if isinstance(inst, dict) and not isinstance(obj, type):
+                for klass in type(obj).__mro__:
+                    for k, v in vars(klass).items():
+                        if isinstance(v, functools.cached_property):
+                            inst.pop(k, None)
+
+
+def pytest_configure(config: Any) -> None:
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("gicmig-mutate", derandomize=True, database=None, deadline=None,
+                              print_blob=False, suppress_health_check=list(HealthCheck))
+    settings.load_profile("gicmig-mutate")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    select = os.environ.get("MUTATE_SELECT")
+    if not select:
+        return
+    order = {n: i for i, n in enumerate(json.loads(Path(select).read_text()))}
+    config.hook.pytest_deselected(items=[i for i in items if i.nodeid not in order])
+    items[:] = sorted((i for i in items if i.nodeid in order), key=lambda i: order[i.nodeid])
+
+
+def _tracing(item: Any, files: set[str], package: str) -> Iterator[Any]:
+    lines: dict[str, set[int]] = {}
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            lines[frame.f_code.co_filename].add(frame.f_lineno)
+        return local
+
+    def call(frame: Any, event: str, arg: Any) -> Any:
+        name = frame.f_code.co_filename
+        if name in files:
+            lines.setdefault(name, set())
+            return local
+        return None
+
+    _clear_caches(package)
+    t0 = time.perf_counter()
+    sys.settrace(call)
+    try:
+        result = yield
+    finally:
+        sys.settrace(None)
+    out = Path(os.environ["MUTATE_TRACE"])
+    with out.open("a") as f:
+        f.write(json.dumps([item.nodeid, time.perf_counter() - t0,
+                            {k: sorted(v) for k, v in lines.items()}]) + "\n")
+    return result
+
+
+try:
+    import pytest
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[Any]:
+        if "MUTATE_TRACE" not in os.environ:
+            return (yield)
+        files = set(json.loads(os.environ["MUTATE_FILES"]))
+        return (yield from _tracing(item, files, os.environ["MUTATE_PACKAGE"]))
+except ImportError:  # the driver itself does not need pytest
+    pass
+
+
+# --- the driver ---------------------------------------------------------------------------
+class Scratch:
+    """A copy of the repository that the mutants are written into."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="gicmig-mutate-"))
+        self.repo = self.tmp / "repo"
+        shutil.copytree(ROOT, self.repo, ignore=IGNORE, symlinks=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def pytest(self, args: list[str], env: dict[str, str], timeout: float | None) -> int | None:
+        full = {**os.environ, **env, "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": os.pathsep.join([str(self.repo), str(self.repo / "tools")])}
+        cmd = [sys.executable, "-m", "pytest", "-p", "mutate", "-p", "no:cacheprovider", *args]
+        self.proc = subprocess.Popen(cmd, cwd=self.repo, env=full, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def trace(scratch: Scratch, rels: list[str], tests: list[str]) -> dict[str, Any]:
+    out = scratch.tmp / "trace.jsonl"
+    files = [str(scratch.repo / r) for r in rels]
+    env = {"MUTATE_TRACE": str(out), "MUTATE_FILES": json.dumps(files),
+           "MUTATE_PACKAGE": Path(rels[0]).parts[0]}
+    rc = scratch.pytest(["-q", *tests], env, None)
+    if rc != 0:
+        sys.exit(f"the unmutated tests fail (pytest exit {rc}): fix them first")
+    per: dict[str, Any] = {r: {} for r in rels}  # rel -> line -> {nodeid}
+    seconds: dict[str, float] = {}
+    for row in out.read_text().splitlines():
+        node, secs, lines = json.loads(row)
+        seconds[node] = secs
+        for name, nums in lines.items():
+            by_line = per[str(Path(name).relative_to(scratch.repo))]
+            for n in nums:
+                by_line.setdefault(n, set()).add(node)
+    return {"lines": per, "seconds": seconds}
+
+
+def select(m: Mutant, cov: dict[str, Any]) -> list[str]:
+    by_line: dict[int, set[str]] = cov["lines"][m.file]
+    nodes: set[str] = set()
+    if m.module_level:
+        for s in by_line.values():
+            nodes |= s
+    else:
+        for n in range(m.lines[0], m.lines[1] + 1):
+            nodes |= by_line.get(n, set())
+    return sorted(nodes, key=lambda n: (cov["seconds"][n], n))
+
+
+def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], args: argparse.Namespace) -> None:
+    nodes = select(m, cov)
+    if not nodes:
+        m.status = "not-covered"
+        return
+    target = scratch.repo / m.file
+    original = target.read_bytes()
+    (scratch.tmp / "select.json").write_text(json.dumps(nodes))
+    files = sorted({n.split("::")[0] for n in nodes})
+    timeout = args.timeout_min + args.timeout_factor * sum(cov["seconds"][n] for n in nodes)
+    t0 = time.perf_counter()
+    try:
+        target.write_bytes(original[:m.start] + m.text.encode() + original[m.end:])
+        rc = scratch.pytest(["-x", "-q", *files],
+                            {"MUTATE_SELECT": str(scratch.tmp / "select.json")}, timeout)
+    finally:
+        target.write_bytes(original)
+    m.seconds = round(time.perf_counter() - t0, 2)
+    if rc in (4, 5):  # usage error / nothing collected: the selection is broken, not the code
+        sys.exit(f"pytest exit {rc} for {m.file}:{m.line}: the test selection is broken")
+    m.status = "timeout" if rc is None else "survived" if rc == 0 else "killed"
+
+
+def sample(mutants: list[Mutant], n: int | None, seed: int, rel: str) -> list[Mutant]:
+    if n is None or n >= len(mutants):
+        return mutants
+    picked = random.Random(f"{seed}:{rel}").sample(range(len(mutants)), n)
+    return [mutants[i] for i in sorted(picked)]
+
+
+def summary(rel: str, ms: list[Mutant]) -> dict[str, Any]:
+    count = {s: sum(m.status == s for m in ms) for s in
+             ("killed", "timeout", "survived", "not-covered", "equivalent")}
+    scored = len(ms) - count["equivalent"]
+    dead = count["killed"] + count["timeout"]
+    return {"module": rel, "mutants": len(ms), **count,
+            "score": round(100 * dead / scored, 1) if scored else 100.0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("modules", nargs="+", help="module paths, e.g. gicmig/rules.py")
+    p.add_argument("--sample", type=int, help="mutants per module (default: all)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--tests", nargs="+", default=["tests"], help="pytest args of the traced run")
+    p.add_argument("--report", type=Path, default=Path("mutation-report.json"))
+    p.add_argument("--equivalent", type=Path, default=EQUIVALENT)
+    p.add_argument("--timeout-min", type=float, default=30.0)
+    p.add_argument("--timeout-factor", type=float, default=3.0)
+    p.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
+    args = p.parse_args(argv)
+    rels = [str(Path(m).resolve().relative_to(ROOT)) for m in args.modules]
+    chosen = {r: sample(make_mutants(r), args.sample, args.seed, r) for r in rels}
+    if args.list:
+        for ms in chosen.values():
+            for m in ms:
+                print(f"{m.file}:{m.line} [{m.scope}] {m.original} -> {m.mutant}")
+        return 0
+    known = {(e["scope"], e["original"], e["mutant"]): e["reason"] for e in
+             (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    t0 = time.perf_counter()
+    scratch = Scratch()
+    try:
+        cov = trace(scratch, rels, args.tests)
+        print(f"traced {len(cov['seconds'])} tests in {time.perf_counter() - t0:.0f} s",
+              flush=True)
+        for ms in chosen.values():
+            for i, m in enumerate(ms, 1):
+                run(m, scratch, cov, args)
+                if m.status in ("survived", "not-covered") and m.key() in known:
+                    m.status = "equivalent"
+                print(f"[{i}/{len(ms)}] {m.status:11} {m.file}:{m.line} "
+                      f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
+    finally:
+        scratch.close()
+    rows = [summary(r, ms) for r, ms in chosen.items()]
+    print(f"\n{'module':34} {'total':>5} {'killed':>6} {'t/o':>4} {'surv':>4} {'eqv':>4} score")
+    for r in rows:
+        print(f"{r['module']:34} {r['mutants']:5} {r['killed']:6} {r['timeout']:4} "
+              f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['score']:5}%")
+    every = [m for ms in chosen.values() for m in ms]
+    total = summary("all", every)
+    print(f"{'all':34} {total['mutants']:5} {total['killed']:6} {total['timeout']:4} "
+          f"{total['survived'] + total['not-covered']:4} {total['equivalent']:4} "
+          f"{total['score']:5}%   ({time.perf_counter() - t0:.0f} s)")
+
+    def row(m: Mutant) -> dict[str, Any]:
+        keep = ("file", "line", "scope", "original", "mutant", "status", "seconds")
+        return {k: v for k, v in asdict(m).items() if k in keep} | (
+            {"reason": known[m.key()]} if m.key() in known else {})
+
+    report = {"seed": args.seed, "sample": args.sample, "seconds": round(time.perf_counter() - t0),
+              "modules": rows, "total": total,
+              "survivors": [row(m) for m in every if m.status in ("survived", "not-covered")],
+              "equivalent": [row(m) for m in every if m.status == "equivalent"]}
+    args.report.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
