@@ -195,24 +195,31 @@ class _Maker:
                 if name in ("body", "orelse", "finalbody") and isinstance(value, list):
                     self.stmts(value, scope, in_body)
 
-    def mutants(self) -> list[Mutant]:
+    def mutants(self, n: int | None, seed: int) -> list[Mutant]:
+        """Every mutant, or `n` of them drawn with `seed` (the same ones on every run)."""
         tree = ast.parse(self.source)
         self.stmts(tree.body, "", False)
         base = ast.dump(tree)
-        good = []
-        for m in self.out:
+        order = list(range(len(self.out)))
+        if n is not None:
+            random.Random(f"{seed}:{self.rel}").shuffle(order)
+        good: list[int] = []
+        for i in order:
+            if n is not None and len(good) == n:
+                break
+            m = self.out[i]
             new = self.data[:m.start] + m.text.encode() + self.data[m.end:]
             try:
-                if ast.dump(ast.parse(new)) != base:
+                if ast.dump(ast.parse(new)) != base:  # not a no-op, and it compiles
                     compile(new, m.file, "exec")
-                    good.append(m)
+                    good.append(i)
             except SyntaxError:
                 pass
-        return good
+        return [self.out[i] for i in sorted(good)]
 
 
-def make_mutants(rel: str) -> list[Mutant]:
-    return _Maker(rel, (ROOT / rel).read_text()).mutants()
+def make_mutants(rel: str, n: int | None = None, seed: int = 1) -> list[Mutant]:
+    return _Maker(rel, (ROOT / rel).read_text()).mutants(n, seed)
 
 
 # --- the pytest side (loaded in the child with -p mutate) ---------------------------------
@@ -381,13 +388,6 @@ def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], args: argparse.Namespa
     m.status = "timeout" if rc is None else "survived" if rc == 0 else "killed"
 
 
-def sample(mutants: list[Mutant], n: int | None, seed: int, rel: str) -> list[Mutant]:
-    if n is None or n >= len(mutants):
-        return mutants
-    picked = random.Random(f"{seed}:{rel}").sample(range(len(mutants)), n)
-    return [mutants[i] for i in sorted(picked)]
-
-
 def summary(rel: str, ms: list[Mutant]) -> dict[str, Any]:
     count = {s: sum(m.status == s for m in ms) for s in
              ("killed", "timeout", "survived", "not-covered", "equivalent")}
@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = p.parse_args(argv)
     rels = [str(Path(m).resolve().relative_to(ROOT)) for m in args.modules]
-    chosen = {r: sample(make_mutants(r), args.sample, args.seed, r) for r in rels}
+    chosen = {r: make_mutants(r, args.sample, args.seed) for r in rels}
     if args.list:
         for ms in chosen.values():
             for m in ms:
