@@ -33,6 +33,7 @@ import functools
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,7 @@ class Mutant:
     text: str = field(repr=False)  # replacement
     lines: tuple[int, int] = (0, 0)  # statement lines whose execution selects tests
     module_level: bool = False
+    names: tuple[str, ...] = ()  # module level: the names its statement binds
     status: str = "pending"  # killed / survived / timeout / not-covered / equivalent
     seconds: float = 0.0
 
@@ -93,6 +95,7 @@ class _Maker:
             starts.append(starts[-1] + len(line))
         self.starts = starts
         self.out: list[Mutant] = []
+        self.top: set[str] = set()  # names bound by the module-level statement being walked
 
     def span(self, node: ast.AST) -> tuple[int, int]:
         n: Any = node
@@ -107,8 +110,9 @@ class _Maker:
         text = f"({new}{pad})" if paren else new + pad
         n: Any = node
         last = stmt.end_lineno if not hasattr(stmt, "body") else n.end_lineno
+        names = () if in_body else tuple(sorted(_bound(stmt) | self.top))
         self.out.append(Mutant(self.rel, n.lineno, scope, _short(old), _short(new), start, end,
-                               text, (stmt.lineno, last or n.end_lineno), not in_body))
+                               text, (stmt.lineno, last or n.end_lineno), not in_body, names))
 
     def expr(self, node: ast.expr, stmt: ast.stmt, scope: str, body: bool) -> None:
         def alt(new: ast.expr) -> None:
@@ -159,6 +163,8 @@ class _Maker:
 
     def stmts(self, body: list[ast.stmt], scope: str, in_body: bool) -> None:
         for s in body:
+            if not scope:
+                self.top = _bound(s)
             if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant):
                 continue  # docstrings
             if isinstance(s, ast.Assert | ast.Import | ast.ImportFrom | ast.Global):
@@ -216,6 +222,73 @@ class _Maker:
             except SyntaxError:
                 pass
         return [self.out[i] for i in sorted(good)]
+
+
+def _bound(s: ast.stmt) -> set[str]:
+    """The names a statement binds (what other code refers to it by)."""
+    if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {s.name}
+    if isinstance(s, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in s.names}
+    targets = s.targets if isinstance(s, ast.Assign) else [getattr(s, "target", None)]
+    return {n.id for t in targets if t is not None for n in ast.walk(t)
+            if isinstance(n, ast.Name)}
+
+
+def _refs(nodes: list[ast.AST]) -> set[str]:
+    out: set[str] = set()
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                out.add(n.id)
+            elif isinstance(n, ast.Attribute):
+                out.add(n.attr)
+            elif isinstance(n, ast.alias):
+                out.add(n.name.split(".")[-1])
+    return out
+
+
+class Index:
+    """Who refers to a module-level name: the package's functions (file, lines, names
+    used), its module-level statements (names bound, names used) and the test files."""
+
+    def __init__(self, package: Path, tests: Path) -> None:
+        self.functions: list[tuple[str, int, int, set[str]]] = []
+        self.statements: list[tuple[set[str], set[str]]] = []
+        for path in sorted(package.rglob("*.py")):
+            rel = str(path.relative_to(ROOT))
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    self.functions.append((rel, node.lineno, node.end_lineno or node.lineno,
+                                           _refs(node.body)))
+            for s in ast.parse(path.read_text()).body:
+                if isinstance(s, ast.Import | ast.ImportFrom):  # one name at a time
+                    self.statements += [({(a.asname or a.name).split(".")[0]},
+                                         {a.name.split(".")[-1]}) for a in s.names]
+                    continue
+                body = [x for x in getattr(s, "body", [s]) if not isinstance(
+                    x, ast.FunctionDef | ast.AsyncFunctionDef)] if isinstance(
+                        s, ast.ClassDef) else [s]
+                extra = [*getattr(s, "decorator_list", []), *getattr(s, "bases", [])]
+                if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef):
+                    body = [*s.args.defaults, *[k for k in s.args.kw_defaults if k]]
+                self.statements.append((_bound(s), _refs([*body, *extra])))
+        self.tests = {str(p.relative_to(ROOT)): _refs([ast.parse(p.read_text())])
+                      for p in sorted(tests.rglob("test_*.py"))}
+
+    def users(self, names: set[str]) -> tuple[list[tuple[str, int, int]], list[str]]:
+        """Functions and test files that use `names`, or a module-level name built from
+        them (to a fixed point)."""
+        names = set(names)
+        grown = True
+        while grown:
+            grown = False
+            for bound, used in self.statements:
+                if used & names and not bound <= names:
+                    names |= bound
+                    grown = True
+        funcs = [(f, a, b) for f, a, b, used in self.functions if used & names]
+        return funcs, [t for t, used in self.tests.items() if used & names]
 
 
 def make_mutants(rel: str, n: int | None = None, seed: int = 1) -> list[Mutant]:
@@ -333,15 +406,16 @@ class Scratch:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def trace(scratch: Scratch, rels: list[str], tests: list[str]) -> dict[str, Any]:
+def trace(scratch: Scratch, package: str, tests: list[str]) -> dict[str, Any]:
+    """Run the tests once, recording which test executes which line of the package."""
     out = scratch.tmp / "trace.jsonl"
-    files = [str(scratch.repo / r) for r in rels]
+    files = [str(p) for p in sorted((scratch.repo / package).rglob("*.py"))]
     env = {"MUTATE_TRACE": str(out), "MUTATE_FILES": json.dumps(files),
-           "MUTATE_PACKAGE": Path(rels[0]).parts[0]}
+           "MUTATE_PACKAGE": package}
     rc = scratch.pytest(["-q", *tests], env, None)
     if rc != 0:
         sys.exit(f"the unmutated tests fail (pytest exit {rc}): fix them first")
-    per: dict[str, Any] = {r: {} for r in rels}  # rel -> line -> {nodeid}
+    per: dict[str, Any] = {str(Path(f).relative_to(scratch.repo)): {} for f in files}
     seconds: dict[str, float] = {}
     for row in out.read_text().splitlines():
         node, secs, lines = json.loads(row)
@@ -353,20 +427,25 @@ def trace(scratch: Scratch, rels: list[str], tests: list[str]) -> dict[str, Any]
     return {"lines": per, "seconds": seconds}
 
 
-def select(m: Mutant, cov: dict[str, Any]) -> list[str]:
-    by_line: dict[int, set[str]] = cov["lines"][m.file]
-    nodes: set[str] = set()
+def select(m: Mutant, cov: dict[str, Any], index: Index) -> list[str]:
+    """The tests that can see mutant `m` (module level: those running code that uses the
+    names its statement binds, and the test files naming them)."""
+    lines: dict[str, dict[int, set[str]]] = cov["lines"]
+    spans = [(m.file, *m.lines)]
+    files: list[str] = []
     if m.module_level:
-        for s in by_line.values():
-            nodes |= s
-    else:
-        for n in range(m.lines[0], m.lines[1] + 1):
-            nodes |= by_line.get(n, set())
+        spans, files = index.users(set(m.names))
+    nodes = {n for n in cov["seconds"] if n.split("::")[0] in files}
+    for f, a, b in spans:
+        by_line = lines.get(f, {})
+        for k in range(a, b + 1):
+            nodes |= by_line.get(k, set())
     return sorted(nodes, key=lambda n: (cov["seconds"][n], n))
 
 
-def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], args: argparse.Namespace) -> None:
-    nodes = select(m, cov)
+def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], index: Index,
+        args: argparse.Namespace) -> None:
+    nodes = select(m, cov, index)
     if not nodes:
         m.status = "not-covered"
         return
@@ -402,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("modules", nargs="+", help="module paths, e.g. gicmig/rules.py")
     p.add_argument("--sample", type=int, help="mutants per module (default: all)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--tests", nargs="+", default=["tests"], help="pytest args of the traced run")
+    p.add_argument("--tests", default="tests",
+                   help="pytest arguments of the traced run, one string (default: tests)")
     p.add_argument("--report", type=Path, default=Path("mutation-report.json"))
     p.add_argument("--equivalent", type=Path, default=EQUIVALENT)
     p.add_argument("--timeout-min", type=float, default=30.0)
@@ -422,12 +502,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     scratch = Scratch()
     try:
-        cov = trace(scratch, rels, args.tests)
+        package = Path(rels[0]).parts[0]
+        index = Index(ROOT / package, ROOT / "tests")
+        cov = trace(scratch, package, shlex.split(args.tests))
         print(f"traced {len(cov['seconds'])} tests in {time.perf_counter() - t0:.0f} s",
               flush=True)
         for ms in chosen.values():
             for i, m in enumerate(ms, 1):
-                run(m, scratch, cov, args)
+                run(m, scratch, cov, index, args)
                 if m.status in ("survived", "not-covered") and m.key() in known:
                     m.status = "equivalent"
                 print(f"[{i}/{len(ms)}] {m.status:11} {m.file}:{m.line} "
