@@ -325,7 +325,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     select = os.environ.get("MUTATE_SELECT")
     if not select:
         return
-    order = {n: i for i, n in enumerate(json.loads(Path(select).read_text()))}
+    order = {n: i for i, n in enumerate(json.loads(Path(select).read_text()))}  # ordered
     config.hook.pytest_deselected(items=[i for i in items if i.nodeid not in order])
     items[:] = sorted((i for i in items if i.nodeid in order), key=lambda i: order[i.nodeid])
 
@@ -364,6 +364,20 @@ try:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[Any]:
+        if "MUTATE_SELECT" in os.environ:  # one mutant: each test gets a time budget
+            budget = json.loads(Path(os.environ["MUTATE_SELECT"]).read_text())[item.nodeid]
+            marker = Path(os.environ["MUTATE_TIMEOUT"])
+
+            def expire(*_: Any) -> None:
+                marker.touch()
+                raise TimeoutError(f"mutant: {item.nodeid} over its {budget:.0f} s budget")
+
+            signal.signal(signal.SIGALRM, expire)
+            signal.setitimer(signal.ITIMER_REAL, budget)
+            try:
+                return (yield)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
         if "MUTATE_TRACE" not in os.environ:
             return (yield)
         files = set(json.loads(os.environ["MUTATE_FILES"]))
@@ -406,22 +420,33 @@ class Scratch:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def trace(scratch: Scratch, package: str, tests: list[str]) -> dict[str, Any]:
-    """Run the tests once, recording which test executes which line of the package."""
+def trace(scratch: Scratch, package: str, tests: list[str], saved: Path | None
+          ) -> dict[str, Any]:
+    """Run the tests once, recording which test executes which line of the package (or
+    read such a record, `saved`, kept from an earlier run of the same code and tests)."""
     out = scratch.tmp / "trace.jsonl"
     files = [str(p) for p in sorted((scratch.repo / package).rglob("*.py"))]
-    env = {"MUTATE_TRACE": str(out), "MUTATE_FILES": json.dumps(files),
-           "MUTATE_PACKAGE": package}
-    rc = scratch.pytest(["-q", *tests], env, None)
-    if rc != 0:
-        sys.exit(f"the unmutated tests fail (pytest exit {rc}): fix them first")
+    if saved is not None and saved.exists():
+        out = saved
+    else:
+        env = {"MUTATE_TRACE": str(out), "MUTATE_FILES": json.dumps(files),
+               "MUTATE_PACKAGE": package}
+        rc = scratch.pytest(["-q", *tests], env, None)
+        if rc != 0:
+            sys.exit(f"the unmutated tests fail (pytest exit {rc}): fix them first")
+        rows = [json.loads(r) for r in out.read_text().splitlines()]
+        out.write_text("".join(json.dumps([n, s, {str(Path(f).relative_to(scratch.repo)): v
+                                                  for f, v in lines.items()}]) + "\n"
+                               for n, s, lines in rows))
+        if saved is not None:
+            shutil.copyfile(out, saved)
     per: dict[str, Any] = {str(Path(f).relative_to(scratch.repo)): {} for f in files}
     seconds: dict[str, float] = {}
     for row in out.read_text().splitlines():
         node, secs, lines = json.loads(row)
         seconds[node] = secs
         for name, nums in lines.items():
-            by_line = per[str(Path(name).relative_to(scratch.repo))]
+            by_line = per[name]
             for n in nums:
                 by_line.setdefault(n, set()).add(node)
     return {"lines": per, "seconds": seconds}
@@ -451,16 +476,21 @@ def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], index: Index,
         return
     target = scratch.repo / m.file
     original = target.read_bytes()
-    (scratch.tmp / "select.json").write_text(json.dumps(nodes))
+    budget = {n: args.timeout_min + args.timeout_factor * cov["seconds"][n] for n in nodes}
+    (scratch.tmp / "select.json").write_text(json.dumps(budget))
     files = sorted({n.split("::")[0] for n in nodes})
-    timeout = args.timeout_min + args.timeout_factor * sum(cov["seconds"][n] for n in nodes)
+    marker = scratch.tmp / "timed-out"
+    marker.unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
         target.write_bytes(original[:m.start] + m.text.encode() + original[m.end:])
         rc = scratch.pytest(["-x", "-q", *files],
-                            {"MUTATE_SELECT": str(scratch.tmp / "select.json")}, timeout)
+                            {"MUTATE_SELECT": str(scratch.tmp / "select.json"),
+                             "MUTATE_TIMEOUT": str(marker)}, 60 + sum(budget.values()))
     finally:
         target.write_bytes(original)
+    if marker.exists():
+        rc = None
     m.seconds = round(time.perf_counter() - t0, 2)
     if rc in (4, 5):  # usage error / nothing collected: the selection is broken, not the code
         sys.exit(f"pytest exit {rc} for {m.file}:{m.line}: the test selection is broken")
@@ -485,8 +515,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="pytest arguments of the traced run, one string (default: tests)")
     p.add_argument("--report", type=Path, default=Path("mutation-report.json"))
     p.add_argument("--equivalent", type=Path, default=EQUIVALENT)
-    p.add_argument("--timeout-min", type=float, default=30.0)
-    p.add_argument("--timeout-factor", type=float, default=3.0)
+    p.add_argument("--timeout-min", type=float, default=10.0,
+                   help="per test: seconds on top of --timeout-factor x its traced time")
+    p.add_argument("--timeout-factor", type=float, default=5.0)
+    p.add_argument("--trace", type=Path,
+                   help="keep the traced run here and reuse it while it exists (same code "
+                        "and tests only)")
     p.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = p.parse_args(argv)
     rels = [str(Path(m).resolve().relative_to(ROOT)) for m in args.modules]
@@ -504,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         package = Path(rels[0]).parts[0]
         index = Index(ROOT / package, ROOT / "tests")
-        cov = trace(scratch, package, shlex.split(args.tests))
+        cov = trace(scratch, package, shlex.split(args.tests), args.trace)
         print(f"traced {len(cov['seconds'])} tests in {time.perf_counter() - t0:.0f} s",
               flush=True)
         for ms in chosen.values():
