@@ -322,6 +322,16 @@ def pytest_configure(config: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    cap = int(os.environ.get("MUTATE_MAX_EXAMPLES", "0"))
+    if cap:  # explicit @settings(max_examples=...) too: the run is repeated per mutant
+        from hypothesis import settings
+
+        for item in items:
+            fn = getattr(getattr(item, "obj", None), "hypothesis", None)
+            test = getattr(item, "obj", None)
+            old = getattr(test, "_hypothesis_internal_use_settings", None)
+            if fn is not None and old is not None and old.max_examples > cap:
+                test._hypothesis_internal_use_settings = settings(old, max_examples=cap)
     select = os.environ.get("MUTATE_SELECT")
     if not select:
         return
@@ -486,7 +496,9 @@ def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], index: Index,
         target.write_bytes(original[:m.start] + m.text.encode() + original[m.end:])
         rc = scratch.pytest(["-x", "-q", *files],
                             {"MUTATE_SELECT": str(scratch.tmp / "select.json"),
-                             "MUTATE_TIMEOUT": str(marker)}, 60 + sum(budget.values()))
+                             "MUTATE_TIMEOUT": str(marker),
+                             "MUTATE_MAX_EXAMPLES": str(args.max_examples)},
+                            60 + sum(budget.values()))
     finally:
         target.write_bytes(original)
     if marker.exists():
@@ -521,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trace", type=Path,
                    help="keep the traced run here and reuse it while it exists (same code "
                         "and tests only)")
+    p.add_argument("--max-examples", type=int, default=30,
+                   help="cap on hypothesis examples per test in mutant runs (0: no cap)")
     p.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = p.parse_args(argv)
     rels = [str(Path(m).resolve().relative_to(ROOT)) for m in args.modules]
