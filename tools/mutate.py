@@ -1,27 +1,17 @@
-"""Mutation testing of gicmig: can the tests catch a one-token slip?
+"""Mutation testing of gicmig: can the tests catch a one-token slip? (docs/testing.md)
 
-    python tools/mutate.py gicmig/rules.py gicmig/views/gich.py --sample 60 --seed 1
+    python tools/mutate.py gicmig/rules.py gicmig/views/gich.py --sample 40 --seed 1
 
-Mutants are made from the AST of each module given (paths, so the tool follows the modules
-wherever they move): comparison swaps, arithmetic/bitwise operator swaps, integer constants
-+1/-1, and/or swap, `not`/`~`/`-` removal, True/False flip, `return x` -> `return None`,
-deletion of call/yield/raise/augmented-assignment/break/continue statements, and slice or
-index bounds off by one. `--sample N --seed S` picks the same N per module every time.
-
-Test selection is derived, not declared: one traced run of the test suite (`--tests`,
-default `tests`) records which test executed which line of the modules (lru_caches and
-cached_properties of the package are cleared before each test, so cached work is seen by
-every test that needs it). A mutant inside a function body runs only the tests that
-executed its statement; a module-level mutant (constants, class bodies, defaults) runs every
-test that executed any line of its module. A mutant whose line no test executes survives
-without a run. Runs use `-x -q -p no:cacheprovider`, fastest test first, hypothesis
-derandomized (no database, no deadline, no health checks), and a timeout of
-`--timeout-min + --timeout-factor * traced seconds` (a timeout counts as killed).
-
-Everything runs in a scratch copy of the repository; the working tree is never written,
-and the copy is removed on exit, Ctrl-C or SIGTERM. Survivors go to the JSON report
-(`--report`); reviewed equivalent mutants (`tools/mutants-equivalent.json`: scope, original,
-mutant, reason) are listed but left out of the score. See docs/testing.md.
+Mutants come from the AST of the modules given by path: comparison, arithmetic and bitwise
+operator swaps, integer constants +1/-1, and/or swap, `not`/`~`/`-` removal, True/False
+flip, `return x` -> `return None`, deletion of call/yield/raise/augmented-assignment/
+break/continue statements, slice and index bounds off by one. One traced run of the tests
+says which test runs which line; a mutant in a function runs only the tests that ran its
+statement, a module-level one those that run code using the names it binds (plus the
+test files naming them). Runs happen in a scratch copy (removed on exit, Ctrl-C, SIGTERM)
+with `-x -q -p no:cacheprovider`, fastest test first, hypothesis derandomized, a time budget
+per test (over budget = timeout = killed). Reviewed equivalent mutants
+(tools/mutants-equivalent.json) are reported but not scored.
 """
 
 from __future__ import annotations
@@ -29,7 +19,6 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import functools
 import json
 import os
 import random
@@ -40,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,107 +283,6 @@ def make_mutants(rel: str, n: int | None = None, seed: int = 1) -> list[Mutant]:
     return _Maker(rel, (ROOT / rel).read_text()).mutants(n, seed)
 
 
-# --- the pytest side (loaded in the child with -p mutate) ---------------------------------
-def _clear_caches(package: str) -> None:
-    for name, mod in list(sys.modules.items()):
-        if name != package and not name.startswith(package + "."):
-            continue
-        for obj in list(vars(mod).values()):
-            holders = [obj, *vars(obj).values()] if isinstance(obj, type) else [obj]
-            for h in holders:
-                if callable(getattr(h, "cache_clear", None)) and hasattr(h, "cache_info"):
-                    h.cache_clear()
-            inst = getattr(obj, "__dict__", None)
-            if isinstance(inst, dict) and not isinstance(obj, type):
-                for klass in type(obj).__mro__:
-                    for k, v in vars(klass).items():
-                        if isinstance(v, functools.cached_property):
-                            inst.pop(k, None)
-
-
-def pytest_configure(config: Any) -> None:
-    from hypothesis import HealthCheck, settings
-
-    settings.register_profile("gicmig-mutate", derandomize=True, database=None, deadline=None,
-                              print_blob=False, suppress_health_check=list(HealthCheck))
-    settings.load_profile("gicmig-mutate")
-
-
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    cap = int(os.environ.get("MUTATE_MAX_EXAMPLES", "0"))
-    if cap:  # explicit @settings(max_examples=...) too: the run is repeated per mutant
-        from hypothesis import settings
-
-        for item in items:
-            fn = getattr(getattr(item, "obj", None), "hypothesis", None)
-            test = getattr(item, "obj", None)
-            old = getattr(test, "_hypothesis_internal_use_settings", None)
-            if fn is not None and old is not None and old.max_examples > cap:
-                test._hypothesis_internal_use_settings = settings(old, max_examples=cap)
-    select = os.environ.get("MUTATE_SELECT")
-    if not select:
-        return
-    order = {n: i for i, n in enumerate(json.loads(Path(select).read_text()))}  # ordered
-    config.hook.pytest_deselected(items=[i for i in items if i.nodeid not in order])
-    items[:] = sorted((i for i in items if i.nodeid in order), key=lambda i: order[i.nodeid])
-
-
-def _tracing(item: Any, files: set[str], package: str) -> Iterator[Any]:
-    lines: dict[str, set[int]] = {}
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        if event == "line":
-            lines[frame.f_code.co_filename].add(frame.f_lineno)
-        return local
-
-    def call(frame: Any, event: str, arg: Any) -> Any:
-        name = frame.f_code.co_filename
-        if name in files:
-            lines.setdefault(name, set())
-            return local
-        return None
-
-    _clear_caches(package)
-    t0 = time.perf_counter()
-    sys.settrace(call)
-    try:
-        result = yield
-    finally:
-        sys.settrace(None)
-    out = Path(os.environ["MUTATE_TRACE"])
-    with out.open("a") as f:
-        f.write(json.dumps([item.nodeid, time.perf_counter() - t0,
-                            {k: sorted(v) for k, v in lines.items()}]) + "\n")
-    return result
-
-
-try:
-    import pytest
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[Any]:
-        if "MUTATE_SELECT" in os.environ:  # one mutant: each test gets a time budget
-            budget = json.loads(Path(os.environ["MUTATE_SELECT"]).read_text())[item.nodeid]
-            marker = Path(os.environ["MUTATE_TIMEOUT"])
-
-            def expire(*_: Any) -> None:
-                marker.touch()
-                raise TimeoutError(f"mutant: {item.nodeid} over its {budget:.0f} s budget")
-
-            signal.signal(signal.SIGALRM, expire)
-            signal.setitimer(signal.ITIMER_REAL, budget)
-            try:
-                return (yield)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        if "MUTATE_TRACE" not in os.environ:
-            return (yield)
-        files = set(json.loads(os.environ["MUTATE_FILES"]))
-        return (yield from _tracing(item, files, os.environ["MUTATE_PACKAGE"]))
-except ImportError:  # the driver itself does not need pytest
-    pass
-
-
 # --- the driver ---------------------------------------------------------------------------
 class Scratch:
     """A copy of the repository that the mutants are written into."""
@@ -409,7 +296,8 @@ class Scratch:
     def pytest(self, args: list[str], env: dict[str, str], timeout: float | None) -> int | None:
         full = {**os.environ, **env, "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONPATH": os.pathsep.join([str(self.repo), str(self.repo / "tools")])}
-        cmd = [sys.executable, "-m", "pytest", "-p", "mutate", "-p", "no:cacheprovider", *args]
+        cmd = [sys.executable, "-m", "pytest", "-p", "mutate_plugin", "-p", "no:cacheprovider",
+               *args]
         self.proc = subprocess.Popen(cmd, cwd=self.repo, env=full, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -535,6 +423,10 @@ def main(argv: list[str] | None = None) -> int:
                         "and tests only)")
     p.add_argument("--max-examples", type=int, default=30,
                    help="cap on hypothesis examples per test in mutant runs (0: no cap)")
+    p.add_argument("--rerun", type=Path, metavar="REPORT",
+                   help="run only the survivors of this earlier report of the same sample "
+                        "(the others stay killed: tests were only added)")
+    p.add_argument("--trace-only", action="store_true", help="trace, save --trace, stop")
     p.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = p.parse_args(argv)
     rels = [str(Path(m).resolve().relative_to(ROOT)) for m in args.modules]
@@ -546,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     known = {(e["scope"], e["original"], e["mutant"]): e["reason"] for e in
              (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
+    alive = None
+    if args.rerun:
+        earlier = json.loads(args.rerun.read_text())
+        alive = {(m["file"], m["line"], m["scope"], m["original"], m["mutant"])
+                 for m in earlier["survivors"] + earlier["equivalent"]}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.perf_counter()
     scratch = Scratch()
@@ -555,8 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         cov = trace(scratch, package, shlex.split(args.tests), args.trace)
         print(f"traced {len(cov['seconds'])} tests in {time.perf_counter() - t0:.0f} s",
               flush=True)
+        if args.trace_only:
+            return 0
         for ms in chosen.values():
             for i, m in enumerate(ms, 1):
+                if alive is not None and (m.file, m.line, *m.key()) not in alive:
+                    m.status = "killed"  # by the earlier run
+                    continue
                 run(m, scratch, cov, index, args)
                 if m.status in ("survived", "not-covered") and m.key() in known:
                     m.status = "equivalent"
