@@ -150,3 +150,28 @@ def test_import_edges() -> None:
         assert info.value.code == code, (key, hex(value), str(info.value))
     for rev in (1, 2, 3):
         _import({**base, ("dist", 0, 0x008): 0x4B00_003B | 0x400 | rev << 12})
+
+
+@pytest.mark.parametrize(("apr0", "levels"), [(0x1, 1 << 0), (0x8000_0000, 1 << 124),
+                                               (0x8000_0001, 1 << 124 | 1)])
+def test_apr0_bits_are_levels_4n(apr0: int, levels: int) -> None:
+    """GICC_APR0 through the ABI is GICH_APR: bit n is group priority n << 3 (§4.6)."""
+    base = dump_kvm(state()).registers()
+    st = _import({**base, ("cpu", 1, 0xD0): apr0})
+    assert st.cpu[1].active_group_unknown == levels
+    st.cpu[1].active_group_unknown = levels
+    assert {(a.group, a.vcpu, a.offset): a.value for a in export_kvm(st)}[("cpu", 1, 0xD0)] \
+        == apr0
+
+
+@pytest.mark.parametrize(("given", "ok"), [(0, False), (1, True), (8, True), (9, False)])
+def test_num_cpus_argument(given: int, ok: bool) -> None:
+    st = GicState.reset(kvm_config(given if ok else 1, 64))
+    regs = {k: v for k, v in dump_kvm(st).registers().items() if k != ("dist", 0, 0x004)}
+    acc = tuple(Access(g, c, o, v) for (g, c, o), v in regs.items())
+    if ok:
+        assert import_kvm(KvmDump(64, acc), num_cpus=given).config.num_cpus == given
+        return
+    with pytest.raises(GicmigError) as info:
+        import_kvm(KvmDump(64, acc), num_cpus=given)
+    assert info.value.code == "USAGE"
