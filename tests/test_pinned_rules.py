@@ -36,7 +36,7 @@ def codes(state: GicState) -> list[str]:
         # the named rules; everything else it decides itself
         decides = not msg.HasField("hypervisor") and not (st.enable_grp1_unknown
                                                           and st.enable_grp1)
-        assert _fast_ok(ctx, msg) == (decides and not _detailed(ctx, msg)), found
+        assert bool(_fast_ok(ctx, msg)) == (decides and not _detailed(ctx, msg)), found
     if found:
         with pytest.raises(ValidationError) as info:
             validate(state)
@@ -474,6 +474,15 @@ def test_an_spi_has_one_hw_owner_and_it_is_where_it_is_active() -> None:
         st.shared.active = 1 << 8
         st.shared.active_cpu = bytes(8) + bytes([cpu])
         assert codes(st) == ([] if ok else ["HYP-HW-MAPPING"]), cpu
+    for spi in (32, 95):  # the first and the last SPI
+        st = GicState.reset(GicConfig(2, 96))
+        ctx = st.keep_hypervisor_context()
+        ctx[0].hw_mappings, ctx[1].hw_mappings = [HwMapping(spi, 40)], [HwMapping(spi, 41)]
+        assert codes(st) == ["HYP-HW-MAPPING"], spi
+    st = GicState.reset(GicConfig(2, 96))
+    ctx = st.keep_hypervisor_context()  # a PPI is per CPU: mapped on both is fine
+    ctx[0].hw_mappings, ctx[1].hw_mappings = [HwMapping(31, 40)], [HwMapping(31, 41)]
+    assert codes(st) == []
     st = hyp_state([HwMapping(40, 40)], cpu=0)  # not active: any CPU may own it
     st.shared.active_cpu = b""
     assert codes(st) == []

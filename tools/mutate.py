@@ -60,11 +60,12 @@ class Mutant:
     lines: tuple[int, int] = (0, 0)  # statement lines whose execution selects tests
     module_level: bool = False
     names: tuple[str, ...] = ()  # module level: the names its statement binds
+    nth: int = 0  # how many earlier mutants of the module have the same scope/original/mutant
     status: str = "pending"  # killed / survived / timeout / not-covered / equivalent
     seconds: float = 0.0
 
-    def key(self) -> tuple[str, str, str]:
-        return self.scope, self.original, self.mutant
+    def key(self) -> tuple[str, str, str, int]:
+        return self.scope, self.original, self.mutant, self.nth
 
 
 def _short(text: str) -> str:
@@ -193,6 +194,10 @@ class _Maker:
         """Every mutant, or `n` of them drawn with `seed` (the same ones on every run)."""
         tree = ast.parse(self.source)
         self.stmts(tree.body, "", False)
+        seen: dict[tuple[str, str, str], int] = {}
+        for m in self.out:
+            m.nth = seen.get(m.key()[:3], 0)
+            seen[m.key()[:3]] = m.nth + 1
         base = ast.dump(tree)
         order = list(range(len(self.out)))
         if n is not None:
@@ -436,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             for m in ms:
                 print(f"{m.file}:{m.line} [{m.scope}] {m.original} -> {m.mutant}")
         return 0
-    known = {(e["scope"], e["original"], e["mutant"]): e["reason"] for e in
+    known = {(e["scope"], e["original"], e["mutant"], e.get("nth", 0)): e["reason"] for e in
              (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
     alive = None
     if args.rerun:
@@ -456,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         for ms in chosen.values():
             for i, m in enumerate(ms, 1):
-                if alive is not None and (m.file, m.line, *m.key()) not in alive:
+                if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
                     m.status = "killed"  # by the earlier run
                     continue
                 run(m, scratch, cov, index, args)
@@ -478,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{total['score']:5}%   ({time.perf_counter() - t0:.0f} s)")
 
     def row(m: Mutant) -> dict[str, Any]:
-        keep = ("file", "line", "scope", "original", "mutant", "status", "seconds")
+        keep = ("file", "line", "scope", "original", "mutant", "nth", "status", "seconds")
         return {k: v for k, v in asdict(m).items() if k in keep} | (
             {"reason": known[m.key()]} if m.key() in known else {})
 
