@@ -226,3 +226,11 @@ def test_kvm_documents_written() -> None:
     with pytest.raises(DecodeError) as info:
         parse_writes(text)
     assert info.value.code == "KVM-DUMP-FORMAT"
+
+
+def test_nr_irqs_width() -> None:
+    """nr_irqs is a 32-bit attribute value: any 32-bit number is read, then range-checked."""
+    kvm_refused(dump(nr_irqs=0x8000_0000), "KVM-DUMP-NR-IRQS")
+    kvm_refused(dump(nr_irqs=0xFFFF_FFFF), "KVM-DUMP-NR-IRQS")
+    kvm_refused(dump(nr_irqs=1 << 32), "KVM-DUMP-RANGE")
+    kvm_refused(dump(nr_irqs=-64), "KVM-DUMP-RANGE")

@@ -257,3 +257,87 @@ def test_tcg_misr_cache(hcr: int, vctlr: int, lrs: tuple[int, ...], misr: int) -
     for bit in range(8):
         gic.vset("h_misr", 1, misr ^ 1 << bit)
         assert "gich.misr" in refused(gic, "QEMU-CACHE-MISMATCH")
+
+
+def test_parameters_each_device_implies() -> None:
+    """TCG arm_gic: 8 priority bits, BPR minimum 0, SGI enables RAO/WI, PPI trigger
+    programmable, 4 LRs with 5/5 virtual bits; kvm-arm-gic: KVM's 5 bits, minimum 2,
+    writable SGI enables, read-only PPI trigger (§1.7, §2.3, §5.1, §1.4)."""
+    cfg = run(GicImage()).state.config
+    assert (cfg.num_cpus, cfg.num_irqs, cfg.priority_bits, cfg.min_bpr) == (2, 288, 8, 0)
+    assert (cfg.sgi_enables_rao_wi, cfg.ppi_trigger_programmable) == (True, True)
+    v = cfg.virtualization
+    assert v is not None and (v.num_lrs, v.priority_bits, v.preemption_bits) == (4, 5, 5)
+    assert v.vtr == 0x9000_0003
+    cfg = run(kvm_image(), "kvm").state.config
+    assert (cfg.num_cpus, cfg.num_irqs, cfg.priority_bits, cfg.min_bpr) == (2, 288, 5, 2)
+    assert (cfg.sgi_enables_rao_wi, cfg.ppi_trigger_programmable) == (False, False)
+    assert cfg.virtualization is None
+    assert run(GicImage(virt=False)).state.config.virtualization is None
+
+
+def test_kvm_spi_masks_are_all_or_nothing() -> None:
+    gic = kvm_image()
+    gic.irq(40, pending=0xFF).irq(41, pending=0x01).irq(42, pending=0x02)
+    msg = refused(gic, "QEMU-ACCEL-MISMATCH", "kvm")
+    assert "irq 41 (SPI 9)" in msg and "0x01" in msg
+    gic = kvm_image()
+    gic.irq(50, active=0xFF).irq(51, active=0x03)
+    msg = refused(gic, "QEMU-ACCEL-MISMATCH", "kvm")
+    assert "irq 51 (SPI 19)" in msg and "0x03" in msg
+
+
+# --- the stream layout (§5.3: main fields 9888 bytes, virtualization subsection 2240) -----------
+def test_vmstate_layout() -> None:
+    from gicmig.views.qemu_stream import GIC_FIELDS, GIC_SIZE, VIRT_FIELDS, VIRT_SIZE
+
+    assert {n: (f.offset, f.size, f.count) for n, f in GIC_FIELDS.items()} == {
+        "ctlr": (0, 4, 1), "cpu_ctlr": (4, 4, 8), "irq_state": (36, 7, 1020),
+        "irq_target": (7176, 1, 1020), "priority1": (8196, 1, 256), "priority2": (8452, 1, 988),
+        "sgi_pending": (9440, 1, 128), "priority_mask": (9568, 2, 8),
+        "running_priority": (9584, 2, 8), "current_pending": (9600, 2, 8), "bpr": (9616, 1, 8),
+        "abpr": (9624, 1, 8), "apr": (9632, 4, 32), "nsapr": (9760, 4, 32)}
+    assert {n: (f.offset, f.size, f.count) for n, f in VIRT_FIELDS.items()} == {
+        "h_hcr": (0, 4, 8), "h_misr": (32, 4, 8), "h_lr": (64, 4, 512), "h_apr": (2112, 4, 8),
+        "cpu_ctlr": (2144, 4, 8), "priority_mask": (2176, 2, 8), "running_priority": (2192, 2, 8),
+        "current_pending": (2208, 2, 8), "bpr": (2224, 1, 8), "abpr": (2232, 1, 8)}
+    assert (GIC_SIZE, VIRT_SIZE) == (9888, 2240)
+
+
+def test_section_fields_are_big_endian() -> None:
+    from gicmig.views.qemu_stream import read_arm_gic
+
+    gic = GicImage(virt=False)
+    gic.set("priority_mask", 1, 0x0102).set("apr", 3 * NCPU + 7, 0x0A0B_0C0D)
+    sec = read_arm_gic(io.BytesIO(stream(gic.section())))
+    assert sec.field("priority_mask")[1] == 0x0102
+    assert sec.field("apr")[3 * NCPU + 7] == 0x0A0B_0C0D
+    assert sec.raw("priority_mask")[2:4] == b"\x01\x02"
+    with pytest.raises(KeyError):
+        sec.virt_field("h_hcr")
+    with pytest.raises(KeyError):
+        sec.virt_raw("bpr")
+
+
+def test_input_run_counts_records() -> None:
+    """`_Input.run` skips the records whose flag byte (byte 7 of the big-endian address
+    word) is the flag and returns how many: zero pages are 9 bytes, address | flags + fill."""
+    from gicmig.views.qemu_stream import _Input
+
+    def zero_page(k: int, flags: int = 0x22) -> bytes:
+        return (k * 4096 | flags).to_bytes(8, "big") + b"\0"
+
+    for count in (1, 3, 17, 100):
+        data = b"".join(zero_page(k + 1) for k in range(count)) + zero_page(0, 0x28)
+        inp = _Input(io.BytesIO(data))
+        inp.take(0)
+        inp._fill(len(data))
+        assert inp.run(0x22, 9, 0) == count
+        assert inp.offset == 9 * count
+        assert inp.take(8) == (0x28).to_bytes(8, "big")
+    # a record whose byte 6 has a bit of mask6 ends the run
+    data = zero_page(1) + (0x1000 | 0x100 | 0x22).to_bytes(8, "big") + b"\0"
+    inp = _Input(io.BytesIO(data))
+    inp._fill(len(data))
+    assert inp.run(0x22, 9, 0x01) == 1
+    assert inp.offset == 9
