@@ -107,6 +107,8 @@ def test_header_edges() -> None:
     assert _refused(b"\x89GICMIx") == ("BLOB-BAD-MAGIC", 6)
     assert _refused(b"GICMIG") == ("BLOB-BAD-MAGIC", 0)
     assert _refused(header(b"xy", version=2) + b"xy") == ("BLOB-ENVELOPE-VERSION", 8)
+    assert _refused((header(b"xy", version=2) + b"xy")[:12]) == ("BLOB-ENVELOPE-VERSION", 8)
+    assert _refused(good[:12]) == ("BLOB-TRUNCATED", 12)
     assert _refused(header(b"xy", version=0) + b"xy") == ("BLOB-ENVELOPE-VERSION", 8)
     assert _refused(header(b"xy", hlen=31) + b"xy") == ("BLOB-ENVELOPE-VERSION", 10)
     # a longer header (a later envelope's fields) is covered by the header CRC and skipped

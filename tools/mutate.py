@@ -59,7 +59,7 @@ class Mutant:
     text: str = field(repr=False)  # replacement
     lines: tuple[int, int] = (0, 0)  # statement lines whose execution selects tests
     module_level: bool = False
-    names: tuple[str, ...] = ()  # module level: the names its statement binds
+    names: tuple[str, ...] = ()  # what the enclosing module-level statement binds
     nth: int = 0  # how many earlier mutants of the module have the same scope/original/mutant
     status: str = "pending"  # killed / survived / timeout / not-covered / equivalent
     seconds: float = 0.0
@@ -99,7 +99,7 @@ class _Maker:
         text = f"({new}{pad})" if paren else new + pad
         n: Any = node
         last = stmt.end_lineno if not hasattr(stmt, "body") else n.end_lineno
-        names = () if in_body else tuple(sorted(_bound(stmt) | self.top))
+        names = tuple(sorted(self.top if in_body else _bound(stmt) | self.top))
         self.out.append(Mutant(self.rel, n.lineno, scope, _short(old), _short(new), start, end,
                                text, (stmt.lineno, last or n.end_lineno), not in_body, names))
 
@@ -359,15 +359,18 @@ def select(m: Mutant, cov: dict[str, Any], index: Index) -> list[str]:
     """The tests that can see mutant `m` (module level: those running code that uses the
     names its statement binds, and the test files naming them)."""
     lines: dict[str, dict[int, set[str]]] = cov["lines"]
-    spans = [(m.file, *m.lines)]
-    files: list[str] = []
-    if m.module_level:
-        spans, files = index.users(set(m.names))
-    nodes = {n for n in cov["seconds"] if n.split("::")[0] in files}
-    for f, a, b in spans:
-        by_line = lines.get(f, {})
-        for k in range(a, b + 1):
-            nodes |= by_line.get(k, set())
+
+    def tests(spans: list[tuple[str, int, int]], files: list[str]) -> set[str]:
+        nodes = {n for n in cov["seconds"] if n.split("::")[0] in files}
+        for f, a, b in spans:
+            by_line = lines.get(f, {})
+            for k in range(a, b + 1):
+                nodes |= by_line.get(k, set())
+        return nodes
+
+    nodes = set() if m.module_level else tests([(m.file, *m.lines)], [])
+    if not nodes:  # module level, or code only run at import time (or never)
+        nodes = tests(*index.users(set(m.names)))
     return sorted(nodes, key=lambda n: (cov["seconds"][n], n))
 
 
