@@ -341,3 +341,10 @@ def test_input_run_counts_records() -> None:
     inp._fill(len(data))
     assert inp.run(0x22, 9, 0x01) == 1
     assert inp.offset == 9
+    for clean in (2, 3, 20):  # the first record with a mask6 bit ends the run, wherever it is
+        data = b"".join(zero_page(k + 1) for k in range(clean))
+        data += (0x9000 | 0x100 | 0x22).to_bytes(8, "big") + b"\0" + zero_page(40)
+        inp = _Input(io.BytesIO(data))
+        inp._fill(len(data))
+        assert inp.run(0x22, 9, 0x01) == clean
+        assert inp.offset == 9 * clean
