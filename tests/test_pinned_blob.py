@@ -173,6 +173,8 @@ def test_encode_revision_edges() -> None:
     with pytest.raises(GicmigError) as info:
         encode(st)
     assert info.value.code == "SCHEMA-REVISION-UNKNOWN"
+    st.schema_revision = 0xFFFF_FFFF  # the largest the u32 header field holds
+    assert encode(st)[12:16] == b"\xff\xff\xff\xff"
     st.schema_revision = 1  # revision 1 lacks enable_grp1_unknown: fine while it is unset
     assert encode(st)[12:16] == b"\x01\x00\x00\x00"
     st.enable_grp1_unknown = True
