@@ -11,8 +11,8 @@ from pathlib import Path
 from harness import median_seconds, report
 
 import gicmig
-from gicmig._pb import pb
-from gicmig.fixture import from_json, to_json
+from gicmig.core.pb import pb
+from gicmig.formats.fixture import from_json, to_json
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

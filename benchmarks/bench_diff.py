@@ -14,8 +14,9 @@ from typing import Any
 from harness import fmt, median_seconds, report
 
 import gicmig
-from gicmig.model import NUM_PRIVATE, GicState
-from gicmig.statediff import diff
+from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.core.model import GicState
+from gicmig.diff.semantic import diff
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

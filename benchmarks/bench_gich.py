@@ -8,15 +8,12 @@ from __future__ import annotations
 from harness import median_seconds, report
 
 import gicmig
-from gicmig.model import GicConfig, GicState
-from gicmig.views.gich import (
-    GichTarget,
-    export_gich,
-    group_priority_level,
-    import_gich,
-    split_active_levels,
-)
-from gicmig.views.gich_view import parse_view
+from gicmig.core.attribution import group_priority_level, split_active_levels
+from gicmig.core.model import GicConfig, GicState
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.params import GichTarget
+from gicmig.views.gich.plan import export_gich
+from gicmig.views.gich.viewfile import parse_view
 
 VTR64 = 0x9000_003F  # 64 LRs, 5 priority and preemption bits
 

@@ -17,24 +17,24 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "GicState": "gicmig.model",
-    "GicConfig": "gicmig.model",
-    "Irq": "gicmig.model",
-    "encode": "gicmig.codec",
-    "decode": "gicmig.codec",
-    "info": "gicmig.codec",
-    "validate": "gicmig.rules",
-    "check": "gicmig.rules",
-    "to_json": "gicmig.fixture",
-    "from_json": "gicmig.fixture",
-    "load": "gicmig.io",
-    "diff": "gicmig.statediff",
-    "Change": "gicmig.statediff",
-    "import_kvm": "gicmig.views.kvm",
-    "import_qemu": "gicmig.views.qemu",
+    "GicState": "gicmig.core.model",
+    "GicConfig": "gicmig.core.model",
+    "Irq": "gicmig.core.model",
+    "encode": "gicmig.formats.codec",
+    "decode": "gicmig.formats.codec",
+    "info": "gicmig.formats.codec",
+    "validate": "gicmig.core.rules",
+    "check": "gicmig.core.rules",
+    "to_json": "gicmig.formats.fixture",
+    "from_json": "gicmig.formats.fixture",
+    "load": "gicmig.formats.io",
+    "diff": "gicmig.diff.semantic",
+    "Change": "gicmig.diff.change",
+    "import_kvm": "gicmig.views.kvm.convert",
+    "import_qemu": "gicmig.views.qemu.convert",
     "import_gich": "gicmig.views.gich",
     "export_gich": "gicmig.views.gich",
-    "export_kvm": "gicmig.views.kvm",
+    "export_kvm": "gicmig.views.kvm.convert",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
     "ValidationError": "gicmig.errors",
@@ -50,16 +50,17 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from gicmig.codec import decode, encode, info
+    from gicmig.core.model import GicConfig, GicState, Irq
+    from gicmig.core.rules import check, validate
+    from gicmig.diff.change import Change
+    from gicmig.diff.semantic import diff
     from gicmig.errors import REASONS, DecodeError, GicmigError, ValidationError, Violation
-    from gicmig.fixture import from_json, to_json
-    from gicmig.io import load
-    from gicmig.model import GicConfig, GicState, Irq
-    from gicmig.rules import check, validate
-    from gicmig.statediff import Change, diff
+    from gicmig.formats.codec import decode, encode, info
+    from gicmig.formats.fixture import from_json, to_json
+    from gicmig.formats.io import load
     from gicmig.views.gich import export_gich, import_gich
-    from gicmig.views.kvm import export_kvm, import_kvm
-    from gicmig.views.qemu import import_qemu
+    from gicmig.views.kvm.convert import export_kvm, import_kvm
+    from gicmig.views.qemu.convert import import_qemu
 
 
 def __getattr__(name: str) -> Any:

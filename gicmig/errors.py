@@ -55,6 +55,7 @@ REASONS: dict[str, Reason] = _table(
     # interrupts
     ("IRQ-PRIORITY-UNIMPLEMENTED-BITS", 1, "a priority sets bits below the implemented ones"),
     ("IRQ-SPLIT-UNKNOWN-INVALID", 1, "a latch/line-unknown marker on an impossible interrupt"),
+    ("IRQ-LATCH-STALE-INVALID", 1, "a maybe-stale-latch marker where no active level latch is"),
     ("SGI-NOT-EDGE", 1, "an SGI is not edge-triggered"),
     ("SGI-DISABLED-RAO", 1, "an SGI is disabled although SGI enables are RAO/WI"),
     ("SGI-LATCH-OR-LINE", 1, "an SGI has a pending latch or line level bit"),
@@ -127,6 +128,8 @@ REASONS: dict[str, Reason] = _table(
     ("KVM-DUMP-APR-FORMAT", 1, "GICC_APR1-3 are set: not the GICv2-host APR format"),
     ("KVM-DUMP-IRQ-OUT-OF-RANGE", 1, "a register beyond nr_irqs reads non-zero"),
     ("KVM-DUMP-UNKNOWN-REGISTER", 1, "an offset KVM holds no state at reads non-zero"),
+    ("KVM-NEVER-RUN-BINARY-POINT", 1, "a never-run vCPU's BPR/ABPR below the minima: "
+     "normalized to the values the guest observes (a report, never a refusal)"),
     ("KVM-EXPORT-NUM-IRQS", 1, "KVM's NR_IRQS cannot take this many interrupt IDs"),
     ("KVM-EXPORT-VIRTUALIZATION", 1, "KVM's GICv2 has no virtualization extensions"),
     ("KVM-EXPORT-HYPERVISOR-CONTEXT", 1, "hypervisor context has no place in the device ABI"),
@@ -137,6 +140,8 @@ REASONS: dict[str, Reason] = _table(
     ("KVM-EXPORT-LINE-LEVEL", 1, "a line level the ABI would turn into a pending latch"),
     ("KVM-EXPORT-ACTIVE-SGI-SOURCE", 1, "an active SGI's source is not the one KVM assigns"),
     ("KVM-EXPORT-ACTIVE-SPI-CPU", 1, "an active SPI's CPU is not the one KVM assigns"),
+    ("KVM-EXPORT-LATCH-ACTIVE-LEVEL", 1, "a known latch of an active level IRQ: KVM clears "
+     "it at the deactivation"),
     ("KVM-EXPORT-CTLR-BITS", 1, "GICC_CTLR bits KVM's vgic_vmcr does not hold"),
     ("KVM-EXPORT-PMR-BITS", 1, "GICC_PMR sets bits below the 5 KVM implements"),
     ("KVM-EXPORT-BINARY-POINT", 1, "GICC_BPR/ABPR below KVM's minima 2/3"),
@@ -186,6 +191,8 @@ REASONS: dict[str, Reason] = _table(
     ("GICH-EXPORT-APR-GROUP-SPLIT", 1, "an active-priority group split GICH_APR would lose"),
     ("GICH-EXPORT-LR-OVERFLOW", 1, "more interrupts that must sit in LRs than the target has"),
     ("GICH-EXPORT-HW-IDLE", 1, "a HW mapping of an idle interrupt: only an LR can carry it"),
+    ("GICH-EXPORT-LATCH-MAYBE-STALE", 1, "a maybe-stale latch an LR without EOI would deliver "
+     "again (--eoi-policy none)"),
     ("GICH-EXPORT-UNKNOWN", 1, "an UNKNOWN marker the GICH encoding needs resolved"),
     ("GICH-NESTED-NO-VIRTUALIZATION", 1, "--nested on a GIC without virtualization extensions"),
     # --- schema revisions and compatibility (issue 4): add rows here

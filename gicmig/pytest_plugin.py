@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from gicmig.model import GicState
+    from gicmig.core.model import GicState
 
 UPDATE_OPTION = "--update-gic-fixtures"
 MAX_LINES = 200  # a failure shows at most this many changes
@@ -82,10 +82,10 @@ def assert_gic_state(actual: GicState | str | os.PathLike[str] | bytes,
     `ignore` adds fnmatch globs over diff paths to the ini option's, for this call.
     """
     __tracebackhide__ = True
+    from gicmig.core.model import GicState
+    from gicmig.diff.semantic import diff
     from gicmig.errors import GicmigError
-    from gicmig.io import load
-    from gicmig.model import GicState
-    from gicmig.statediff import diff
+    from gicmig.formats.io import load
 
     state = actual if isinstance(actual, GicState) else load(actual)
     path = _resolve(expected)
@@ -132,7 +132,8 @@ def _resolve(expected: str | os.PathLike[str]) -> Path:
 
 
 def _write(path: Path, state: GicState, why: str) -> None:
-    from gicmig.io import format_for, render, write_atomic
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import format_for, render
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, render(state, format_for(str(path))))

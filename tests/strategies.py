@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 
 NUM_IRQS = (32, 64, 96, 288, 992, 1020)
 
@@ -56,6 +56,7 @@ def states(draw: st.DrawFn, config: GicConfig | None = None) -> GicState:
     sh.enabled, sh.group = _bits(draw, n, density), _bits(draw, n, density)
     sh.edge, sh.pending_latch, sh.line_level, sh.active = edge, latch, line, active
     sh.pending_split_unknown = ~edge & latch & ~line & _bits(draw, n, density)
+    sh.latch_maybe_stale = ~edge & latch & active & _bits(draw, n, density)  # revision 3
     sh.priority = _bytes(draw, n, pm)
     sh.targets = _bytes(draw, n, cpus if cfg.num_cpus > 1 else 0)
     sh.active_cpu = _who(draw, active, n, cfg.num_cpus)
@@ -75,6 +76,7 @@ def _banked(draw: st.DrawFn, s: GicState, c: int, density: st.SearchStrategy[int
     b.group, b.edge, b.pending_latch, b.line_level, b.active = (
         _bits(draw, 32, density), edge, latch, line, active)
     b.pending_split_unknown = ~edge & latch & ~line & _bits(draw, 32, density) & 0xFFFF_FFFF
+    b.latch_maybe_stale = ~edge & latch & active & _bits(draw, 32, density) & 0xFFFF_FFFF
     b.priority = _bytes(draw, 32, cfg.priority_mask)
     b.sgi_sources = _bytes(draw, 16, cfg.cpu_mask)
     b.sgi_active_source = _who(draw, active, 16, cfg.num_cpus)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gicmig import bitmaps
+from gicmig.arch import bitmaps
 
 BITS = st.integers(0, 2**1100 - 1)
 

@@ -97,7 +97,7 @@ def test_validate_exit_2_beats_1() -> None:
 
 
 def test_info_on_a_newer_revision(tmp_path: Path) -> None:
-    from gicmig import envelope
+    from gicmig.formats import envelope
 
     blob = tmp_path / "new.gicmig"
     blob.write_bytes(envelope.pack((V1 / "busy.gicmig").read_bytes()[32:] + b"\xf8\x01\x07", 7))
@@ -145,7 +145,7 @@ def test_violations_in_a_fixture_point_at_their_line() -> None:
 
 
 def test_locate_places() -> None:
-    from gicmig.fixture_locate import locate
+    from gicmig.formats.fixture_locate import locate
 
     text = (V1 / "busy.json").read_text()
     lines = text.splitlines()
@@ -174,3 +174,30 @@ def test_a_state_on_stdout_is_the_json_fixture() -> None:
     out = run("import", "qemu", "examples/qemu-7.2-virt.mig", "--accel", "tcg", "--machine",
               "virt", "-o", "-")
     assert out.returncode == 0 and json.loads(out.stdout)["provenance"]["source"] == "qemu-tcg"
+
+
+def test_a_blob_is_never_written_to_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "gicmig", "encode",
+                               str(ROOT / "fixtures/v1/busy.json")],
+                              stdout=secondary, stderr=subprocess.PIPE, check=False)
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert done.returncode == 2
+    assert b"USAGE refusing to write a binary blob to a terminal" in done.stderr
+    # the library writes what it is asked to: the policy is the command line's
+    from gicmig.formats.io import dump, load
+
+    dump(load(ROOT / "fixtures/v1/busy.json"), tmp_path / "x", "blob")
+    assert (tmp_path / "x").read_bytes()[:4] == b"\x89GIC"
+
+
+def test_decode_of_a_newer_revision_to_json_names_what_json_cannot_hold() -> None:
+    done = run("decode", "--allow-unknown",
+               str(ROOT / "fixtures/v1/invalid/PAYLOAD-UNKNOWN-FIELDS.gicmig"))
+    assert done.returncode == 1 and done.stdout == b""
+    assert b"PAYLOAD-UNKNOWN-FIELDS a JSON fixture cannot hold schema revision" in done.stderr

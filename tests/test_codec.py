@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from strategies import states
 
 import gicmig
-from gicmig import envelope
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.formats import envelope
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 BUSY = (V1 / "busy.gicmig").read_bytes()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from gicmig._pb import pb
+from gicmig.core.pb import pb
 
 ROOT = Path(__file__).resolve().parents[1]
 

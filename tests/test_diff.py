@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import configs, states
 
-from gicmig.codec import decode, encode
-from gicmig.io import load
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
-from gicmig.statediff import Change, diff
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.diff.change import Change
+from gicmig.diff.semantic import diff
+from gicmig.formats.codec import decode, encode
+from gicmig.formats.io import load
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 GOLDEN = ("reset-virt-2cpu", "busy", "hyp-context", "max")

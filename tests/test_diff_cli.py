@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.cli import main
-from gicmig.cli.diff_cmds import VIEW_LOADERS, _parse_spec, load_input
 from gicmig.errors import GicmigError
-from gicmig.io import dump, load
+from gicmig.formats.io import dump, load
+from gicmig.inputs import VIEW_LOADERS, _parse_spec, load_input
 
 ROOT = Path(__file__).resolve().parents[1]
 V1 = ROOT / "fixtures" / "v1"
@@ -220,7 +220,7 @@ def test_any_input_gives_a_state_or_a_gicmig_error(spec: str, data: bytes) -> No
 
 def test_gich_view_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gich = pytest.importorskip("gicmig.views.gich")
-    gich_view = pytest.importorskip("gicmig.views.gich_view")
+    gich_view = pytest.importorskip("gicmig.views.gich.viewfile")
     state = load(V1 / "busy.json")
     view = tmp_path / "busy.gich.json"
     view.write_text(gich_view.to_json(gich.export_gich(state)))

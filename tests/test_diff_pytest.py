@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from gicmig.fixture import to_json
-from gicmig.io import load
+from gicmig.formats.fixture import to_json
+from gicmig.formats.io import load
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 
 TESTS = textwrap.dedent(f"""
-    from gicmig.io import load
+    from gicmig.formats.io import load
     from gicmig.pytest_plugin import assert_gic_state
 
     BUSY = {str(V1 / "busy.gicmig")!r}

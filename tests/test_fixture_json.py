@@ -13,7 +13,7 @@ from strategies import states
 
 import gicmig
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.fixture import from_json, json_schema, to_json
+from gicmig.formats.fixture import from_json, json_schema, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 BUSY = (ROOT / "fixtures" / "v1" / "busy.json").read_text()
@@ -133,7 +133,7 @@ def test_schema_accepts_the_golden_fixtures() -> None:
 
 
 def test_json_refuses_fields_of_a_newer_revision() -> None:
-    from gicmig import envelope
+    from gicmig.formats import envelope
 
     blob = (ROOT / "fixtures" / "v1" / "busy.gicmig").read_bytes()
     state = gicmig.decode(envelope.pack(blob[32:] + b"\xf8\x01\x07", 99), allow_unknown=True)

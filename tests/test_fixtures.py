@@ -9,7 +9,7 @@ import pytest
 
 import gicmig
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.fixture import from_json, to_json
+from gicmig.formats.fixture import from_json, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 V1 = ROOT / "fixtures" / "v1"

@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 import gicmig
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, LR_STATES
+from gicmig.core.attribution import split_active_levels
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, LR_STATES
-from gicmig.views.gich import (
-    GichTarget,
-    export_gich,
-    fold_vcpu,
-    import_gich,
-    split_active_levels,
-    status_registers,
-)
-from gicmig.views.gich_view import GichView, VcpuRegs
+from gicmig.views.gich.fold import fold_vcpu
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.params import GichTarget, status_registers
+from gicmig.views.gich.plan import export_gich
+from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
 ROOT = Path(__file__).resolve().parents[1]
 VTR4 = 0x9000_0003

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 import gicmig
 from gicmig.cli import main
 from gicmig.errors import REASONS, DecodeError, GicmigError
-from gicmig.views.gich import export_gich, import_gich
-from gicmig.views.gich_view import FORMAT, json_schema, parse_view
+from gicmig.views.gich.merge import import_gich
+from gicmig.views.gich.plan import export_gich
+from gicmig.views.gich.viewfile import FORMAT, json_schema, parse_view
 
 ROOT = Path(__file__).resolve().parents[1]
 BUSY = ROOT / "fixtures" / "v1" / "busy.json"

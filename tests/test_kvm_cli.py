@@ -11,10 +11,10 @@ import pytest
 from test_kvm_replay import KvmModel
 
 from gicmig.cli import main
-from gicmig.io import dump, load
-from gicmig.model import GicState
-from gicmig.views.kvm import import_kvm
-from gicmig.views.kvm_dump import parse_dump, parse_writes
+from gicmig.core.model import GicState
+from gicmig.formats.io import dump, load
+from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.dump import parse_dump, parse_writes
 
 ROOT = Path(__file__).resolve().parents[1]
 KVM = ROOT / "fixtures" / "kvm"
@@ -34,8 +34,14 @@ def test_import_then_export_restores_the_state(tmp_path: Path,
     assert "2 vCPUs, 288 interrupt IDs, GICD_IIDR 0x4b00343b" in report
     assert "unknown: GICD_CTLR.EnableGrp1" in report
     assert "cpu1 irq 27 (PPI 11), irq 33 (SPI 1)" in report
-    assert "unknown: CPU of active SPI (1): irq 48 (SPI 16)" in report
+    assert "unknown: CPU of active SPI" not in report and "unknown: group" not in report
+    assert ("derived: irq 48 (SPI 16): active on cpu1: the only active interrupt that sits at "
+            "cpu1's active group priority 0xa0") in report
+    assert ("derived: cpu0 gicc.active_priorities: group priorities 0xa0 are Group 0") in report
+    assert ("derived: cpu1 gicc.active_priorities: group priorities 0xa0 are Group 0") in report
     state = load(str(blob))
+    assert state.shared.active_cpu[16] == 1
+    assert [ci.active_group0 for ci in state.cpu] == [1 << 80, 1 << 80]
     assert state.provenance.source == "kvm-abi"
     assert main(["export", "kvm", str(blob), "-o", str(writes)]) == 0
     nr_irqs, accesses = parse_writes(writes.read_bytes())
@@ -74,8 +80,11 @@ def test_json_report(tmp_path: Path) -> None:
               "--format", "json")
     report = json.loads(res.stdout)
     assert res.returncode == 0 and report["ok"] and report["gicd_iidr"] == "0x4b00343b"
-    assert report["unknown"]["spi_active_cpu"] == ["irq 48 (SPI 16)"]
-    assert report["unknown"]["active_priority_group"] == {"cpu0": ["0xa0"], "cpu1": ["0xa0"]}
+    assert report["unknown"]["spi_active_cpu"] == []
+    assert report["unknown"]["active_priority_group"] == {}
+    assert report["normalized"] == []
+    assert [d["place"] for d in report["derived"]] == [
+        "irq 48 (SPI 16)", "cpu0 gicc.active_priorities", "cpu1 gicc.active_priorities"]
 
 
 def test_stdin_to_stdout() -> None:

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.errors import REASONS, GicmigError
-from gicmig.views.kvm import import_kvm
-from gicmig.views.kvm_dump import (
+from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.dump import (
     Access,
     dump_to_json,
     parse_dump,

@@ -10,10 +10,10 @@ import strategies
 from hypothesis import HealthCheck, given, settings
 from test_kvm_replay import KvmModel
 
+from gicmig.core.model import GicConfig, GicState
+from gicmig.core.rules import validate
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import GicConfig, GicState
-from gicmig.rules import validate
-from gicmig.views.kvm import (
+from gicmig.views.kvm.convert import (
     KvmUnrepresentable,
     export_kvm,
     fit_kvm,
@@ -64,6 +64,12 @@ def _spi_cpu(st: GicState) -> None:
     st.shared.active_cpu = bytes([1])
 
 
+def _active_latch(st: GicState) -> None:
+    """A level SPI latched again after its acknowledge (QEMU TCG keeps that latch)."""
+    st.shared.active = st.shared.pending_latch = 1 << 2
+    st.shared.active_cpu = bytes(3)
+
+
 def _ctlr(st: GicState) -> None:
     st.cpu[0].ctlr = 0x1 | 1 << 5
 
@@ -92,6 +98,7 @@ CASES: list[tuple[str, Callable[[GicState], None], str]] = [
     ("KVM-EXPORT-LINE-LEVEL", _spi_line, "irq 33 (SPI 1)"),
     ("KVM-EXPORT-ACTIVE-SGI-SOURCE", _sgi_source, "cpu0 irq 5 (SGI 5)"),
     ("KVM-EXPORT-ACTIVE-SPI-CPU", _spi_cpu, "irq 32 (SPI 0)"),
+    ("KVM-EXPORT-LATCH-ACTIVE-LEVEL", _active_latch, "irq 34 (SPI 2)"),
     ("KVM-EXPORT-CTLR-BITS", _ctlr, "cpu0 gicc.ctlr"),
     ("KVM-EXPORT-PMR-BITS", _pmr, "cpu1 gicc.pmr"),
     ("KVM-EXPORT-BINARY-POINT", _bpr, "cpu0 gicc.bpr"),
@@ -176,13 +183,24 @@ def test_what_kvm_holds_is_not_refused() -> None:
 @pytest.mark.parametrize(("config", "code"), [
     (GicConfig(1, 32, priority_bits=5, min_bpr=2), "KVM-EXPORT-NUM-IRQS"),
     (GicConfig(1, 1020, priority_bits=5, min_bpr=2), "KVM-EXPORT-NUM-IRQS"),
-    (GicConfig.qemu_virt(2, virtualization=True), "KVM-EXPORT-VIRTUALIZATION"),
 ])
 def test_hard_limits_refuse_even_when_lenient(config: GicConfig, code: str) -> None:
     st = GicState.reset(config)
     with pytest.raises(KvmUnrepresentable) as info:
         export_kvm(st, lenient=True)
     assert info.value.code == code
+
+
+def test_virtualization_is_refused_strict_and_dropped_lenient() -> None:
+    """The guest hypervisor's GICH registers: tests/test_qemu_to_kvm.py for real streams."""
+    st = GicState.reset(GicConfig.qemu_virt(2, virtualization=True))
+    with pytest.raises(KvmUnrepresentable) as info:
+        export_kvm(st)
+    assert {v.code for v in info.value.violations} >= {"KVM-EXPORT-VIRTUALIZATION"}
+    fitted, losses = fit_kvm(st, lenient=True)
+    assert [v.path for v in losses if v.code == "KVM-EXPORT-VIRTUALIZATION"] == [
+        "config.virtualization", "cpu0 gich", "cpu1 gich"]
+    assert fitted.config.virtualization is None and fitted.virtual == []
 
 
 def test_invalid_state_is_refused_before_anything() -> None:
@@ -232,7 +250,7 @@ def test_every_kvm_reason_code_is_exercised() -> None:
     here = Path(__file__).parent
     text = "".join(p.read_text() for p in here.glob("test_kvm*.py"))
     codes = [c for c in REASONS if c.startswith("KVM-")]
-    assert len(codes) == 30
+    assert len(codes) == 32
     assert [c for c in codes if f'"{c}"' not in text] == []
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from test_kvm_replay import KvmModel
 
+from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.model import UNKNOWN_CPU
-from gicmig.views.kvm import KvmDumpIncomplete, import_kvm
-from gicmig.views.kvm_dump import Access, KvmDump, parse_dump
+from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
+from gicmig.views.kvm.dump import Access, KvmDump, parse_dump
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kvm"
 TWO_VCPU = json.loads((FIXTURES / "two-vcpu.json").read_text())
@@ -56,15 +56,19 @@ def test_complete_dump_imports_with_unknown_markers() -> None:
     assert state.enable_grp0 and state.enable_grp1_unknown and not state.enable_grp1
     # PMR: VMPriMask 0x1e << 3
     assert reg("cpu", 0, 0x04) == 0x1E and state.cpu[0].pmr == 0xF0
-    # APR0 bit 20 (priority 0xa0) -> canonical level 80, group unknown
-    assert reg("cpu", 0, 0xD0) == 1 << 20
-    assert state.cpu[0].active_group_unknown == 1 << 80
-    assert state.cpu[0].active_group0 == state.cpu[0].active_group1 == 0
+    # APR0 bit 20 (priority 0xa0) -> canonical level 80; its group is the group of the one
+    # active interrupt at 0xa0 on each vCPU: PPI 27 on cpu0, SPI 48 on cpu1 (both Group 0)
+    assert reg("cpu", 0, 0xD0) == reg("cpu", 1, 0xD0) == 1 << 20
+    assert [(ci.active_group0, ci.active_group1, ci.active_group_unknown)
+            for ci in state.cpu] == [(1 << 80, 0, 0)] * 2
+    assert state.irq(27, cpu=0).active and state.irq(27, cpu=0).group == 0
     # a pending level PPI and SPI: latch OR line, split unknown
     assert state.irq(27, cpu=1).pending_split_unknown and state.irq(27, cpu=1).pending_latch
     assert state.irq(33).pending_split_unknown and not state.irq(33).line_level
-    # an active SPI: CPU unknown; SGI 1 pending on cpu1 from cpu0 (per source)
-    assert state.shared.active_cpu[16] == UNKNOWN_CPU
+    # the active SPI 48: on cpu1, the only vCPU whose level 0xa0 nothing else explains
+    assert state.shared.active_cpu[16] == 1
+    assert state.derivations[0].place == "irq 48 (SPI 16)" and state.normalizations == ()
+    # SGI 1 pending on cpu1 from cpu0 (per source)
     assert state.banked[1].sgi_sources[1] == 0b01
     assert state.shared.targets[0] == 0x01
 
@@ -202,7 +206,29 @@ def test_priority_low_bits_fail_validation() -> None:
     assert "irq 35 (SPI 3)" in str(info.value)
 
 
-def test_binary_point_below_kvm_minimum_fails_validation() -> None:
-    with pytest.raises(ValidationError) as info:
-        import_kvm(parse_dump(edited(("cpu", 0, 0x08, 1))))
-    assert info.value.code == "CPU-BPR-RANGE"
+def test_never_run_vcpu_reads_the_binary_points_the_guest_observes() -> None:
+    """KVM resets its software VMCR to 0; a vCPU that never ran reads BPR 0 / ABPR 0, and
+    the first run clamps them to 2 / 3 (real-implementations.md §2)."""
+    state = import_kvm(parse_dump(edited(("cpu", 1, 0x08, 0), ("cpu", 1, 0x1C, 0))))
+    assert [(ci.bpr, ci.abpr) for ci in state.cpu] == [(2, 3), (2, 3)]
+    (norm,) = state.normalizations
+    assert (norm.code, norm.path) == ("KVM-NEVER-RUN-BINARY-POINT", "vcpu1")
+    assert norm.message.startswith("GICC_BPR 0 -> 2, GICC_ABPR 0 -> 3: ")
+    # only what is below a minimum changes, each to its own minimum
+    state = import_kvm(parse_dump(edited(("cpu", 0, 0x08, 1), ("cpu", 0, 0x1C, 5))))
+    assert (state.cpu[0].bpr, state.cpu[0].abpr) == (2, 5)
+    assert state.normalizations[0].message.startswith("GICC_BPR 1 -> 2: ")
+    state = import_kvm(parse_dump(edited(("cpu", 0, 0x08, 4), ("cpu", 0, 0x1C, 2))))
+    assert (state.cpu[0].bpr, state.cpu[0].abpr) == (4, 3)
+    assert state.normalizations[0].message.startswith("GICC_ABPR 2 -> 3: ")
+    # the minima themselves are no normalization
+    assert import_kvm(parse_dump(edited())).normalizations == ()
+
+
+def test_fresh_kvm_vms_import() -> None:
+    """Right after CTRL_INIT every vCPU has never run: each shape imports, normalized."""
+    for n, nr_irqs in ((1, 64), (2, 96), (4, 288), (8, 992)):
+        model = KvmModel(n, nr_irqs)
+        state = import_kvm(model.save())
+        assert [(ci.bpr, ci.abpr) for ci in state.cpu] == [(2, 3)] * n
+        assert [v.path for v in state.normalizations] == [f"vcpu{c}" for c in range(n)]

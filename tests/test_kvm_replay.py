@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gicmig.model import GicState
-from gicmig.rules import validate
-from gicmig.views.kvm import dump_kvm, export_kvm, fit_kvm, import_kvm, kvm_config
-from gicmig.views.kvm_dump import Access, KvmDump, dump_to_json, parse_dump
+from gicmig.abi.kvm import kvm_config
+from gicmig.core.attribution import attribute
+from gicmig.core.model import GicState
+from gicmig.core.rules import validate
+from gicmig.views.kvm.convert import dump_kvm, export_kvm, fit_kvm, import_kvm
+from gicmig.views.kvm.dump import Access, KvmDump, dump_to_json, parse_dump
 
 U32 = 0xFFFF_FFFF
 
@@ -47,7 +49,8 @@ class KvmModel:
         self.private = [[Irq(enabled=i < 16, edge=i < 16, targets=1 << c) for i in range(32)]
                         for c in range(num_cpus)]
         self.spis = [Irq() for _ in range(nr_irqs - 32)]
-        self.cpu = [{"ctlr": 0, "pmr": 0, "bpr": 2, "abpr": 3, "apr": 0}
+        # KVM resets its software VMCR to 0: a vCPU that never ran reads BPR 0 / ABPR 0
+        self.cpu = [{"ctlr": 0, "pmr": 0, "bpr": 0, "abpr": 0, "apr": 0}
                     for _ in range(num_cpus)]
         self.sgir_writes = 0
 
@@ -262,6 +265,17 @@ def kvm_states(draw: st.DrawFn) -> GicState:
     if n > 1:
         sh.targets = bytes(t & cpu_mask for t in draw(st.binary(min_size=k, max_size=k)))
     sh.active_cpu = bytes(0xFF if sh.active >> i & 1 else 0 for i in range(k))
+    # KVM reads every pending + active level interrupt as a maybe-stale latch
+    for c in range(n):
+        b = state.banked[c]
+        b.latch_maybe_stale = b.pending_latch & b.active & ~b.edge
+    sh.latch_maybe_stale = sh.pending_latch & sh.active & ~sh.edge
+    # what KVM's registers explain, an import derives (gicmig.core.attribution); an SPI
+    # is active on the CPU KVM queued it to, its first target
+    attribute(state)
+    if n > 1:
+        sh.targets = bytes(t if c == 0xFF else (t & -(1 << c)) | 1 << c
+                           for t, c in zip(sh.targets.ljust(k, b"\0"), sh.active_cpu, strict=True))
     validate(state)
     return state
 

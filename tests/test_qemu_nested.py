@@ -10,10 +10,10 @@ import pytest
 from test_qemu_support import GicImage, stream
 
 import gicmig
+from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW
 from gicmig.cli import main
 from gicmig.errors import GicmigError
-from gicmig.registers import GICH_HCR, GICH_LR, GICH_LR_HW
-from gicmig.views.gich import fold_nested
+from gicmig.views.gich.nested import fold_nested
 
 ROOT = Path(__file__).resolve().parents[1]
 VIRT = ROOT / "examples" / "qemu-7.2-virt.mig"

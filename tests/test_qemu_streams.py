@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from gicmig.codec import decode, encode
-from gicmig.model import NUM_PRIVATE, NUM_SGIS, GicState
-from gicmig.registers import (
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
     GICC_CTLR,
     GICD_CTLR,
     GICD_TYPER,
@@ -25,7 +24,9 @@ from gicmig.registers import (
     LR_STATES,
     lr_layout,
 )
-from gicmig.views.qemu import import_qemu
+from gicmig.core.model import GicState
+from gicmig.formats.codec import decode, encode
+from gicmig.views.qemu.convert import import_qemu
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "qemu"
 SCENARIOS = ("reset", "dist", "cpuif", "virt")

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_qemu_support import GicImage, LazyStream, be32, stream, stream_parts
 
-from gicmig.codec import decode, encode
+from gicmig.arch.registers import GICH_VMCR
 from gicmig.errors import REASONS, GicmigError
-from gicmig.registers import GICH_VMCR
-from gicmig.views.qemu import QemuImport, import_qemu
-from gicmig.views.qemu_stream import read_arm_gic
+from gicmig.formats.codec import decode, encode
+from gicmig.views.qemu.convert import QemuImport, import_qemu
+from gicmig.views.qemu.stream import read_arm_gic
 
 
 def run(data: bytes, *, accel: str = "tcg", lenient: bool = False, **kw: object) -> QemuImport:
@@ -179,7 +179,10 @@ def test_machine_presets() -> None:
     data = stream(base().section())
     refused(data, "QEMU-MACHINE-UNKNOWN", machine="sbsa-ref")
     refused(stream(base().section(), machine="vexpress-a15"), "QEMU-MACHINE-MISMATCH")
-    refused(data, "QEMU-PARAMETER-MISSING", machine=None)
+    # a stream that names the virt board gets its 288 IDs; another board needs --num-irqs
+    assert run(data, machine=None).state.config.num_irqs == 288
+    refused(stream(base().section(), machine="vexpress-a15"), "QEMU-PARAMETER-MISSING",
+            machine=None)
     refused(data, "QEMU-PARAMETER-MISSING", machine=None, num_irqs=300)
     assert run(data, machine=None, num_irqs=64).state.config.num_irqs == 64
 
@@ -416,12 +419,12 @@ def test_cli_import_lenient_report_and_output(tmp_path: Path) -> None:
 
 def test_cli_usage_errors(tmp_path: Path) -> None:
     src = tmp_path / "in.mig"
-    src.write_bytes(stream(base().section()))
+    src.write_bytes(stream(base().section(), machine="vexpress-a15"))
     no_accel = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"))
     assert no_accel.returncode == 2 and b"--accel" in no_accel.stderr
     no_irqs = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"), "--accel", "tcg")
     assert no_irqs.returncode == 2 and b"QEMU-PARAMETER-MISSING" in no_irqs.stderr
-    same = cli("import", "qemu", str(src), "-o", str(src), "--accel", "tcg", "--machine", "virt")
+    same = cli("import", "qemu", str(src), "-o", str(src), "--accel", "tcg", "--num-irqs", "64")
     assert same.returncode == 2 and src.read_bytes()[:4] == b"QEVM"
     bad = cli("import", "qemu", str(tmp_path / "missing.mig"), "-o", "x", "--accel", "tcg",
               "--machine", "virt", "--format", "json")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import gicmig
-from gicmig import envelope
 from gicmig.cli import main
+from gicmig.core.model import GicConfig, GicState, HwMapping
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.fixture import from_json, to_json
-from gicmig.model import GicConfig, GicState, HwMapping
+from gicmig.formats import envelope
+from gicmig.formats.fixture import from_json, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 BUSY = ROOT / "fixtures" / "v1" / "busy.json"
@@ -48,7 +48,7 @@ def test_one_physical_id_is_mapped_once() -> None:
     assert [v.code for v in gicmig.check(s)] == ["HYP-HW-MAPPING"]
 
 
-@pytest.mark.parametrize("revision", [3, 10**20, 0])
+@pytest.mark.parametrize("revision", [4, 10**20, 0])
 def test_a_fixture_names_only_known_revisions(revision: int) -> None:
     doc = json.loads(BUSY.read_text())
     doc["schema_revision"] = revision
@@ -192,9 +192,9 @@ def test_qemu_bypass_bits_are_impossible() -> None:
 
 
 def test_lenient_drops_only_empty_list_registers_beyond_listregs() -> None:
-    from gicmig.registers import GICH_LR
-    from gicmig.views.gich import import_gich
-    from gicmig.views.gich_view import GichView, VcpuRegs
+    from gicmig.arch.registers import GICH_LR
+    from gicmig.views.gich.merge import import_gich
+    from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
     image = GicState.reset(GicConfig.qemu_virt())
     reset_vmcr = 0x004C0000
@@ -210,7 +210,7 @@ def test_lenient_drops_only_empty_list_registers_beyond_listregs() -> None:
 
 
 def test_a_distributor_path_stays_beside_the_view() -> None:
-    from gicmig.views.gich_view import parse_view
+    from gicmig.views.gich.viewfile import parse_view
 
     doc = {"format": "gicmig.gich-view/1", "distributor": {"path": "/etc/passwd"},
            "vcpus": [{"vtr": 0x90000003, "hcr": 0, "vmcr": 0x004C0000, "apr": 0,
@@ -221,8 +221,8 @@ def test_a_distributor_path_stays_beside_the_view() -> None:
 
 
 def test_strict_refuses_list_registers_beyond_listregs() -> None:
-    from gicmig.views.gich import import_gich
-    from gicmig.views.gich_view import GichView, VcpuRegs
+    from gicmig.views.gich.merge import import_gich
+    from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
     regs = VcpuRegs(vtr=0x90000003, hcr=0, vmcr=0x004C0000, apr=0, lr=(0, 0, 0, 0, 0))
     with pytest.raises(gicmig.ValidationError) as info:
@@ -231,7 +231,7 @@ def test_strict_refuses_list_registers_beyond_listregs() -> None:
 
 
 def test_a_low_abpr_is_named_as_abpr() -> None:
-    from gicmig.views.gich import export_gich
+    from gicmig.views.gich.plan import export_gich
 
     s = GicState.reset(GicConfig.qemu_virt())
     s.cpu[0].bpr, s.cpu[0].abpr = 2, 1  # BPR fits the target's minimum 2, ABPR not its 3

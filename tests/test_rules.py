@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from strategies import states
 
 import gicmig
-from gicmig.rules import _context, _detailed, _fast_ok, check
+from gicmig.core.rules import check, context_for, explain, fast_ok
 
 SETTINGS = settings(max_examples=400, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -57,9 +57,9 @@ def test_fast_path_and_named_rules_agree(state: gicmig.GicState, data: st.DataOb
     for _ in range(data.draw(st.integers(0, 3))):
         _mutate(data, state)
     msg = state._pb
-    ctx = _context(msg.config.SerializeToString(deterministic=True))
-    named = _detailed(ctx, msg)
-    assert _fast_ok(ctx, msg) == (not named), named
+    ctx = context_for(msg.config.SerializeToString(deterministic=True))
+    named = explain(ctx, msg)
+    assert fast_ok(ctx, msg) == (not named), named
     assert check(state) == named
 
 

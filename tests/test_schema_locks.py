@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.cli import main
+from gicmig.core.model import SCHEMA_REVISION
 from gicmig.errors import GicmigError
-from gicmig.model import SCHEMA_REVISION
 from gicmig.schemacheck import locks, sources, waivers
 from gicmig.schemacheck.check import check_schema
 
@@ -53,12 +53,21 @@ def test_revision_2_only_adds_enable_grp1_unknown() -> None:
     assert added == [("GicState", 7, "enable_grp1_unknown")]
 
 
+def test_revision_3_only_adds_the_maybe_stale_latch_markers() -> None:
+    old, new = (locks.get_lock(r).schema().fds.file[0] for r in (2, 3))
+    fields = {m.name: {f.number: f.name for f in m.field} for m in old.message_type}
+    added = [(m.name, f.number, f.name) for m in new.message_type for f in m.field
+             if f.number not in fields[m.name]]
+    assert added == [("BankedInterrupts", 11, "latch_maybe_stale"),
+                     ("SharedInterrupts", 11, "latch_maybe_stale")]
+
+
 def test_repo_schema_checks_clean_against_every_lock(capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["schema", "check"]) == 0
     err = capsys.readouterr().err
-    assert "0 breaking" in err and "revision 1, revision 2" in err
+    assert "0 breaking" in err and "revision 1, revision 2, revision 3" in err
 
 
 def test_lock_is_noop_when_unchanged(tmp_path: Path) -> None:
@@ -77,9 +86,9 @@ def test_lock_appends_a_compatible_revision(tmp_path: Path,
     proto.write_text(proto.read_text().replace(
         "bool enable_grp1_unknown = 7;", "bool enable_grp1_unknown = 7;\n  uint32 spare = 8;"))
     assert main(["schema", "lock", "--locks", str(d), str(tmp_path / "proto")]) == 0
-    assert "locked schema revision 3" in capsys.readouterr().out
-    assert [lk.revision for lk in locks.list_locks(d)] == [1, 2, 3]
-    assert locks.get_lock(3, d).schema().fds.file[0].name == GICMIG_PROTO
+    assert "locked schema revision 4" in capsys.readouterr().out
+    assert [lk.revision for lk in locks.list_locks(d)] == [1, 2, 3, 4]
+    assert locks.get_lock(4, d).schema().fds.file[0].name == GICMIG_PROTO
 
 
 def test_lock_refuses_a_breaking_change(tmp_path: Path,
@@ -91,7 +100,7 @@ def test_lock_refuses_a_breaking_change(tmp_path: Path,
     assert main(["schema", "lock", "--locks", str(d), str(tmp_path / "proto")]) == 1
     out = capsys.readouterr()
     assert "FIELD_WIRE_JSON_COMPATIBLE_TYPE" in out.out and "SCHEMA-BREAKING" in out.err
-    assert len(locks.list_locks(d)) == 2
+    assert len(locks.list_locks(d)) == 3
 
 
 def test_first_lock_of_a_new_proto_set(tmp_path: Path) -> None:
@@ -270,4 +279,4 @@ def test_compiling_without_grpcio_tools_is_a_typed_error(monkeypatch: pytest.Mon
     err = capsys.readouterr().err
     assert "SCHEMA-COMPILER-MISSING" in err and "descriptor set" in err
     # a descriptor set needs no compiler
-    assert main(["schema", "check", str(locks.DEFAULT_DIR / "schema-revision-2.binpb")]) == 0
+    assert main(["schema", "check", str(locks.DEFAULT_DIR / "schema-revision-3.binpb")]) == 0

@@ -1,4 +1,5 @@
-"""Write fixtures/v1: golden states (.json + .gicmig) and invalid/ cases, one per reason code.
+"""Write fixtures/v1: golden states (.json + .gicmig) and invalid/ cases, one per reason code;
+with `--v3`, fixtures/v3: the golden states of schema revision 3 and its invalid/ cases.
 
 Run once per schema revision: `python tools/make_fixtures.py`. Released fixtures must decode
 forever, so re-running must not change them (tests/test_fixtures.py compares the committed
@@ -15,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gicmig
-from gicmig import envelope
-from gicmig.fixture import to_json
-from gicmig.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
-from gicmig.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.formats import envelope
+from gicmig.formats.fixture import to_json
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 
@@ -368,5 +369,42 @@ def main() -> None:
     print(f"wrote {OUT}", file=sys.stderr)
 
 
+# --- schema revision 3: the latch_maybe_stale marker ---------------------------------------------
+V3 = OUT.parent / "v3"
+KVM_EXAMPLE = OUT.parent / "kvm" / "two-vcpu.json"
+
+
+def kvm_stale_latch() -> GicState:
+    """The two-vCPU KVM example after vCPU 0 acknowledged its timer PPI (27) whose latch was
+    set: KVM reads it pending + active until the deactivation (schema revision 3 marks it)."""
+    from gicmig.views.kvm.convert import import_kvm
+
+    doc = json.loads(KVM_EXAMPLE.read_text())
+    for r in doc["registers"]:
+        if (r["group"], r["vcpu"], int(r["offset"], 16)) in (("dist", 0, 0x200),
+                                                                ("dist", 0, 0x280)):
+            r["value"] = f"{1 << 27:#010x}"
+    state = import_kvm(json.dumps(doc))
+    assert state.schema_revision == 3 and state.banked[0].latch_maybe_stale == 1 << 27
+    return state
+
+
+def main_v3() -> None:
+    V3.mkdir(parents=True, exist_ok=True)
+    state = kvm_stale_latch()
+    (V3 / "kvm-stale-latch.json").write_text(to_json(state))
+    (V3 / "kvm-stale-latch.gicmig").write_bytes(gicmig.encode(state))
+    bad = V3 / "invalid"
+    bad.mkdir(exist_ok=True)
+    doc = json.loads(to_json(state))
+    doc["cpus"][1]["irqs"]["27"]["latch_maybe_stale"] = True  # pending, not active
+    (bad / "IRQ-LATCH-STALE-INVALID.json").write_text(json.dumps(doc, indent=2) + "\n")
+    blob = gicmig.encode(state)
+    header = envelope.read_header(blob)
+    (bad / "BLOB-REVISION-MISMATCH.gicmig").write_bytes(
+        envelope.pack(envelope.payload_of(blob, header), 2))
+    print(f"wrote {V3}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    main_v3() if sys.argv[1:] == ["--v3"] else main()

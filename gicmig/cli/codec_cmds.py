@@ -52,9 +52,14 @@ def register(sub: Subcommands) -> None:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from gicmig.io import dump, load
+    from gicmig.formats.io import dump, load
 
     refuse_overwriting_input(args)
+    if args.output == "-" and sys.stdout.isatty():
+        from gicmig.errors import GicmigError
+
+        raise GicmigError("USAGE", "refusing to write a binary blob to a terminal: "
+                                   "use -o FILE (or -o FILE.json), or a pipe")
     args.current_path = args.input
     state = load(args.input)
     if args.revision is not None:  # schema revisions (issue 4)
@@ -66,33 +71,18 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from gicmig.io import dump, load
+    from gicmig.formats.io import dump, load
 
     refuse_overwriting_input(args)
     args.current_path = args.input
     state = load(args.input, allow_unknown=args.allow_unknown)
-    _refuse_unknown_in_json(state)
     dump(state, args.output, "json")
     return 0
 
 
-def _refuse_unknown_in_json(state: Any) -> None:
-    # schema revisions (issue 4): fields of a newer revision survive blob -> blob, but the
-    # JSON fixture has no place for them, so writing it would drop them silently
-    from gicmig.codec import unknown_fields
-    from gicmig.errors import GicmigError
-
-    unknown = list(unknown_fields(state._pb))
-    if unknown:
-        raise GicmigError("PAYLOAD-UNKNOWN-FIELDS",
-                          f"schema revision {state.schema_revision} fields this gicmig does not "
-                          f"know ({', '.join(unknown)}) cannot be written as JSON; keep the "
-                          "blob, or decode it with a gicmig that knows that revision")
-
-
 def _validate(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError, ValidationError
-    from gicmig.io import load
+    from gicmig.formats.io import load
 
     records: list[dict[str, Any]] = []
     status = 0
@@ -126,8 +116,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _add_lines(path: str, errors: list[dict[str, Any]]) -> None:
     """For a JSON fixture, where each violation lives in the text (ruff-style locations)."""
-    from gicmig.fixture_locate import locate
-    from gicmig.io import read_bytes, sniff
+    from gicmig.files import read_bytes
+    from gicmig.formats.fixture_locate import locate
+    from gicmig.formats.io import sniff
 
     data = read_bytes(path) if path != "-" else b""
     if sniff(data) != "json":
@@ -155,8 +146,8 @@ def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from gicmig.codec import SCHEMA_REVISION, info
-    from gicmig.io import read_bytes
+    from gicmig.files import read_bytes
+    from gicmig.formats.codec import SCHEMA_REVISION, info
 
     args.current_path = args.input
     i = info(read_bytes(args.input))
@@ -190,8 +181,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _schema_json(args: argparse.Namespace) -> int:
-    from gicmig.fixture import json_schema
-    from gicmig.io import write_atomic
+    from gicmig.files import write_atomic
+    from gicmig.formats.fixture import json_schema
 
     write_atomic(args.output, (json.dumps(json_schema(), indent=2) + "\n").encode())
     return 0

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
-    from gicmig.model import GicState
+    from gicmig.core.model import GicState
 
 DIFF_EPILOG = """inputs (detected by content): a .gicmig blob of any schema revision, a JSON
   fixture, a KVM dump, a GICH view; - for stdin. A QEMU migration stream needs its
@@ -62,135 +61,12 @@ def register(sub: Subcommands) -> None:
     p.set_defaults(run=_update)
 
 
-# --- inputs -----------------------------------------------------------------------------------
-# `VIEW[,KEY=VALUE...]:PATH` input specs, one loader per outside view that has an importer
-# (docs/diff.md); a new view joins by adding a loader here. A loader gets the input's bytes,
-# the spec's options (it refuses those it does not know) and the input's path.
-Options = dict[str, str]
-Loader = Callable[[bytes | str, Options, str], "GicState"]  # (bytes or a path, options, name)
-
-
-def _int_options(opts: Options, known: tuple[str, ...]) -> dict[str, int]:
-    from gicmig.errors import GicmigError
-
-    out = {}
-    for key, value in opts.items():
-        if key not in known:
-            raise GicmigError("USAGE", f"unknown view option {key!r} (known: {', '.join(known)})")
-        if not (value.isascii() and value.isdigit()):
-            raise GicmigError("USAGE", f"view option {key}={value!r} is not a number")
-        out[key] = int(value)
-    return out
-
-
-def _bytes(source: bytes | str) -> bytes:
-    from gicmig.io import read_bytes
-
-    return source if isinstance(source, bytes) else read_bytes(source)
-
-
-def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
-    from gicmig.views.kvm import import_kvm
-    from gicmig.views.kvm_dump import parse_dump
-
-    options = _int_options(opts, ("num_cpus", "priority_bits"))
-    return import_kvm(parse_dump(_bytes(source)), **options)
-
-
-def _load_qemu(accel: str) -> Loader:
-    def load_qemu(source: bytes | str, opts: Options, path: str) -> GicState:
-        import io
-        import sys
-
-        from gicmig.views.qemu import convert
-        from gicmig.views.qemu_stream import read_arm_gic
-
-        machine = opts.pop("machine", None)
-        lenient = _flag(opts, "lenient")
-        nums = _int_options(opts, ("num_cpus", "num_irqs", "priority_bits"))
-        # a stream holds the VM's RAM: read it streaming, never whole
-        stream: Any = (io.BytesIO(source) if isinstance(source, bytes)
-                       else sys.stdin.buffer if source == "-" else source)
-        section = read_arm_gic(stream)
-        board = section.machine or ""
-        if machine is None and "num_irqs" not in nums and board.startswith("virt"):
-            machine = "virt"  # the stream names its board, and the board fixes the IDs
-        return convert(section, accel=accel, machine=machine, lenient=lenient, **nums).state
-    return load_qemu
-
-
-def _load_gich(source: bytes | str, opts: Options, path: str) -> GicState:
-    import os
-
-    from gicmig.views.gich import import_gich
-    from gicmig.views.gich_view import parse_view
-
-    lenient, keep = _flag(opts, "lenient"), _flag(opts, "keep_hypervisor_context")
-    _int_options(opts, ())
-    base = os.path.dirname(os.path.abspath(path)) if path != "-" else None
-    return import_gich(parse_view(_bytes(source), base_dir=base), lenient=lenient,
-                       keep_hypervisor_context=keep)
-
-
-def _flag(opts: Options, name: str) -> bool:
-    from gicmig.errors import GicmigError
-
-    value = opts.pop(name, "0")
-    if value not in ("0", "1"):
-        raise GicmigError("USAGE", f"view option {name}={value!r}: use {name}=1 or {name}=0")
-    return value == "1"
-
-
-VIEW_LOADERS: dict[str, Loader] = {
-    "gich": _load_gich,
-    "kvm": _load_kvm,
-    "qemu-tcg": _load_qemu("tcg"),
-    "qemu-kvm": _load_qemu("kvm"),
-}
-
-
-def _parse_spec(spec: str) -> tuple[str, Options, str] | None:
-    """(view, options, path) of `VIEW[,K=V...]:PATH` or `qemu:ACCEL[,K=V...]:PATH`."""
-    head, sep, path = spec.partition(":")
-    if not sep:
-        return None
-    name, *opts = head.split(",")
-    if name == "qemu":
-        head, sep, path = path.partition(":")
-        accel, *more = head.split(",")
-        name, opts = f"qemu-{accel}", [*opts, *more]
-    if name not in VIEW_LOADERS or not sep:
-        return None
-    return name, dict(o.partition("=")[::2] for o in opts if o), path
-
-
-def load_input(spec: str) -> GicState:
-    """A state from a view spec, else a blob, JSON fixture or KVM dump by content (or `-`)."""
-    import re
-
-    from gicmig.errors import GicmigError
-    from gicmig.io import QEMU_MAGIC, load, read_bytes
-
-    parsed = _parse_spec(spec)
-    if parsed is not None:
-        name, opts, path = parsed
-        return VIEW_LOADERS[name](path, opts, path)
-    data = read_bytes(spec)
-    if data.startswith(QEMU_MAGIC):
-        raise GicmigError("USAGE", "a QEMU migration stream does not say which device wrote "
-                                   f"it: give qemu:tcg:{spec} or qemu:kvm:{spec}")
-    view = re.match(rb'\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/', data[:4096])
-    if view:
-        loader = _load_kvm if view.group(1) == b"kvm-dump" else _load_gich
-        return loader(data, {}, spec)
-    return load(data)
-
-
 # --- diff ---------------------------------------------------------------------------------------
 def _diff(args: argparse.Namespace) -> int:
     from gicmig.cli._run import report_error
+    from gicmig.diff.semantic import diff
     from gicmig.errors import GicmigError
-    from gicmig.statediff import diff
+    from gicmig.inputs import load_input
 
     try:
         if args.old == "-" and args.new == "-":
@@ -230,8 +106,10 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _update_one(args: argparse.Namespace, path: str) -> int:
-    from gicmig.io import format_for, load, read_bytes, render, write_atomic
-    from gicmig.statediff import diff
+    from gicmig.diff.semantic import diff
+    from gicmig.files import read_bytes, write_atomic
+    from gicmig.formats.io import format_for, load, render
+    from gicmig.inputs import load_input
 
     current: GicState | None
     if args.source is None:
@@ -265,7 +143,7 @@ def _current(path: str) -> tuple[GicState | None, str]:
     import os
 
     from gicmig.errors import GicmigError
-    from gicmig.io import load
+    from gicmig.formats.io import load
 
     if not os.path.exists(path):
         return None, "new file"

@@ -59,6 +59,9 @@ def register(sub: Subcommands) -> None:
                    help="the target's GICH_VTR (default 0x90000003: 4 LRs, 5 priority and "
                         "5 preemption bits)")
     p.add_argument("--eoi-policy", choices=("kvm", "none"), default="kvm")
+    p.add_argument("--lenient", action="store_true",
+                   help="with --eoi-policy none: drop a pending latch marked maybe stale (as "
+                        "KVM would at the deactivation) instead of refusing, and report it")
     p.add_argument("--distributor", choices=("fixture", "blob"), default="fixture",
                    help="embed the distributor image as a JSON fixture or a base64 blob")
     p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
@@ -81,9 +84,10 @@ def _u32(text: str) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.io import dump, read_bytes
-    from gicmig.views.gich import import_gich
-    from gicmig.views.gich_view import parse_view
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import dump
+    from gicmig.views.gich.merge import import_gich
+    from gicmig.views.gich.viewfile import parse_view
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -102,19 +106,22 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.io import load, write_atomic
-    from gicmig.views.gich import GichTarget, export_gich
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import load
+    from gicmig.views.gich.params import GichTarget
+    from gicmig.views.gich.plan import plan_gich
 
     refuse_overwriting_input(args)
     args.current_path = args.input
     state = load(args.input)
     try:
-        view = export_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy))
+        view, losses = plan_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy),
+                                 lenient=args.lenient)
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
         return exc.exit_status
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
-    _report(args, [], ok=True)
+    _report(args, list(losses), ok=True)
     return 0
 
 
@@ -134,8 +141,8 @@ def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool) -> No
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from gicmig.io import write_atomic
-    from gicmig.views.gich_view import json_schema
+    from gicmig.files import write_atomic
+    from gicmig.views.gich.viewfile import json_schema
 
     write_atomic(args.output, (json.dumps(json_schema(), indent=2) + "\n").encode())
     return 0

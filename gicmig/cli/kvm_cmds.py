@@ -11,8 +11,8 @@ from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
+    from gicmig.core.model import GicState
     from gicmig.errors import Violation
-    from gicmig.model import GicState
 
 IMPORT_EPILOG = """examples:
   gicmig import kvm fixtures/kvm/two-vcpu.json -o state.gicmig
@@ -70,9 +70,10 @@ def register(sub: Subcommands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gicmig.io import dump, read_bytes
-    from gicmig.views.kvm import KvmDumpIncomplete, import_kvm
-    from gicmig.views.kvm_dump import parse_dump
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import dump
+    from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
+    from gicmig.views.kvm.dump import parse_dump
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -92,13 +93,15 @@ def _import(args: argparse.Namespace) -> int:
 
 def unknown_markers(state: GicState) -> dict[str, Any]:
     """Every UNKNOWN marker of `state`, named as in messages."""
-    from gicmig import labels
-    from gicmig.model import NUM_PRIVATE, NUM_SGIS, UNKNOWN_CPU
+    from gicmig.arch import labels
+    from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+    from gicmig.core.model import UNKNOWN_CPU
 
-    split, sgi, spi, apr = [], [], [], {}
+    split, sgi, spi, apr, stale = [], [], [], {}, []
     for c in state.cpus():
         b = state.banked[c]
         split += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.pending_split_unknown >> i & 1]
+        stale += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.latch_maybe_stale >> i & 1]
         sgi += [labels.irq(s, c) for s in range(NUM_SGIS) if b.sgi_active_source[s] == UNKNOWN_CPU]
         levels = state.cpu[c].active_group_unknown
         if levels:
@@ -107,28 +110,42 @@ def unknown_markers(state: GicState) -> dict[str, Any]:
     split += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
               if sh.pending_split_unknown >> k & 1]
     spi = [labels.irq(NUM_PRIVATE + k) for k, v in enumerate(sh.active_cpu) if v == UNKNOWN_CPU]
+    stale += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
+              if sh.latch_maybe_stale >> k & 1]
     return {"enable_grp1": bool(getattr(state, "enable_grp1_unknown", False)),
             "pending_split": split, "sgi_active_source": sgi, "spi_active_cpu": spi,
-            "active_priority_group": apr}
+            "active_priority_group": apr, "latch_maybe_stale": stale}
 
 
 def _report_import(args: argparse.Namespace, state: GicState) -> None:
     out = sys.stderr if args.output == "-" else sys.stdout
     cfg, iidr = state.config, state.provenance.gicd_iidr
     marks = unknown_markers(state)
+    norm = getattr(state, "normalizations", ())
+    derived = getattr(state, "derivations", ())
     if args.format == "json":
         print(json.dumps({"ok": True, "path": args.input, "output": args.output,
                           "num_cpus": cfg.num_cpus, "num_irqs": cfg.num_irqs,
                           "gicd_iidr": None if iidr is None else f"{iidr:#010x}",
+                          "normalized": [{"code": v.code, "place": v.path,
+                                          "message": v.message} for v in norm],
+                          "derived": [{"place": d.place, "message": d.message}
+                                      for d in derived],
                           "unknown": marks}, indent=2), file=out)
         return
     print(f"{args.input}: {cfg.num_cpus} vCPUs, {cfg.num_irqs} interrupt IDs, GICD_IIDR "
           f"{iidr or 0:#010x} -> {args.output}", file=out)
+    for v in norm:
+        print(f"normalized: {v.code} {v.path}: {v.message}", file=out)
+    for d in derived:
+        print(f"derived: {d.place}: {d.message}", file=out)
     if marks["enable_grp1"]:
         print("unknown: GICD_CTLR.EnableGrp1 (KVM has one distributor enable)", file=out)
     for key, what in (("pending_split", "latch/line split of pending level interrupt"),
                       ("sgi_active_source", "source of active SGI"),
-                      ("spi_active_cpu", "CPU of active SPI")):
+                      ("spi_active_cpu", "CPU of active SPI"),
+                      ("latch_maybe_stale", "whether the latch of active level interrupt is "
+                                            "KVM's stale one")):
         if marks[key]:
             print(f"unknown: {what} ({len(marks[key])}): {', '.join(marks[key])}", file=out)
     for cpu, levels in marks["active_priority_group"].items():
@@ -137,9 +154,10 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
-    from gicmig.io import load, write_atomic
-    from gicmig.views.kvm import dump_kvm, plan_kvm
-    from gicmig.views.kvm_dump import dump_to_json, writes_to_json
+    from gicmig.files import write_atomic
+    from gicmig.formats.io import load
+    from gicmig.views.kvm.convert import dump_kvm, plan_kvm
+    from gicmig.views.kvm.dump import Loss, dump_to_json, writes_to_json
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -153,7 +171,8 @@ def _export(args: argparse.Namespace) -> int:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
                                      iidr_revision=args.iidr_revision))
     else:
-        text = writes_to_json(state.config.num_irqs, plan.writes)
+        text = writes_to_json(state.config.num_irqs, plan.writes,
+                              [Loss(v.code, v.path, v.message) for v in plan.losses])
     write_atomic(args.output, text.encode())
     _report_losses(args, list(plan.losses), refused=False)
     return 0

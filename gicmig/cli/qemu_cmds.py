@@ -18,8 +18,9 @@ EPILOG = """examples:
   cat virt.mig | gicmig import qemu - -o virt.gicmig --accel tcg --machine virt --lenient
 
 The stream does not record which QEMU device wrote the GIC section (--accel), nor the
-number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs; the CPU
-count is read from the per-CPU slots when they leave no doubt.
+number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs, and is
+the default when the stream's configuration names the virt board; the CPU count is read
+from the per-CPU slots when they leave no doubt.
 exit codes: 0 imported, 1 invalid stream or refused deviation, 2 usage or I/O error"""
 
 
@@ -54,9 +55,9 @@ def register(sub: Subcommands) -> None:
 
 def _import_qemu(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError
-    from gicmig.io import dump
-    from gicmig.views.qemu import import_qemu
-    from gicmig.views.qemu_stream import describe
+    from gicmig.formats.io import dump
+    from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.stream import describe
 
     args.current_path = args.stream
     if same_file(args.stream, args.output):
@@ -68,6 +69,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
                          machine=args.machine, lenient=args.lenient)
     for code, message in result.normalized:
         print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
+    for d in result.derived:
+        print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
     if args.nested and not _nested_ok(args, result.state):
         return 1  # nothing written: the import as asked for is refused
     dump(result.state, args.output)
@@ -78,7 +81,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
     record = {"input": args.stream, "output": args.output, "ok": True,
               "source": result.state.provenance.source, "num_cpus": cfg.num_cpus,
               "num_irqs": cfg.num_irqs, "priority_bits": cfg.priority_bits, **facts,
-              "normalized": [{"code": c, "message": m} for c, m in result.normalized]}
+              "normalized": [{"code": c, "message": m} for c, m in result.normalized],
+              "derived": [{"place": d.place, "message": d.message} for d in result.derived]}
     if args.format == "json":
         print(json.dumps(record, indent=2))
     else:
@@ -90,8 +94,8 @@ def _import_qemu(args: argparse.Namespace) -> int:
 
 def _nested_ok(args: argparse.Namespace, state: Any) -> bool:
     """Fold and report the nested guest's CPU interfaces; False if any CPU was refused."""
-    from gicmig.views.gich import fold_nested
-    from gicmig.views.nested_report import nested_records, nested_text
+    from gicmig.views.gich.nested import fold_nested
+    from gicmig.views.gich.nested_report import nested_records, nested_text
 
     results = fold_nested(state, lenient=args.lenient,
                           keep_hypervisor_context=args.keep_hypervisor_context)

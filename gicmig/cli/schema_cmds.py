@@ -141,15 +141,15 @@ def _lock(args: argparse.Namespace) -> int:
 
 
 def _remind_codec(args: argparse.Namespace, revision: int) -> None:
-    from gicmig.model import SCHEMA_REVISION
+    from gicmig.core.model import SCHEMA_REVISION
 
     if args.locks is None and revision != SCHEMA_REVISION:
-        print(f"note: gicmig.model.SCHEMA_REVISION is {SCHEMA_REVISION}; set it to "
+        print(f"note: gicmig.core.model.SCHEMA_REVISION is {SCHEMA_REVISION}; set it to "
               f"{revision} so that new blobs are written as this revision", file=sys.stderr)
 
 
 def _compat(args: argparse.Namespace) -> int:
-    from gicmig.io import load
+    from gicmig.formats.io import load
     from gicmig.schemacheck import blobcompat, locks
 
     args.current_path = args.input

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from gicmig.core.model import SCHEMA_REVISION, GicState
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.model import SCHEMA_REVISION, GicState
 from gicmig.schemacheck import locks
 
 
@@ -122,7 +122,7 @@ def check_revision(state: GicState, revision: int) -> None:
 def _added_since(revision: int) -> tuple[dict[str, frozenset[int]], frozenset[str]]:
     """(message -> field numbers added after `revision`, the message types that hold
     such a field somewhere below them): the only places a decode needs to look."""
-    from gicmig._pb import pb
+    from gicmig.core.pb import pb
 
     known = field_numbers(revision)
     added: dict[str, frozenset[int]] = {}

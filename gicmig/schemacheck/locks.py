@@ -130,7 +130,7 @@ def lock_next(proto_dir: str | os.PathLike[str],
               directory: str | os.PathLike[str] = DEFAULT_DIR,
               today: datetime.date | None = None) -> Lock | None:
     """Record `proto_dir` as revision max+1; None when it equals the newest lock."""
-    from gicmig.io import write_atomic
+    from gicmig.files import write_atomic
 
     schema = compile_dir(proto_dir)
     existing = list_locks(directory, missing_ok=True)

@@ -1,0 +1,1 @@
+"""Implementation semantics that several views share (KVM's vgic-v2 device ABI)."""

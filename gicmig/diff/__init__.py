@@ -1,0 +1,1 @@
+"""The semantic diff of two states, in GIC terms."""

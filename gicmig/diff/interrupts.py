@@ -1,0 +1,238 @@
+"""The interrupts part of the semantic diff: each attribute per ID and CPU, folded into
+runs of IDs that changed alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+
+from gicmig.arch import labels
+from gicmig.arch.bitmaps import nonzero_positions, runs
+from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.arch.registers import (
+    DIST_BANKS,
+    GICD_ICFGR_FIELD,
+    SGI_BANKS,
+    Bank,
+)
+from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
+from gicmig.diff.change import (
+    ABSENT,
+    PRESENT,
+    UNKNOWN,
+    Change,
+    IgnoreMask,
+    span,
+)
+
+
+# --- interrupts ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Side:
+    """One side's interrupts of a range (SPIs, or IDs 0-31 of one CPU); element k of
+    every bitmap and vector is interrupt `base + k`. `count` elements exist on this
+    side; past them the values are reset values standing in for what is absent."""
+
+    count: int
+    bits: dict[str, int]
+    vecs: dict[str, bytes]
+
+
+_BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
+         "latch_maybe_stale")  # schema revision 3: the latch may be KVM's stale one
+_ORDER = {name: i for i, name in enumerate((
+    "enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
+    "latch_maybe_stale",
+    "active_cpu", "targets", "sources", "active_source"))}
+
+
+def _bank_for(state: str) -> Bank:
+    return next(b for b in DIST_BANKS if b.state == state)
+
+
+_REGS: dict[str, Bank] = {
+    "enabled": _bank_for("enabled"), "group": _bank_for("group"), "edge": _bank_for("edge"),
+    "priority": _bank_for("priority"), "pending_latch": _bank_for("pending"),
+    "line_level": _bank_for("pending"), "active": _bank_for("active"),
+    "targets": _bank_for("targets"),
+    "sources": next(b for b in SGI_BANKS if b.name == "GICD_SPENDSGIR"),
+}
+_EDGE_BIT = GICD_ICFGR_FIELD.field("int_config")
+
+
+def _irq_register(attr: str, first: int, last: int) -> str | None:
+    bank = _REGS.get(attr)
+    if bank is None:
+        return None
+    r0, p0 = bank.locate(first)
+    if first == last:
+        lo = p0 + _EDGE_BIT.shift if attr == "edge" else p0
+        hi = lo if attr == "edge" else p0 + bank.bits - 1
+        where = f"{r0} bit {lo}" if lo == hi else f"{r0} bits {hi}:{lo}"
+    else:
+        r1, p1 = bank.locate(last)
+        hi = p1 + bank.bits - 1
+        where = f"{r0} {span(p0, hi)}" if r0 == r1 else f"{r0} bit {p0} .. {r1} bit {hi}"
+    return f"{where}, banked" if first < NUM_PRIVATE else where
+
+
+def _changed_bytes(va: bytes, vb: bytes, n: int) -> list[int]:
+    """Indices where two byte vectors differ: one XOR, then a C-level scan."""
+    x = int.from_bytes(va, "little") ^ int.from_bytes(vb, "little")
+    if not x:
+        return []
+    return nonzero_positions(x.to_bytes(n, "little"))
+
+
+class Section:
+    """The changes of one interrupt range, before folding into lines."""
+
+    def __init__(self, a: _Side, b: _Side, base: int, cpu: int | None,
+                 splits: tuple[int, ...]) -> None:
+        self.a, self.b, self.base, self.cpu = a, b, base, cpu
+        n = max(a.count, b.count)
+        cuts = sorted({0, n, min(a.count, b.count), *(s for s in splits if s < n)})
+        self.segments = [(lo, hi, ((1 << hi) - 1) ^ ((1 << lo) - 1))
+                         for lo, hi in pairwise(cuts)]
+        self.cuts = frozenset(cuts)
+        self.n = n
+        # (first, attribute order, last, attribute, old, new)
+        self.found: list[tuple[int, int, int, str, str, str]] = []
+
+    def absent(self, k: int) -> tuple[bool, bool]:
+        return k >= self.a.count, k >= self.b.count
+
+    def classes(self, attr: str) -> None:
+        """A bitmap attribute: values 0/1, or `unknown` where the latch/line split is."""
+        full = (1 << self.n) - 1
+        ca, cb = (_classes(s, attr, full) for s in (self.a, self.b))
+        order = _ORDER[attr]
+        for da, ma in ca:
+            for db, mb in cb:
+                m = ma & mb
+                if da == db or not m:
+                    continue
+                for lo, _, seg in self.segments:
+                    oa, ob = self.absent(lo)
+                    for first, last in runs(m & seg):
+                        self.found.append((first, order, last, attr, ABSENT if oa else da,
+                                           ABSENT if ob else db))
+
+    def vector(self, attr: str, show: Callable[[_Side, int], str], extra: int = 0) -> None:
+        """A byte-vector attribute; `extra` adds elements that changed elsewhere (active)."""
+        idx = _changed_bytes(self.a.vecs[attr], self.b.vecs[attr], self.n)
+        if extra:
+            idx = sorted({*idx, *(k for f, la in runs(extra) for k in range(f, la + 1))})
+        a, b, order, found, cuts = self.a, self.b, _ORDER[attr], self.found, self.cuts
+        first = last = -2
+        cur: tuple[str, str] | None = None
+        for k in idx:
+            old = ABSENT if k >= a.count else show(a, k)
+            new = ABSENT if k >= b.count else show(b, k)
+            if old == new:
+                continue
+            if k == last + 1 and (old, new) == cur and k not in cuts:
+                last = k
+                continue
+            if cur is not None:
+                found.append((first, order, last, attr, *cur))
+            first, last, cur = k, k, (old, new)
+        if cur is not None:
+            found.append((first, order, last, attr, *cur))
+
+    def existence(self) -> None:
+        """One line per range of IDs that exist on one side only (SPIs)."""
+        for lo, hi, _ in self.segments:
+            oa, ob = self.absent(lo)
+            if oa != ob:
+                self.found.append((lo, -1, hi - 1, "", ABSENT if oa else PRESENT,
+                                   ABSENT if ob else PRESENT))
+
+    def changes(self, mask: IgnoreMask) -> Iterator[Change]:
+        base, cpu = self.base, self.cpu
+        for first, _, last, attr, old, new in sorted(self.found):
+            spans = (_unmasked(self, first, last, attr, mask) if mask.active and first != last
+                     else ((first, last),))
+            for f, la in spans:
+                ids = labels.irq_range(base + f, base + la, cpu)
+                path = f"{ids} {attr}" if attr else ids
+                yield Change(path, old, new, _irq_register(attr, base + f, base + la))
+
+
+def _unmasked(sec: Section, first: int, last: int, attr: str,
+              mask: IgnoreMask) -> Iterator[tuple[int, int]]:
+    """The sub-runs of a folded run that no ignore glob names one by one."""
+    if not mask.active or first == last:
+        yield first, last
+        return
+    keep = 0
+    for k in range(first, last + 1):
+        ids = labels.irq(sec.base + k, sec.cpu)
+        if not mask(f"{ids} {attr}" if attr else ids):
+            keep |= 1 << k
+    yield from runs(keep)
+
+
+def _classes(side: _Side, attr: str, full: int) -> list[tuple[str, int]]:
+    v = side.bits[attr]
+    if attr in ("pending_latch", "line_level"):
+        u = side.bits["pending_split_unknown"]
+        return [(UNKNOWN, u), ("0", full & ~v & ~u), ("1", v & ~u)]
+    return [("0", full & ~v), ("1", v)]
+
+
+def _show_prio(side: _Side, k: int) -> str:
+    return f"{side.vecs['priority'][k]:#04x}"
+
+
+def _show_cpus(attr: str) -> Callable[[_Side, int], str]:
+    return lambda side, k: labels.cpus(side.vecs[attr][k])
+
+
+def _show_who(attr: str) -> Callable[[_Side, int], str]:
+    def show(side: _Side, k: int) -> str:
+        who = side.vecs[attr][k]
+        if not side.bits["active"] >> k & 1 and not who:
+            return "none"
+        return UNKNOWN if who == UNKNOWN_CPU else str(who)
+    return show
+
+
+def spi_changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
+    na, nb = a.config.num_spis, b.config.num_spis
+    if na == nb and a._pb.state.shared == b._pb.state.shared:
+        return
+    n = max(na, nb)
+    sec = Section(_spi_side(a, n), _spi_side(b, n), NUM_PRIVATE, None, ())
+    sec.existence()
+    interrupt_changes(sec, ("active_cpu", "targets"))
+    yield from sec.changes(mask)
+
+
+def _spi_side(st: GicState, n: int) -> _Side:
+    sh = st.shared
+    bits = {name: getattr(sh, name) for name in (*_BITS, "pending_split_unknown")}
+    vecs = {name: getattr(sh, name).ljust(n, b"\0")
+            for name in ("priority", "targets", "active_cpu")}
+    return _Side(st.config.num_spis, bits, vecs)
+
+
+def interrupt_changes(sec: Section, vectors: tuple[str, ...]) -> None:
+    for attr in _BITS:
+        sec.classes(attr)
+    sec.vector("priority", _show_prio)
+    active = sec.a.bits["active"] ^ sec.b.bits["active"]
+    for attr in vectors:
+        if attr in ("active_cpu", "active_source"):
+            limit = (1 << len(sec.a.vecs[attr])) - 1
+            sec.vector(attr, _show_who(attr), active & limit)
+        else:
+            sec.vector(attr, _show_cpus(attr))
+
+
+def banked_side(bk: BankedInterrupts, present: bool) -> _Side:
+    bits = {name: getattr(bk, name) for name in (*_BITS, "pending_split_unknown")}
+    vecs = {"priority": bk.priority, "sources": bk.sgi_sources,
+            "active_source": bk.sgi_active_source}
+    return _Side(NUM_PRIVATE if present else 0, bits, vecs)

@@ -1,0 +1,284 @@
+"""Semantic diff of two GIC states, in the terms engineers use for a GICv2.
+
+`diff(a, b)` lists what changed from `a` to `b`, one `Change` per line of a report:
+
+    config.num_irqs: 288 -> 320
+    irq 40-47 (SPI 8-15) enabled: 0 -> 1            [GICD_ISENABLER1 bits 15:8]
+    cpu1 irq 27 (PPI 11) pending_latch: 0 -> 1      [GICD_ISPENDR0 bit 27, banked]
+    cpu0 gicc.pmr: 0xf0 -> 0x80                     [GICC_PMR bits 7:0]
+
+Order is fixed: config, distributor, SPIs by ID, then per CPU its banked interrupts,
+GICC and GICH virtual interface, then hypervisor context, then provenance. Consecutive
+interrupts with the same change fold into one line. Values are display strings: hex for
+priorities, PMR and register words, `{0,1}` for CPU sets, `unknown` for an UNKNOWN
+marker, `absent` for what exists on one side only (a CPU, an interrupt ID, an LR).
+Schema revision and file format are not state: a blob and its JSON fixture are equal.
+
+Speed: each bitmap is compared whole (XOR of two ints), each byte vector through one
+C-level XOR and a scan of the non-zero bytes, so the cost grows with the number of
+changes, not with the number of interrupts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from gicmig.arch import labels
+from gicmig.arch.bitmaps import runs
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
+    GICC_ABPR,
+    GICC_BPR,
+    GICC_CTLR,
+    GICC_PMR,
+    GICD_CTLR,
+    GICD_IIDR,
+    GICD_TYPER,
+    GICH_APR,
+    GICH_HCR,
+    GICH_VMCR,
+    GICH_VTR,
+    lr_layout,
+)
+from gicmig.core.model import CpuInterface, GicConfig, GicState, VcpuContext, VirtualInterface
+from gicmig.diff.change import (
+    ABSENT,
+    PRESENT,
+    UNKNOWN,
+    Change,
+    IgnoreMask,
+    field_changes,
+    field_ref,
+    pair,
+    show_bit,
+    show_bool,
+)
+from gicmig.diff.interrupts import Section, banked_side, interrupt_changes, spi_changes
+
+
+def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> list[Change]:
+    """What changed from `a` to `b`, in report order; empty when they are the same.
+
+    `ignore` holds fnmatch globs over the path (`provenance.*`, `cpu? gicc.pmr`,
+    `*irq 42 (SPI 10) *`); a glob that names one interrupt also splits a folded run.
+
+    >>> a = GicState.reset(GicConfig.qemu_virt())
+    >>> b = a.copy(); b.cpu[0].pmr = 0x80
+    >>> [str(c) for c in diff(a, b)]
+    ['cpu0 gicc.pmr: 0x00 -> 0x80']
+    """
+    if a._pb == b._pb:
+        return []
+    mask = IgnoreMask(ignore)
+    return [c for c in _changes(a, b, mask) if not mask(c.path)]
+
+
+def _changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
+    yield from _config(a.config, b.config)
+    yield from _distributor(a, b)
+    yield from spi_changes(a, b, mask)
+    resets = _Resets(a, b)
+    for c in range(max(a.config.num_cpus, b.config.num_cpus)):
+        yield from _cpu(a, b, c, mask, resets)
+    yield from _hypervisor(a, b)
+    yield from _provenance(a, b)
+
+
+# --- parameters, distributor, provenance ---------------------------------------------------
+def _config(ca: GicConfig, cb: GicConfig) -> Iterator[Change]:
+    yield from pair("config.revision", ca.revision, cb.revision)
+    yield from pair("config.num_cpus", str(ca.num_cpus), str(cb.num_cpus),
+                    register=field_ref(GICD_TYPER, "cpu_number"))
+    yield from pair("config.num_irqs", str(ca.num_irqs), str(cb.num_irqs),
+                    register=field_ref(GICD_TYPER, "it_lines_number"))
+    yield from pair("config.priority_bits", str(ca.priority_bits), str(cb.priority_bits))
+    yield from pair("config.min_bpr", str(ca.min_bpr), str(cb.min_bpr))
+    for name in ("sgi_enables_rao_wi", "ppi_trigger_programmable"):
+        old, new = show_bool(getattr(ca, name)), show_bool(getattr(cb, name))
+        yield from pair(f"config.{name}", old, new)
+    yield from pair("config.security_extensions", show_bool(ca.security_extensions),
+                    show_bool(cb.security_extensions),
+                    register=field_ref(GICD_TYPER, "security_extn"))
+    va, vb = ca.virtualization, cb.virtualization
+    if va is None and vb is None:
+        return
+    yield from pair("config.virtualization", ABSENT if va is None else PRESENT,
+                    ABSENT if vb is None else PRESENT)
+    for name, field in (("num_lrs", "list_regs"), ("priority_bits", "pri_bits"),
+                        ("preemption_bits", "pre_bits")):
+        old = ABSENT if va is None else str(getattr(va, name))
+        new = ABSENT if vb is None else str(getattr(vb, name))
+        yield from pair(f"config.virtualization.{name}", old, new,
+                        register=field_ref(GICH_VTR, field))
+
+
+def _distributor(a: GicState, b: GicState) -> Iterator[Change]:
+    yield from pair("distributor.enable_grp0", show_bit(a.enable_grp0), show_bit(b.enable_grp0),
+                    register=field_ref(GICD_CTLR, "enable_grp0"))
+
+    def grp1(st: GicState) -> str:
+        return UNKNOWN if st.enable_grp1_unknown else show_bit(st.enable_grp1)
+
+    yield from pair("distributor.enable_grp1", grp1(a), grp1(b),
+                    register=field_ref(GICD_CTLR, "enable_grp1"))
+
+
+def _provenance(a: GicState, b: GicState) -> Iterator[Change]:
+    pa, pb = a.provenance, b.provenance
+    for name in ("tool", "tool_version", "source", "vmm", "vmm_version", "gicd_iidr",
+                 "host_kernel"):
+        va, vb = getattr(pa, name), getattr(pb, name)
+        yield from pair(f"provenance.{name}", _prov(name, va), _prov(name, vb),
+                        register=GICD_IIDR.name if name == "gicd_iidr" else None)
+
+
+def _prov(name: str, value: str | int | None) -> str:
+    if name == "gicd_iidr":
+        return ABSENT if value is None else f"{value:#010x}"
+    if name == "source":
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --- per CPU ------------------------------------------------------------------------------
+class _Resets:
+    """Reset states of each side's parameters: stand-ins for a CPU, a virtual interface
+    or an LR that exists on the other side only (built on first use)."""
+
+    def __init__(self, a: GicState, b: GicState) -> None:
+        self._states = (a, b)
+        self._reset: dict[int, GicState] = {}
+
+    def of(self, side: int) -> GicState:
+        if side not in self._reset:
+            self._reset[side] = GicState.reset(self._states[side].config)
+        return self._reset[side]
+
+
+def _cpu(a: GicState, b: GicState, c: int, mask: IgnoreMask, resets: _Resets) -> Iterator[Change]:
+    has = (c < a._pb.config.num_cpus, c < b._pb.config.num_cpus)
+    absent = (not has[0], not has[1])
+    if has[0] != has[1]:
+        yield Change(f"cpu{c}", ABSENT if absent[0] else PRESENT, ABSENT if absent[1] else PRESENT)
+    # a side without this CPU compares as the other side's reset CPU, shown `absent`
+    sa = a if has[0] else resets.of(1)
+    sb = b if has[1] else resets.of(0)
+    pa, pb = sa._pb.state, sb._pb.state
+    if pa.banked[c] != pb.banked[c]:
+        sec = Section(banked_side(sa.banked[c], has[0]), banked_side(sb.banked[c], has[1]),
+                      0, c, (NUM_SGIS,))
+        interrupt_changes(sec, ("sources", "active_source"))
+        yield from sec.changes(mask)
+    if pa.cpu[c] != pb.cpu[c]:
+        yield from _gicc(c, sa.cpu[c], sb.cpu[c], absent)
+    yield from _gich(c, sa, sb, absent, resets)
+
+
+def _gicc(c: int, ia: CpuInterface, ib: CpuInterface,
+          absent: tuple[bool, bool]) -> Iterator[Change]:
+    yield from field_changes(labels.cpu_reg(c, "gicc.ctlr"), (GICC_CTLR, GICC_CTLR),
+                             (ia.ctlr, ib.ctlr), absent)
+    yield from pair(labels.cpu_reg(c, "gicc.pmr"), f"{ia.pmr:#04x}", f"{ib.pmr:#04x}", absent,
+                    field_ref(GICC_PMR, "priority"))
+    yield from pair(labels.cpu_reg(c, "gicc.bpr"), str(ia.bpr), str(ib.bpr), absent,
+                    field_ref(GICC_BPR, "binary_point"))
+    yield from pair(labels.cpu_reg(c, "gicc.abpr"), str(ia.abpr), str(ib.abpr), absent,
+                    field_ref(GICC_ABPR, "binary_point"))
+    ga = (ia.active_group0, ia.active_group1, ia.active_group_unknown)
+    gb = (ib.active_group0, ib.active_group1, ib.active_group_unknown)
+    changed = (ga[0] ^ gb[0]) | (ga[1] ^ gb[1]) | (ga[2] ^ gb[2])
+    for first, last in runs(changed):
+        for level in range(first, last + 1):
+            path = labels.cpu_reg(c, f"gicc.active_priority {2 * level:#04x}")
+            yield from pair(path, _level(ga, level), _level(gb, level), absent)
+
+
+def _level(groups: tuple[int, int, int], level: int) -> str:
+    """Which group an active priority level belongs to (`inactive` when none)."""
+    names = [n for n, m in zip(("group0", "group1", UNKNOWN), groups, strict=True)
+             if m >> level & 1]
+    return "+".join(names) or "inactive"
+
+
+def _gich(c: int, a: GicState, b: GicState, absent: tuple[bool, bool],
+          resets: _Resets) -> Iterator[Change]:
+    ma, mb = a._pb.state.virtual, b._pb.state.virtual
+    has = (bool(ma) and not absent[0], bool(mb) and not absent[1])
+    if not (has[0] or has[1]) or (has[0] and has[1] and ma[c] == mb[c]):
+        return
+    if has[0] != has[1] and not absent[0] and not absent[1]:
+        yield Change(labels.cpu_reg(c, "gich"), PRESENT if has[0] else ABSENT,
+                     PRESENT if has[1] else ABSENT)
+    # a side without this virtual interface compares as the other side's reset one
+    ia = a.virtual[c] if has[0] else resets.of(1).virtual[c]
+    ib = b.virtual[c] if has[1] else resets.of(0).virtual[c]
+    gone = (not has[0], not has[1])
+    yield from field_changes(labels.cpu_reg(c, "gich.hcr"), (GICH_HCR, GICH_HCR),
+                             (ia.hcr, ib.hcr), gone)
+    yield from field_changes(labels.cpu_reg(c, "gich.vmcr"), (GICH_VMCR, GICH_VMCR),
+                             (ia.vmcr, ib.vmcr), gone)
+    yield from pair(labels.cpu_reg(c, "gich.apr"), f"{ia.apr:#010x}", f"{ib.apr:#010x}", gone,
+                    GICH_APR.name)
+    yield from _lrs(c, ia, ib, gone)
+
+
+def _lrs(c: int, ia: VirtualInterface, ib: VirtualInterface,
+         gone: tuple[bool, bool]) -> Iterator[Change]:
+    la, lb = ia.lr, ib.lr
+    for n in range(max(len(la), len(lb))):
+        va = la[n] if n < len(la) else 0
+        vb = lb[n] if n < len(lb) else 0
+        absent = (gone[0] or n >= len(la), gone[1] or n >= len(lb))
+        yield from field_changes(labels.cpu_reg(c, f"gich.lr{n}"), (lr_layout(va), lr_layout(vb)),
+                                 (va, vb), absent, f"GICH_LR{n}")
+
+
+# --- hypervisor context ---------------------------------------------------------------------
+def _hypervisor(a: GicState, b: GicState) -> Iterator[Change]:
+    ha, hb = a.hypervisor, b.hypervisor
+    if ha is None and hb is None:
+        return
+    yield from pair("hypervisor", ABSENT if ha is None else PRESENT,
+                    ABSENT if hb is None else PRESENT)
+    ca, cb = ha or [], hb or []
+    for c in range(max(len(ca), len(cb))):
+        xa = ca[c] if c < len(ca) else None
+        xb = cb[c] if c < len(cb) else None
+        if xa is not None and xb is not None and xa._pb == xb._pb:
+            continue
+        yield from _vcpu_context(c, xa, xb)
+
+
+def _vcpu_context(c: int, xa: VcpuContext | None, xb: VcpuContext | None) -> Iterator[Change]:
+    absent = (xa is None, xb is None)
+    yield from field_changes(labels.cpu_reg(c, "hyp.hcr"), (GICH_HCR, GICH_HCR),
+                             (xa.hcr if xa else 0, xb.hcr if xb else 0), absent)
+    maps_a, maps_b = _hw_maps(xa), _hw_maps(xb)
+    for v in sorted(maps_a.keys() | maps_b.keys()):
+        path = labels.cpu_reg(c, f"hyp.hw_mapping {labels.irq(v)}")
+        yield from pair(path, maps_a.get(v, "none"), maps_b.get(v, "none"), absent)
+    ea = xa.eoi_maintenance if xa else 0
+    eb = xb.eoi_maintenance if xb else 0
+    flips = sorted([(f, la, "0", "1") for f, la in runs(eb & ~ea)]
+                   + [(f, la, "1", "0") for f, la in runs(ea & ~eb)])
+    for first, last, old, new in flips:
+        for lo, hi in _kind_spans(first, last):
+            path = labels.cpu_reg(c, f"hyp.eoi_maintenance {labels.irq_range(lo, hi)}")
+            yield from pair(path, old, new, absent)
+
+
+def _hw_maps(ctx: VcpuContext | None) -> dict[int, str]:
+    maps: dict[int, list[int]] = {}
+    for m in ctx.hw_mappings if ctx else ():
+        maps.setdefault(m.virtual_id, []).append(m.physical_id)
+    return {v: ",".join(str(p) for p in sorted(ps)) for v, ps in maps.items()}
+
+
+def _kind_spans(first: int, last: int) -> Iterator[tuple[int, int]]:
+    """Split an ID range where SGIs end and PPIs end, so each part has one kind."""
+    lo = first
+    for cut in (NUM_SGIS, NUM_PRIVATE):
+        if lo < cut <= last:
+            yield lo, cut - 1
+            lo = cut
+    yield lo, last

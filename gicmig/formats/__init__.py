@@ -1,0 +1,1 @@
+"""gicmig's own file formats: the blob envelope and codec, the JSON fixture, files."""

@@ -1,0 +1,135 @@
+"""Any input gicmig reads, as a state: `VIEW[,KEY=VALUE...]:PATH` specs, or by content.
+
+A blob or JSON fixture, a KVM register dump or a GICH view is recognized by its content;
+a QEMU stream needs `qemu:tcg:PATH` or `qemu:kvm:PATH`, since it does not say which device
+model wrote it. Every command that takes "a state in any format" (`diff`, `fixture update
+--from`, ...) reads it here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gicmig.core.model import GicState
+
+# `VIEW[,KEY=VALUE...]:PATH` input specs, one loader per outside view that has an importer
+# (docs/diff.md); a new view joins by adding a loader here. A loader gets the input's bytes,
+# the spec's options (it refuses those it does not know) and the input's path.
+Options = dict[str, str]
+Loader = Callable[[bytes | str, Options, str], "GicState"]  # (bytes or a path, options, name)
+
+
+def _int_options(opts: Options, known: tuple[str, ...]) -> dict[str, int]:
+    from gicmig.errors import GicmigError
+
+    out = {}
+    for key, value in opts.items():
+        if key not in known:
+            raise GicmigError("USAGE", f"unknown view option {key!r} (known: {', '.join(known)})")
+        if not (value.isascii() and value.isdigit()):
+            raise GicmigError("USAGE", f"view option {key}={value!r} is not a number")
+        out[key] = int(value)
+    return out
+
+
+def _bytes(source: bytes | str) -> bytes:
+    from gicmig.files import read_bytes
+
+    return source if isinstance(source, bytes) else read_bytes(source)
+
+
+def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
+    from gicmig.views.kvm.convert import import_kvm
+    from gicmig.views.kvm.dump import parse_dump
+
+    options = _int_options(opts, ("num_cpus", "priority_bits"))
+    return import_kvm(parse_dump(_bytes(source)), **options)
+
+
+def _load_qemu(accel: str) -> Loader:
+    def load_qemu(source: bytes | str, opts: Options, path: str) -> GicState:
+        import io
+        import sys
+
+        from gicmig.views.qemu.convert import convert
+        from gicmig.views.qemu.stream import read_arm_gic
+
+        machine = opts.pop("machine", None)
+        lenient = _flag(opts, "lenient")
+        nums = _int_options(opts, ("num_cpus", "num_irqs", "priority_bits"))
+        # a stream holds the VM's RAM: read it streaming, never whole
+        stream: Any = (io.BytesIO(source) if isinstance(source, bytes)
+                       else sys.stdin.buffer if source == "-" else source)
+        section = read_arm_gic(stream)
+        return convert(section, accel=accel, machine=machine, lenient=lenient, **nums).state
+    return load_qemu
+
+
+def _load_gich(source: bytes | str, opts: Options, path: str) -> GicState:
+    import os
+
+    from gicmig.views.gich.merge import import_gich
+    from gicmig.views.gich.viewfile import parse_view
+
+    lenient, keep = _flag(opts, "lenient"), _flag(opts, "keep_hypervisor_context")
+    _int_options(opts, ())
+    base = os.path.dirname(os.path.abspath(path)) if path != "-" else None
+    return import_gich(parse_view(_bytes(source), base_dir=base), lenient=lenient,
+                       keep_hypervisor_context=keep)
+
+
+def _flag(opts: Options, name: str) -> bool:
+    from gicmig.errors import GicmigError
+
+    value = opts.pop(name, "0")
+    if value not in ("0", "1"):
+        raise GicmigError("USAGE", f"view option {name}={value!r}: use {name}=1 or {name}=0")
+    return value == "1"
+
+
+VIEW_LOADERS: dict[str, Loader] = {
+    "gich": _load_gich,
+    "kvm": _load_kvm,
+    "qemu-tcg": _load_qemu("tcg"),
+    "qemu-kvm": _load_qemu("kvm"),
+}
+
+
+def _parse_spec(spec: str) -> tuple[str, Options, str] | None:
+    """(view, options, path) of `VIEW[,K=V...]:PATH` or `qemu:ACCEL[,K=V...]:PATH`."""
+    head, sep, path = spec.partition(":")
+    if not sep:
+        return None
+    name, *opts = head.split(",")
+    if name == "qemu":
+        head, sep, path = path.partition(":")
+        accel, *more = head.split(",")
+        name, opts = f"qemu-{accel}", [*opts, *more]
+    if name not in VIEW_LOADERS or not sep:
+        return None
+    return name, dict(o.partition("=")[::2] for o in opts if o), path
+
+
+def load_input(spec: str) -> GicState:
+    """A state from a view spec, else a blob, JSON fixture or KVM dump by content (or `-`)."""
+    import re
+
+    from gicmig.errors import GicmigError
+    from gicmig.files import read_bytes
+    from gicmig.formats.io import QEMU_MAGIC, load
+
+    parsed = _parse_spec(spec)
+    if parsed is not None:
+        name, opts, path = parsed
+        return VIEW_LOADERS[name](path, opts, path)
+    data = read_bytes(spec)
+    if data.startswith(QEMU_MAGIC):
+        raise GicmigError("USAGE", "a QEMU migration stream does not say which device wrote "
+                                   f"it: give qemu:tcg:{spec} or qemu:kvm:{spec}")
+    view = re.match(rb'\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/', data[:4096])
+    if view:
+        loader = _load_kvm if view.group(1) == b"kvm-dump" else _load_gich
+        return loader(data, {}, spec)
+    return load(data)

@@ -1,0 +1,289 @@
+"""GICH import: every vCPU's LR facts meet the distributor image (shared/reference/
+gic-domain.md §6; docs/gich.md has the row-by-row table), refusing every view whose
+conversion would lose or invent guest-visible state."""
+
+from __future__ import annotations
+
+from gicmig.abi.kvm import maybe_stale_latch
+from gicmig.arch import labels
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
+    VIRTUAL_PRIORITY,
+)
+from gicmig.core.attribution import attribute
+from gicmig.core.model import UNKNOWN_CPU, GicState
+from gicmig.core.rules import validate
+from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.views.gich.fold import LrFact, VcpuFold, _v, fold_vcpu
+from gicmig.views.gich.irqs import Irqs
+from gicmig.views.gich.params import _VP_S
+from gicmig.views.gich.viewfile import GichView, parse_view
+
+
+# --- import --------------------------------------------------------------------------------
+class ImportedState(GicState):
+    """A `GicState` from `import_gich`, with what `lenient` normalized (empty otherwise)."""
+
+    __slots__ = ("normalizations",)
+
+    def __init__(self, state: GicState, normalizations: tuple[Violation, ...]) -> None:
+        super().__init__(state._pb, state.schema_revision)
+        self.normalizations = normalizations
+
+def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
+                keep_hypervisor_context: bool = False) -> ImportedState:
+    """Canonical state from a GICH view; raise `ValidationError` listing every problem.
+
+    `lenient` normalizes only what gic-domain §6 marks benign (stale LR priority or group:
+    the distributor's wins; binary points below the minimum: clamped; list registers
+    beyond GICH_VTR: dropped) and reports each in `.normalizations`.
+    `keep_hypervisor_context` carries HW=1 LRs, unserviced EOI maintenance and GICH_HCR
+    into `state.hypervisor` instead of refusing them.
+    """
+    if not isinstance(view, GichView):
+        view = parse_view(view)
+    image = view.distributor
+    _check_image(view, image)
+    cfg = image.config
+    out: list[Violation] = []
+    folds: list[VcpuFold] = []
+    for c, regs in enumerate(view.vcpus):
+        try:
+            folds.append(fold_vcpu(regs, c, num_cpus=cfg.num_cpus, num_irqs=cfg.num_irqs,
+                                   lenient=lenient,
+                                   keep_hypervisor_context=keep_hypervisor_context))
+        except ValidationError as exc:
+            out.extend(exc.violations)
+    if out:
+        raise ValidationError(out)
+    norm: list[Violation] = [n for f in folds for n in f.normalizations]
+    state = _fold_into_image(image, folds, lenient, norm)
+    if keep_hypervisor_context:
+        for ctx, f in zip(state.keep_hypervisor_context(), folds, strict=True):
+            ctx.hcr, ctx.hw_mappings, ctx.eoi_maintenance = f.hcr, f.hw_mappings, f.eoi_maintenance
+    state.provenance.source = "gich"
+    validate(state)
+    return ImportedState(state, tuple(norm))
+
+def _check_image(view: GichView, image: GicState) -> None:
+    cfg = image.config
+    if cfg.virtualization is not None:
+        raise GicmigError("GICH-IMAGE-UNSUITABLE",
+                          "distributor image: a GIC with virtualization extensions (its GICH "
+                          "registers are guest state, not a GICH view's)")
+    if image.hypervisor is not None:
+        raise GicmigError("GICH-IMAGE-UNSUITABLE",
+                          "distributor image: carries hypervisor context; in a GICH view that "
+                          "lives in the GICH registers")
+    if len(view.vcpus) != cfg.num_cpus:
+        raise GicmigError("GICH-VIEW-VCPU-COUNT",
+                          f"{len(view.vcpus)} vCPUs in the view, the distributor image has "
+                          f"{cfg.num_cpus} CPUs")
+    first = view.vcpus[0].vtr
+    for c, regs in enumerate(view.vcpus):
+        if regs.vtr != first:
+            raise GicmigError("GICH-VTR-INCONSISTENT",
+                              f"{labels.cpu_reg(c, 'gich.vtr')}: {regs.vtr:#010x}, cpu0 reads "
+                              f"{first:#010x}")
+
+def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
+                     norm: list[Violation]) -> GicState:
+    st = image.copy()
+    irqs = Irqs(st)
+    before = irqs.clone()
+    out: list[Violation] = []
+    holder: dict[int, int] = {}  # SPI ID -> the vCPU whose valid LR holds it
+    marks = _SpiMarks(image.config.num_spis)
+    for f in folds:
+        _fold_lrs(irqs, before, f, holder, marks, lenient, out, norm)
+    marks.apply(irqs)
+    for f in folds:
+        _ambiguous(before, f, holder, image.config.num_irqs, out)
+    if out:
+        raise ValidationError(out)
+    irqs.write_back(st)
+    _stale_latches(st, folds)
+    _interfaces(st, image, folds, out)
+    if out:
+        raise ValidationError(out)
+    return st
+
+def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
+    """KVM's stale latch in a GICH view (gicmig.abi.kvm.maybe_stale_latch): an active-only
+    list register with EOI (how KVM queues an active level interrupt) next to an image
+    whose latch is set is marked latch_maybe_stale. A valid LR decides for its interrupt
+    (pending + active in the LR is an explicit re-pend); elsewhere the image's mark stays."""
+    sh, banks = st.shared, st.banked
+    s_mark, b_mark = sh.latch_maybe_stale, [b.latch_maybe_stale for b in banks]
+    for f in folds:
+        c = f.cpu
+        for fact in f.lrs:
+            v = fact.intid
+            kvm_active = int(fact.active and not fact.pending and fact.eoi
+                             and fact.physical_id is None)
+            if v < NUM_PRIVATE:
+                b_mark[c] = b_mark[c] & ~(1 << v) | kvm_active << v
+            else:
+                k = v - NUM_PRIVATE
+                s_mark = s_mark & ~(1 << k) | kvm_active << k
+    for c, b in enumerate(banks):
+        mark = maybe_stale_latch(b.pending_latch, b.active, b.edge) & b_mark[c]
+        if mark != b.latch_maybe_stale:
+            b.latch_maybe_stale = mark
+    mark = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge) & s_mark
+    if mark != sh.latch_maybe_stale:
+        sh.latch_maybe_stale = mark
+
+def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
+              marks: _SpiMarks, lenient: bool, out: list[Violation],
+              norm: list[Violation]) -> None:
+    """Fold one vCPU's valid LRs (hot: written for speed; messages built only on failure)."""
+    c = f.cpu
+    b_prio, b_group, b_edge = before.b_prio[c], before.b_group[c], before.b_edge[c]
+    b_pend = before.b_latch[c] | before.b_line[c]
+    s_prio, s_group, s_edge = before.s_prio, before.s_group, before.s_edge
+    s_pend = before.s_latch | before.s_line
+    srcs, asrc = irqs.srcs[c], irqs.asrc[c]
+    for fact in f.lrs:
+        v = fact.intid
+        if v < NUM_PRIVATE:
+            prio, grp, edge, pend = b_prio[v], b_group >> v & 1, b_edge >> v & 1, b_pend >> v & 1
+        else:
+            k = v - NUM_PRIVATE
+            prio, grp, edge, pend = s_prio[k], s_group >> k & 1, s_edge >> k & 1, s_pend >> k & 1
+            if holder.setdefault(v, c) != c:
+                out.append(_v("GICH-LR-SPI-MULTIPLE-VCPUS", c, f"gich.lr{fact.lr_index}",
+                              f"{labels.irq(v)} is also in a valid list register of "
+                              f"cpu{holder[v]}"))
+        if (prio ^ fact.priority) >> _VP_S or grp != fact.group:
+            _disagree(fact, c, prio, grp, lenient, out, norm)
+        if fact.pending and not edge and not pend:
+            if fact.physical_id is None:
+                out.append(_v("GICH-LR-LEVEL-PENDING-MISMATCH", c, f"gich.lr{fact.lr_index}",
+                              f"level-triggered {labels.irq(v, c)} is pending in the LR, but "
+                              "neither its latch nor its line is set in the distributor image"))
+                continue
+            _set_line(irqs, v, c)  # a HW-mapped level interrupt is pending by its physical line
+        if v < NUM_SGIS:
+            if fact.pending:
+                srcs[v] |= 1 << fact.source
+            asrc[v] = fact.source if fact.active else 0
+        if v < NUM_PRIVATE:
+            bit = 1 << v
+            if fact.pending and edge and v >= NUM_SGIS:
+                irqs.b_latch[c] |= bit
+            irqs.b_active[c] = irqs.b_active[c] | bit if fact.active else irqs.b_active[c] & ~bit
+        else:
+            _fold_spi(irqs, before, marks, fact, c, edge, out)
+
+def _disagree(fact: LrFact, c: int, prio: int, grp: int, lenient: bool, out: list[Violation],
+              norm: list[Violation]) -> None:
+    v, where = fact.intid, f"gich.lr{fact.lr_index}"
+    kept = "; the distributor's kept" if lenient else ""
+    if VIRTUAL_PRIORITY.get(prio) != VIRTUAL_PRIORITY.get(fact.priority):
+        (norm if lenient else out).append(_v(
+            "GICH-LR-PRIORITY-STALE", c, where,
+            f"{labels.irq(v, c)} has LR priority {fact.priority:#04x}, the distributor "
+            f"{prio:#04x} (stale: the guest rewrote GICD_IPRIORITYR while it was queued){kept}"))
+    if grp != fact.group:
+        (norm if lenient else out).append(_v(
+            "GICH-LR-GROUP-MISMATCH", c, where,
+            f"{labels.irq(v, c)} has LR Grp1 {fact.group}, the distributor group {grp}{kept}"))
+
+# byte value v -> ASCII '1' where a mark byte equals v, else '0'
+_ASCII_BIT = {v: bytes(0x31 if b == v else 0x30 for b in range(256)) for v in (1, 2)}
+
+class _SpiMarks:
+    """SPI bits to set or clear, one byte per SPI: bitmaps are rebuilt once, not per LR."""
+
+    SET, CLEAR = 1, 2
+
+    def __init__(self, num_spis: int) -> None:
+        self.active = bytearray(num_spis)
+        self.latch = bytearray(num_spis)
+
+    def _bitmap(self, marks: bytearray, value: int) -> int:
+        digits = marks.translate(_ASCII_BIT[value])[::-1]  # ASCII '0'/'1', highest SPI first
+        return int(digits, 2) if digits else 0
+
+    def apply(self, irqs: Irqs) -> None:
+        if any(self.active):
+            irqs.s_active = ((irqs.s_active | self._bitmap(self.active, self.SET))
+                             & ~self._bitmap(self.active, self.CLEAR))
+        if any(self.latch):
+            irqs.s_latch |= self._bitmap(self.latch, self.SET)
+
+def _fold_spi(irqs: Irqs, before: Irqs, marks: _SpiMarks, fact: LrFact, c: int, edge: int,
+              out: list[Violation]) -> None:
+    k = fact.intid - NUM_PRIVATE
+    was = before.s_cpu[k] if before.s_active >> k & 1 else None
+    # active elsewhere, or on an UNKNOWN CPU while this LR does not hold it active (then it
+    # may be active on another vCPU, or deactivated here: no way to tell)
+    if was is not None and (was not in (c, UNKNOWN_CPU) or (
+            was == UNKNOWN_CPU and not fact.active)):
+        where = "an UNKNOWN CPU" if was == UNKNOWN_CPU else f"cpu{was}"
+        out.append(_v("GICH-LR-ACTIVE-CPU-CONFLICT", c, f"gich.lr{fact.lr_index}",
+                      f"{labels.irq(fact.intid)} is held here, but the distributor image has "
+                      f"it active on {where}"))
+        return
+    if fact.pending and edge:
+        marks.latch[k] = marks.SET
+    marks.active[k] = marks.SET if fact.active else marks.CLEAR
+    irqs.s_cpu[k] = c if fact.active else 0
+
+def _set_line(irqs: Irqs, v: int, c: int) -> None:
+    if v < NUM_PRIVATE:
+        irqs.b_line[c] |= 1 << v
+    else:
+        irqs.s_line |= 1 << (v - NUM_PRIVATE)
+
+def _ambiguous(img: Irqs, f: VcpuFold, holder: dict[int, int], num_irqs: int,
+               out: list[Violation]) -> None:
+    """A free LR naming an interrupt the image holds live: did the guest finish it there?"""
+    held = {x.intid for x in f.lrs}
+    c = f.cpu
+    for fact in f.named:
+        v = fact.intid
+        if v >= num_irqs or v in held or v in holder:
+            continue
+        if v < NUM_SGIS:
+            live = img.b_active[c] >> v & 1 or img.srcs[c][v] >> fact.source & 1
+        elif v < NUM_PRIVATE:
+            live = (img.b_active[c] | img.b_latch[c]) >> v & 1
+        else:
+            k = v - NUM_PRIVATE
+            live = (img.s_latch >> k & 1) or (
+                img.s_active >> k & 1 and img.s_cpu[k] in (c, UNKNOWN_CPU))
+        if live:
+            out.append(_v("GICH-LR-INVALID-AMBIGUOUS", c, f"gich.lr{fact.lr_index}",
+                          f"this free LR names {labels.irq(v, c)}, which the distributor image "
+                          "holds active or latched: the guest may have finished it in this LR. "
+                          "Fold the LRs into the image before dumping"))
+
+def _interfaces(st: GicState, image: GicState, folds: list[VcpuFold],
+                out: list[Violation]) -> None:
+    """The CPU interfaces from GICH_VMCR/GICH_APR; the group of each active level (and
+    the CPU of an image's active SPI of unknown CPU) by the one attribution rule."""
+    cfg = st.config
+    cpus = st.cpu
+    was = {}
+    for f in folds:
+        ci = cpus[f.cpu]
+        was[f.cpu] = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
+                      ci.active_group_unknown)
+        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = f.ctlr, f.pmr, f.bpr, f.abpr
+        ci.active_group0, ci.active_group1, ci.active_group_unknown = 0, 0, f.active_levels
+    attribute(st)
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+    for f in folds:
+        ci = cpus[f.cpu]
+        new = (ci.ctlr, ci.pmr, ci.bpr, ci.abpr, ci.active_group0, ci.active_group1,
+               ci.active_group_unknown)
+        if was[f.cpu] not in (new, reset):
+            out.append(_v("GICH-IMAGE-CPU-CONFLICT", f.cpu, "gicc",
+                          "the distributor image's CPU interface is neither the reset state nor "
+                          "what GICH_VMCR/GICH_APR give (ctlr/pmr/bpr/abpr/levels "
+                          f"{_show(was[f.cpu])} vs {_show(new)})"))
+
+def _show(values: tuple[int, ...]) -> str:
+    return "/".join(f"{v:#x}" for v in values)

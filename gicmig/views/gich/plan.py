@@ -1,0 +1,379 @@
+"""GICH export: place a state's interrupts into list registers deterministically, and
+refuse the states the target cannot hold."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from gicmig.abi.kvm import lowest_target
+from gicmig.arch import bitmaps, labels
+from gicmig.arch import gich as arch_gich
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
+    GICC_CTLR,
+    GICH_LR_HW,
+    GICH_LR_STATE,
+)
+from gicmig.core.attribution import attribute
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
+from gicmig.core.rules import validate
+from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.views.gich.fold import _v
+from gicmig.views.gich.irqs import Irqs
+from gicmig.views.gich.params import (
+    _ACT_BIT,
+    _CPUID_S,
+    _EN,
+    _EOI_S,
+    _GRP1_S,
+    _PEND_BIT,
+    _PRIO_S,
+    _STATE_S,
+    _VID_S,
+    _VP_M,
+    _VP_S,
+    EOI_POLICIES,
+    GichTarget,
+    VtrParams,
+    levels_to_apr,
+    status_registers,
+    vtr_params,
+)
+from gicmig.views.gich.viewfile import GichView, VcpuRegs
+
+
+def export_gich(state: GicState, target: GichTarget | None = None, *,
+                lenient: bool = False) -> GichView:
+    """A GICH view of `state` for `target` (default: GICH_VTR 0x90000003, EOI policy kvm).
+
+    Raises `ValidationError` listing everything the target cannot hold. `lenient` drops
+    what `plan_gich` lists as losses instead of refusing it.
+    """
+    return plan_gich(state, target, lenient=lenient)[0]
+
+def plan_gich(state: GicState, target: GichTarget | None = None, *,
+              lenient: bool = False) -> tuple[GichView, tuple[Violation, ...]]:
+    """`export_gich`, and what `lenient` let go (empty in strict mode).
+
+    The one lenient loss: with `--eoi-policy none` a latch marked latch_maybe_stale would
+    be delivered again after the deactivation (the LR is pending + active, with no EOI
+    maintenance to drop it); strict mode refuses it (GICH-EXPORT-LATCH-MAYBE-STALE),
+    lenient mode drops the latch, as KVM would at the deactivation.
+    """
+    target = target or GichTarget()
+    losses: list[Violation] = []
+    if target.eoi_policy == "none":
+        state = _drop_stale_latches(state, lenient, losses)
+    return _place(state, target), tuple(losses)
+
+def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation]) -> GicState:
+    sh = state.shared
+    marked = [(c, b.latch_maybe_stale) for c, b in enumerate(state.banked) if b.latch_maybe_stale]
+    if not marked and not sh.latch_maybe_stale:
+        return state
+    places = [labels.irq(v, c) for c, m in marked for v in bitmaps.set_bits(m)]
+    places += [labels.irq(NUM_PRIVATE + k) for k in bitmaps.set_bits(sh.latch_maybe_stale)]
+    how = "dropped, as KVM drops it at the deactivation" if lenient else "refused"
+    found = [Violation("GICH-EXPORT-LATCH-MAYBE-STALE", p,
+                       "the pending latch of this active level interrupt may be KVM's stale "
+                       "one (latch_maybe_stale); a pending + active LR without EOI "
+                       f"maintenance delivers it again after the deactivation ({how}; "
+                       "--eoi-policy kvm keeps it as KVM does)") for p in places]
+    if not lenient:
+        raise ValidationError(found)
+    losses.extend(found)
+    st = state.copy()
+    for b in st.banked:
+        m = b.latch_maybe_stale
+        if m:
+            b.pending_latch &= ~m
+            b.pending_split_unknown &= ~m
+            b.latch_maybe_stale = 0
+    m = sh.latch_maybe_stale
+    st.shared.pending_latch &= ~m
+    st.shared.pending_split_unknown &= ~m
+    st.shared.latch_maybe_stale = 0
+    return st
+
+# --- export ------------------------------------------------------------------------------------
+class _Slot(NamedTuple):
+    """An interrupt that gets a list register on one vCPU (sorts by priority, then ID)."""
+
+    priority: int
+    intid: int
+    kind: str  # "active" (incl. HW-mapped), "eoi" (maintenance request), "pending"
+
+def _place(state: GicState, target: GichTarget) -> GichView:
+    if target.eoi_policy not in EOI_POLICIES:
+        raise GicmigError("USAGE", f"EOI policy {target.eoi_policy!r} is not one of "
+                          f"{', '.join(EOI_POLICIES)}")
+    params = vtr_params(target.vtr, "target GICH_VTR")
+    validate(state)
+    if state.config.virtualization is not None:
+        raise GicmigError("GICH-EXPORT-NESTED",
+                          "the state's GIC has virtualization extensions; its GICH registers "
+                          "are guest state, not a GICH view of it")
+    irqs = Irqs(state)
+    out: list[Violation] = []
+    _fit_priorities(state, irqs, params, out)
+    _fit_interfaces(state, params, out)
+    plans = _plan(state, irqs, params, out)
+    if out:
+        raise ValidationError(out)
+    image = state.copy()
+    image.drop_hypervisor_context()
+    work = Irqs(image)
+    cfg = state.config
+    hyp = state.hypervisor
+    vcpus = []
+    for c, slots in enumerate(plans):
+        maps = {m.virtual_id: m.physical_id for m in hyp[c].hw_mappings} if hyp else {}
+        lrs = [_encode(work, irqs, s, c, maps, target.eoi_policy) for s in slots]
+        lrs += [0] * (params.num_lrs - len(lrs))
+        ci = state.cpu[c]
+        regs = VcpuRegs(target.vtr, hyp[c].hcr if hyp else _EN.put(0, 1),
+                        arch_gich.vmcr_of(ci.ctlr, ci.pmr, ci.bpr, ci.abpr),
+                        levels_to_apr(ci.active_group0 | ci.active_group1
+                                      | ci.active_group_unknown, params), tuple(lrs))
+        if target.status_registers:
+            regs = VcpuRegs(regs.vtr, regs.hcr, regs.vmcr, regs.apr, regs.lr,
+                            **status_registers(regs))
+        vcpus.append(regs)
+    work.write_back(image)
+    for ci in image.cpu:
+        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = 0, 0, cfg.min_bpr, cfg.min_abpr
+        ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
+    return GichView(tuple(vcpus), image)
+
+def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
+                    out: list[Violation]) -> None:
+    good = bytes(v for v in range(256) if not v & ~params.priority_mask)
+    vectors = [(c, 0, p) for c, p in enumerate(irqs.b_prio)] + [(None, NUM_PRIVATE, irqs.s_prio)]
+    for cpu, base, prio in vectors:
+        if not prio.translate(None, good):
+            continue
+        bad = [base + k for k, p in enumerate(prio) if p & ~params.priority_mask]
+        first = bad[0]
+        p = irqs.priority(first, cpu or 0)
+        out.append(Violation("GICH-EXPORT-PRIORITY", labels.irq(first, cpu),
+                             f"priority {p:#04x} has bits below the {params.priority_bits} a "
+                             f"GICH_LR holds (mask {params.priority_mask:#04x})"
+                             + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
+
+def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) -> None:
+    step = (1 << params.level_shift) - 1
+    for c, ci in enumerate(state.cpu):
+        if ci.pmr & ~params.priority_mask:
+            out.append(_v("GICH-EXPORT-PMR", c, "gicc.pmr",
+                          f"{ci.pmr:#04x}: GICH_VMCR.VMPriMask holds mask "
+                          f"{params.priority_mask:#04x} only"))
+        if ci.ctlr & ~arch_gich.VCPU_CTLR_MASK:
+            names = ", ".join(GICC_CTLR.flags(ci.ctlr & ~arch_gich.VCPU_CTLR_MASK))
+            out.append(_v("GICH-EXPORT-CTLR-BITS", c, "gicc.ctlr",
+                          f"{ci.ctlr:#x}: {names} have no GICH_VMCR field"))
+        if ci.bpr < params.min_bpr or ci.abpr < params.min_abpr:
+            reg = "gicc.bpr" if ci.bpr < params.min_bpr else "gicc.abpr"
+            out.append(_v("GICH-EXPORT-BINARY-POINT", c, reg,
+                          f"BPR {ci.bpr} / ABPR {ci.abpr}: the target's VMBP/VMABP minima are "
+                          f"{params.min_bpr} / {params.min_abpr}"))
+        levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
+        for lv in bitmaps.set_bits(levels):
+            if lv & step or lv >> params.level_shift >= 1 << params.preemption_bits:
+                out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
+                              f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
+                              f"has {1 << params.preemption_bits} levels"))
+    _fit_groups(state, out)
+
+def _fit_groups(state: GicState, out: list[Violation]) -> None:
+    """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
+    the attribution rule, so the state's split must be the one the rule gives."""
+    if not any(ci.active_group0 | ci.active_group1 | ci.active_group_unknown
+               for ci in state.cpu):
+        return
+    merged = state.copy()
+    for ci in merged.cpu:
+        ci.active_group_unknown |= ci.active_group0 | ci.active_group1
+        ci.active_group0 = ci.active_group1 = 0
+    attribute(merged)
+    for c, (ci, re) in enumerate(zip(state.cpu, merged.cpu, strict=True)):
+        have_all = (ci.active_group0, ci.active_group1, ci.active_group_unknown)
+        want_all = (re.active_group0, re.active_group1, re.active_group_unknown)
+        if have_all == want_all:
+            continue
+        for lv in bitmaps.set_bits(ci.active_group0 | ci.active_group1
+                                   | ci.active_group_unknown):
+            have = tuple(x >> lv & 1 for x in have_all)
+            want = tuple(x >> lv & 1 for x in want_all)
+            if have != want:
+                out.append(_v("GICH-EXPORT-APR-GROUP-SPLIT", c, "gicc.active_priorities",
+                              f"group priority {2 * lv:#04x} is {_groups(have)}; GICH_APR holds "
+                              f"one set for both groups, and the active interrupts make it "
+                              f"{_groups(want)} on import"))
+
+def _groups(bits: tuple[int, ...]) -> str:
+    names = [n for n, b in zip(("group 0", "group 1", "group-unknown"), bits, strict=True) if b]
+    return " and ".join(names)
+
+def _plan(state: GicState, irqs: Irqs, params: VtrParams,
+          out: list[Violation]) -> list[list[_Slot]]:
+    cfg = state.config
+    n = cfg.num_cpus
+    must: list[list[_Slot]] = [[] for _ in range(n)]
+    pending: list[list[_Slot]] = [[] for _ in range(n)]
+    eoi: list[list[_Slot]] = [[] for _ in range(n)]
+    grp_on = (state.enable_grp0, state.enable_grp1)
+    hyp = state.hypervisor
+    for c in range(n):
+        _plan_private(irqs, c, grp_on, must[c], pending[c], out)
+        if hyp:
+            _plan_hyp(irqs, hyp[c].hw_mappings, hyp[c].eoi_maintenance, c, must[c], eoi[c], out)
+    _plan_active_spis(irqs, must, out)
+    rooms = [params.num_lrs - len(set(must[c])) - len(eoi[c]) for c in range(n)]
+    _plan_pending_spis(irqs, n, grp_on, rooms, must, pending)
+    plans = []
+    for c in range(n):
+        fixed = sorted(set(must[c]))
+        disabled = bool(hyp) and not _EN.get(hyp[c].hcr)  # type: ignore[index]
+        if disabled:
+            # the kept GICH_HCR disables the interface: as in the source, nothing is queued
+            # (with En = 0 a valid LR would hold state the guest cannot see)
+            _disabled_interface(hyp[c].hw_mappings, c, out)  # type: ignore[index]
+            fixed, pending[c] = [], []
+        if len(fixed) + len(eoi[c]) > params.num_lrs:
+            out.append(_v("GICH-EXPORT-LR-OVERFLOW", c, "gich.lr",
+                          f"{len(fixed)} active or HW-mapped interrupts and {len(eoi[c])} EOI "
+                          f"maintenance requests need list registers; the target has "
+                          f"{params.num_lrs}"))
+        room = params.num_lrs - len(fixed) - len(eoi[c])
+        taken = {s.intid for s in fixed}
+        queued = sorted(s for s in pending[c] if s.intid not in taken)[:max(room, 0)]
+        plans.append(fixed + eoi[c] + queued)
+    return plans
+
+def _disabled_interface(maps: tuple[HwMapping, ...], c: int, out: list[Violation]) -> None:
+    for m in maps:
+        out.append(Violation("GICH-HCR-DISABLED", labels.irq(m.virtual_id, c),
+                             f"HW-mapped to {m.physical_id}, but the kept GICH_HCR has En = 0: "
+                             "no valid list register may carry the mapping"))
+
+def _plan_private(irqs: Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slot],
+                  pending: list[_Slot], out: list[Violation]) -> None:
+    act, prio = irqs.b_active[c], irqs.b_prio[c]
+    for v in bitmaps.set_bits(act):
+        if v < NUM_SGIS and irqs.asrc[c][v] == UNKNOWN_CPU:
+            out.append(Violation("GICH-EXPORT-UNKNOWN", labels.irq(v, c),
+                                 "active with an UNKNOWN source; its LR needs the CPUID"))
+        must.append(_Slot(prio[v], v, "active"))
+    sgi_pending = bitmaps.nonzero(irqs.srcs[c])
+    ppi_pending = irqs.b_latch[c] | (~irqs.b_edge[c] & irqs.b_line[c])
+    groups = irqs.b_group[c]
+    ready = (sgi_pending | ppi_pending) & irqs.b_enabled[c] & ~act
+    for v in bitmaps.set_bits(ready):
+        if grp_on[groups >> v & 1]:
+            pending.append(_Slot(prio[v], v, "pending"))
+
+def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
+              must: list[_Slot], eoi: list[_Slot], out: list[Violation]) -> None:
+    for m in maps:
+        v = m.virtual_id
+        live = (irqs.b_active[c] | irqs.b_latch[c] | irqs.b_line[c]) >> v & 1 if v < NUM_PRIVATE \
+            else (irqs.s_active | irqs.s_latch | irqs.s_line) >> (v - NUM_PRIVATE) & 1
+        if not live:
+            out.append(Violation("GICH-EXPORT-HW-IDLE", labels.irq(v, c),
+                                 f"HW-mapped to physical ID {m.physical_id} but neither pending "
+                                 "nor active: no list register would carry the mapping"))
+        must.append(_Slot(irqs.priority(v, c), v, "active"))
+    for v in bitmaps.set_bits(eoi_ids):
+        eoi.append(_Slot(irqs.priority(v, c), v, "eoi"))
+
+def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation]) -> None:
+    for k in bitmaps.set_bits(irqs.s_active):
+        c = irqs.s_cpu[k]
+        if c == UNKNOWN_CPU:
+            out.append(Violation("GICH-EXPORT-UNKNOWN", labels.irq(NUM_PRIVATE + k),
+                                 "active on an UNKNOWN CPU; only that vCPU's LR may hold it"))
+            continue
+        must[c].append(_Slot(irqs.s_prio[k], NUM_PRIVATE + k, "active"))
+
+# target mask -> the CPU KVM queues the SPI to (8: no target), as a translate() table
+_LOWEST_TARGET = bytes(map(lowest_target, range(256)))
+
+def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: list[int],
+                       must: list[list[_Slot]], pending: list[list[_Slot]]) -> None:
+    """Per CPU, the `rooms[c]` best pending SPIs queued there (no more can get an LR)."""
+    group = irqs.s_group if grp_on == (False, True) else ~irqs.s_group if grp_on == (
+        True, False) else -1 if grp_on == (True, True) else 0
+    ready = ((irqs.s_latch | (~irqs.s_edge & irqs.s_line)) & irqs.s_enabled & ~irqs.s_active
+             & group)
+    if not ready or max(rooms) <= 0:
+        return
+    flags = bin(ready)[:1:-1]
+    order = [k for k, bit in enumerate(flags) if bit == "1"]
+    prio = irqs.s_prio
+    order.sort(key=prio.__getitem__)  # stable: equal priorities stay in ID order
+    where = irqs.s_targets.translate(_LOWEST_TARGET) if n > 1 else bytes(len(prio))
+    left = [max(r, 0) for r in rooms] + [0] * (9 - n)  # index 8: untargeted
+    taken = {s.intid for c in range(n) for s in must[c]}
+    wanted = sum(left)
+    for k in order:
+        c = where[k]
+        if left[c] and NUM_PRIVATE + k not in taken:
+            pending[c].append(_Slot(prio[k], NUM_PRIVATE + k, "pending"))
+            left[c] -= 1
+            wanted -= 1
+            if not wanted:
+                break
+
+def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
+            policy: str) -> int:
+    """The LR for `slot`; moves the LR-held pending state out of the image `work`."""
+    v = slot.intid
+    private = v < NUM_PRIVATE
+    k = v if private else v - NUM_PRIVATE
+    grp = (irqs.b_group[c] if private else irqs.s_group) >> k & 1
+    common = v << _VID_S | (slot.priority >> _VP_S & _VP_M) << _PRIO_S | grp << _GRP1_S
+    if slot.kind == "eoi":
+        return common | 1 << _EOI_S
+    active = (irqs.b_active[c] if private else irqs.s_active) >> k & 1
+    if v < NUM_SGIS:
+        return _encode_sgi(work, irqs, v, c, bool(active), policy, common)
+    edge = (irqs.b_edge[c] if private else irqs.s_edge) >> k & 1
+    latch = (irqs.b_latch[c] if private else irqs.s_latch) >> k & 1
+    pend = latch if edge else latch | (irqs.b_line[c] if private else irqs.s_line) >> k & 1
+    if edge and pend:
+        _clear_latch(work, v, c)
+    if v in maps:
+        state = GICH_LR_STATE.pack(pending=pend, active=active)
+        return GICH_LR_HW.pack(virtual_id=v, priority=slot.priority >> _VP_S, grp1=grp, hw=1,
+                               physical_id=maps[v], state=state)
+    stale = (irqs.b_stale[c] if private else irqs.s_stale) >> k & 1
+    if not edge and active and policy == "kvm" and (stale or not latch):
+        # KVM keeps a level interrupt's pending state back while it is active: the line
+        # (resampled at the deactivation) and a latch that may be its stale one stay in
+        # the image. A known latch (a re-pend after the acknowledge) goes into the LR as
+        # pending + active, so that the guest takes it again after the deactivation.
+        pend = 0
+    eoi = int(not edge and policy == "kvm")
+    state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
+    return common | eoi << _EOI_S | state << _STATE_S
+
+def _clear_latch(work: Irqs, v: int, c: int) -> None:
+    if v < NUM_PRIVATE:
+        work.b_latch[c] &= ~(1 << v)
+    else:
+        work.s_latch &= ~(1 << (v - NUM_PRIVATE))
+
+def _encode_sgi(work: Irqs, irqs: Irqs, v: int, c: int, active: bool, policy: str,
+                common: int) -> int:
+    sources = irqs.srcs[c][v]
+    if active:
+        src = irqs.asrc[c][v]
+        pend = int(policy == "none" and bool(sources >> src & 1))
+        eoi = int(policy == "kvm" and sources != 0)
+    else:
+        src = (sources & -sources).bit_length() - 1
+        pend, eoi = 1, int(policy == "kvm" and sources != 1 << src)
+    if pend:
+        work.srcs[c][v] &= ~(1 << src)
+    state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
+    return common | src << _CPUID_S | eoi << _EOI_S | state << _STATE_S
