@@ -3,7 +3,7 @@ bytes with trailing zeros removed on the wire; APR stretch/squeeze by a level st
 
 from __future__ import annotations
 
-from gicmig import bitmaps
+from gicmig.arch import bitmaps
 
 
 def test_to_and_from_bytes() -> None:

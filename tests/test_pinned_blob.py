@@ -13,9 +13,11 @@ import struct
 
 import pytest
 
-from gicmig import GicConfig, GicState, envelope
-from gicmig.codec import decode, encode
+from gicmig import GicConfig, GicState
+from gicmig.core.model import SCHEMA_REVISION
 from gicmig.errors import DecodeError, GicmigError, ValidationError
+from gicmig.formats import envelope
+from gicmig.formats.codec import decode, encode
 
 
 def crc32c(data: bytes) -> int:
@@ -27,7 +29,8 @@ def crc32c(data: bytes) -> int:
     return crc ^ 0xFFFF_FFFF
 
 
-def header(payload: bytes, *, version: int = 1, hlen: int = 32, revision: int = 2,
+def header(payload: bytes, *, version: int = 1, hlen: int = 32,
+           revision: int = SCHEMA_REVISION,
            flags: int = 0, length: int | None = None, extension: bytes = b"") -> bytes:
     head = (b"\x89GICMIG\n" + struct.pack("<HHIII", version, hlen, revision, flags,
                                           len(payload) if length is None else length)
@@ -45,7 +48,7 @@ def test_header_bytes() -> None:
     assert blob[:24] == bytes.fromhex("894749434d49470a" "0100" "2000" "02000000" "00000000"
                                       "03000000")
     assert blob[24:28] == struct.pack("<I", crc32c(b"abc"))
-    assert blob == header(b"abc") + b"abc"
+    assert blob == header(b"abc", revision=2) + b"abc"
     assert envelope.pack(b"abc", 7, flags=1 << 16) == header(b"abc", revision=7,
                                                              flags=1 << 16) + b"abc"
 
@@ -156,14 +159,14 @@ def test_encode_canonicalizes() -> None:
 
 
 @pytest.mark.parametrize(("revision", "code"), [(0, "BLOB-SCHEMA-NEWER"),
-                                                 (3, "BLOB-SCHEMA-NEWER")])
+                                                 (SCHEMA_REVISION + 1, "BLOB-SCHEMA-NEWER")])
 def test_decode_schema_revision_edges(revision: int, code: str) -> None:
     st = GicState.reset(GicConfig.qemu_virt())
     payload = st._pb.SerializeToString(deterministic=True)
     with pytest.raises(DecodeError) as info:
         decode(header(payload, revision=revision) + payload)
     assert (info.value.code, info.value.offset) == (code, 12)
-    for ok in (1, 2):
+    for ok in range(1, SCHEMA_REVISION + 1):
         assert decode(header(payload, revision=ok) + payload) == st
 
 

@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 
 from gicmig import GicConfig, GicState
-from gicmig.codec import encode
 from gicmig.errors import DecodeError, GicmigError
-from gicmig.views.gich_view import GichView, VcpuRegs, json_schema, parse_view, to_json
-from gicmig.views.kvm_dump import (
+from gicmig.formats.codec import encode
+from gicmig.views.gich.viewfile import GichView, VcpuRegs, json_schema, parse_view, to_json
+from gicmig.views.kvm.dump import (
     Access,
     KvmDump,
     dump_to_json,

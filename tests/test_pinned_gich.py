@@ -17,22 +17,21 @@ from pathlib import Path
 
 import pytest
 
+from gicmig.core.attribution import group_priority_level, split_active_levels
+from gicmig.core.model import GicConfig, GicState, HwMapping
 from gicmig.errors import GicmigError, ValidationError
-from gicmig.model import GicConfig, GicState, HwMapping
 from gicmig.views.gich import (
     GichTarget,
     VtrParams,
     apr_to_levels,
     export_gich,
     fold_vcpu,
-    group_priority_level,
     import_gich,
     levels_to_apr,
-    split_active_levels,
     status_registers,
     vtr_params,
 )
-from gicmig.views.gich_view import GichView, VcpuRegs
+from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
 VTR = 0x9000_0003  # GIC-400: 4 LRs, 5 preemption and 5 priority bits (§3.2)
 VMCR_MIN = 0x004C_0000  # VMABP 3, VMBP 2

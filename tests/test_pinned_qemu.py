@@ -16,10 +16,10 @@ import io
 import pytest
 from test_qemu_support import GicImage, stream
 
+from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import GicmigError
-from gicmig.model import UNKNOWN_CPU
-from gicmig.views.qemu import QemuImport, import_qemu
-from gicmig.views.qemu_stream import NCPU
+from gicmig.views.qemu.convert import QemuImport, import_qemu
+from gicmig.views.qemu.stream import NCPU
 
 
 def run(gic: GicImage, accel: str = "tcg", **kw: object) -> QemuImport:
@@ -60,7 +60,7 @@ def test_tcg_spi_line_levels_and_latches() -> None:
 
 
 def _target(intid: int) -> int:
-    from gicmig.views.qemu_stream import GIC_FIELDS
+    from gicmig.views.qemu.stream import GIC_FIELDS
 
     return GIC_FIELDS["irq_target"].offset + intid
 
@@ -196,7 +196,7 @@ def test_tcg_distributor_enables() -> None:
 
 # --- caches QEMU migrates: checked against QEMU's own rules (§2.3, §3.2, §5.4) -------------------
 def _pending_spi(gic: GicImage, intid: int, prio: int, target: int = 0x01) -> None:
-    from gicmig.views.qemu_stream import GIC_FIELDS
+    from gicmig.views.qemu.stream import GIC_FIELDS
 
     gic.irq(intid, enabled=0xFF, pending=target)
     gic.main[_target(intid)] = target
@@ -289,7 +289,7 @@ def test_kvm_spi_masks_are_all_or_nothing() -> None:
 
 # --- the stream layout (§5.3: main fields 9888 bytes, virtualization subsection 2240) -----------
 def test_vmstate_layout() -> None:
-    from gicmig.views.qemu_stream import GIC_FIELDS, GIC_SIZE, VIRT_FIELDS, VIRT_SIZE
+    from gicmig.views.qemu.stream import GIC_FIELDS, GIC_SIZE, VIRT_FIELDS, VIRT_SIZE
 
     assert {n: (f.offset, f.size, f.count) for n, f in GIC_FIELDS.items()} == {
         "ctlr": (0, 4, 1), "cpu_ctlr": (4, 4, 8), "irq_state": (36, 7, 1020),
@@ -305,7 +305,7 @@ def test_vmstate_layout() -> None:
 
 
 def test_section_fields_are_big_endian() -> None:
-    from gicmig.views.qemu_stream import read_arm_gic
+    from gicmig.views.qemu.stream import read_arm_gic
 
     gic = GicImage(virt=False)
     gic.set("priority_mask", 1, 0x0102).set("apr", 3 * NCPU + 7, 0x0A0B_0C0D)
@@ -322,7 +322,7 @@ def test_section_fields_are_big_endian() -> None:
 def test_input_run_counts_records() -> None:
     """`_Input.run` skips the records whose flag byte (byte 7 of the big-endian address
     word) is the flag and returns how many: zero pages are 9 bytes, address | flags + fill."""
-    from gicmig.views.qemu_stream import _Input
+    from gicmig.views.qemu.stream import _Input
 
     def zero_page(k: int, flags: int = 0x22) -> bytes:
         return (k * 4096 | flags).to_bytes(8, "big") + b"\0"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from gicmig import registers as r
+from gicmig.arch import registers as r
 
 # register -> (offset, reset, {field: (shift, width)}, reserved mask)
 TABLES: dict[str, tuple[int, int, dict[str, tuple[int, int]], int]] = {

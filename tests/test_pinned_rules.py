@@ -19,9 +19,13 @@ from typing import Any
 import pytest
 
 from gicmig import GicConfig, GicState
+from gicmig.core.model import UNKNOWN_CPU, HwMapping
+from gicmig.core.rules import check, check_config, validate
+from gicmig.core.rules import context_for as _context
+from gicmig.core.rules import explain as _detailed
+from gicmig.core.rules import fast_ok as _fast_ok
+from gicmig.core.rules.params import config_violations as _config
 from gicmig.errors import ValidationError
-from gicmig.model import UNKNOWN_CPU, HwMapping
-from gicmig.rules import _config, _context, _detailed, _fast_ok, check, check_config, validate
 
 
 def codes(state: GicState) -> list[str]:
