@@ -238,8 +238,8 @@ def _refs(nodes: list[ast.AST]) -> set[str]:
                 out.add(n.attr)
             elif isinstance(n, ast.alias):
                 out.add(n.name.split(".")[-1])
-            elif isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.isidentifier():
-                out.add(n.value)  # getattr(module, "NAME"), tables of names
+            elif isinstance(n, ast.Constant) and str(n.value).isidentifier():
+                out.add(str(n.value))  # getattr(module, "NAME"), tables of names
     return out
 
 
