@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,19 +112,19 @@ class _Maker:
             return  # f-strings: messages, not logic
         if isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
-                m = copy.deepcopy(node)
-                m.ops[i] = CMP[type(op)]()
-                alt(m)
+                cmp = copy.deepcopy(node)
+                cmp.ops[i] = CMP[type(op)]()
+                alt(cmp)
         elif isinstance(node, ast.BinOp) and type(node.op) in BIN and not any(
                 isinstance(x, ast.Constant) and isinstance(x.value, str | bytes)
                 for x in (node.left, node.right)):
-            m = copy.deepcopy(node)
-            m.op = BIN[type(node.op)]()
-            alt(m)
+            bin_ = copy.deepcopy(node)
+            bin_.op = BIN[type(node.op)]()
+            alt(bin_)
         elif isinstance(node, ast.BoolOp):
-            m = copy.deepcopy(node)
-            m.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-            alt(m)
+            bool_ = copy.deepcopy(node)
+            bool_.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+            alt(bool_)
         elif isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.UAdd) and not (
                 isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)):
             alt(node.operand)
@@ -135,8 +136,8 @@ class _Maker:
         elif isinstance(node, ast.Slice):
             for bound in (node.lower, node.upper):
                 if bound is not None and not isinstance(bound, ast.Constant):
-                    for op in ("+", "-"):
-                        self.add(bound, f"{ast.unparse(bound)} {op} 1", stmt, scope, body)
+                    for sign in ("+", "-"):
+                        self.add(bound, f"{ast.unparse(bound)} {sign} 1", stmt, scope, body)
         elif (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
               and isinstance(node.slice, ast.BinOp)):
             self.add(node.slice, f"{ast.unparse(node.slice)} + 1", stmt, scope, body)
@@ -228,7 +229,7 @@ def _bound(s: ast.stmt) -> set[str]:
             if isinstance(n, ast.Name)}
 
 
-def _refs(nodes: list[ast.AST]) -> set[str]:
+def _refs(nodes: Sequence[ast.AST]) -> set[str]:
     out: set[str] = set()
     for node in nodes:
         for n in ast.walk(node):

@@ -53,7 +53,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         from hypothesis import settings
 
         for item in items:
-            test = getattr(item, "obj", None)
+            test: Any = getattr(item, "obj", None)
             old = getattr(test, "_hypothesis_internal_use_settings", None)
             if hasattr(test, "hypothesis") and old is not None and old.max_examples > cap:
                 test._hypothesis_internal_use_settings = settings(old, max_examples=cap)
