@@ -409,3 +409,13 @@ def test_export_refuses_what_gich_cannot_hold() -> None:
     with pytest.raises(ValidationError) as info:
         export_gich(st)
     assert [v.code for v in info.value.violations] == ["GICH-EXPORT-APR-GROUP-SPLIT"]
+
+
+def test_a_free_lr_only_names_its_interrupt() -> None:
+    """An invalid LR without an EOI request is free (ELRSR set): its priority and group are
+    not state; only the interrupt (and an SGI's source) it names is kept, to check that the
+    image does not hold that interrupt live."""
+    f = fold_vcpu(regs(0x4A80_0020, 0x0000_0C05, 0x1000_0021), 0)
+    assert [tuple(x) for x in f.named] == [(0, 32, False, False, 0, 0, 0, None, False),
+                                           (1, 5, False, False, 0, 0, 3, None, False)]
+    assert [x.intid for x in f.lrs] == [33]
