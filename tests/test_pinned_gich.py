@@ -419,3 +419,64 @@ def test_a_free_lr_only_names_its_interrupt() -> None:
     assert [tuple(x) for x in f.named] == [(0, 32, False, False, 0, 0, 0, None, False),
                                            (1, 5, False, False, 0, 0, 3, None, False)]
     assert [x.intid for x in f.lrs] == [33]
+
+
+def test_export_refuses_an_invalid_state() -> None:
+    st = kvm_state(1)
+    st.cpu[0].bpr = 8
+    with pytest.raises(ValidationError) as info:
+        export_gich(st)
+    assert [v.code for v in info.value.violations] == ["CPU-BPR-RANGE"]
+
+
+def test_stale_latch_dropped_only_in_lenient_export_without_eoi() -> None:
+    """A maybe-stale latch of an active level SPI: with EOI policy none the LR would be
+    pending + active and deliver it again; lenient export drops the latch (active LR)."""
+    st = kvm_state(1)
+    sh = st.shared
+    sh.enabled, sh.priority = 1, b"\x40"
+    sh.active, sh.active_cpu = 1, b"\x00"
+    sh.pending_latch = sh.latch_maybe_stale = 1
+    assert export_gich(st).vcpus[0].lr[0] == 0x2408_0020  # kvm policy: active + EOI, priority 0x40
+    with pytest.raises(ValidationError) as info:
+        export_gich(st, GichTarget(eoi_policy="none"))
+    assert [v.code for v in info.value.violations] == ["GICH-EXPORT-LATCH-MAYBE-STALE"]
+    view = export_gich(st, GichTarget(eoi_policy="none"), lenient=True)
+    assert view.vcpus[0].lr[0] == 0x2400_0020  # active only
+    assert view.distributor.shared.pending_latch == 0
+    st = kvm_state(1)  # the same for a PPI
+    b = st.banked[0]
+    b.enabled, b.priority = b.enabled | 1 << 20, bytes(20) + b"\x40"
+    b.active = b.pending_latch = b.latch_maybe_stale = 1 << 20
+    view = export_gich(st, GichTarget(eoi_policy="none"), lenient=True)
+    assert view.vcpus[0].lr[0] == 0x2400_0014
+    assert view.distributor.banked[0].pending_latch == 0
+
+
+def test_hw_mapped_level_ppi_pending_by_its_line() -> None:
+    """A HW=1 LR pending for a level interrupt: pending by the physical line (§6 row 3)."""
+    img = kvm_state(1)
+    img.banked[0].enabled |= 1 << 27
+    img.banked[0].priority = bytes(27) + b"\xa0"
+    st = import_gich(GichView((regs(0x9A00_6C1B),), img), keep_hypervisor_context=True)
+    assert st.banked[0].line_level == 1 << 27
+    assert st.banked[0].pending_latch == 0
+    assert st.hypervisor is not None and st.hypervisor[0].hw_mappings == (HwMapping(27, 27),)
+
+
+def test_free_lr_naming_a_live_sgi_is_ambiguous_per_source() -> None:
+    img = GicState.reset(GicConfig(4, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False))
+    free = regs(0x0000_0C05)  # free, names SGI 5 from CPU 3
+    idle = [regs() for _ in range(3)]
+    import_gich(GichView((free, *idle), img))
+    img.banked[0].sgi_sources = bytes(5) + b"\x04"  # pending from CPU 2: another instance
+    import_gich(GichView((free, *idle), img))
+    img.banked[0].sgi_sources = bytes(5) + b"\x08"  # pending from CPU 3: maybe finished here
+    with pytest.raises(ValidationError) as info:
+        import_gich(GichView((free, *idle), img))
+    assert [v.code for v in info.value.violations] == ["GICH-LR-INVALID-AMBIGUOUS"]
+    img.banked[0].sgi_sources = b""
+    img.banked[0].active, img.banked[0].sgi_active_source = 1 << 5, bytes(5) + b"\x03"
+    with pytest.raises(ValidationError) as info:
+        import_gich(GichView((free, *idle), img))
+    assert [v.code for v in info.value.violations] == ["GICH-LR-INVALID-AMBIGUOUS"]

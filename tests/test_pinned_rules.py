@@ -519,3 +519,11 @@ def test_every_offender_is_named() -> None:
     assert "0x04" in found[1].message and "mask 0xf8" in found[1].message
 
 
+
+
+def test_revision_messages() -> None:
+    for revision, name in ((0, "unspecified"), (1, "GICv1"), (3, "3")):
+        cfg = GicConfig(1, 64)
+        cfg._pb.revision = revision
+        assert [v.message for v in check_config(cfg)] == [
+            f"{name}; schema v1 holds GICv2 only"]
