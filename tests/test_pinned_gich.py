@@ -480,3 +480,17 @@ def test_free_lr_naming_a_live_sgi_is_ambiguous_per_source() -> None:
     with pytest.raises(ValidationError) as info:
         import_gich(GichView((free, *idle), img))
     assert [v.code for v in info.value.violations] == ["GICH-LR-INVALID-AMBIGUOUS"]
+
+
+@pytest.mark.parametrize(("physical", "ok"), [(15, False), (16, True), (1019, True),
+                                               (1020, False)])
+def test_hw_lr_physical_id_names_a_ppi_or_spi(physical: int, ok: bool) -> None:
+    """§3.3: PhysicalID must name a PPI or SPI (16..1019)."""
+    lr = 0x9A00_001B | physical << 10  # pending, HW, priority 0xa0, vID 27
+    if ok:
+        f = fold_vcpu(regs(lr), 0, keep_hypervisor_context=True)
+        assert f.hw_mappings == (HwMapping(27, physical),)
+        return
+    with pytest.raises(ValidationError) as info:
+        fold_vcpu(regs(lr), 0, keep_hypervisor_context=True)
+    assert [v.code for v in info.value.violations] == ["GICH-LR-HW-PHYSICALID-RANGE"]

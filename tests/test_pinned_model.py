@@ -77,6 +77,9 @@ def test_irq_view_per_cpu() -> None:
     st.shared.active, st.shared.active_cpu = 1 << 1, b"\x00\xff"
     spi = st.irq(33, cpu=1)
     assert (spi.targets, spi.active, spi.active_cpu) == (2, True, None)
+    assert (spi.sgi_sources, spi.sgi_active_source) == (0, 0)  # no SGI fields on an SPI
+    ppi = st.irq(27)
+    assert (ppi.targets, ppi.active_cpu, ppi.sgi_sources, ppi.sgi_active_source) == (0, 0, 0, 0)
     st.banked[0].active, st.banked[0].sgi_active_source = 1 << 2, b"\x00\x00\x01"
     assert st.irq(2).sgi_active_source == 1
 
@@ -101,6 +104,11 @@ def test_equality_is_canonical_bytes() -> None:
     assert a == b
     b.cpu[1].pmr = 0x80
     assert a != b
+    for other in (GicConfig(2, 288, priority_bits=5), GicConfig(2, 288, min_bpr=1),
+                  GicConfig(2, 288, sgi_enables_rao_wi=False)):
+        d = GicState.reset(other)
+        d._pb.state.CopyFrom(a._pb.state)  # the same state under other parameters
+        assert a != d
     c = a.copy()
     c.keep_hypervisor_context()
     assert a != c
