@@ -494,3 +494,19 @@ def test_hw_lr_physical_id_names_a_ppi_or_spi(physical: int, ok: bool) -> None:
     with pytest.raises(ValidationError) as info:
         fold_vcpu(regs(lr), 0, keep_hypervisor_context=True)
     assert [v.code for v in info.value.violations] == ["GICH-LR-HW-PHYSICALID-RANGE"]
+
+
+def test_an_untargeted_spi_is_queued_nowhere() -> None:
+    """KVM queues a pending SPI to the lowest CPU of its targets (gic-domain §1.6); with no
+    target it is queued to none, even on an 8-vCPU VM."""
+    from gicmig.abi.kvm import lowest_target
+
+    assert [lowest_target(t) for t in (0x01, 0x06, 0x80, 0xFF, 0x00)] == [0, 1, 7, 0, 8]
+    st = GicState.reset(GicConfig(8, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False))
+    st.enable_grp0 = True
+    sh = st.shared
+    sh.enabled, sh.pending_latch, sh.edge, sh.priority = 0b11, 0b11, 0b11, b"\x40\x40"
+    sh.targets = b"\x00\x80"  # SPI 32 untargeted, SPI 33 to CPU 7
+    view = export_gich(st)
+    assert [v.lr[0] & 0x3FF for v in view.vcpus] == [0] * 7 + [33]
+    assert view.distributor.shared.pending_latch == 0b01

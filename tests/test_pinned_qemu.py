@@ -348,3 +348,15 @@ def test_input_run_counts_records() -> None:
         inp._fill(len(data))
         assert inp.run(0x22, 9, 0x01) == clean
         assert inp.offset == 9 * clean
+
+
+def test_machine_name_length_limit() -> None:
+    """The configuration record names the machine; gicmig reads names up to 4096 bytes."""
+    from gicmig.views.qemu.stream import read_arm_gic
+
+    gic = GicImage(virt=False).section()
+    sec = read_arm_gic(io.BytesIO(stream(gic, machine="v" * 4096)))
+    assert sec.machine == "v" * 4096 and sec.located_by != "search"
+    with pytest.raises(GicmigError) as info:
+        read_arm_gic(io.BytesIO(stream(gic, machine="v" * 4097)))
+    assert info.value.code == "QEMU-FRAMING" and "4097 bytes" in str(info.value)
