@@ -360,3 +360,10 @@ def test_machine_name_length_limit() -> None:
     with pytest.raises(GicmigError) as info:
         read_arm_gic(io.BytesIO(stream(gic, machine="v" * 4097)))
     assert info.value.code == "QEMU-FRAMING" and "4097 bytes" in str(info.value)
+
+
+def test_an_spi_line_level_is_all_or_nothing() -> None:
+    gic = GicImage()
+    gic.irq(45, level=0x01)
+    msg = refused(gic, "QEMU-VALUE-IMPOSSIBLE")
+    assert msg.startswith("irq 45 (SPI 13): the SPI line level is neither 0x00 nor 0xff")
