@@ -9,7 +9,8 @@ from harness import median_seconds, report
 
 import gicmig
 from gicmig.core.attribution import group_priority_level, split_active_levels
-from gicmig.core.model import GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
 from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.params import GichTarget
 from gicmig.views.gich.plan import export_gich

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "GicState": "gicmig.core.model",
-    "GicConfig": "gicmig.core.model",
+    "GicConfig": "gicmig.core.config",
     "Irq": "gicmig.core.model",
     "encode": "gicmig.formats.codec",
     "decode": "gicmig.formats.codec",
@@ -30,11 +30,12 @@ _EXPORTS = {
     "load": "gicmig.formats.io",
     "diff": "gicmig.diff.semantic",
     "Change": "gicmig.diff.change",
-    "import_kvm": "gicmig.views.kvm.convert",
+    "import_kvm": "gicmig.views.kvm",
     "import_qemu": "gicmig.views.qemu.convert",
+    "export_qemu": "gicmig.views.qemu.write",
     "import_gich": "gicmig.views.gich",
     "export_gich": "gicmig.views.gich",
-    "export_kvm": "gicmig.views.kvm.convert",
+    "export_kvm": "gicmig.views.kvm",
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
     "ValidationError": "gicmig.errors",
@@ -45,12 +46,13 @@ _EXPORTS = {
 __all__ = [
     "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
-    "export_gich", "export_kvm", "from_json", "import_gich", "import_kvm", "import_qemu",
-    "info", "load", "to_json", "validate",
+    "export_gich", "export_kvm", "export_qemu", "from_json", "import_gich", "import_kvm",
+    "import_qemu", "info", "load", "to_json", "validate",
 ]
 
 if TYPE_CHECKING:
-    from gicmig.core.model import GicConfig, GicState, Irq
+    from gicmig.core.config import GicConfig
+    from gicmig.core.model import GicState, Irq
     from gicmig.core.rules import check, validate
     from gicmig.diff.change import Change
     from gicmig.diff.semantic import diff
@@ -59,8 +61,9 @@ if TYPE_CHECKING:
     from gicmig.formats.fixture import from_json, to_json
     from gicmig.formats.io import load
     from gicmig.views.gich import export_gich, import_gich
-    from gicmig.views.kvm.convert import export_kvm, import_kvm
+    from gicmig.views.kvm import export_kvm, import_kvm
     from gicmig.views.qemu.convert import import_qemu
+    from gicmig.views.qemu.write import export_qemu
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from gicmig.errors import GicmigError
 
@@ -37,25 +40,46 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = Path(path)
-    if _not_a_regular_file(target):
-        _write_in_place(target, data)
+    with open_atomic(path) as f:
+        f.write(data)
+
+
+@contextmanager
+def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """An unbuffered binary file that becomes `path` when the block ends without an
+    error (`write_atomic` for outputs written piece by piece, e.g. gigabyte streams).
+
+    A regular file is written to a temporary file beside it, synced and renamed over it
+    (through a symlink, its target is); a device, FIFO or /dev/fd/N is written in place;
+    `-` is stdout. On an error the temporary file is removed and `path` is unchanged.
+    """
+    if str(path) == "-":
+        sys.stdout.flush()
+        with os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0) as out:
+            yield out
         return
-    target = target.resolve() if target.is_symlink() else target  # keep the link a link
+    target = Path(path)
     try:
+        if _not_a_regular_file(target):
+            with open(target, "wb", buffering=0) as f:
+                yield f
+            return
+        target = target.resolve() if target.is_symlink() else target  # keep the link a link
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what users expect
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
     except OSError as exc:
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            yield f
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what users expect
+        os.replace(tmp, target)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _not_a_regular_file(target: Path) -> bool:
@@ -64,14 +88,6 @@ def _not_a_regular_file(target: Path) -> bool:
     if str(target).startswith(("/dev/", "/proc/")):
         return True
     return target.exists() and not target.is_file()
-
-
-def _write_in_place(target: Path, data: bytes) -> None:
-    try:
-        with open(target, "wb") as f:
-            f.write(data)
-    except OSError as exc:
-        raise GicmigError("IO-WRITE", f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:

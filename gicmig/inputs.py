@@ -1,9 +1,9 @@
 """Any input gicmig reads, as a state: `VIEW[,KEY=VALUE...]:PATH` specs, or by content.
 
-A blob or JSON fixture, a KVM register dump or a GICH view is recognized by its content;
-a QEMU stream needs `qemu:tcg:PATH` or `qemu:kvm:PATH`, since it does not say which device
-model wrote it. Every command that takes "a state in any format" (`diff`, `fixture update
---from`, ...) reads it here.
+A blob or JSON fixture, a KVM register dump, a GICH view or a QEMU stream is recognized by
+its content (for a QEMU stream, the section's marks name the device that wrote it;
+`qemu:tcg:PATH` or `qemu:kvm:PATH` says it where they do not). Every command that takes
+"a state in any format" (`diff`, `fixture update --from`, ...) reads it here.
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ def _bytes(source: bytes | str) -> bytes:
 
 
 def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
-    from gicmig.views.kvm.convert import import_kvm
     from gicmig.views.kvm.dump import parse_dump
+    from gicmig.views.kvm.reader import import_kvm
 
     options = _int_options(opts, ("num_cpus", "priority_bits"))
     return import_kvm(parse_dump(_bytes(source)), **options)
 
 
-def _load_qemu(accel: str) -> Loader:
+def _load_qemu(accel: str | None) -> Loader:
     def load_qemu(source: bytes | str, opts: Options, path: str) -> GicState:
         import io
         import sys
@@ -112,11 +112,18 @@ def _parse_spec(spec: str) -> tuple[str, Options, str] | None:
     return name, dict(o.partition("=")[::2] for o in opts if o), path
 
 
+def _starts_with(path: str, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False  # read_bytes reports it
+
+
 def load_input(spec: str) -> GicState:
     """A state from a view spec, else a blob, JSON fixture or KVM dump by content (or `-`)."""
     import re
 
-    from gicmig.errors import GicmigError
     from gicmig.files import read_bytes
     from gicmig.formats.io import QEMU_MAGIC, load
 
@@ -124,10 +131,11 @@ def load_input(spec: str) -> GicState:
     if parsed is not None:
         name, opts, path = parsed
         return VIEW_LOADERS[name](path, opts, path)
+    if spec != "-" and _starts_with(spec, QEMU_MAGIC):  # a stream holds RAM: stream it
+        return _load_qemu(None)(spec, {}, spec)
     data = read_bytes(spec)
     if data.startswith(QEMU_MAGIC):
-        raise GicmigError("USAGE", "a QEMU migration stream does not say which device wrote "
-                                   f"it: give qemu:tcg:{spec} or qemu:kvm:{spec}")
+        return _load_qemu(None)(data, {}, spec)
     view = re.match(rb'\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/', data[:4096])
     if view:
         loader = _load_kvm if view.group(1) == b"kvm-dump" else _load_gich

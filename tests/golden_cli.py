@@ -95,6 +95,19 @@ def _chain() -> Iterator[list[list[str]]]:
     yield [["import", "kvm", "fixtures/kvm/two-vcpu.json", "-o", "OUT/k.gicmig"],
            ["export", "kvm", "OUT/k.gicmig", "-o", "OUT/w.json"],
            ["export", "gich", "OUT/k.gicmig", "-o", "OUT/g.json"]]
+    # docs/qemu.md "Worked example": a KVM dump into a real QEMU 7.2 template
+    template = "examples/qemu-7.2-virt-template.mig"
+    yield [["import", "kvm", "fixtures/kvm/two-vcpu.json", "-o", "OUT/kvm.gicmig"],
+           ["export", "qemu", "OUT/kvm.gicmig", "--template", template, "-o", "OUT/vm.mig"],
+           ["export", "qemu", "OUT/kvm.gicmig", "--template", template, "-o", "OUT/vm.mig",
+            "--lenient"],
+           ["export", "qemu", "OUT/kvm.gicmig", "--template", template, "-o", "OUT/k.mig",
+            "--accel", "kvm"],
+           ["import", "qemu", "OUT/vm.mig", "-o", "OUT/vm.json"]]
+    for name in ("dist", "virt"):  # a real stream, imported and exported into itself
+        yield [["import", "qemu", f"STREAMS/{name}.mig", "-o", "OUT/q.gicmig"],
+               ["export", "qemu", "OUT/q.gicmig", "--template", f"STREAMS/{name}.mig",
+                "-o", "OUT/same.mig", "--format", "json"]]
 
 
 def _run(argv: list[str], out: Path) -> dict[str, object]:

@@ -20,7 +20,7 @@ from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.nested import fold_groups
 from gicmig.views.gich.plan import export_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
-from gicmig.views.kvm.convert import import_kvm
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +208,9 @@ def test_gich_import_places_an_image_spi_of_unknown_cpu() -> None:
 
 
 def test_qemu_kvm_stream_derives_and_normalizes_a_never_run_vcpu() -> None:
-    img = GicImage(virt=False)  # QEMU reset values in both vCPUs: BPR 0, ABPR 1
+    img = GicImage.kvm()  # with QEMU's reset values in both vCPUs: BPR 0, ABPR 1
+    for c in (0, 1):
+        img.set("bpr", c, 0).set("abpr", c, 1)
     img.set("ctlr", 0, 1).set("apr", 1, 1 << 20).set("current_pending", 0, 1023)
     img.irq(48, enabled=0xFF, active=0xFF, group=0xFF)
     img.set("priority2", 48 - 32, 0xA0)

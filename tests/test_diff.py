@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from strategies import configs, states
 
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.diff.change import Change
 from gicmig.diff.semantic import diff
 from gicmig.formats.codec import decode, encode

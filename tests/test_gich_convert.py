@@ -10,7 +10,8 @@ import pytest
 import gicmig
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, LR_STATES
 from gicmig.core.attribution import split_active_levels
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.errors import REASONS, GicmigError, ValidationError
 from gicmig.views.gich.fold import fold_vcpu
 from gicmig.views.gich.merge import import_gich

@@ -14,7 +14,8 @@ from strategies import states
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, GICH_VTR
 from gicmig.core.attribution import group_priority_level, split_active_levels
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.errors import REASONS, GicmigError, ValidationError
 from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.params import GichTarget, VtrParams, apr_to_levels, vtr_params

@@ -13,8 +13,8 @@ from test_kvm_replay import KvmModel
 from gicmig.cli import main
 from gicmig.core.model import GicState
 from gicmig.formats.io import dump, load
-from gicmig.views.kvm.convert import import_kvm
 from gicmig.views.kvm.dump import parse_dump, parse_writes
+from gicmig.views.kvm.reader import import_kvm
 
 ROOT = Path(__file__).resolve().parents[1]
 KVM = ROOT / "fixtures" / "kvm"

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.errors import REASONS, GicmigError
-from gicmig.views.kvm.convert import import_kvm
 from gicmig.views.kvm.dump import (
     Access,
     dump_to_json,
@@ -22,6 +21,7 @@ from gicmig.views.kvm.dump import (
     register_name,
     writes_to_json,
 )
+from gicmig.views.kvm.reader import import_kvm
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "kvm"

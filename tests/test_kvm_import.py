@@ -11,8 +11,8 @@ from test_kvm_replay import KvmModel
 
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
 from gicmig.views.kvm.dump import Access, KvmDump, parse_dump
+from gicmig.views.kvm.reader import KvmDumpIncomplete, import_kvm
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kvm"
 TWO_VCPU = json.loads((FIXTURES / "two-vcpu.json").read_text())

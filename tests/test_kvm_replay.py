@@ -15,8 +15,9 @@ from gicmig.abi.kvm import kvm_config
 from gicmig.core.attribution import attribute
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
-from gicmig.views.kvm.convert import dump_kvm, export_kvm, fit_kvm, import_kvm
 from gicmig.views.kvm.dump import Access, KvmDump, dump_to_json, parse_dump
+from gicmig.views.kvm.fit import dump_kvm, export_kvm, fit_kvm
+from gicmig.views.kvm.reader import import_kvm
 
 U32 = 0xFFFF_FFFF
 

@@ -19,7 +19,7 @@ import pytest
 from gicmig.abi.kvm import kvm_config
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.errors import GicmigError
-from gicmig.views.kvm.convert import dump_kvm, export_kvm, import_kvm
+from gicmig.views.kvm import dump_kvm, export_kvm, import_kvm
 from gicmig.views.kvm.dump import Access, KvmDump
 
 

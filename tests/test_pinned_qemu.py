@@ -35,12 +35,8 @@ def refused(gic: GicImage, code: str, accel: str = "tcg", **kw: object) -> str:
 
 
 def kvm_image(num_cpus: int = 2) -> GicImage:
-    """A kvm-arm-gic section: no virtualization subsection, binary points at KVM's minima
-    (2 / 3), running_priority left at QEMU's reset 0x100 (never transferred)."""
-    gic = GicImage(num_cpus=num_cpus, virt=False)
-    for c in range(num_cpus):
-        gic.set("bpr", c, 2).set("abpr", c, 3)
-    return gic
+    """A kvm-arm-gic section at reset, as kvm_arm_gic_get writes it (test_qemu_support)."""
+    return GicImage.kvm(num_cpus)
 
 
 # --- TCG: the SPI line is its own state (§1.4, §5.2) -------------------------------------------

@@ -39,6 +39,20 @@ class GicImage:
             self.main[GIC_FIELDS["irq_target"].offset:GIC_FIELDS["irq_target"].end] = \
                 b"\x01" * 1020
 
+    @classmethod
+    def kvm(cls, num_cpus: int = 2) -> GicImage:
+        """What kvm-arm-gic saves for a GIC at reset: no virtualization subsection, SGI
+        enables of the existing vCPUs only, the last vCPU's own bit in ITARGETSR0-7 and
+        KVM's minimum binary points (running_priority keeps QEMU's reset 0x100)."""
+        img = cls(num_cpus, virt=False)
+        for i in range(32):
+            img.set("irq_target", i, 1 << (num_cpus - 1))
+        for i in range(16):
+            img.irq(i, enabled=(1 << num_cpus) - 1)
+        for c in range(num_cpus):
+            img.set("bpr", c, 2).set("abpr", c, 3)
+        return img
+
     def irq(self, intid: int, **members: int) -> GicImage:
         base = GIC_FIELDS["irq_state"].offset + 7 * intid
         for name, value in members.items():

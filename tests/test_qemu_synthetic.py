@@ -350,9 +350,7 @@ def test_current_pending_staleness_only_where_deviation_19_allows_it() -> None:
 
 # --- the kvm-arm-gic encoding -------------------------------------------------------------------
 def kvm_image() -> GicImage:
-    img = GicImage(virt=False).set("abpr", 0, 3).set("abpr", 1, 3)
-    for c in (0, 1):
-        img.set("bpr", c, 2).set("current_pending", c, 1023)
+    img = GicImage.kvm()
     img.set("ctlr", 0, 1).set("priority_mask", 0, 0x1E).set("apr", 0, 1 << 4)
     img.irq(40, enabled=0xFF, pending=0xFF, active=0xFF)  # level-triggered SPI
     img.irq(41, enabled=0xFF, pending=0xFF, edge=1)
@@ -420,8 +418,11 @@ def test_cli_import_lenient_report_and_output(tmp_path: Path) -> None:
 def test_cli_usage_errors(tmp_path: Path) -> None:
     src = tmp_path / "in.mig"
     src.write_bytes(stream(base().section(), machine="vexpress-a15"))
-    no_accel = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"))
-    assert no_accel.returncode == 2 and b"--accel" in no_accel.stderr
+    no_accel = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"), "--num-irqs",
+                   "288")
+    assert no_accel.returncode == 0 and b"imported qemu-tcg state" in no_accel.stdout
+    bad_accel = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"), "--accel", "xen")
+    assert bad_accel.returncode == 2 and b"--accel" in bad_accel.stderr
     no_irqs = cli("import", "qemu", str(src), "-o", str(tmp_path / "x.gicmig"), "--accel", "tcg")
     assert no_irqs.returncode == 2 and b"QEMU-PARAMETER-MISSING" in no_irqs.stderr
     same = cli("import", "qemu", str(src), "-o", str(src), "--accel", "tcg", "--num-irqs", "64")

@@ -17,8 +17,9 @@ from test_kvm_replay import KvmModel
 from gicmig.cli import main
 from gicmig.core.model import GicState
 from gicmig.errors import REASONS
-from gicmig.views.kvm.convert import KvmUnrepresentable, fit_kvm, import_kvm, plan_kvm
 from gicmig.views.kvm.dump import parse_writes_document
+from gicmig.views.kvm.fit import KvmUnrepresentable, fit_kvm, plan_kvm
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ import pytest
 
 import gicmig
 from gicmig.cli import main
-from gicmig.core.model import GicConfig, GicState, HwMapping
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState, HwMapping
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.formats import envelope
 from gicmig.formats.fixture import from_json, to_json
@@ -185,7 +186,8 @@ def test_qemu_bypass_bits_are_impossible() -> None:
     from test_qemu_support import GicImage, stream
 
     for accel in ("tcg", "kvm"):  # kvm-arm-gic streams have no virtualization subsection
-        data = stream(GicImage(virt=accel == "tcg").set("cpu_ctlr", 0, 0x1E0).section())
+        img = GicImage() if accel == "tcg" else GicImage.kvm()
+        data = stream(img.set("cpu_ctlr", 0, 0x1E0).section())
         with pytest.raises(GicmigError) as info:
             gicmig.import_qemu(io.BytesIO(data), accel=accel, machine="virt")
         assert "QEMU-VALUE-IMPOSSIBLE" in str(info.value) and "gicc.ctlr" in str(info.value)

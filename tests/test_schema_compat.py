@@ -14,7 +14,8 @@ from strategies import states
 
 import gicmig
 from gicmig.cli import main
-from gicmig.core.model import SCHEMA_REVISION, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import SCHEMA_REVISION, GicState
 from gicmig.core.pb import pb
 from gicmig.errors import GicmigError
 from gicmig.formats import envelope

@@ -108,7 +108,7 @@ def test_first_lock_of_a_new_proto_set(tmp_path: Path) -> None:
     (tmp_path / "p" / "a.proto").write_text('syntax = "proto3";\nmessage A { int32 x = 1; }\n')
     lk = locks.lock_next(tmp_path / "p", tmp_path / "l", datetime.date(2026, 1, 2))
     assert lk is not None and lk.revision == 1 and lk.locked == "2026-01-02"
-    assert sources.load(lk.descriptor_path).revision == 1  # a lock file loads as its lock
+    assert locks.load_schema(lk.descriptor_path).revision == 1  # a lock file loads as its lock
 
 
 # --- corrupt locks ----------------------------------------------------------------------

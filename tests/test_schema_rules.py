@@ -18,7 +18,7 @@ import pytest
 
 from gicmig.cli import main
 from gicmig.errors import GicmigError
-from gicmig.schemacheck.check import check_schema
+from gicmig.schemacheck.check import Report, check_schema
 from gicmig.schemacheck.rules import WIRE_JSON_RULES
 from gicmig.schemacheck.sources import Schema, compile_dir
 
@@ -27,28 +27,67 @@ CORPUS = Path(__file__).resolve().parent / "schema_corpus"
 
 @dataclass(frozen=True)
 class Case:
+    """`--- before` / `--- after` hold one file, case.proto; `--- before PATH` / `--- after
+    PATH` sections lay out a folder (a buf.yaml, buf.work.yaml, files under roots). `at`
+    lists where buf reports each finding, as `PATH:LINE:COLUMN RULE` inside the `after`
+    folder (`-` for none); a case where gicmig deliberately differs says why (`differs`)
+    and where gicmig reports instead (`gicmig`)."""
+
     name: str
     rule: str
     expect: frozenset[str]
-    before: str
-    after: str
+    files: tuple[tuple[str, str, str], ...]  # (side, path inside the side's folder, text)
+    at: frozenset[tuple[str, int, int, str]] | None = None
+    differs: str | None = None  # a deliberate difference from buf (docs/schema-compat.md)
+    ours: frozenset[tuple[str, int, int, str]] | None = None  # gicmig's, where it differs
+
+    def text(self, side: str, path: str = "case.proto") -> str:
+        return next(t for s, p, t in self.files if (s, p) == (side, path))
+
+    @property
+    def has_layout(self) -> bool:
+        return any(p.rsplit("/", 1)[-1] in ("buf.yaml", "buf.work.yaml")
+                   for _, p, _ in self.files)
 
     def write(self, root: Path) -> tuple[Path, Path]:
-        for side, text in (("before", self.before), ("after", self.after)):
-            (root / side).mkdir(parents=True, exist_ok=True)
-            (root / side / "case.proto").write_text(text)
+        for side, path, text in self.files:
+            (root / side / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / side / path).write_text(text)
         return root / "before", root / "after"
+
+
+def _at(spec: str) -> frozenset[tuple[str, int, int, str]]:
+    out = set()
+    for item in filter(None, (x.strip() for x in spec.split(";"))):
+        if item == "-":
+            continue
+        where, rule = item.split(" ")
+        path, line, col = where.rsplit(":", 2)
+        out.add((path, int(line), int(col), rule))
+    return frozenset(out)
 
 
 def load_cases() -> list[Case]:
     cases = []
     for path in sorted(CORPUS.glob("*.case")):
-        head, rest = path.read_text().split("--- before\n")
-        before, after = rest.split("--- after\n")
-        meta = dict(line[2:].split(": ", 1) for line in head.splitlines() if ": " in line)
+        text = path.read_text()
+        head, _, rest = text.partition("\n--- ")
+        meta: dict[str, str] = {}
+        for line in head.splitlines():
+            if ": " in line:
+                key, value = line[2:].split(": ", 1)
+                meta[key] = f"{meta[key]}; {value}" if key in meta else value
+        files = []
+        for section in ("--- " + rest).split("\n--- ")[0:]:
+            title, _, body = section.removeprefix("--- ").partition("\n")
+            side, _, name = title.partition(" ")
+            files.append((side, name or "case.proto", body if body.endswith("\n") or not body
+                          else body + "\n"))
         expect = frozenset() if meta["expect"] == "-" else \
             frozenset(x.strip() for x in meta["expect"].split(","))
-        cases.append(Case(path.stem, meta["rule"], expect, before, after))
+        cases.append(Case(path.stem, meta["rule"], expect, tuple(files),
+                          _at(meta["at"]) if "at" in meta else None, meta.get("differs"),
+                          _at(meta["gicmig"]) if "gicmig" in meta else None))
     return cases
 
 
@@ -60,7 +99,13 @@ def compiled(case: Case) -> tuple[Schema, Schema]:
     """(before, after) compiled once per session (tests/test_schema_buf.py reuses them)."""
     with tempfile.TemporaryDirectory(prefix="gicmig-corpus-") as tmp:
         before, after = case.write(Path(tmp))
-        return compile_dir(before), compile_dir(after)
+        return compile_dir(before, label="before"), compile_dir(after, label="after")
+
+
+def locations(report: Report) -> frozenset[tuple[str, int, int, str]]:
+    """(path inside the `after` folder, line, column, rule) of every finding."""
+    return frozenset((r.path.removeprefix("after/"), r.line, r.column, r.rule)
+                     for r in report.results)
 
 
 def test_corpus_covers_every_rule_both_ways() -> None:
@@ -81,6 +126,13 @@ def test_case_verdict(case: Case) -> None:
     assert report.ok == (not case.expect)
     for r in report.results:
         assert r.line > 0 and r.column > 0  # every finding points into the file
+    assert case.at is not None, "every case records where buf reports its findings"
+    if case.differs:
+        assert case.ours is not None and case.ours != case.at
+        assert locations(report) == case.ours
+    else:
+        assert locations(report) == case.at
+        assert {rule for *_, rule in case.at} == case.expect
 
 
 def test_reversed_compatible_cases_that_only_add_stay_compatible(tmp_path: Path) -> None:
@@ -153,7 +205,7 @@ def test_bad_schema_inputs(tmp_path: Path, bad: str) -> None:
     if bad == "empty-dir":
         path.mkdir()
     with pytest.raises(GicmigError) as exc:
-        from gicmig.schemacheck.sources import load
+        from gicmig.schemacheck.locks import load_schema as load
 
         load(path)
     assert exc.value.code in ("SCHEMA-INPUT", "IO-READ")

@@ -18,14 +18,16 @@ from test_qemu_support import GicImage, stream
 import gicmig
 from gicmig.arch.registers import GICH_LR
 from gicmig.cli import main
-from gicmig.core.model import GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
 from gicmig.errors import GicmigError, ValidationError
 from gicmig.schemacheck import blobcompat
 from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.params import GichTarget
 from gicmig.views.gich.plan import export_gich, plan_gich
-from gicmig.views.kvm.convert import KvmUnrepresentable, export_kvm, fit_kvm, import_kvm
 from gicmig.views.kvm.dump import parse_dump
+from gicmig.views.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm
+from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,9 +176,7 @@ def test_cli_export_gich_lenient_reports_the_drop(tmp_path: Path,
 
 
 def test_qemu_kvm_stream_marks_it() -> None:
-    img = GicImage(virt=False)
-    for c in (0, 1):
-        img.set("bpr", c, 2).set("abpr", c, 3)
+    img = GicImage.kvm()  # what kvm_arm_gic_get writes (KVM's binary points 2/3)
     img.irq(40, enabled=0xFF, pending=0xFF, active=0xFF)  # level SPI, pending + active
     st = import_qemu(io.BytesIO(stream(img.section())), accel="kvm", machine="virt").state
     assert st.shared.latch_maybe_stale == 1 << 8 and st.irq(40).latch_maybe_stale

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import gicmig
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.formats import envelope
 from gicmig.formats.fixture import to_json
 
@@ -377,7 +378,7 @@ KVM_EXAMPLE = OUT.parent / "kvm" / "two-vcpu.json"
 def kvm_stale_latch() -> GicState:
     """The two-vCPU KVM example after vCPU 0 acknowledged its timer PPI (27) whose latch was
     set: KVM reads it pending + active until the deactivation (schema revision 3 marks it)."""
-    from gicmig.views.kvm.convert import import_kvm
+    from gicmig.views.kvm.reader import import_kvm
 
     doc = json.loads(KVM_EXAMPLE.read_text())
     for r in doc["registers"]:

@@ -16,7 +16,7 @@ from gicmig.arch.registers import (
     KVM_PRIORITY_BITS,
     KVM_PRODUCT_ID,
 )
-from gicmig.core.model import GicConfig
+from gicmig.core.config import GicConfig
 from gicmig.errors import Violation
 
 __all__ = ["KVM_GICC_IIDR", "NEVER_RUN", "kvm_config", "kvm_iidr", "lowest_target",

@@ -20,7 +20,9 @@ COMMAND_MODULES = [
     "gicmig.cli.schema_cmds",
     "gicmig.cli.kvm_cmds",
     "gicmig.cli.qemu_cmds",
+    "gicmig.cli.qemu_export_cmds",
     "gicmig.cli.diff_cmds",
+    "gicmig.cli.show_cmds",
     "gicmig.cli.gich_cmds",
 ]
 
@@ -31,7 +33,10 @@ EPILOG = """examples:
   gicmig info busy.gicmig
   gicmig import qemu --accel tcg --machine virt vm.mig -o gic.gicmig
   gicmig export kvm gic.gicmig -o writes.json
+  gicmig export qemu gic.gicmig --template dest.mig -o vm.mig
   gicmig diff --registers before.gicmig after.json
+  gicmig show --format html -o state.html gic.gicmig
+  gicmig diff --format html -o diff.html before.gicmig after.json
   gicmig schema check                       # proto/ against every locked revision
 
 exit codes: 0 ok, 1 invalid/lossy/different, 2 usage or I/O error"""

@@ -21,6 +21,7 @@ examples:
   gicmig diff --registers --ignore 'provenance.*' before.gicmig after.gicmig
   gicmig diff --format json a.json b.json | jq '.[].path'
   gicmig diff -q expected.json actual.gicmig && echo same
+  gicmig diff --format html -o diff.html before.gicmig after.json   # docs/html.md
 
 output: one change per line, `PATH: OLD -> NEW`, in a fixed order (config, distributor,
   SPIs by ID, per CPU: banked IRQs, GICC, GICH; hypervisor context; provenance)
@@ -39,8 +40,11 @@ def register(sub: Subcommands) -> None:
     p = sub.add("diff", "show what changed between two GIC states, in GIC terms", DIFF_EPILOG)
     p.add_argument("old", metavar="A", help="the state before (blob, JSON fixture, VIEW:PATH, -)")
     p.add_argument("new", metavar="B", help="the state after")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="json: a list of {path, old, new} (and register with --registers)")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text",
+                   help="json: a list of {path, old, new} (and register with --registers); "
+                        "html: one self-contained page (give -o FILE)")
+    p.add_argument("-o", "--output", default="-", metavar="FILE",
+                   help="write the report here instead of stdout (atomically)")
     p.add_argument("--ignore", action="append", default=[], metavar="PATTERN",
                    help="leave out changes whose path matches this fnmatch glob "
                         "(repeatable), e.g. 'provenance.*' or 'cpu? gicc.pmr'")
@@ -76,20 +80,41 @@ def _diff(args: argparse.Namespace) -> int:
         args.current_path = args.new
         b = load_input(args.new)
         changes = diff(a, b, ignore=args.ignore)
+        if not args.quiet:
+            _write_report(args, a, b, changes)
     except GicmigError as exc:  # like diff(1): any trouble is 2, never "different"
-        report_error(getattr(args, "current_path", None) or "gicmig", exc, args.format)
+        report_error(getattr(args, "current_path", None) or "gicmig", exc,
+                     "text" if args.format == "html" else args.format)
         return 2
-    if not args.quiet:
-        _print_changes(changes, args.format, args.registers)
     return 1 if changes else 0
 
 
-def _print_changes(changes: list[Any], fmt: str, registers: bool) -> None:
+def _write_report(args: argparse.Namespace, a: GicState, b: GicState,
+                  changes: list[Any]) -> None:
+    from gicmig.cli._paths import same_file
+    from gicmig.errors import GicmigError
+    from gicmig.files import write_atomic
+
+    out = args.output
+    args.current_path = out
+    if any(same_file(src, out) for src in (args.old, args.new)):
+        raise GicmigError("USAGE", f"output {out} is an input: inputs are never modified")
+    if args.format == "html":
+        from gicmig.html import diff_page
+
+        if out == "-" and sys.stdout.isatty():
+            raise GicmigError("USAGE", "an HTML page is for a browser: give -o FILE.html")
+        write_atomic(out, diff_page(a, b, changes, names=(args.old, args.new)).encode())
+    elif out != "-":
+        write_atomic(out, _report(changes, args.format, args.registers).encode())
+    else:
+        sys.stdout.write(_report(changes, args.format, args.registers))
+
+
+def _report(changes: list[Any], fmt: str, registers: bool) -> str:
     if fmt == "json":
-        print(json.dumps([c.as_dict(registers) for c in changes], indent=2))
-        return
-    out = sys.stdout
-    out.writelines(c.render(registers) + "\n" for c in changes)
+        return json.dumps([c.as_dict(registers) for c in changes], indent=2) + "\n"
+    return "".join(c.render(registers) + "\n" for c in changes)
 
 
 # --- fixture update -----------------------------------------------------------------------------

@@ -72,8 +72,8 @@ def register(sub: Subcommands) -> None:
 def _import(args: argparse.Namespace) -> int:
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
-    from gicmig.views.kvm.convert import KvmDumpIncomplete, import_kvm
     from gicmig.views.kvm.dump import parse_dump
+    from gicmig.views.kvm.reader import KvmDumpIncomplete, import_kvm
 
     refuse_overwriting_input(args)
     args.current_path = args.input
@@ -156,8 +156,8 @@ def _export(args: argparse.Namespace) -> int:
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load
-    from gicmig.views.kvm.convert import dump_kvm, plan_kvm
     from gicmig.views.kvm.dump import Loss, dump_to_json, writes_to_json
+    from gicmig.views.kvm.fit import dump_kvm, plan_kvm
 
     refuse_overwriting_input(args)
     args.current_path = args.input

@@ -13,14 +13,16 @@ if TYPE_CHECKING:
     from gicmig.cli import Subcommands
 
 EPILOG = """examples:
-  gicmig import qemu virt.mig -o virt.gicmig --accel tcg --machine virt
+  gicmig import qemu virt.mig -o virt.gicmig --machine virt
   gicmig import qemu guest.mig -o guest.json --accel kvm --num-irqs 288 --num-cpus 4
   cat virt.mig | gicmig import qemu - -o virt.gicmig --accel tcg --machine virt --lenient
 
-The stream does not record which QEMU device wrote the GIC section (--accel), nor the
-number of CPUs, interrupt IDs or priority bits. --machine virt presets 288 IDs, and is
-the default when the stream's configuration names the virt board; the CPU count is read
-from the per-CPU slots when they leave no doubt.
+The stream does not name the QEMU device that wrote the GIC section, but each device
+leaves marks the other never writes: --accel may be left out when they decide, and a
+--accel they contradict is refused. The stream records neither the number of CPUs,
+interrupt IDs nor priority bits. --machine virt presets 288 IDs, and is the default when
+the stream's configuration names the virt board; the CPU count is read from the per-CPU
+slots when they leave no doubt.
 exit codes: 0 imported, 1 invalid stream or refused deviation, 2 usage or I/O error"""
 
 
@@ -31,9 +33,10 @@ def register(sub: Subcommands) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="output state: *.json = JSON fixture, else .gicmig blob; - = JSON "
                         "fixture on stdout")
-    p.add_argument("--accel", required=True, choices=("tcg", "kvm"),
+    p.add_argument("--accel", choices=("tcg", "kvm"),
                    help="the QEMU GIC device that wrote the stream: tcg (arm_gic) or kvm "
-                        "(kvm-arm-gic); their encodings differ and the stream does not say")
+                        "(kvm-arm-gic); default: what the section's marks show (a "
+                        "contradicted --accel is refused as QEMU-ACCEL-MISMATCH)")
     p.add_argument("--machine", choices=("virt",), help="board preset: virt = 288 IDs")
     p.add_argument("--num-cpus", type=int, metavar="N", help="CPU interfaces (1-8)")
     p.add_argument("--num-irqs", type=int, metavar="N", help="interrupt IDs (multiple of 32)")

@@ -9,6 +9,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from gicmig.cli import Subcommands
     from gicmig.schemacheck.sources import Schema
 
@@ -19,10 +21,15 @@ CHECK_EPILOG = """examples:
   gicmig schema check --against 1 proto    # against locked revision 1 only
   gicmig schema check --against old/proto --format json new/proto
   gicmig schema check --against base.binpb --waivers schema/waivers.json proto
+  gicmig schema check --against '.git#branch=main'          # proto/ as on main
+  gicmig schema check --against '.git#tag=v1.0,subdir=proto' proto
 
 --against takes a locked revision number, a lock or other FileDescriptorSet file
-(protoc --descriptor_set_out, buf build -o x.binpb), or a folder of .proto files
-(compiled with grpcio-tools); it may be repeated. Rules: buf's WIRE_JSON category.
+(protoc --descriptor_set_out, buf build -o x.binpb), a folder of .proto files
+(compiled with grpcio-tools), or a git ref REPO.git#branch=|tag=|ref=NAME[,subdir=DIR]
+(read with git, nothing checked out; without subdir=, the same folder as PROTO_DIR);
+it may be repeated. Folders are laid out by their buf.work.yaml / buf.yaml (roots,
+modules). Rules: buf's WIRE_JSON category.
 A waiver file (default schema/waivers.json when it exists) approves findings by rule
 and element; an expired waiver fails the check.
 exit codes: 0 compatible, 1 breaking (or an expired waiver), 2 usage or I/O error"""
@@ -42,7 +49,7 @@ def register(sub: Subcommands) -> None:
                 CHECK_EPILOG, group="schema")
     p.add_argument("proto_dir", nargs="?", default="proto", metavar="PROTO_DIR",
                    help="folder of .proto files or a descriptor set (default: proto)")
-    p.add_argument("--against", action="append", metavar="LOCK|DIR|DESCRIPTOR_SET")
+    p.add_argument("--against", action="append", metavar="LOCK|DIR|DESCRIPTOR_SET|GIT_REF")
     p.add_argument("--locks", metavar="DIR", help="locks folder (default: gicmig's own)")
     p.add_argument("--waivers", metavar="FILE")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -66,7 +73,7 @@ def _locks_dir(args: argparse.Namespace) -> str:
 
 def _baselines(args: argparse.Namespace) -> list[Schema]:
     from gicmig.errors import GicmigError
-    from gicmig.schemacheck import locks, sources
+    from gicmig.schemacheck import locks
 
     if not args.against:
         found = [lk.schema() for lk in locks.list_locks(_locks_dir(args))]
@@ -79,9 +86,17 @@ def _baselines(args: argparse.Namespace) -> list[Schema]:
         args.current_path = spec
         if spec.isdigit():
             out.append(locks.get_lock(int(spec), _locks_dir(args)).schema())
+        elif "#" in spec and _gitref().is_git_ref(spec):
+            out.append(_gitref().load(spec, current=args.proto_dir))
         else:
-            out.append(sources.load(spec))
+            out.append(locks.load_schema(spec))
     return out
+
+
+def _gitref() -> ModuleType:
+    from gicmig.schemacheck import gitref  # imported only for a spec with a '#'
+
+    return gitref
 
 
 def _waivers(args: argparse.Namespace) -> tuple[list[Any], str]:
@@ -95,10 +110,10 @@ def _waivers(args: argparse.Namespace) -> tuple[list[Any], str]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from gicmig.schemacheck import check, sources
+    from gicmig.schemacheck import check, locks
 
     args.current_path = args.proto_dir
-    current = sources.load(args.proto_dir)
+    current = locks.load_schema(args.proto_dir)
     baselines = _baselines(args)
     waivers, waiver_file = _waivers(args)
     report = check.check_schema(current, baselines, waivers)

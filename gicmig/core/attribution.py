@@ -116,35 +116,48 @@ class _Cpu:
         return group_priority_level(prio, grp, self.ctlr, self.bpr, self.abpr)
 
 
+_IS_UNKNOWN = bytes(int(b == UNKNOWN_CPU) for b in range(256))  # byte -> 1 where UNKNOWN
+
+
 def attribute(state: GicState) -> list[Derivation]:
     """Apply the rule to `state` in place: place active SPIs of UNKNOWN CPU, then split
     the group-UNKNOWN active levels. Returns what was derived, in order."""
     n = state.config.num_cpus
     sh = state.shared
-    cpus_unknown = [k for k in bitmaps.set_bits(sh.active)
-                    if sh.active_cpu[k] == UNKNOWN_CPU] if sh.active else []
-    if not cpus_unknown and not any(state.cpu[c].active_group_unknown for c in range(n)):
+    active, who = sh.active, sh.active_cpu  # read once: each façade read converts
+    cpus_unknown = (list(bitmaps.set_bits(bitmaps.nonzero(who.translate(_IS_UNKNOWN)) & active))
+                    if active else [])
+    interfaces = state.cpu
+    unknown_levels = [ci.active_group_unknown for ci in interfaces]
+    if not cpus_unknown and not any(unknown_levels):
         return []
     prio, grp = sh.priority, sh.group
-    placed = bytearray(sh.active_cpu)
-    cpus = []
-    for c in range(n):
-        ci, b = state.cpu[c], state.banked[c]
-        known = [(b.priority[v], b.group >> v & 1) for v in bitmaps.set_bits(b.active)]
-        cpus.append(_Cpu(ci.ctlr, ci.bpr, ci.abpr,
-                         ci.active_group0 | ci.active_group1 | ci.active_group_unknown, known))
-    for k in bitmaps.set_bits(sh.active):
-        if placed[k] < n:
-            cpus[placed[k]].known.append((prio[k], grp >> k & 1))
-    out = _place_spis(cpus, cpus_unknown, prio, grp, placed)
-    if placed != bytearray(sh.active_cpu):
+    placed = bytearray(who)
+    # rule 1 needs every CPU; rule 2 only those with levels of unknown group
+    needed = range(n) if cpus_unknown else [c for c in range(n) if unknown_levels[c]]
+    cpus: list[_Cpu | None] = [None] * n
+    banked = state.banked
+    for c in needed:
+        ci, b = interfaces[c], banked[c]
+        b_prio, b_grp = b.priority, b.group
+        known = [(b_prio[v], b_grp >> v & 1) for v in bitmaps.set_bits(b.active)]
+        cpus[c] = _Cpu(ci.ctlr, ci.bpr, ci.abpr,
+                       ci.active_group0 | ci.active_group1 | unknown_levels[c], known)
+    for k in bitmaps.set_bits(active):
+        on = placed[k]
+        if on < n and (cpu := cpus[on]) is not None:
+            cpu.known.append((prio[k], grp >> k & 1))
+    # with SPIs of unknown CPU every CPU was built above, so the list is complete
+    out = (_place_spis([cpu for cpu in cpus if cpu is not None], cpus_unknown, prio, grp,
+                       placed) if cpus_unknown else [])
+    if placed != who:
         sh.active_cpu = bytes(placed)
     left = [(prio[k], grp >> k & 1) for k in cpus_unknown if placed[k] == UNKNOWN_CPU]
     for c, cpu in enumerate(cpus):
-        ci = state.cpu[c]
-        unk = ci.active_group_unknown
-        if not unk:
+        unk = unknown_levels[c]
+        if not unk or cpu is None:
             continue
+        ci = interfaces[c]
         g0, g1, rest = split_active_levels(unk, cpu.known, cpu.ctlr, cpu.bpr, cpu.abpr,
                                            maybe=left)
         if g0 | g1:

@@ -73,9 +73,10 @@ def span(lo: int, hi: int) -> str:
     return f"bit {lo}" if lo == hi else f"bits {hi}:{lo}"
 
 
-def field_ref(reg: Register, name: str) -> str:
+def field_ref(reg: Register, name: str, instance: str | None = None) -> str:
+    """`GICC_CTLR bit 0`, `GICH_LR2 bits 9:0` (`instance` names the register instance)."""
     f = reg.field(name)
-    return f"{reg.name} {span(f.shift, f.shift + f.width - 1)}"
+    return f"{instance or reg.name} {span(f.shift, f.shift + f.width - 1)}"
 
 
 def pair(path: str, old: str, new: str, absent: tuple[bool, bool] = (False, False),
@@ -97,6 +98,11 @@ def _show_field(f: Field | None, value: int) -> str:
     if f.width == 1:
         return show_bit(value)
     return f"{value:#04x}" if f.name in _HEX_FIELDS else str(value)
+
+
+def field_value(f: Field, word: int) -> str:
+    """Field `f` of register word `word`, displayed as the diff displays it."""
+    return _show_field(f, f.get(word))
 
 
 def field_changes(path: str, regs: tuple[Register, Register], values: tuple[int, int],

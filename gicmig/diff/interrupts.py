@@ -77,6 +77,12 @@ def _irq_register(attr: str, first: int, last: int) -> str | None:
     return f"{where}, banked" if first < NUM_PRIVATE else where
 
 
+def irq_register(attr: str, intid: int) -> str | None:
+    """The register and bit(s) that show `attr` of interrupt `intid`, as `--registers`
+    names them (`GICD_ISENABLER1 bit 8`), or None where no register shows it."""
+    return _irq_register(attr, intid, intid)
+
+
 def _changed_bytes(va: bytes, vb: bytes, n: int) -> list[int]:
     """Indices where two byte vectors differ: one XOR, then a C-level scan."""
     x = int.from_bytes(va, "little") ^ int.from_bytes(vb, "little")

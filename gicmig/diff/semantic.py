@@ -40,7 +40,8 @@ from gicmig.arch.registers import (
     GICH_VTR,
     lr_layout,
 )
-from gicmig.core.model import CpuInterface, GicConfig, GicState, VcpuContext, VirtualInterface
+from gicmig.core.config import GicConfig
+from gicmig.core.model import CpuInterface, GicState, VcpuContext, VirtualInterface
 from gicmig.diff.change import (
     ABSENT,
     PRESENT,

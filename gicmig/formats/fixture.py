@@ -27,13 +27,12 @@ from pydantic import ValidationError as PydanticError
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
+from gicmig.core.config import REVISIONS, GicConfig
 from gicmig.core.model import (
     RESET_BANKED,
-    REVISIONS,
     SCHEMA_REVISION,
     SOURCE_NAMES,
     UNKNOWN_CPU,
-    GicConfig,
     GicState,
     HwMapping,
 )

@@ -12,7 +12,7 @@ nothing is lost.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,11 +162,53 @@ def _walk_added(msg: Any, added: dict[str, frozenset[int]], relevant: frozenset[
                                        f"{name}[{i}]" if desc.is_repeated else name)
 
 
+Probe = Callable[[Any], bool]
+
+
+@functools.cache
+def _holds_added(revision: int) -> Probe:
+    """A test, built once per revision from the descriptors, of whether a message holds
+    a field added after `revision`: a few attribute reads where the walk that names such
+    fields reads every field (every decode of an older blob pays this; few fail it)."""
+    from gicmig.core.pb import pb
+
+    added, relevant = _added_since(revision)
+
+    def probe(desc: Any) -> Probe:
+        checks: list[Probe] = []
+        new = added.get(desc.full_name, frozenset())
+        for f in desc.fields:
+            name = f.name
+            if f.number in new:
+                checks.append(_present(f))
+            elif f.message_type is not None and f.message_type.full_name in relevant:
+                checks.append(_below(name, f.is_repeated, probe(f.message_type)))
+        return lambda m: any(c(m) for c in checks)
+
+    return probe(pb.Snapshot.DESCRIPTOR)
+
+
+def _below(name: str, repeated: bool, sub: Probe) -> Probe:
+    if repeated:
+        return lambda m: any(sub(x) for x in getattr(m, name))
+    return lambda m: bool(m.HasField(name)) and sub(getattr(m, name))
+
+
+def _present(f: Any) -> Probe:
+    """Whether field `f` would be written (what ListFields reports)."""
+    name = f.name
+    if f.is_repeated:
+        return lambda m: len(getattr(m, name)) > 0
+    if f.message_type is not None or getattr(f, "has_presence", False):
+        return lambda m: bool(m.HasField(name))
+    return lambda m: bool(getattr(m, name))  # implicit presence: written unless default
+
+
 def check_written_revision(msg: Any, revision: int, offset: int) -> None:
     """A blob whose payload uses fields its header's (older) revision lacks was not
     written by that revision: refuse it rather than guess which one is right.
     (Fields unknown to this gicmig are the unknown-field check's business.)"""
-    if revision >= SCHEMA_REVISION:
+    if revision >= SCHEMA_REVISION or not _holds_added(revision)(msg):
         return
     added, relevant = _added_since(revision)
     lost = list(_walk_added(msg, added, relevant, ""))

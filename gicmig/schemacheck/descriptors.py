@@ -49,7 +49,7 @@ class Location:
         while path and path not in spans:
             path = path[:-1]
         loc = spans.get(path)
-        if loc is None:
+        if loc is None or len(loc.span) < 3:  # a span is [line, col, (end line,) end col]
             return Location(file.name, 0, 0)
         return Location(file.name, loc.span[0] + 1, loc.span[1] + 1)
 
@@ -164,6 +164,8 @@ class Index:
         self.extensions: dict[tuple[str, int], Field] = {}
         self.files: dict[str, Any] = {}
         self._spans: dict[str, dict[tuple[int, ...], Any]] = {}
+        # (file, path of a synthetic map-entry message) -> path of the map field declaring it
+        self._map_fields: dict[tuple[str, tuple[int, ...]], tuple[int, ...]] = {}
         self._all_messages: dict[str, Any] = {}
         self._all_enums: dict[str, Any] = {}
         for file in fds.file:
@@ -174,6 +176,13 @@ class Index:
 
     # --- lookups -------------------------------------------------------------------
     def location(self, file: Any, path: tuple[int, ...]) -> Location:
+        # a map's entry message is synthetic (no source of its own): what is found in it
+        # is located at the map field that declares it, as buf does
+        for n in range(len(path), 1, -1):
+            declared = self._map_fields.get((file.name, path[:n]))
+            if declared is not None:
+                path = declared
+                break
         return Location.of(file, path, self._spans[file.name])
 
     def is_map(self, f: Field) -> bool:
@@ -226,6 +235,12 @@ class Index:
         feats = parent.child(m.options) if m.HasField("options") else parent
         msg = Message(m, name, path, file, feats)
         self.messages[name] = msg
+        entries = {f".{name}.{n.name}": i for i, n in enumerate(m.nested_type)
+                   if n.options.map_entry}
+        for i, f in enumerate(m.field):
+            if f.type_name in entries:
+                self._map_fields[(file.name, (*path, M_NESTED, entries[f.type_name]))] = \
+                    (*path, M_FIELD, i)
         for i, f in enumerate(m.field):
             ff = feats.child(f.options) if f.HasField("options") else feats
             msg.fields[f.number] = Field(f, msg, f"{name}.{f.name}", (*path, M_FIELD, i),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gicmig.errors import GicmigError
-from gicmig.schemacheck.sources import Schema, compile_dir, parse_fds
+from gicmig.schemacheck.sources import Schema, compile_dir, parse_fds, read_descriptor_set
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data"
 _NAME = re.compile(r"^schema-revision-([1-9][0-9]{0,5})\.json$")
@@ -148,3 +148,12 @@ def lock_next(proto_dir: str | os.PathLike[str],
               "locked": lock.locked}
     write_atomic(_manifest_path(base, revision), (json.dumps(record, indent=2) + "\n").encode())
     return lock
+
+
+def load_schema(path: str | os.PathLike[str]) -> Schema:
+    """A proto folder, a lock's descriptor set (checked against its manifest) or any other
+    descriptor set file."""
+    if Path(path).is_dir():
+        return compile_dir(path)
+    lock = lock_for_file(Path(path))
+    return lock.schema() if lock is not None else read_descriptor_set(path)

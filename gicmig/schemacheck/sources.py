@@ -8,14 +8,16 @@ what the rules read line and column numbers from.
 from __future__ import annotations
 
 import os
-import subprocess
+import posixpath
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gicmig.errors import GicmigError
+from gicmig.schemacheck import layout, spans
 
 
 @dataclass(frozen=True)
@@ -28,47 +30,87 @@ class Schema:
     label: str
     revision: int | None = None
     root: str | None = None  # the proto folder it was compiled from, for clickable paths
+    # file name in the set -> where it is on disk (its root's folder joined to the name)
+    shown: Mapping[str, str] = field(default_factory=dict)
 
     def display_path(self, name: str) -> str:
+        if name in self.shown:
+            return self.shown[name]
         return f"{self.root.rstrip('/')}/{name}" if self.root else name
 
     def own_files(self) -> list[Any]:
         return [f for f in self.fds.file if f.name in self.files]
 
 
-def compile_dir(root: str | os.PathLike[str]) -> Schema:
-    """Compile every .proto under `root` (import paths relative to `root`)."""
+def compile_dir(root: str | os.PathLike[str], label: str | None = None) -> Schema:
+    """Compile every .proto of the folder `root`, laid out by its buf.work.yaml or buf.yaml
+    (see `layout`): import roots, and file names relative to their root, as buf has them.
+    `label` names the folder in messages and paths (default: the folder's path)."""
     base = Path(root)
+    shown_base = str(root) if label is None else label
     if not base.is_dir():
-        raise GicmigError("SCHEMA-INPUT", f"{root} is not a folder of .proto files")
-    protos = sorted(p.relative_to(base).as_posix() for p in base.rglob("*.proto"))
-    if not protos:
-        raise GicmigError("SCHEMA-INPUT", f"{root} holds no .proto files")
-    data = _protoc(base, protos)
-    return Schema(parse_fds(data, str(root)), frozenset(protos), str(root), root=str(root))
+        raise GicmigError("SCHEMA-INPUT", f"{shown_base} is not a folder of .proto files")
+    roots = layout.roots(base)
+    where: dict[str, str] = {}  # file name -> path inside the folder
+    for r in roots:
+        top = base / r.rel
+        for p in sorted(top.rglob("*.proto")):
+            inside = p.relative_to(base).as_posix()
+            if not r.keeps(inside):
+                continue
+            name = p.relative_to(top).as_posix()
+            if name in where:
+                raise GicmigError("SCHEMA-LAYOUT",
+                                  f"{shown_base}: {name} is both {where[name]} and {inside} "
+                                  "(two roots hold the same file name)")
+            where[name] = inside
+    if not where:
+        raise GicmigError("SCHEMA-INPUT", f"{shown_base} holds no .proto files")
+    protos = sorted(where)
+    fds = parse_fds(_protoc(base, [r.rel for r in roots], protos, shown_base), shown_base,
+                    verify=False)
+    spans.as_buf(fds, {n: base / p for n, p in where.items()})
+    shown = {n: posixpath.join(shown_base.rstrip("/") or "/", p) for n, p in where.items()}
+    return Schema(fds, frozenset(protos), shown_base, root=shown_base, shown=shown)
 
 
-def _protoc(base: Path, protos: list[str]) -> bytes:
+def _protoc(base: Path, roots: list[str], protos: list[str], shown: str) -> bytes:
+    """protoc (the one grpcio-tools ships), run in this process: starting a second Python
+    for `python -m grpc_tools.protoc` cost more than the whole check."""
     try:
-        from grpc_tools import protoc
+        import grpc_tools
+        from grpc_tools import _protoc_compiler
     except ImportError:
         raise GicmigError("SCHEMA-COMPILER-MISSING",
                           "compiling .proto files needs grpcio-tools "
                           "(pip install grpcio-tools), or pass a descriptor set") from None
-    include = Path(protoc.__file__).parent / "_proto"
+    include = Path(grpc_tools.__file__).parent / "_proto"
     with tempfile.TemporaryDirectory(prefix="gicmig-schema-") as tmp:
         out = Path(tmp) / "set.binpb"
-        cmd = [sys.executable, "-m", "grpc_tools.protoc", f"-I{base}", f"-I{include}",
-               "--include_imports", "--include_source_info",
-               f"--descriptor_set_out={out}", *protos]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            first = (proc.stderr.strip().splitlines() or ["protoc failed"])[0]
-            raise GicmigError("SCHEMA-COMPILE", f"{base}: {first}")
+        args = ["protoc", *(f"-I{base / r}" for r in roots), f"-I{include}",
+                "--include_imports", "--include_source_info",
+                f"--descriptor_set_out={out}", *protos]
+        with open(Path(tmp) / "stderr", "w+b") as err:
+            # protoc reports on file descriptor 2: lend it a file for the call
+            sys.stderr.flush()
+            saved = os.dup(2)
+            try:
+                os.dup2(err.fileno(), 2)
+                status = _protoc_compiler.run_main([a.encode() for a in args])
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            err.seek(0)
+            messages = err.read().decode(errors="replace")
+        if status != 0 or not out.is_file():
+            first = (messages.strip().splitlines() or ["protoc failed"])[0]
+            raise GicmigError("SCHEMA-COMPILE", f"{shown}: {first.replace(str(base), shown)}")
         return out.read_bytes()
 
 
-def parse_fds(data: bytes, label: str) -> Any:
+def parse_fds(data: bytes, label: str, *, verify: bool = True) -> Any:
+    """A FileDescriptorSet from bytes; with `verify`, refused unless it is consistent
+    (protoc's own output needs no second opinion: pass verify=False)."""
     from google.protobuf import descriptor_pb2
 
     fds = descriptor_pb2.FileDescriptorSet()
@@ -79,13 +121,31 @@ def parse_fds(data: bytes, label: str) -> Any:
                           f"{label} is not a FileDescriptorSet: {exc}") from None
     if not fds.file or any(not f.name for f in fds.file):
         raise GicmigError("SCHEMA-INPUT", f"{label} is not a FileDescriptorSet (no named files)")
-    _check_consistent(fds, label)
+    if verify:
+        _check_consistent(fds, label)
     return fds
 
 
 def _check_consistent(fds: Any, label: str) -> None:
     # the rules index descriptors by number and name; a set that protobuf itself cannot
     # load (dangling type names, oneof indexes out of range, ...) is refused up front
+    error = _pool_error(fds)
+    if error is not None and _oneof_json_names(fds):
+        # upb refuses a proto3 field whose json_name is the name of a oneof of its
+        # message; protoc and buf accept it, and JSON names are the rules' business, not
+        # loadability's: judge the set without those json_names
+        from google.protobuf import descriptor_pb2
+
+        relaxed = descriptor_pb2.FileDescriptorSet()
+        relaxed.CopyFrom(fds)
+        for f in _oneof_json_names(relaxed):
+            f.ClearField("json_name")
+        error = _pool_error(relaxed)
+    if error is not None:
+        raise GicmigError("SCHEMA-INPUT", f"{label}: inconsistent descriptor set ({error})")
+
+
+def _pool_error(fds: Any) -> str | None:
     from google.protobuf import descriptor_pool
 
     pool = descriptor_pool.DescriptorPool()
@@ -95,8 +155,23 @@ def _check_consistent(fds: Any, label: str) -> None:
         for f in fds.file:
             pool.FindFileByName(f.name)
     except Exception as exc:  # TypeError/KeyError from upb: all mean "not loadable"
-        raise GicmigError("SCHEMA-INPUT",
-                          f"{label}: inconsistent descriptor set ({exc})") from None
+        return str(exc)
+    return None
+
+
+def _oneof_json_names(fds: Any) -> list[Any]:
+    """Fields whose explicit json_name is the name of a oneof of their message."""
+    out: list[Any] = []
+
+    def walk(msgs: Any) -> None:
+        for m in msgs:
+            oneofs = {o.name for o in m.oneof_decl}
+            out.extend(f for f in m.field if f.HasField("json_name") and f.json_name in oneofs)
+            walk(m.nested_type)
+
+    for file in fds.file:
+        walk(file.message_type)
+    return out
 
 
 def read_descriptor_set(path: str | os.PathLike[str]) -> Schema:
@@ -112,13 +187,3 @@ def read_descriptor_set(path: str | os.PathLike[str]) -> Schema:
     own = {f.name for f in fds.file
            if not (f.name in imported and f.name.startswith("google/protobuf/"))}
     return Schema(fds, frozenset(own), str(path))
-
-
-def load(path: str | os.PathLike[str]) -> Schema:
-    """A proto folder or a descriptor set file (a lock's `.binpb` is one)."""
-    if Path(path).is_dir():
-        return compile_dir(path)
-    from gicmig.schemacheck import locks
-
-    lock = locks.lock_for_file(Path(path))
-    return lock.schema() if lock is not None else read_descriptor_set(path)

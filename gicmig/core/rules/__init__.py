@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gicmig.core.model import GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
 from gicmig.core.rules.context import Context, Section, context_for
 from gicmig.core.rules.hypervisor import HYPERVISOR
 from gicmig.core.rules.interfaces import CPUS, VIRTUAL

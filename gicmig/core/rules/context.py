@@ -37,6 +37,7 @@ class Context:
         self.target_mask = self.cpu_mask if self.num_cpus > 1 else 0
         self.rao = bool(config.sgi_enables_rao_wi)
         self.min_bpr: int = config.min_bpr
+        self.min_abpr = priority.min_abpr(self.min_bpr)
         self.apr_levels = priority.representable_levels(self.priority_bits, self.min_bpr)
         self.bad_prio = outside(self.prio_mask)
         self.bad_target = outside(self.target_mask)
@@ -45,6 +46,7 @@ class Context:
         self.virt = config.virtualization if config.HasField("virtualization") else None
         self.num_lrs = self.virt.num_lrs if self.virt else 0
         self.min_vmbp = priority.min_binary_point(self.virt.preemption_bits) if self.virt else 0
+        self.min_vmabp = priority.min_abpr(self.min_vmbp)
         self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
         self.lr_hw_mask = GICH_LR.field("hw").mask

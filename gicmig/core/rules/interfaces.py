@@ -8,7 +8,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from gicmig.arch import bitmaps, labels, priority
+from gicmig.arch import bitmaps, labels
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, lr_layout
 from gicmig.core.rules.context import Context, Section, padded
 from gicmig.core.rules.context import violation as _v
@@ -27,7 +27,7 @@ def _cpus_ok(ctx: Context, cpus: Any) -> bool:
     return (not reduce(or_, ctlr) & ctx.ctlr_reserved
             and max(pmr) <= 0xFF and not reduce(or_, pmr) & ~ctx.prio_mask
             and ctx.min_bpr <= min(bpr) and max(bpr) <= 7
-            and ctx.min_bpr + 1 <= min(abpr) and max(abpr) <= 7
+            and ctx.min_abpr <= min(abpr) and max(abpr) <= 7
             and not (a0 | a1 | au) & ~ctx.apr_lanes[len(rows)] and not au & (a0 | a1))
 
 
@@ -39,7 +39,7 @@ def _cpu(ctx: Context, c: int, ci: Any) -> Iterator[Violation]:
         yield _v("CPU-PMR-UNIMPLEMENTED-BITS", labels.cpu_reg(c, "gicc.pmr"),
                  f"{ci.pmr:#04x} sets bits outside the {ctx.priority_bits} implemented "
                  f"(mask {ctx.prio_mask:#04x})")
-    for name, low in (("bpr", ctx.min_bpr), ("abpr", priority.min_abpr(ctx.min_bpr))):
+    for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_abpr)):
         value = getattr(ci, name)
         if not low <= value <= 7:
             yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),
@@ -76,7 +76,7 @@ def _virtual_ok(ctx: Context, virtual: Any) -> bool:
         return False
     return (not reduce(or_, hcr) & ctx.hcr_reserved and not reduce(or_, vmcr) & ctx.vmcr_reserved
             and min(map(ctx.vmbp.get, vmcr)) >= ctx.min_vmbp
-            and min(map(ctx.vmabp.get, vmcr)) >= ctx.min_vmbp + 1
+            and min(map(ctx.vmabp.get, vmcr)) >= ctx.min_vmabp
             and not reduce(or_, apr) >> ctx.apr_bits)
 
 
@@ -89,11 +89,10 @@ def _virtual(ctx: Context, c: int, v: Any) -> Iterator[Violation]:
         if value & reg.reserved_mask:
             yield _v("VIRT-RESERVED-BITS", labels.cpu_reg(c, f"gich.{name}"),
                      f"{value:#010x} sets reserved bits {value & reg.reserved_mask:#010x}")
-    min_bp = 7 - virt.preemption_bits
     vmbp, vmabp = GICH_VMCR.field("vmbp").get(v.vmcr), GICH_VMCR.field("vmabp").get(v.vmcr)
-    if vmbp < min_bp or vmabp < min_bp + 1:
+    if vmbp < ctx.min_vmbp or vmabp < ctx.min_vmabp:
         yield _v("VIRT-VMCR-BINARY-POINT", labels.cpu_reg(c, "gich.vmcr"),
-                 f"VMBP {vmbp} / VMABP {vmabp} below the minima {min_bp} / {min_bp + 1}")
+                 f"VMBP {vmbp} / VMABP {vmabp} below the minima {ctx.min_vmbp} / {ctx.min_vmabp}")
     if v.apr >> (1 << virt.preemption_bits):
         yield _v("VIRT-APR-UNREPRESENTABLE", labels.cpu_reg(c, "gich.apr"),
                  f"{v.apr:#010x} sets levels beyond the {1 << virt.preemption_bits} that "

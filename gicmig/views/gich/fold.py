@@ -73,6 +73,7 @@ class LrFact(NamedTuple):
     physical_id: int | None  # HW=1 only
     eoi: bool
 
+
 @dataclass
 class VcpuFold:
     """One vCPU's GICH registers folded: the canonical CPU interface and the LR facts.
@@ -96,8 +97,10 @@ class VcpuFold:
     eoi_maintenance: int
     normalizations: list[Violation] = field(default_factory=list)
 
+
 def _v(code: str, cpu: int, reg: str, message: str) -> Violation:
     return Violation(code, labels.cpu_reg(cpu, reg), message)
+
 
 def fold_vcpu(regs: VcpuRegs, cpu: int, *, num_cpus: int | None = None,
               num_irqs: int | None = None, lenient: bool = False,
@@ -130,6 +133,7 @@ def fold_vcpu(regs: VcpuRegs, cpu: int, *, num_cpus: int | None = None,
     return VcpuFold(cpu, params, ctlr, pmr, bpr, abpr, levels, tuple(facts), tuple(named),
                     regs.hcr, tuple(sorted(hw, key=lambda m: m.virtual_id)), eoi_ids, norm)
 
+
 def _lr_count(regs: VcpuRegs, cpu: int, params: VtrParams, lenient: bool,
               out: list[Violation], norm: list[Violation]) -> tuple[int, ...]:
     n = len(regs.lr)
@@ -146,6 +150,7 @@ def _lr_count(regs: VcpuRegs, cpu: int, params: VtrParams, lenient: bool,
     out.append(_v("GICH-LR-COUNT", cpu, "gich.lr",
                   f"{msg} (holding {held}: a wrong VTR?)" if held else msg))
     return regs.lr[:params.num_lrs]
+
 
 def _lrs(lrs: tuple[int, ...], cpu: int, params: VtrParams, num_cpus: int | None,
          num_irqs: int | None, keep: bool, out: list[Violation],
@@ -182,6 +187,7 @@ def _lrs(lrs: tuple[int, ...], cpu: int, params: VtrParams, num_cpus: int | None
         facts.append(fact)
     return facts, named, hw, eoi_ids
 
+
 def _invalid_lr(fact: LrFact, lr: int, cpu: int, keep: bool, eoi_ids: int,
                 named: list[LrFact], out: list[Violation]) -> int:
     """An invalid LR: an EOI maintenance request (returned in `eoi_ids`) or a free LR."""
@@ -202,6 +208,7 @@ def _invalid_lr(fact: LrFact, lr: int, cpu: int, keep: bool, eoi_ids: int,
                       "context holds one request per interrupt ID and no source CPU"))
     return eoi_ids | 1 << fact.intid
 
+
 def _valid_lr_problems(fact: LrFact, seen: dict[int, int], cpu: int, params: VtrParams,
                        keep: bool, hw: list[HwMapping], out: list[Violation]) -> None:
     where = f"gich.lr{fact.lr_index}"
@@ -219,6 +226,7 @@ def _valid_lr_problems(fact: LrFact, seen: dict[int, int], cpu: int, params: Vtr
             out.append(_v("GICH-LR-HW", cpu, where,
                           f"{labels.irq(fact.intid, cpu)} is HW-mapped to physical ID "
                           f"{fact.physical_id}: hypervisor context (keep it to carry it)"))
+
 
 def _lr_fact(lr: int, n: int, cpu: int, num_cpus: int | None, num_irqs: int | None,
              out: list[Violation]) -> LrFact | None:
@@ -242,6 +250,7 @@ def _lr_fact(lr: int, n: int, cpu: int, num_cpus: int | None, num_irqs: int | No
     prio = (lr >> _PRIO_S & _PRIO_M) << _VP_S
     return LrFact(n, vid, bool(state & _PEND_BIT), bool(state & _ACT_BIT), lr >> _GRP1_S & 1,
                   prio, source, phys, bool(eoi))
+
 
 def _lr_problem(lr: int, n: int, cpu: int, num_cpus: int | None,
                 num_irqs: int | None) -> Violation:
@@ -274,6 +283,7 @@ def _lr_problem(lr: int, n: int, cpu: int, num_cpus: int | None,
               f"{lr:#010x}: {labels.irq(vid, cpu)} from CPU {source}, but only "
               f"{num_cpus} CPUs exist")
 
+
 def _hcr(hcr: int, cpu: int, any_valid: bool, keep: bool, out: list[Violation]) -> None:
     if hcr & GICH_HCR.reserved_mask:
         out.append(_v("GICH-HCR-RESERVED-BITS", cpu, "gich.hcr",
@@ -292,6 +302,7 @@ def _hcr(hcr: int, cpu: int, any_valid: bool, keep: bool, out: list[Violation]) 
         out.append(_v("GICH-HCR-CONTROL", cpu, "gich.hcr",
                       f"{hcr:#010x}: maintenance enables {names} are hypervisor context "
                       "(keep it to carry them)"))
+
 
 def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Violation],
           norm: list[Violation]) -> tuple[int, int, int, int]:
@@ -317,6 +328,7 @@ def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Viola
             out.append(_v("GICH-VMCR-BINARY-POINT", cpu, "gich.vmcr", msg))
     return ctlr, pmr, bpr, abpr
 
+
 def _apr(apr: int, cpu: int, params: VtrParams, out: list[Violation]) -> int:
     beyond = apr >> (1 << params.preemption_bits)
     if beyond:
@@ -324,6 +336,7 @@ def _apr(apr: int, cpu: int, params: VtrParams, out: list[Violation]) -> int:
                       f"{apr:#010x} sets levels beyond the {1 << params.preemption_bits} that "
                       f"{params.preemption_bits} preemption bits give"))
     return apr_to_levels(apr, params)
+
 
 def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]) -> None:
     given = {k: getattr(regs, k) for k in ("misr", "eisr0", "eisr1", "elrsr0", "elrsr1")}

@@ -30,6 +30,7 @@ class ImportedState(GicState):
         super().__init__(state._pb, state.schema_revision)
         self.normalizations = normalizations
 
+
 def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
                 keep_hypervisor_context: bool = False) -> ImportedState:
     """Canonical state from a GICH view; raise `ValidationError` listing every problem.
@@ -65,6 +66,7 @@ def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
     validate(state)
     return ImportedState(state, tuple(norm))
 
+
 def _check_image(view: GichView, image: GicState) -> None:
     cfg = image.config
     if cfg.virtualization is not None:
@@ -85,6 +87,7 @@ def _check_image(view: GichView, image: GicState) -> None:
             raise GicmigError("GICH-VTR-INCONSISTENT",
                               f"{labels.cpu_reg(c, 'gich.vtr')}: {regs.vtr:#010x}, cpu0 reads "
                               f"{first:#010x}")
+
 
 def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
                      norm: list[Violation]) -> GicState:
@@ -107,6 +110,7 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
     if out:
         raise ValidationError(out)
     return st
+
 
 def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
     """KVM's stale latch in a GICH view (gicmig.abi.kvm.maybe_stale_latch): an active-only
@@ -133,6 +137,7 @@ def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
     mark = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge) & s_mark
     if mark != sh.latch_maybe_stale:
         sh.latch_maybe_stale = mark
+
 
 def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
               marks: _SpiMarks, lenient: bool, out: list[Violation],
@@ -176,6 +181,7 @@ def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
         else:
             _fold_spi(irqs, before, marks, fact, c, edge, out)
 
+
 def _disagree(fact: LrFact, c: int, prio: int, grp: int, lenient: bool, out: list[Violation],
               norm: list[Violation]) -> None:
     v, where = fact.intid, f"gich.lr{fact.lr_index}"
@@ -190,8 +196,10 @@ def _disagree(fact: LrFact, c: int, prio: int, grp: int, lenient: bool, out: lis
             "GICH-LR-GROUP-MISMATCH", c, where,
             f"{labels.irq(v, c)} has LR Grp1 {fact.group}, the distributor group {grp}{kept}"))
 
+
 # byte value v -> ASCII '1' where a mark byte equals v, else '0'
 _ASCII_BIT = {v: bytes(0x31 if b == v else 0x30 for b in range(256)) for v in (1, 2)}
+
 
 class _SpiMarks:
     """SPI bits to set or clear, one byte per SPI: bitmaps are rebuilt once, not per LR."""
@@ -213,6 +221,7 @@ class _SpiMarks:
         if any(self.latch):
             irqs.s_latch |= self._bitmap(self.latch, self.SET)
 
+
 def _fold_spi(irqs: Irqs, before: Irqs, marks: _SpiMarks, fact: LrFact, c: int, edge: int,
               out: list[Violation]) -> None:
     k = fact.intid - NUM_PRIVATE
@@ -231,11 +240,13 @@ def _fold_spi(irqs: Irqs, before: Irqs, marks: _SpiMarks, fact: LrFact, c: int, 
     marks.active[k] = marks.SET if fact.active else marks.CLEAR
     irqs.s_cpu[k] = c if fact.active else 0
 
+
 def _set_line(irqs: Irqs, v: int, c: int) -> None:
     if v < NUM_PRIVATE:
         irqs.b_line[c] |= 1 << v
     else:
         irqs.s_line |= 1 << (v - NUM_PRIVATE)
+
 
 def _ambiguous(img: Irqs, f: VcpuFold, holder: dict[int, int], num_irqs: int,
                out: list[Violation]) -> None:
@@ -259,6 +270,7 @@ def _ambiguous(img: Irqs, f: VcpuFold, holder: dict[int, int], num_irqs: int,
                           f"this free LR names {labels.irq(v, c)}, which the distributor image "
                           "holds active or latched: the guest may have finished it in this LR. "
                           "Fold the LRs into the image before dumping"))
+
 
 def _interfaces(st: GicState, image: GicState, folds: list[VcpuFold],
                 out: list[Violation]) -> None:
@@ -284,6 +296,7 @@ def _interfaces(st: GicState, image: GicState, folds: list[VcpuFold],
                           "the distributor image's CPU interface is neither the reset state nor "
                           "what GICH_VMCR/GICH_APR give (ctlr/pmr/bpr/abpr/levels "
                           f"{_show(was[f.cpu])} vs {_show(new)})"))
+
 
 def _show(values: tuple[int, ...]) -> str:
     return "/".join(f"{v:#x}" for v in values)

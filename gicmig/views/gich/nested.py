@@ -22,6 +22,7 @@ class NestedCpu:
     fold: VcpuFold | None
     problems: tuple[Violation, ...]
 
+
 def fold_groups(fold: VcpuFold) -> tuple[int, int, int]:
     """(group 0, group 1, unknown) of a folded vCPU's active levels when its LRs are all a
     converter sees (the nested fold: the guest hypervisor's distributor is in its memory).
@@ -36,6 +37,7 @@ def fold_groups(fold: VcpuFold) -> tuple[int, int, int]:
     complete = len(active) < fold.params.num_lrs
     return split_active_levels(fold.active_levels, active, fold.ctlr, fold.bpr, fold.abpr,
                                complete=complete)
+
 
 def fold_nested(state: GicState, *, lenient: bool = False,
                 keep_hypervisor_context: bool = False) -> list[NestedCpu]:

@@ -14,7 +14,7 @@ from gicmig.arch.registers import (
     GICH_LR_HW,
     GICH_LR_STATE,
 )
-from gicmig.core.attribution import attribute
+from gicmig.core.attribution import split_active_levels
 from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
@@ -51,6 +51,7 @@ def export_gich(state: GicState, target: GichTarget | None = None, *,
     """
     return plan_gich(state, target, lenient=lenient)[0]
 
+
 def plan_gich(state: GicState, target: GichTarget | None = None, *,
               lenient: bool = False) -> tuple[GichView, tuple[Violation, ...]]:
     """`export_gich`, and what `lenient` let go (empty in strict mode).
@@ -65,6 +66,7 @@ def plan_gich(state: GicState, target: GichTarget | None = None, *,
     if target.eoi_policy == "none":
         state = _drop_stale_latches(state, lenient, losses)
     return _place(state, target), tuple(losses)
+
 
 def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation]) -> GicState:
     sh = state.shared
@@ -95,6 +97,7 @@ def _drop_stale_latches(state: GicState, lenient: bool, losses: list[Violation])
     st.shared.latch_maybe_stale = 0
     return st
 
+
 # --- export ------------------------------------------------------------------------------------
 class _Slot(NamedTuple):
     """An interrupt that gets a list register on one vCPU (sorts by priority, then ID)."""
@@ -102,6 +105,7 @@ class _Slot(NamedTuple):
     priority: int
     intid: int
     kind: str  # "active" (incl. HW-mapped), "eoi" (maintenance request), "pending"
+
 
 def _place(state: GicState, target: GichTarget) -> GichView:
     if target.eoi_policy not in EOI_POLICIES:
@@ -116,7 +120,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     irqs = Irqs(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
-    _fit_interfaces(state, params, out)
+    _fit_interfaces(state, irqs, params, out)
     plans = _plan(state, irqs, params, out)
     if out:
         raise ValidationError(out)
@@ -145,6 +149,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
     return GichView(tuple(vcpus), image)
 
+
 def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
                     out: list[Violation]) -> None:
     good = bytes(v for v in range(256) if not v & ~params.priority_mask)
@@ -160,7 +165,9 @@ def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
                              f"GICH_LR holds (mask {params.priority_mask:#04x})"
                              + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
 
-def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) -> None:
+
+def _fit_interfaces(state: GicState, irqs: Irqs, params: VtrParams,
+                    out: list[Violation]) -> None:
     step = (1 << params.level_shift) - 1
     for c, ci in enumerate(state.cpu):
         if ci.pmr & ~params.priority_mask:
@@ -182,26 +189,36 @@ def _fit_interfaces(state: GicState, params: VtrParams, out: list[Violation]) ->
                 out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
                               f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
                               f"has {1 << params.preemption_bits} levels"))
-    _fit_groups(state, out)
+    _fit_groups(state, irqs, out)
 
-def _fit_groups(state: GicState, out: list[Violation]) -> None:
+
+def _fit_groups(state: GicState, irqs: Irqs, out: list[Violation]) -> None:
     """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
-    the attribution rule, so the state's split must be the one the rule gives."""
-    if not any(ci.active_group0 | ci.active_group1 | ci.active_group_unknown
-               for ci in state.cpu):
+    the attribution rule (gicmig.core.attribution), so the state's split must be the one
+    the rule gives. Every active SPI the view can hold sits in the LRs of its CPU; one of
+    UNKNOWN CPU (refused anyway: GICH-EXPORT-UNKNOWN) counts as possibly active anywhere."""
+    cpus = state.cpu
+    splits = [(ci.active_group0, ci.active_group1, ci.active_group_unknown) for ci in cpus]
+    if not any(g0 | g1 | unk for g0, g1, unk in splits):
         return
-    merged = state.copy()
-    for ci in merged.cpu:
-        ci.active_group_unknown |= ci.active_group0 | ci.active_group1
-        ci.active_group0 = ci.active_group1 = 0
-    attribute(merged)
-    for c, (ci, re) in enumerate(zip(state.cpu, merged.cpu, strict=True)):
-        have_all = (ci.active_group0, ci.active_group1, ci.active_group_unknown)
-        want_all = (re.active_group0, re.active_group1, re.active_group_unknown)
+    n = len(cpus)
+    known: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    maybe: list[tuple[int, int]] = []
+    for k in bitmaps.set_bits(irqs.s_active):
+        on, entry = irqs.s_cpu[k], (irqs.s_prio[k], irqs.s_group >> k & 1)
+        (known[on] if on < n else maybe).append(entry)
+    for c, ci in enumerate(cpus):
+        have_all = splits[c]
+        levels = have_all[0] | have_all[1] | have_all[2]
+        if not levels:
+            continue
+        prio, grp = irqs.b_prio[c], irqs.b_group[c]
+        active = [(prio[v], grp >> v & 1) for v in bitmaps.set_bits(irqs.b_active[c])]
+        want_all = split_active_levels(levels, active + known[c], ci.ctlr, ci.bpr, ci.abpr,
+                                       maybe=maybe)
         if have_all == want_all:
             continue
-        for lv in bitmaps.set_bits(ci.active_group0 | ci.active_group1
-                                   | ci.active_group_unknown):
+        for lv in bitmaps.set_bits(levels):
             have = tuple(x >> lv & 1 for x in have_all)
             want = tuple(x >> lv & 1 for x in want_all)
             if have != want:
@@ -210,9 +227,11 @@ def _fit_groups(state: GicState, out: list[Violation]) -> None:
                               f"one set for both groups, and the active interrupts make it "
                               f"{_groups(want)} on import"))
 
+
 def _groups(bits: tuple[int, ...]) -> str:
     names = [n for n, b in zip(("group 0", "group 1", "group-unknown"), bits, strict=True) if b]
     return " and ".join(names)
+
 
 def _plan(state: GicState, irqs: Irqs, params: VtrParams,
           out: list[Violation]) -> list[list[_Slot]]:
@@ -250,11 +269,13 @@ def _plan(state: GicState, irqs: Irqs, params: VtrParams,
         plans.append(fixed + eoi[c] + queued)
     return plans
 
+
 def _disabled_interface(maps: tuple[HwMapping, ...], c: int, out: list[Violation]) -> None:
     for m in maps:
         out.append(Violation("GICH-HCR-DISABLED", labels.irq(m.virtual_id, c),
                              f"HW-mapped to {m.physical_id}, but the kept GICH_HCR has En = 0: "
                              "no valid list register may carry the mapping"))
+
 
 def _plan_private(irqs: Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slot],
                   pending: list[_Slot], out: list[Violation]) -> None:
@@ -272,6 +293,7 @@ def _plan_private(irqs: Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slo
         if grp_on[groups >> v & 1]:
             pending.append(_Slot(prio[v], v, "pending"))
 
+
 def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
               must: list[_Slot], eoi: list[_Slot], out: list[Violation]) -> None:
     for m in maps:
@@ -286,6 +308,7 @@ def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
     for v in bitmaps.set_bits(eoi_ids):
         eoi.append(_Slot(irqs.priority(v, c), v, "eoi"))
 
+
 def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation]) -> None:
     for k in bitmaps.set_bits(irqs.s_active):
         c = irqs.s_cpu[k]
@@ -295,8 +318,10 @@ def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation])
             continue
         must[c].append(_Slot(irqs.s_prio[k], NUM_PRIVATE + k, "active"))
 
+
 # target mask -> the CPU KVM queues the SPI to (8: no target), as a translate() table
 _LOWEST_TARGET = bytes(map(lowest_target, range(256)))
+
 
 def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: list[int],
                        must: list[list[_Slot]], pending: list[list[_Slot]]) -> None:
@@ -323,6 +348,7 @@ def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: lis
             wanted -= 1
             if not wanted:
                 break
+
 
 def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
             policy: str) -> int:
@@ -357,11 +383,13 @@ def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
     state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
     return common | eoi << _EOI_S | state << _STATE_S
 
+
 def _clear_latch(work: Irqs, v: int, c: int) -> None:
     if v < NUM_PRIVATE:
         work.b_latch[c] &= ~(1 << v)
     else:
         work.s_latch &= ~(1 << (v - NUM_PRIVATE))
+
 
 def _encode_sgi(work: Irqs, irqs: Irqs, v: int, c: int, active: bool, policy: str,
                 common: int) -> int:

@@ -178,7 +178,7 @@ def _integer(value: Any, where: str, bits: int) -> int:
 def _object(value: Any, where: str, required: Iterable[str], optional: Iterable[str]) -> None:
     if not isinstance(value, dict):
         raise _fail("KVM-DUMP-FIELD", f"{where}: expected an object, got "
-                                      f"{type(value).__name__}")
+                    f"{type(value).__name__}")
     missing = [k for k in required if k not in value]
     if missing:
         raise _fail("KVM-DUMP-FIELD", f"{where}: missing {', '.join(missing)}")
@@ -204,12 +204,12 @@ def _access(entry: Any, where: str) -> Access:
         attr = _integer(entry["attr"], f"{where}.attr", 64)
         if attr & ~KVM_ATTR_DEFINED_MASK:
             raise _fail("KVM-DUMP-RANGE", f"{where}.attr: {attr:#x} sets reserved bits "
-                                          f"{attr & ~KVM_ATTR_DEFINED_MASK:#x} (63:40)")
+                        f"{attr & ~KVM_ATTR_DEFINED_MASK:#x} (63:40)")
         packed = KVM_ATTR_VCPU.get(attr), KVM_ATTR_OFFSET.get(attr)
         if vcpu is not None and (vcpu, offset) != packed:
             raise _fail("KVM-DUMP-FIELD", f"{where}: attr {attr:#x} names vcpu{packed[0]} "
-                                          f"offset {packed[1]:#x}, not vcpu{vcpu} "
-                                          f"offset {offset:#x}")
+                        f"offset {packed[1]:#x}, not vcpu{vcpu} "
+                        f"offset {offset:#x}")
         vcpu, offset = packed
     if vcpu is None or offset is None:
         raise _fail("KVM-DUMP-FIELD", f"{where}: missing attr, or vcpu and offset")

@@ -39,9 +39,12 @@ from gicmig.arch.registers import (
     LR_STATES,
 )
 from gicmig.core.attribution import Derivation, attribute
-from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
+from gicmig.core.config import GicConfig
+from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.views.qemu.accel import check_accel
+from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
 
 ACCELS = ("tcg", "kvm")
@@ -77,14 +80,16 @@ class QemuImport:
     derived: tuple[Derivation, ...] = ()  # what the active interrupts explain (accel kvm)
 
 
-def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
+def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str | None = None,
                 num_cpus: int | None = None, num_irqs: int | None = None,
                 priority_bits: int | None = None, machine: str | None = None,
                 lenient: bool = False) -> QemuImport:
     """The canonical state held by the `arm_gic` section of a QEMU migration stream.
 
-    `accel` ("tcg" or "kvm") says which QEMU device wrote the section; the stream does
-    not. `machine="virt"` presets 288 IDs (the default when the stream names that board);
+    `accel` ("tcg" or "kvm") says which QEMU device wrote the section. The section's
+    marks of either device are checked first (QEMU-ACCEL-MISMATCH names one); without
+    `accel` they decide, and QEMU-ACCEL-AMBIGUOUS says when they cannot.
+    `machine="virt"` presets 288 IDs (the default when the stream names that board);
     `num_cpus` defaults to what the per-CPU slots
     show when that is unambiguous. Raises `GicmigError` with a QEMU-* reason code.
 
@@ -92,18 +97,18 @@ def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str,
     >>> imp.state.virtual[0].hcr  # doctest: +SKIP
     268435529
     """
-    if accel not in ACCELS:
-        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm (the stream "
-                                        "does not record which QEMU device wrote it)")
+    if accel is not None and accel not in ACCELS:
+        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
     return convert(read_arm_gic(source), accel=accel, num_cpus=num_cpus, num_irqs=num_irqs,
                    priority_bits=priority_bits, machine=machine, lenient=lenient)
 
 
-def convert(section: ArmGicSection, *, accel: str, num_cpus: int | None = None,
+def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int | None = None,
             num_irqs: int | None = None, priority_bits: int | None = None,
             machine: str | None = None, lenient: bool = False) -> QemuImport:
     """`import_qemu` on a section already read from a stream."""
     raw = Raw(section)
+    accel = check_accel(raw, accel)
     config = _config(raw, section, accel, num_cpus, num_irqs, priority_bits, machine)
     report = _Report(lenient)
     state = GicState.reset(config)
@@ -119,33 +124,13 @@ def convert(section: ArmGicSection, *, accel: str, num_cpus: int | None = None,
 
 
 # --- the raw section --------------------------------------------------------------------------
-class Raw:
-    """The arm_gic fields, decoded once. Per-interrupt members are 1020-byte vectors of
-    CPU masks (bit c = CPU c); per-CPU arrays have 8 slots."""
+class Raw(RawImage):
+    """The arm_gic fields, decoded once by the one table both directions use
+    (`gicmig.views.qemu_raw.RAW_FIELDS`). Per-interrupt members are 1020-byte vectors
+    of CPU masks (bit c = CPU c); per-CPU arrays have 8 slots."""
 
     def __init__(self, s: ArmGicSection) -> None:
-        self.ctlr = s.field("ctlr")[0]
-        self.cpu_ctlr = s.field("cpu_ctlr")
-        irq = s.raw("irq_state")
-        (self.enabled, self.pending, self.active, self.level, self.model, self.edge,
-         self.group) = (irq[k::7] for k in range(7))
-        self.target = s.raw("irq_target")
-        self.priority1 = s.raw("priority1")  # [irq][cpu]
-        self.priority2 = s.raw("priority2")
-        self.sgi_pending = s.raw("sgi_pending")  # [sgi][target cpu] = source mask
-        self.pmr = s.field("priority_mask")
-        self.running = s.field("running_priority")
-        self.current = s.field("current_pending")
-        self.bpr, self.abpr = s.raw("bpr"), s.raw("abpr")
-        self.apr, self.nsapr = s.field("apr"), s.field("nsapr")  # [n][cpu]
-        self.virt = s.virt is not None
-        if s.virt is not None:
-            self.h_hcr, self.h_misr = s.virt_field("h_hcr"), s.virt_field("h_misr")
-            self.h_lr, self.h_apr = s.virt_field("h_lr"), s.virt_field("h_apr")  # [lr][cpu]
-            self.v_ctlr, self.v_pmr = s.virt_field("cpu_ctlr"), s.virt_field("priority_mask")
-            self.v_running = s.virt_field("running_priority")
-            self.v_current = s.virt_field("current_pending")
-            self.v_bpr, self.v_abpr = s.virt_raw("bpr"), s.virt_raw("abpr")
+        self.decode(s)
 
     def lr(self, n: int, c: int) -> int:
         return self.h_lr[n * NCPU + c]
@@ -613,12 +598,9 @@ class _Tcg(_Converter):
         were still active, which is accepted."""
         r = self.raw
         stored = r.current[c]
-        if not (r.ctlr & 3 and r.cpu_ctlr[c] & 3):
-            return SPURIOUS
-        eligible = self.eligible(c)
-        best = min(eligible, default=(0x100, SPURIOUS))
-        derived = best[1] if best[0] < r.pmr[c] else SPURIOUS
-        if stored != derived and r.virt:
+        derived = best_pending(r, c, self.num_irqs)
+        if stored != derived and r.virt and r.ctlr & 3 and r.cpu_ctlr[c] & 3:
+            eligible = self.eligible(c)
             stale_ok = [e for e in eligible if e[0] < r.pmr[c]]
             rank = next((e for e in stale_ok if e[1] == stored), None)
             if (rank is not None or stored == SPURIOUS) and all(
@@ -627,23 +609,37 @@ class _Tcg(_Converter):
         return derived
 
     def eligible(self, c: int) -> list[tuple[int, int]]:
-        """(priority, ID) of every interrupt gic_get_best_irq considers for CPU c."""
-        r, n, table = self.raw, self.num_irqs, _CPU_BIT[c]
+        return eligible(self.raw, c, self.num_irqs)
 
-        def bits(masks: bytes) -> int:  # byte i = bit c of ID i's mask
-            return int.from_bytes(masks[:n].translate(table), "little")
 
-        edge = int.from_bytes(r.edge[:n], "little")
-        targeted = bits(r.target) | _PRIVATE_ONES
-        pending = bits(r.pending) | (bits(r.level) & ~edge)
-        found = (bits(r.enabled) & ~bits(r.active) & pending & targeted).to_bytes(n, "little")
-        out = []
-        i = found.find(1)
-        while i >= 0:
-            prio = r.priority1[i * NCPU + c] if i < NUM_PRIVATE else r.priority2[i - NUM_PRIVATE]
-            out.append((prio, i))
-            i = found.find(1, i + 1)
-        return out
+def best_pending(r: RawImage, c: int, num_irqs: int) -> int:
+    """gic_update's choice for CPU c (QEMU 7.2 gic_update_internal, physical interface):
+    the lowest-priority-value eligible interrupt, the lowest ID among equals, if the
+    distributor and the CPU interface signal a group and it beats PMR; else 1023."""
+    if not (r.ctlr & 3 and r.cpu_ctlr[c] & 3):
+        return SPURIOUS
+    best = min(eligible(r, c, num_irqs), default=(0x100, SPURIOUS))
+    return best[1] if best[0] < r.pmr[c] else SPURIOUS
+
+
+def eligible(r: RawImage, c: int, n: int) -> list[tuple[int, int]]:
+    """(priority, ID) of every interrupt gic_get_best_irq considers for CPU c."""
+    table = _CPU_BIT[c]
+
+    def bits(masks: bytes) -> int:  # byte i = bit c of ID i's mask
+        return int.from_bytes(masks[:n].translate(table), "little")
+
+    edge = int.from_bytes(r.edge[:n], "little")
+    targeted = bits(r.target) | _PRIVATE_ONES
+    pending = bits(r.pending) | (bits(r.level) & ~edge)
+    found = (bits(r.enabled) & ~bits(r.active) & pending & targeted).to_bytes(n, "little")
+    out = []
+    i = found.find(1)
+    while i >= 0:
+        prio = r.priority1[i * NCPU + c] if i < NUM_PRIVATE else r.priority2[i - NUM_PRIVATE]
+        out.append((prio, i))
+        i = found.find(1, i + 1)
+    return out
 
 
 def _running(levels: int, shift: int) -> int:
@@ -653,7 +649,7 @@ def _running(levels: int, shift: int) -> int:
     return ((levels & -levels).bit_length() - 1) << shift
 
 
-def _best_virq(r: Raw, c: int, lrs: list[int]) -> int:
+def _best_virq(r: RawImage, c: int, lrs: list[int]) -> int:
     """gic_update_internal(virt): the first pending LR of the lowest priority below PMR."""
     if not (_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & 3):
         return SPURIOUS

@@ -1,0 +1,27 @@
+"""How KVM's GICv2 registers lay the canonical state out: the register banks by name,
+the set/clear pairs, the ICFGR edge bit and GICC_APR0's 32 levels."""
+
+from __future__ import annotations
+
+from gicmig.arch import bitmaps
+from gicmig.arch.ids import APR_LEVELS
+from gicmig.arch.registers import (
+    DIST_BANKS,
+    GICD_ICFGR_FIELD,
+    KVM_APR_LEVELS,
+    SGI_BANKS,
+)
+
+BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
+PAIRS = (("ISENABLER", "ICENABLER"), ("ISPENDR", "ICPENDR"), ("ISACTIVER", "ICACTIVER"),
+         ("SPENDSGIR", "CPENDSGIR"))
+ALL_ONES = 0xFFFF_FFFF
+LEVEL_STEP = APR_LEVELS // KVM_APR_LEVELS  # canonical level of KVM APR bit n is 4n
+APR_MASK = (1 << KVM_APR_LEVELS) - 1
+ICFGR_EDGE = GICD_ICFGR_FIELD.field("int_config")
+ICFGR_FIELD_RESERVED = GICD_ICFGR_FIELD.reserved_mask & 0b11  # within one 2-bit field
+ICFGR_RESERVED = sum(ICFGR_FIELD_RESERVED << 2 * i for i in range(16))
+
+
+def edge_word(edge: int) -> int:
+    return bitmaps.stretch(edge & 0xFFFF, 2) << ICFGR_EDGE.shift
