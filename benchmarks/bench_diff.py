@@ -16,7 +16,7 @@ from harness import fmt, median_seconds, report
 import gicmig
 from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.core.model import GicState
-from gicmig.diff.semantic import diff
+from gicmig.statediff.semantic import diff
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 

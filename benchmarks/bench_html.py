@@ -19,8 +19,8 @@ from pathlib import Path
 from harness import fmt, median_seconds, report
 
 import gicmig
-from gicmig.diff.semantic import diff
 from gicmig.html import diff_page, state_page
+from gicmig.statediff.semantic import diff
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

@@ -28,8 +28,8 @@ _EXPORTS = {
     "to_json": "gicmig.formats.fixture",
     "from_json": "gicmig.formats.fixture",
     "load": "gicmig.formats.io",
-    "diff": "gicmig.diff.semantic",
-    "Change": "gicmig.diff.change",
+    "diff": "gicmig.statediff.semantic",
+    "Change": "gicmig.statediff.change",
     "import_kvm": "gicmig.views.kvm",
     "import_qemu": "gicmig.views.qemu.convert",
     "export_qemu": "gicmig.views.qemu.write",
@@ -54,12 +54,12 @@ if TYPE_CHECKING:
     from gicmig.core.config import GicConfig
     from gicmig.core.model import GicState, Irq
     from gicmig.core.rules import check, validate
-    from gicmig.diff.change import Change
-    from gicmig.diff.semantic import diff
     from gicmig.errors import REASONS, DecodeError, GicmigError, ValidationError, Violation
     from gicmig.formats.codec import decode, encode, info
     from gicmig.formats.fixture import from_json, to_json
     from gicmig.formats.io import load
+    from gicmig.statediff.change import Change
+    from gicmig.statediff.semantic import diff
     from gicmig.views.gich import export_gich, import_gich
     from gicmig.views.kvm import export_kvm, import_kvm
     from gicmig.views.qemu.convert import import_qemu

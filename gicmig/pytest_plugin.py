@@ -83,9 +83,9 @@ def assert_gic_state(actual: GicState | str | os.PathLike[str] | bytes,
     """
     __tracebackhide__ = True
     from gicmig.core.model import GicState
-    from gicmig.diff.semantic import diff
     from gicmig.errors import GicmigError
     from gicmig.formats.io import load
+    from gicmig.statediff.semantic import diff
 
     state = actual if isinstance(actual, GicState) else load(actual)
     path = _resolve(expected)

@@ -15,9 +15,9 @@ register of the real dump must read 0 (KVM holds no state there).
 
 from __future__ import annotations
 
+from gicmig.abi.kvm.access import KvmDump, register_name
+from gicmig.abi.kvm.fit import dump_kvm
 from gicmig.core.model import GicState
-from gicmig.views.kvm.dump import KvmDump, register_name
-from gicmig.views.kvm.fit import dump_kvm
 
 
 def predict_readback(state: GicState, *, lenient: bool = False,

@@ -13,10 +13,10 @@ from strategies import configs, states
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
 from gicmig.core.config import GicConfig
 from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
-from gicmig.diff.change import Change
-from gicmig.diff.semantic import diff
 from gicmig.formats.codec import decode, encode
 from gicmig.formats.io import load
+from gicmig.statediff.change import Change
+from gicmig.statediff.semantic import diff
 
 V1 = Path(__file__).resolve().parents[1] / "fixtures" / "v1"
 GOLDEN = ("reset-virt-2cpu", "busy", "hyp-context", "max")

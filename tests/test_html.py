@@ -25,10 +25,10 @@ from html_tree import Page, parse
 
 import gicmig
 from gicmig.core.model import GicState
-from gicmig.diff.change import Change
-from gicmig.diff.semantic import diff
 from gicmig.html import diff_page, state_page
 from gicmig.html.page import slug
+from gicmig.statediff.change import Change
+from gicmig.statediff.semantic import diff
 
 # the diff's interrupt paths, as docs/diff.md documents them
 IRQ = re.compile(r"(?:cpu(\d+) )?irq (\d+)(?:-(\d+))? \([^)]*\)(?: (\w+))?$")

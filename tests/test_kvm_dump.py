@@ -12,15 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gicmig.abi.kvm.access import Access, register_name
 from gicmig.errors import REASONS, GicmigError
-from gicmig.views.kvm.dump import (
-    Access,
-    dump_to_json,
-    parse_dump,
-    parse_writes,
-    register_name,
-    writes_to_json,
-)
+from gicmig.views.kvm.dump import dump_to_json, parse_dump, parse_writes, writes_to_json
 from gicmig.views.kvm.reader import import_kvm
 
 ROOT = Path(__file__).resolve().parents[1]

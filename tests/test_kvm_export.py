@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from test_kvm_replay import KvmModel
 
 from gicmig.abi.kvm import kvm_config
+from gicmig.abi.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm, plan_kvm
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.views.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm, plan_kvm
 from gicmig.views.kvm.reader import import_kvm
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from test_kvm_replay import KvmModel
 
+from gicmig.abi.kvm.access import Access, KvmDump
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import REASONS, GicmigError, ValidationError
-from gicmig.views.kvm.dump import Access, KvmDump, parse_dump
+from gicmig.views.kvm.dump import parse_dump
 from gicmig.views.kvm.reader import KvmDumpIncomplete, import_kvm
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kvm"

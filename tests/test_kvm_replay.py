@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gicmig.abi.kvm import kvm_config
+from gicmig.abi.kvm.access import Access, KvmDump
+from gicmig.abi.kvm.fit import dump_kvm, export_kvm, fit_kvm
 from gicmig.core.attribution import attribute
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
-from gicmig.views.kvm.dump import Access, KvmDump, dump_to_json, parse_dump
-from gicmig.views.kvm.fit import dump_kvm, export_kvm, fit_kvm
+from gicmig.views.kvm.dump import dump_to_json, parse_dump
 from gicmig.views.kvm.reader import import_kvm
 
 U32 = 0xFFFF_FFFF

@@ -64,7 +64,7 @@ def _apr_words(bitmap: int) -> list[int]:
 
 def differences(state: GicState, exp: dict[str, Any]) -> list[str]:
     d = _Diff()
-    _config(d, state, exp["implementation"])
+    qemu_config(d, state, exp["implementation"])
     dist = exp["state"]["distributor"]
     d.eq("gicd.ctlr", GICD_CTLR.pack(enable_grp0=int(state.enable_grp0),
                                      enable_grp1=int(state.enable_grp1)), dist["ctlr"])
@@ -92,7 +92,7 @@ def differences(state: GicState, exp: dict[str, Any]) -> list[str]:
     return d.out
 
 
-def _config(d: _Diff, state: GicState, impl: dict[str, Any]) -> None:
+def qemu_config(d: _Diff, state: GicState, impl: dict[str, Any]) -> None:
     cfg = state.config
     d.eq("architecture", cfg.revision, impl["architecture"])
     d.eq("security_extensions", cfg.security_extensions, impl["security_extensions"])

@@ -14,11 +14,11 @@ import pytest
 from kvm_readback import predict_readback, readback_differences
 from test_kvm_replay import KvmModel
 
+from gicmig.abi.kvm.fit import KvmUnrepresentable, fit_kvm, plan_kvm
 from gicmig.cli import main
 from gicmig.core.model import GicState
 from gicmig.errors import REASONS
 from gicmig.views.kvm.dump import parse_writes_document
-from gicmig.views.kvm.fit import KvmUnrepresentable, fit_kvm, plan_kvm
 from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 

@@ -16,6 +16,7 @@ from test_kvm_replay import KvmModel
 from test_qemu_support import GicImage, stream
 
 import gicmig
+from gicmig.abi.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm
 from gicmig.arch.registers import GICH_LR
 from gicmig.cli import main
 from gicmig.core.config import GicConfig
@@ -26,7 +27,6 @@ from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.params import GichTarget
 from gicmig.views.gich.plan import export_gich, plan_gich
 from gicmig.views.kvm.dump import parse_dump
-from gicmig.views.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm
 from gicmig.views.kvm.reader import import_kvm
 from gicmig.views.qemu.convert import import_qemu
 

@@ -68,9 +68,9 @@ def register(sub: Subcommands) -> None:
 # --- diff ---------------------------------------------------------------------------------------
 def _diff(args: argparse.Namespace) -> int:
     from gicmig.cli._run import report_error
-    from gicmig.diff.semantic import diff
     from gicmig.errors import GicmigError
     from gicmig.inputs import load_input
+    from gicmig.statediff.semantic import diff
 
     try:
         if args.old == "-" and args.new == "-":
@@ -131,10 +131,10 @@ def _update(args: argparse.Namespace) -> int:
 
 
 def _update_one(args: argparse.Namespace, path: str) -> int:
-    from gicmig.diff.semantic import diff
     from gicmig.files import read_bytes, write_atomic
     from gicmig.formats.io import format_for, load, render
     from gicmig.inputs import load_input
+    from gicmig.statediff.semantic import diff
 
     current: GicState | None
     if args.source is None:

@@ -153,11 +153,11 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from gicmig.abi.kvm.fit import dump_kvm, plan_kvm
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load
     from gicmig.views.kvm.dump import Loss, dump_to_json, writes_to_json
-    from gicmig.views.kvm.fit import dump_kvm, plan_kvm
 
     refuse_overwriting_input(args)
     args.current_path = args.input

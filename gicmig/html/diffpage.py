@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterator, Sequence
 
 from gicmig.core.model import GicState
-from gicmig.diff.change import Change
-from gicmig.diff.semantic import diff
 from gicmig.html.facts import Panel, Row, at_reset, cells, panels
 from gicmig.html.page import (
     DIFF_LEGEND,
@@ -27,6 +25,8 @@ from gicmig.html.page import (
     sections,
     slug,
 )
+from gicmig.statediff.change import Change
+from gicmig.statediff.semantic import diff
 
 
 def change_kind(ch: Change) -> str:

@@ -32,9 +32,9 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState, Irq
-from gicmig.diff.change import ABSENT, UNKNOWN, Change, field_ref, field_value
-from gicmig.diff.interrupts import irq_register
-from gicmig.diff.semantic import diff
+from gicmig.statediff.change import ABSENT, UNKNOWN, Change, field_ref, field_value
+from gicmig.statediff.interrupts import irq_register
+from gicmig.statediff.semantic import diff
 
 SPI_ATTRS = ("enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
              "latch_maybe_stale", "active_cpu", "targets")

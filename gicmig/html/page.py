@@ -16,8 +16,8 @@ from html import escape
 from gicmig import __version__
 from gicmig.arch import labels
 from gicmig.arch.ids import NUM_PRIVATE
-from gicmig.diff.change import Change
 from gicmig.html.facts import LR_COLUMNS, Cell, Panel, Row, attrs_of, register_of
+from gicmig.statediff.change import Change
 
 ROW = 32  # interrupt IDs per matrix row: one GICD_ISENABLERn word, and fits a screen
 

@@ -1,11 +1,12 @@
 """The KVM view: GICv2 device-ABI register dumps and the ordered writes that restore a state.
 
-`dump` reads and writes the JSON formats; `reader` imports a dump; `fit` says what KVM can
-hold (refusing or, leniently, dropping the rest) and `writes` turns a fitting state into
-the register image and the ordered writes; `layout` maps KVM's registers onto the state.
+`dump` reads and writes the JSON formats and `reader` imports a dump. What KVM holds and
+how it restores a state are KVM's semantics, shared with QEMU's kvm-arm-gic encoding, so
+they live in `gicmig.abi.kvm` (`fit`, `image`, `layout`, `access`); this package re-exports
+the export functions.
 """
 
-from gicmig.views.kvm.fit import (
+from gicmig.abi.kvm.fit import (
     KvmExport,
     KvmUnrepresentable,
     dump_kvm,

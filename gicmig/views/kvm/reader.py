@@ -18,6 +18,15 @@ from gicmig.abi.kvm import (
     maybe_stale_latch,
     never_run_binary_points,
 )
+from gicmig.abi.kvm.access import KvmDump, register_name
+from gicmig.abi.kvm.layout import (
+    APR_MASK,
+    BANK,
+    ICFGR_EDGE,
+    ICFGR_RESERVED,
+    LEVEL_STEP,
+    edge_word,
+)
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -43,15 +52,7 @@ from gicmig.core.attribution import Derivation, attribute
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, Violation
-from gicmig.views.kvm.dump import KvmDump, parse_dump, register_name
-from gicmig.views.kvm.layout import (
-    APR_MASK,
-    BANK,
-    ICFGR_EDGE,
-    ICFGR_RESERVED,
-    LEVEL_STEP,
-    edge_word,
-)
+from gicmig.views.kvm.dump import parse_dump
 
 
 class KvmDumpIncomplete(GicmigError):

@@ -16,7 +16,7 @@ Two encodings (gic-domain.md §5.3, §5.5):
   importer's functions of QEMU 7.2's rules (`gic_update_internal`,
   `gic_get_prio_from_apr_bits`, `gic_compute_misr`).
 * `kvm`: what kvm-arm-gic's `kvm_arm_gic_get` saves: the register image KVM returns
-  after the state is restored (`gicmig.views.kvm.fit.dump_kvm`, with KVM's losses from
+  after the state is restored (`gicmig.abi.kvm.fit.dump_kvm`, with KVM's losses from
   `fit_kvm`) read back into QEMU's arrays as that function does. QEMU never writes
   GICD_IIDR, so KVM keeps ignoring IGROUPR writes: Group 1 interrupts are a loss.
 
@@ -53,20 +53,16 @@ from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.files import _not_a_regular_file, open_atomic
 from gicmig.views.qemu.accel import check_accel, slots_in_use
-from gicmig.views.qemu.convert import (
-    _VMPRI_SHIFT,
+from gicmig.views.qemu.convert import convert, qemu_config
+from gicmig.views.qemu.decode import Raw
+from gicmig.views.qemu.model import (
     ACCELS,
     IDLE_PRIORITY,
     MACHINES,
     QEMU_NUM_LRS,
     SPURIOUS,
     VIRT_PRIORITY_BITS,
-    Raw,
-    _best_virq,
-    _config,
-    _running,
-    best_pending,
-    convert,
+    VMPRI_SHIFT,
 )
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.stream import (
@@ -78,6 +74,7 @@ from gicmig.views.qemu.stream import (
     ArmGicSection,
     read_arm_gic,
 )
+from gicmig.views.qemu.tcg import best_pending, best_virq, running_priority
 
 MAINTENANCE_PPI = 25  # virt board: GICH maintenance interrupt -> PPI 25 of each CPU
 _PRIVATE = (1 << NUM_PRIVATE) - 1
@@ -212,7 +209,7 @@ def _destination(state: GicState, raw: Raw, section: ArmGicSection, accel: str,
                           f"the state's GIC has {cfg.num_irqs} interrupt IDs, the template's "
                           f"machine {written!r} has {want}")
     try:
-        return _config(raw, section, accel, cfg.num_cpus, cfg.num_irqs, None, machine)
+        return qemu_config(raw, section, accel, cfg.num_cpus, cfg.num_irqs, None, machine)
     except GicmigError as exc:
         if exc.code.startswith("QEMU-NUM-CPUS"):
             raise GicmigError("QEMU-TEMPLATE-NUM-CPUS",
@@ -442,7 +439,7 @@ def _tcg_cpus(st: GicState, img: RawImage) -> None:
     img.abpr = bytes(_slots([ci.abpr for ci in cpus]))
     img.apr = _apr_words([ci.active_group0 for ci in cpus])
     img.nsapr = _apr_words([ci.active_group1 for ci in cpus])
-    img.running = _slots([_running(ci.active_group0 | ci.active_group1, 1) for ci in cpus])
+    img.running = _slots([running_priority(ci.active_group0 | ci.active_group1, 1) for ci in cpus])
     img.current = _slots([best_pending(img, c, st.config.num_irqs) for c in range(n)])
 
 
@@ -456,20 +453,20 @@ def _tcg_virtual(st: GicState, img: RawImage) -> None:
         lrs[c:QEMU_NUM_LRS * NCPU:NCPU] = v.lr[:QEMU_NUM_LRS]
     img.h_lr = tuple(lrs)
     img.v_ctlr = _slots([ctlr_of_vmcr(v.vmcr) for v in vs])
-    img.v_pmr = _slots([f["vmprimask"] << _VMPRI_SHIFT for f in vmcr])
+    img.v_pmr = _slots([f["vmprimask"] << VMPRI_SHIFT for f in vmcr])
     img.v_bpr = bytes(_slots([f["vmbp"] for f in vmcr]))
     img.v_abpr = bytes(_slots([f["vmabp"] for f in vmcr]))
     img.h_misr = _slots([_misr(v.hcr, v.vmcr, v.lr) for v in vs])
-    img.v_running = _slots([_running(v.apr, 8 - VIRT_PRIORITY_BITS) for v in vs])
-    img.v_current = _slots([_best_virq(img, c, list(vs[c].lr[:QEMU_NUM_LRS]))
+    img.v_running = _slots([running_priority(v.apr, 8 - VIRT_PRIORITY_BITS) for v in vs])
+    img.v_current = _slots([best_virq(img, c, list(vs[c].lr[:QEMU_NUM_LRS]))
                             for c in range(n)])
 
 
 # --- kvm-arm-gic ------------------------------------------------------------------------------
 def _fit_kvm(state: GicState, config: GicConfig, *,
              lenient: bool) -> tuple[GicState, list[Violation]]:
-    """KVM's losses (gicmig.views.kvm.fit_kvm), for a KVM whose IIDR QEMU never writes."""
-    from gicmig.views.kvm.fit import fit_kvm
+    """KVM's losses (gicmig.abi.kvm.fit.fit_kvm), for a KVM whose IIDR QEMU never writes."""
+    from gicmig.abi.kvm.fit import fit_kvm
 
     fitted, losses = fit_kvm(state, lenient=lenient, iidr_revision=KVM_IIDR_UNWRITTEN)
     fitted = _rebased(fitted, config)
@@ -484,7 +481,7 @@ KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes
 def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
-    from gicmig.views.kvm.fit import dump_kvm
+    from gicmig.abi.kvm.fit import dump_kvm
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs

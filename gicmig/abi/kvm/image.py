@@ -1,5 +1,5 @@
-"""KVM export, part two: the register image of a state KVM can hold, and the ordered
-writes that restore it through KVM_DEV_ARM_VGIC_GRP_DIST_REGS / CPU_REGS."""
+"""The register image of a state KVM can hold, and the ordered writes that restore it
+through KVM_DEV_ARM_VGIC_GRP_DIST_REGS / CPU_REGS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from gicmig.abi.kvm import (
     KVM_GICC_IIDR,
     kvm_iidr,
 )
+from gicmig.abi.kvm.access import Access
+from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP, edge_word
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import SGI_MASK
 from gicmig.arch.registers import (
@@ -28,8 +30,6 @@ from gicmig.arch.registers import (
     Bank,
 )
 from gicmig.core.model import GicState
-from gicmig.views.kvm.dump import Access
-from gicmig.views.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP, edge_word
 
 
 # --- the register image and the writes ---------------------------------------------------

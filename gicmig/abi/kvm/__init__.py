@@ -2,7 +2,8 @@
 view and QEMU's kvm-arm-gic stream, which is that ABI's view written by QEMU): its
 implementation parameters, the IIDR values it reports, and what it does to state that
 the architecture would keep (never-run binary points, stale latches, the CPU an SPI is
-queued to).
+queued to). `fit` says what KVM holds, `image` how a state is written into it, `layout`
+how its registers map onto the state, `access` what one register access is.
 """
 
 from __future__ import annotations

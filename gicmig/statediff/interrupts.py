@@ -17,7 +17,7 @@ from gicmig.arch.registers import (
     Bank,
 )
 from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
-from gicmig.diff.change import (
+from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
     UNKNOWN,

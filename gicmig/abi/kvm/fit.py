@@ -1,6 +1,8 @@
-"""KVM export, part one: what KVM's vgic-v2 can hold. Strict mode refuses the rest with
-reason codes; lenient mode brings the state to the nearest one KVM holds and names
-every loss."""
+"""What KVM's vgic-v2 can hold, and the writes that restore a state into it.
+
+Strict mode refuses the rest with reason codes; lenient mode brings the state to the
+nearest one KVM holds and names every loss. Used by the KVM view's export and by QEMU's
+kvm-arm-gic encoding (which saves what KVM holds)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from gicmig.abi.kvm import (
     lowest_target,
     maybe_stale_latch,
 )
+from gicmig.abi.kvm.access import Access, KvmDump
+from gicmig.abi.kvm.image import ordered_writes, register_image
+from gicmig.abi.kvm.layout import APR_MASK, LEVEL_STEP
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -31,9 +36,6 @@ from gicmig.core.attribution import attribute
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
-from gicmig.views.kvm.dump import Access, KvmDump
-from gicmig.views.kvm.layout import APR_MASK, LEVEL_STEP
-from gicmig.views.kvm.writes import ordered_writes, register_image
 
 
 class KvmUnrepresentable(ValidationError):

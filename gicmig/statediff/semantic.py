@@ -42,7 +42,7 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.config import GicConfig
 from gicmig.core.model import CpuInterface, GicState, VcpuContext, VirtualInterface
-from gicmig.diff.change import (
+from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
     UNKNOWN,
@@ -54,7 +54,7 @@ from gicmig.diff.change import (
     show_bit,
     show_bool,
 )
-from gicmig.diff.interrupts import Section, banked_side, interrupt_changes, spi_changes
+from gicmig.statediff.interrupts import Section, banked_side, interrupt_changes, spi_changes
 
 
 def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> list[Change]:

@@ -1,0 +1,97 @@
+"""kvm-arm-gic's `arm_gic` section (what `kvm_arm_gic_get` saved from KVM's device ABI)
+-> canonical state."""
+
+from __future__ import annotations
+
+from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
+from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
+    KVM_APR_LEVELS,
+    KVM_GICD_CTLR,
+    KVM_PMR_SHIFT,
+)
+from gicmig.core.model import UNKNOWN_CPU
+from gicmig.views.qemu.decode import Converter, bank_mask
+
+
+# --- kvm-arm-gic ------------------------------------------------------------------------------
+class KvmArmGic(Converter):
+    """kvm-arm-gic: the section is the KVM device ABI's view (gic-domain §5.5): pending is
+    latch OR line with `level` 0, SPI masks 0x00/0xff, PMR is VMPriMask, APR0 is the
+    GICH_APR image, one distributor enable. What that view cannot say is UNKNOWN."""
+
+    def run(self) -> None:
+        self.evidence()
+        super().run()
+
+    def mismatch(self, places: list[str], what: str) -> None:
+        self.report.deviation("QEMU-ACCEL-MISMATCH", places,
+                              f"{what}, which kvm-arm-gic never writes: was the stream written "
+                              "by the TCG GIC (--accel tcg)?", None)
+
+    def evidence(self) -> None:
+        r, n_irq = self.raw, self.num_irqs
+        if r.virt:
+            self.mismatch(["arm_gic_virt_state"], "the virtualization subsection is present")
+        if r.ctlr & ~KVM_GICD_CTLR.defined_mask:
+            self.mismatch([f"gicd.ctlr {r.ctlr:#x}"], "bits beyond Enable are set")
+        if any(r.level):
+            self.mismatch([labels.irq(next(k for k, v in enumerate(r.level) if v))],
+                          "an input line level is recorded")
+        for name in ("pending", "active"):
+            vec = getattr(r, name)[NUM_PRIVATE:n_irq]
+            if vec.translate(None, b"\x00\xff"):
+                k = next(k for k, v in enumerate(vec) if v not in (0, 0xFF))
+                self.mismatch([labels.irq(NUM_PRIVATE + k)],
+                              f"the SPI {name} mask is {vec[k]:#04x}, not 0x00/0xff")
+        for c in range(self.n):
+            if r.pmr[c] >> (8 - KVM_PMR_SHIFT):
+                self.mismatch([labels.cpu_reg(c, "gicc.pmr")],
+                              f"priority_mask {r.pmr[c]:#x} is wider than VMPriMask's 5 bits")
+            upper = r.apr_levels(c, r.apr) >> 32
+            if upper or r.apr_levels(c, r.nsapr):
+                self.mismatch([labels.cpu_reg(c, "gicc.apr")],
+                              "GICC_APR1-3 or NSAPR hold bits (KVM's APR is GICH_APR in APR0)")
+
+    def distributor(self) -> None:
+        st = self.state
+        st.enable_grp0 = bool(KVM_GICD_CTLR.field("enabled").get(self.raw.ctlr))
+        st.enable_grp1, st.enable_grp1_unknown = False, True
+
+    def spis(self) -> None:
+        r, n_irq, sh = self.raw, self.num_irqs, self.state.shared
+        self.spi_priorities()
+        pending = bitmaps.nonzero(r.pending[NUM_PRIVATE:n_irq])
+        level = ~bitmaps.nonzero(r.edge[NUM_PRIVATE:n_irq])
+        sh.pending_latch = pending
+        sh.pending_split_unknown = pending & level
+        active = r.active[NUM_PRIVATE:n_irq]
+        sh.active = bitmaps.nonzero(active)
+        sh.latch_maybe_stale = maybe_stale_latch(pending, sh.active, ~level)
+        sh.active_cpu = active.translate(b"\x00" + bytes([UNKNOWN_CPU]) * 255)
+        target = r.target[NUM_PRIVATE:n_irq]
+        sh.targets = b"" if self.n == 1 else target
+
+    def banked(self, c: int) -> None:
+        r = self.raw
+        _, _, _, edge = self.banked_common(c)
+        latch = bank_mask(r.pending, c, NUM_SGIS)
+        b = self.state.banked[c]
+        b.pending_latch = latch
+        b.pending_split_unknown = latch & ~edge
+        b.latch_maybe_stale = maybe_stale_latch(latch, b.active, edge)
+        self.sgi_sources(c)
+
+    def cpu(self, c: int) -> None:
+        r, ci = self.raw, self.state.cpu[c]
+        ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
+        # QEMU's reset values (BPR 0 / ABPR 1) pushed into a KVM vCPU that never ran: the
+        # guest observes the minima (gicmig.abi.kvm); reported in strict mode too
+        ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],
+                                                        labels.cpu_reg(c, "gicc"))
+        if norm is not None:
+            self.report.items.append((norm.code, f"{norm.path}: {norm.message}"))
+        apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
+        ci.active_group_unknown = bitmaps.stretch(apr0 & (1 << KVM_APR_LEVELS) - 1,
+                                                  APR_LEVELS // KVM_APR_LEVELS)
