@@ -13,18 +13,11 @@ import jsonschema
 import pytest
 
 from gicmig import GicConfig, GicState
+from gicmig.abi.kvm.access import Access, KvmDump, register_name
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.formats.codec import encode
 from gicmig.views.gich.viewfile import GichView, VcpuRegs, json_schema, parse_view, to_json
-from gicmig.views.kvm.dump import (
-    Access,
-    KvmDump,
-    dump_to_json,
-    parse_dump,
-    parse_writes,
-    register_name,
-    writes_to_json,
-)
+from gicmig.views.kvm.dump import dump_to_json, parse_dump, parse_writes, writes_to_json
 
 IMAGE = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2))
 BLOB = {"blob_base64": base64.b64encode(encode(IMAGE)).decode()}

@@ -17,10 +17,10 @@ from __future__ import annotations
 import pytest
 
 from gicmig.abi.kvm import kvm_config
+from gicmig.abi.kvm.access import Access, KvmDump
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.errors import GicmigError
 from gicmig.views.kvm import dump_kvm, export_kvm, import_kvm
-from gicmig.views.kvm.dump import Access, KvmDump
 
 
 def state() -> GicState:
