@@ -12,7 +12,8 @@ from pathlib import Path
 from harness import fmt, median_seconds, report
 
 from gicmig.views.qemu.convert import import_qemu
-from gicmig.views.qemu.stream import CHUNK, read_arm_gic
+from gicmig.views.qemu.source import CHUNK
+from gicmig.views.qemu.stream import read_arm_gic
 
 ROOT = Path(__file__).resolve().parents[1]
 STREAM = ROOT.parent / "shared" / "qemu" / "streams" / "virt.mig"

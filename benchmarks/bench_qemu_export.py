@@ -48,7 +48,8 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def build_template(path: Path, mib: int) -> None:
     from test_qemu_support import PAGE, be32, stream_parts
 
-    from gicmig.views.qemu.stream import GIC_IDSTR, VIRT_SUBSECTION, read_arm_gic
+    from gicmig.views.qemu.stream import read_arm_gic
+    from gicmig.views.qemu.vmstate import GIC_IDSTR, VIRT_SUBSECTION
 
     sec = read_arm_gic(SHARED / "virt.mig")
     assert sec.virt is not None

@@ -31,8 +31,8 @@ _EXPORTS = {
     "diff": "gicmig.statediff.semantic",
     "Change": "gicmig.statediff.change",
     "import_kvm": "gicmig.views.kvm",
-    "import_qemu": "gicmig.views.qemu.convert",
-    "export_qemu": "gicmig.views.qemu.write",
+    "import_qemu": "gicmig.views.qemu",
+    "export_qemu": "gicmig.views.qemu",
     "import_gich": "gicmig.views.gich",
     "export_gich": "gicmig.views.gich",
     "export_kvm": "gicmig.views.kvm",
@@ -62,8 +62,7 @@ if TYPE_CHECKING:
     from gicmig.statediff.semantic import diff
     from gicmig.views.gich import export_gich, import_gich
     from gicmig.views.kvm import export_kvm, import_kvm
-    from gicmig.views.qemu.convert import import_qemu
-    from gicmig.views.qemu.write import export_qemu
+    from gicmig.views.qemu import export_qemu, import_qemu
 
 
 def __getattr__(name: str) -> Any:

@@ -19,7 +19,7 @@ from test_qemu_support import GicImage, stream
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import GicmigError
 from gicmig.views.qemu.convert import QemuImport, import_qemu
-from gicmig.views.qemu.stream import NCPU
+from gicmig.views.qemu.vmstate import NCPU
 
 
 def run(gic: GicImage, accel: str = "tcg", **kw: object) -> QemuImport:
@@ -56,7 +56,7 @@ def test_tcg_spi_line_levels_and_latches() -> None:
 
 
 def _target(intid: int) -> int:
-    from gicmig.views.qemu.stream import GIC_FIELDS
+    from gicmig.views.qemu.vmstate import GIC_FIELDS
 
     return GIC_FIELDS["irq_target"].offset + intid
 
@@ -192,7 +192,7 @@ def test_tcg_distributor_enables() -> None:
 
 # --- caches QEMU migrates: checked against QEMU's own rules (§2.3, §3.2, §5.4) -------------------
 def _pending_spi(gic: GicImage, intid: int, prio: int, target: int = 0x01) -> None:
-    from gicmig.views.qemu.stream import GIC_FIELDS
+    from gicmig.views.qemu.vmstate import GIC_FIELDS
 
     gic.irq(intid, enabled=0xFF, pending=target)
     gic.main[_target(intid)] = target
@@ -285,7 +285,7 @@ def test_kvm_spi_masks_are_all_or_nothing() -> None:
 
 # --- the stream layout (§5.3: main fields 9888 bytes, virtualization subsection 2240) -----------
 def test_vmstate_layout() -> None:
-    from gicmig.views.qemu.stream import GIC_FIELDS, GIC_SIZE, VIRT_FIELDS, VIRT_SIZE
+    from gicmig.views.qemu.vmstate import GIC_FIELDS, GIC_SIZE, VIRT_FIELDS, VIRT_SIZE
 
     assert {n: (f.offset, f.size, f.count) for n, f in GIC_FIELDS.items()} == {
         "ctlr": (0, 4, 1), "cpu_ctlr": (4, 4, 8), "irq_state": (36, 7, 1020),
@@ -316,16 +316,16 @@ def test_section_fields_are_big_endian() -> None:
 
 
 def test_input_run_counts_records() -> None:
-    """`_Input.run` skips the records whose flag byte (byte 7 of the big-endian address
+    """`StreamInput.run` skips the records whose flag byte (byte 7 of the big-endian address
     word) is the flag and returns how many: zero pages are 9 bytes, address | flags + fill."""
-    from gicmig.views.qemu.stream import _Input
+    from gicmig.views.qemu.stream import StreamInput
 
     def zero_page(k: int, flags: int = 0x22) -> bytes:
         return (k * 4096 | flags).to_bytes(8, "big") + b"\0"
 
     for count in (1, 3, 17, 100):
         data = b"".join(zero_page(k + 1) for k in range(count)) + zero_page(0, 0x28)
-        inp = _Input(io.BytesIO(data))
+        inp = StreamInput(io.BytesIO(data))
         inp.take(0)
         inp._fill(len(data))
         assert inp.run(0x22, 9, 0) == count
@@ -333,14 +333,14 @@ def test_input_run_counts_records() -> None:
         assert inp.take(8) == (0x28).to_bytes(8, "big")
     # a record whose byte 6 has a bit of mask6 ends the run
     data = zero_page(1) + (0x1000 | 0x100 | 0x22).to_bytes(8, "big") + b"\0"
-    inp = _Input(io.BytesIO(data))
+    inp = StreamInput(io.BytesIO(data))
     inp._fill(len(data))
     assert inp.run(0x22, 9, 0x01) == 1
     assert inp.offset == 9
     for clean in (2, 3, 20):  # the first record with a mask6 bit ends the run, wherever it is
         data = b"".join(zero_page(k + 1) for k in range(clean))
         data += (0x9000 | 0x100 | 0x22).to_bytes(8, "big") + b"\0" + zero_page(40)
-        inp = _Input(io.BytesIO(data))
+        inp = StreamInput(io.BytesIO(data))
         inp._fill(len(data))
         assert inp.run(0x22, 9, 0x01) == clean
         assert inp.offset == 9 * clean

@@ -32,7 +32,8 @@ from gicmig.views.kvm import import_kvm
 from gicmig.views.kvm.dump import parse_dump
 from gicmig.views.qemu.convert import import_qemu
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.stream import NCPU, read_arm_gic
+from gicmig.views.qemu.stream import read_arm_gic
+from gicmig.views.qemu.vmstate import NCPU
 from gicmig.views.qemu.write import QemuExport, export_qemu
 
 ROOT = Path(__file__).resolve().parents[1]

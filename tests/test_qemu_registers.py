@@ -13,8 +13,8 @@ import pytest
 
 import gicmig
 from gicmig.core.model import GicConfig, GicState
+from gicmig.views.qemu.encode_tcg import QemuUnrepresentable
 from gicmig.views.qemu.registers import QEMU_GICD_IIDR, label, register_name, tcg_registers
-from gicmig.views.qemu.write import QemuUnrepresentable
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "qemu"
 NAMES = ("reset", "dist", "cpuif", "virt")

@@ -13,7 +13,7 @@ import json
 import struct
 from collections.abc import Iterator
 
-from gicmig.views.qemu.stream import GIC_FIELDS, GIC_SIZE, NCPU, VIRT_FIELDS, VIRT_SIZE
+from gicmig.views.qemu.vmstate import GIC_FIELDS, GIC_SIZE, NCPU, VIRT_FIELDS, VIRT_SIZE
 
 MEMBERS = {"enabled": 0, "pending": 1, "active": 2, "level": 3, "model": 4, "edge": 5,
            "group": 6}

@@ -25,7 +25,7 @@ from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
 from gicmig.errors import GicmigError
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.stream import MAXIRQ, NCPU, VIRT_SUBSECTION
+from gicmig.views.qemu.vmstate import MAXIRQ, NCPU, VIRT_SUBSECTION
 
 ALL_CPUS = (1 << NCPU) - 1
 

@@ -40,8 +40,9 @@ from gicmig.views.qemu.model import (
     TCG_PRIORITY_BITS,
     VIRT_PRIORITY_BITS,
 )
-from gicmig.views.qemu.stream import NCPU, ArmGicSection, read_arm_gic
+from gicmig.views.qemu.stream import read_arm_gic
 from gicmig.views.qemu.tcg import TcgModel
+from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.errors import DecodeError
 from gicmig.views.qemu.model import IDLE_PRIORITY
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.stream import NCPU, ArmGicSection
+from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
 # --- the raw section --------------------------------------------------------------------------

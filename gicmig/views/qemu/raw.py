@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from gicmig.views.qemu.stream import (
+from gicmig.views.qemu.vmstate import (
     GIC_FIELDS,
     GIC_SIZE,
     IRQ_STATE_MEMBERS,

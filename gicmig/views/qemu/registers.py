@@ -5,7 +5,7 @@ every GICC and GICH register that can be read without a side effect (not GICC_IA
 fact comes from its home: the architectural registers from the distributor image
 (gicmig.core.image) and the GICH status registers (gicmig.arch.gich); QEMU's derived
 GICC_RPR and GICC_HPPIR from the caches the QEMU writer stores (`running_priority`,
-`current_pending`: gicmig.views.qemu.write.tcg_image), read as QEMU 7.2 reads them
+`current_pending`: gicmig.views.qemu.encode_tcg.tcg_image), read as QEMU 7.2 reads them
 (`gic_get_running_priority`, `gic_get_current_pending_irq` in hw/intc/arm_gic.c); and
 QEMU's ID registers, named here.
 
@@ -49,9 +49,9 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.image import DistributorImage
 from gicmig.core.model import GicState
+from gicmig.views.qemu.encode_tcg import fit_tcg, tcg_image
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.stream import MAXIRQ
-from gicmig.views.qemu.write import fit_tcg, tcg_image
+from gicmig.views.qemu.vmstate import MAXIRQ
 
 __all__ = ["FRAMES", "QEMU_GICC_IIDR", "QEMU_GICD_IIDR", "Key", "label", "register_name",
            "tcg_registers"]

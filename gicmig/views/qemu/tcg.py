@@ -35,7 +35,7 @@ from gicmig.views.qemu.model import (
     VMPRI_SHIFT,
 )
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.stream import NCPU
+from gicmig.views.qemu.vmstate import NCPU
 
 
 # --- the TCG GIC model ------------------------------------------------------------------------

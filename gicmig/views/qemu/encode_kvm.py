@@ -1,0 +1,112 @@
+"""A canonical state as kvm-arm-gic's `arm_gic` arrays: what `kvm_arm_gic_get` (QEMU 7.2)
+saves from a KVM that holds the state (gicmig.abi.kvm says what that is)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gicmig.arch import bitmaps
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
+    DIST_BANKS,
+    SGI_BANKS,
+)
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
+from gicmig.core.rules import validate
+from gicmig.errors import Violation
+from gicmig.views.qemu.encode_tcg import _rebased, _slots
+from gicmig.views.qemu.model import (
+    IDLE_PRIORITY,
+    SPURIOUS,
+)
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.vmstate import (
+    MAXIRQ,
+    NCPU,
+)
+
+
+# --- kvm-arm-gic ------------------------------------------------------------------------------
+def _fit_kvm(state: GicState, config: GicConfig, *,
+             lenient: bool) -> tuple[GicState, list[Violation]]:
+    """KVM's losses (gicmig.abi.kvm.fit.fit_kvm), for a KVM whose IIDR QEMU never writes."""
+    from gicmig.abi.kvm.fit import fit_kvm
+
+    fitted, losses = fit_kvm(state, lenient=lenient, iidr_revision=KVM_IIDR_UNWRITTEN)
+    fitted = _rebased(fitted, config)
+    validate(fitted)
+    return fitted, losses
+
+
+_DIST_BANK = {b.name: b for b in (*DIST_BANKS, *SGI_BANKS)}
+KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes are ignored
+
+
+def kvm_image(st: GicState) -> RawImage:
+    """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
+    QEMU's reset arrays, overwritten register by register from KVM's image."""
+    from gicmig.abi.kvm.fit import dump_kvm
+
+    cfg = st.config
+    n, nirq = cfg.num_cpus, cfg.num_irqs
+    regs = dump_kvm(st, lenient=True, iidr_revision=KVM_IIDR_UNWRITTEN).registers()
+    img = RawImage.blank(False)
+    # arm_gic_common_reset: what kvm_arm_gic_get leaves alone keeps these values
+    img.running = _slots([IDLE_PRIORITY] * n)
+    img.current = _slots([SPURIOUS] * n)
+    target = bytearray(b"\x01" * MAXIRQ if n == 1 else bytes(MAXIRQ))
+    members = {m: bytearray(MAXIRQ) for m in ("enabled", "pending", "active", "edge", "group")}
+    priority1, priority2 = bytearray(NUM_PRIVATE * NCPU), bytearray(MAXIRQ - NUM_PRIVATE)
+    sgi_pending = bytearray(NUM_SGIS * NCPU)
+    img.ctlr = regs[("dist", 0, 0x000)]
+
+    def words(bank: str, maxirq: int) -> Iterator[tuple[int, int, int]]:
+        """kvm_dist_get: (first ID, vCPU, value) of each register read."""
+        reg = _DIST_BANK[f"GICD_{bank}"]
+        width = reg.bits
+        per = 32 // width
+        for i in range(maxirq // per):
+            irq = i * per
+            for cpu in range(n if irq < NUM_PRIVATE else 1):
+                yield irq, cpu, regs[("dist", cpu, reg.offset + 4 * i)]
+
+    for bank, member in (("IGROUPR", "group"), ("ISENABLER", "enabled"),
+                         ("ISPENDR", "pending"), ("ISACTIVER", "active")):
+        vec = members[member]
+        for irq, cpu, value in words(bank, nirq):
+            cm = 1 << cpu if irq < NUM_PRIVATE else 0xFF
+            for j in bitmaps.set_bits(value):
+                vec[irq + j] |= cm
+    for irq, _, value in words("ICFGR", nirq):
+        for j in range(16):
+            if value >> (2 * j) & 2:
+                members["edge"][irq + j] = 1
+    for irq, cpu, value in words("IPRIORITYR", nirq):
+        for j in range(4):
+            byte = value >> (8 * j) & 0xFF
+            if irq + j < NUM_PRIVATE:
+                priority1[(irq + j) * NCPU + cpu] = byte
+            else:
+                priority2[irq + j - NUM_PRIVATE] = byte
+    for irq, _, value in words("ITARGETSR", nirq):
+        target[irq:irq + 4] = value.to_bytes(4, "little")
+    for irq, cpu, value in words("CPENDSGIR", NUM_SGIS):
+        for j in range(4):
+            sgi_pending[(irq + j) * NCPU + cpu] = value >> (8 * j) & 0xFF
+    for name, vec in members.items():
+        setattr(img, name, bytes(vec))
+    img.target, img.priority1, img.priority2 = bytes(target), bytes(priority1), bytes(priority2)
+    img.sgi_pending = bytes(sgi_pending)
+    regs_of = {name: [regs[("cpu", c, off)] for c in range(n)]
+               for name, off in (("ctlr", 0x00), ("pmr", 0x04), ("bpr", 0x08), ("abpr", 0x1C))}
+    img.cpu_ctlr = _slots(regs_of["ctlr"])
+    img.pmr = _slots([v & 0xFF for v in regs_of["pmr"]])
+    img.bpr = bytes(_slots([v & 7 for v in regs_of["bpr"]]))
+    img.abpr = bytes(_slots([v & 7 for v in regs_of["abpr"]]))
+    apr = [0] * (4 * NCPU)
+    for c in range(n):
+        for k in range(4):
+            apr[k * NCPU + c] = regs[("cpu", c, 0xD0 + 4 * k)]
+    img.apr = tuple(apr)
+    return img

@@ -1,0 +1,92 @@
+"""The vmdesc JSON QEMU appends to a stream: which device sections it holds and their
+fields' sizes, used to skip the sections before `arm_gic` without knowing them."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from typing import Any
+
+from gicmig.views.qemu.framing import MAX_VMDESC, SUBSECTION, Walk
+from gicmig.views.qemu.source import StreamInput, Unwalkable
+
+# --- device sections described by the trailing vmdesc -----------------------------------------
+_VMDESC_HEAD = re.compile(rb"\x00\x06(.{4})\{", re.DOTALL)
+
+
+def load_vmdesc(w: Walk) -> None:
+    """Read the vmdesc JSON at the end of a seekable stream (once)."""
+    if w.vmdesc_tried:
+        return
+    w.vmdesc_tried = True
+    limit = 64 << 10
+    while True:
+        found = w.inp.tail(limit)
+        if found is None:
+            return
+        start, data = found
+        if _parse_vmdesc(w, data) or start == 0 or limit >= MAX_VMDESC:
+            return
+        limit *= 8
+
+
+def _parse_vmdesc(w: Walk, data: bytes) -> bool:
+    """Use the vmdesc that ends `data`; False when `data` does not hold its start."""
+    for m in _VMDESC_HEAD.finditer(data):
+        length = struct.unpack(">I", m.group(1))[0]
+        if m.end() - 1 + length == len(data):
+            try:
+                doc = json.loads(data[m.end() - 1:])
+                devices = doc["devices"]
+                if not isinstance(devices, list):
+                    raise TypeError("devices is not a list")
+            except (ValueError, KeyError, TypeError, RecursionError):
+                return True  # a vmdesc that cannot be used: walk without it
+            w.vmdesc = devices
+            size = doc.get("page_size")
+            if not w.page_bits_known and isinstance(size, int) and size > 0:
+                w.page_size = size
+                w.page_bits_known = True
+            return True
+    return False
+
+
+def described(w: Walk, idstr: str, instance: int) -> None:
+    load_vmdesc(w)
+    if w.vmdesc is None:
+        why = "the stream has no vmdesc" if w.inp.size is not None else "the input cannot seek"
+        raise Unwalkable(f"device section {idstr!r} has no length and {why}, so it cannot "
+                          "be skipped field by field")
+    for k in range(w.vmdesc_next, len(w.vmdesc)):
+        dev = w.vmdesc[k]
+        if isinstance(dev, dict) and dev.get("name") == idstr and \
+                dev.get("instance_id") == instance:
+            w.vmdesc_next = k + 1
+            w.used_vmdesc = True
+            try:
+                _skip_fields(w.inp, dev)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise Unwalkable(f"the vmdesc entry of {idstr!r} is malformed ({exc})") from None
+            return
+    raise Unwalkable(f"the vmdesc does not describe section {idstr!r} instance {instance}")
+
+
+def _skip_fields(inp: StreamInput, desc: dict[str, Any]) -> None:
+    total = 0
+    for f in desc.get("fields", []):
+        count, size = f.get("array_len", 1), f["size"]
+        if not (isinstance(count, int) and isinstance(size, int)) or count < 0 or size < 0:
+            raise ValueError(f"field {f.get('name')!r} has no usable size")
+        total += count * size
+    inp.skip(total)
+    for sub in desc.get("subsections", []):
+        at = inp.offset
+        if inp.u8() != SUBSECTION:
+            raise Unwalkable(f"subsection {sub.get('vmsd_name')!r} expected at byte {at}")
+        name = inp.string()
+        inp.be32()
+        if name != sub.get("vmsd_name"):
+            raise Unwalkable(f"subsection {name!r} at byte {at}, the vmdesc names "
+                              f"{sub.get('vmsd_name')!r}")
+        _skip_fields(inp, sub)
