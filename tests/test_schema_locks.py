@@ -278,5 +278,6 @@ def test_compiling_without_grpcio_tools_is_a_typed_error(monkeypatch: pytest.Mon
     assert main(["schema", "check", str(PROTO)]) == 2
     err = capsys.readouterr().err
     assert "SCHEMA-COMPILER-MISSING" in err and "descriptor set" in err
+    assert "pip install 'gicmig[schema]'" in err and len(err.splitlines()) == 1
     # a descriptor set needs no compiler
     assert main(["schema", "check", str(locks.DEFAULT_DIR / "schema-revision-3.binpb")]) == 0

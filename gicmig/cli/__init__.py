@@ -9,6 +9,7 @@ Exit codes: 0 ok / same, 1 invalid, lossy, breaking or different, 2 usage or I/O
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import import_module
 
@@ -42,6 +43,20 @@ EPILOG = """examples:
 exit codes: 0 ok, 1 invalid/lossy/different, 2 usage or I/O error"""
 
 
+def docs_dir() -> str:
+    """Where the docs/NAME.md that help texts name are: in an installed package,
+    gicmig/docs/ (setup.py puts them there); in a source checkout, its docs/."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for where in (os.path.join(package, "docs"), os.path.join(os.path.dirname(package), "docs")):
+        if os.path.isfile(os.path.join(where, "reason-codes.md")):
+            return where
+    return "docs/ of gicmig's source distribution"
+
+
+def _docs_line() -> str:
+    return f"docs/NAME.md named in help texts: {docs_dir()}"
+
+
 class Subcommands:
     """The top-level subcommand table, with named groups (`import`, `export`, `schema`)."""
 
@@ -52,6 +67,8 @@ class Subcommands:
     def add(self, name: str, help: str, epilog: str | None = None,
             group: str | None = None) -> argparse.ArgumentParser:
         table = self._top if group is None else self._group(group)
+        if "docs/" in help + (epilog or ""):
+            epilog = f"{epilog}\n\n{_docs_line()}" if epilog else _docs_line()
         return table.add_parser(name, help=help, description=help, epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -71,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gicmig",
         description="Serialize, validate, convert and diff GICv2 migration state.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=f"{EPILOG}\n{_docs_line()}", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gicmig {__version__}")
     sub = Subcommands(parser)
     for name in COMMAND_MODULES:

@@ -82,8 +82,8 @@ def _protoc(base: Path, roots: list[str], protos: list[str], shown: str) -> byte
         from grpc_tools import _protoc_compiler
     except ImportError:
         raise GicmigError("SCHEMA-COMPILER-MISSING",
-                          "compiling .proto files needs grpcio-tools "
-                          "(pip install grpcio-tools), or pass a descriptor set") from None
+                          "compiling .proto files needs grpcio-tools: "
+                          "pip install 'gicmig[schema]' (or pass a descriptor set)") from None
     include = Path(grpc_tools.__file__).parent / "_proto"
     with tempfile.TemporaryDirectory(prefix="gicmig-schema-") as tmp:
         out = Path(tmp) / "set.binpb"
