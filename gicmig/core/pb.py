@@ -30,20 +30,16 @@ def proto_digest(proto_root: Path) -> str:
 
 
 def _borrow_installed() -> ModuleType:
-    """The generated module of the installed distribution `gicmig`, for a source tree
-    that has none; refused unless it was generated from this tree's proto/."""
-    from importlib import metadata
-
+    """The generated module of the gicmig installed further down sys.path (the one this
+    source tree shadows), for a tree that has none; refused unless it was generated from
+    this tree's proto/."""
     here = Path(__file__).resolve().parents[1]  # this gicmig package
-    try:
-        dist = metadata.distribution("gicmig")
-    except metadata.PackageNotFoundError:
-        raise ImportError(f"gicmig's protobuf code is generated at install time: {_BUILD}"
-                          ) from None
-    code = Path(str(dist.locate_file("gicmig/v1/gicmig_pb2.py")))
-    stamp = code.with_name("proto.sha256")
-    if not code.is_file() or code.resolve().parents[1] == here:
+    found = (Path(entry or ".").resolve() / "gicmig" / "v1" / "gicmig_pb2.py"
+             for entry in sys.path)
+    code = next((c for c in found if c.is_file() and c.parents[1] != here), None)
+    if code is None:
         raise ImportError(f"gicmig's protobuf code is generated at install time: {_BUILD}")
+    stamp = code.with_name("proto.sha256")
     proto = here.parent / "proto"
     if proto.is_dir() and (not stamp.is_file()
                            or stamp.read_text().strip() != proto_digest(proto)):
