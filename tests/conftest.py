@@ -51,3 +51,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         import json
 
         Path(target).write_text(json.dumps(_recorded, indent=0, sort_keys=True))
+
+
+@pytest.fixture
+def shared_qemu() -> Path:
+    """../shared/qemu (real QEMU 7.2 streams, ground truth): skips without it, except
+    under CI=true, where it fails (tests/shared_data.py)."""
+    from shared_data import require_shared_qemu
+
+    return require_shared_qemu()

@@ -183,13 +183,9 @@ def test_kvm_dump_is_detected_by_content(capsys: pytest.CaptureFixture[str]) -> 
     assert "USAGE unknown view option 'bogus'" in capsys.readouterr().err
 
 
-QEMU_STREAMS = next((p for p in (ROOT / "fixtures" / "qemu", Path("/work/shared/qemu/streams"))
-                     if (p / "virt.mig").exists()), None)
-
-
-@pytest.mark.skipif(QEMU_STREAMS is None, reason="no QEMU migration streams here")
-def test_qemu_stream_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert QEMU_STREAMS is not None
+def test_qemu_stream_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            shared_qemu: Path) -> None:
+    QEMU_STREAMS = shared_qemu / "streams"
     reset, dist = str(QEMU_STREAMS / "reset.mig"), str(QEMU_STREAMS / "dist.mig")
     assert main(["diff", reset, dist]) == 1  # the sections' marks name the TCG GIC
     assert "irq 40-41 (SPI 8-9) pending_latch: 0 -> 1" in capsys.readouterr().out
@@ -219,8 +215,8 @@ def test_any_input_gives_a_state_or_a_gicmig_error(spec: str, data: bytes) -> No
 
 
 def test_gich_view_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    gich = pytest.importorskip("gicmig.views.gich")
-    gich_view = pytest.importorskip("gicmig.views.gich.viewfile")
+    import gicmig.views.gich as gich
+    import gicmig.views.gich.viewfile as gich_view
     state = load(V1 / "busy.json")
     view = tmp_path / "busy.gich.json"
     view.write_text(gich_view.to_json(gich.export_gich(state)))

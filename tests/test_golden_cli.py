@@ -14,7 +14,7 @@ import golden_cli
 import pytest
 
 
-@pytest.mark.skipif(not golden_cli.STREAMS.is_dir(), reason="needs ../shared/qemu/streams")
+@pytest.mark.usefixtures("shared_qemu")  # skips, or fails under CI=true
 def test_cli_outputs_match_the_golden_file(tmp_path: Path) -> None:
     expected = json.loads(golden_cli.GOLDEN.read_text())
     actual = golden_cli.record(tmp_path)

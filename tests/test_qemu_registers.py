@@ -18,8 +18,7 @@ from gicmig.views.qemu.registers import QEMU_GICD_IIDR, label, register_name, tc
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "qemu"
 NAMES = ("reset", "dist", "cpuif", "virt")
-pytestmark = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"the shared QEMU streams are not at {SHARED}")
+pytestmark = pytest.mark.usefixtures("shared_qemu")  # skips, or fails under CI=true
 
 
 def _expected(name: str) -> dict[str, Any]:

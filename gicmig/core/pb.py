@@ -14,6 +14,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 _NAME = "gicmig.v1.gicmig_pb2"
 _BUILD = "run `pip install -e .` in the repository"
@@ -64,4 +65,15 @@ except ModuleNotFoundError as exc:
         raise
     pb = _borrow_installed()
 
-__all__ = ["pb"]
+
+
+def is_repeated(field: Any) -> bool:
+    """Whether a FieldDescriptor is repeated, on every supported protobuf runtime: 6.x
+    and later have `is_repeated` (7.x dropped `label`); 5.x has only `label`."""
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag)
+    return bool(field.label == field.LABEL_REPEATED)
+
+
+__all__ = ["is_repeated", "pb"]

@@ -14,7 +14,7 @@ from gicmig.core.model import (
     _empty_submessages,
     canonicalize,
 )
-from gicmig.core.pb import pb
+from gicmig.core.pb import is_repeated, pb
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.formats import envelope
@@ -131,7 +131,7 @@ def unknown_fields(msg: Any, path: str = "") -> Iterator[str]:
         if desc.message_type is None:
             continue
         name = f"{path}.{desc.name}" if path else desc.name
-        if desc.is_repeated:
+        if is_repeated(desc):
             for i, item in enumerate(value):
                 yield from unknown_fields(item, f"{name}[{i}]")
         else:

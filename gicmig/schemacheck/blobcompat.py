@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gicmig.core.model import SCHEMA_REVISION, GicState
+from gicmig.core.pb import is_repeated
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.schemacheck import locks
 
@@ -81,13 +82,13 @@ def _walk(msg: Any, known: dict[str, frozenset[int]], path: str) -> Iterator[Los
         if desc.number not in have:
             yield LostField(name, desc.number, _show(desc, value))
         elif desc.message_type is not None:
-            items = value if desc.is_repeated else [value]
+            items = value if is_repeated(desc) else [value]
             for i, item in enumerate(items):
-                yield from _walk(item, known, f"{name}[{i}]" if desc.is_repeated else name)
+                yield from _walk(item, known, f"{name}[{i}]" if is_repeated(desc) else name)
 
 
 def _show(desc: Any, value: Any) -> str:
-    if desc.is_repeated:
+    if is_repeated(desc):
         return f"{len(value)} entries"
     if desc.message_type is not None:
         return "(set)"
@@ -156,10 +157,10 @@ def _walk_added(msg: Any, added: dict[str, frozenset[int]], relevant: frozenset[
         if desc.number in new:
             yield LostField(name, desc.number, _show(desc, value))
         elif desc.message_type is not None and desc.message_type.full_name in relevant:
-            items = value if desc.is_repeated else [value]
+            items = value if is_repeated(desc) else [value]
             for i, item in enumerate(items):
                 yield from _walk_added(item, added, relevant,
-                                       f"{name}[{i}]" if desc.is_repeated else name)
+                                       f"{name}[{i}]" if is_repeated(desc) else name)
 
 
 Probe = Callable[[Any], bool]
@@ -182,7 +183,7 @@ def _holds_added(revision: int) -> Probe:
             if f.number in new:
                 checks.append(_present(f))
             elif f.message_type is not None and f.message_type.full_name in relevant:
-                checks.append(_below(name, f.is_repeated, probe(f.message_type)))
+                checks.append(_below(name, is_repeated(f), probe(f.message_type)))
         return lambda m: any(c(m) for c in checks)
 
     return probe(pb.Snapshot.DESCRIPTOR)
@@ -197,7 +198,7 @@ def _below(name: str, repeated: bool, sub: Probe) -> Probe:
 def _present(f: Any) -> Probe:
     """Whether field `f` would be written (what ListFields reports)."""
     name = f.name
-    if f.is_repeated:
+    if is_repeated(f):
         return lambda m: len(getattr(m, name)) > 0
     if f.message_type is not None or getattr(f, "has_presence", False):
         return lambda m: bool(m.HasField(name))
