@@ -3,6 +3,7 @@ name, generated code that matches proto/, and the extra that compiles .proto fol
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -45,3 +46,17 @@ def test_a_source_tree_without_generated_code_borrows_or_says_how_to_build(
     # unedited proto/: either way the tree may not use it
     assert run.returncode == 1
     assert "pip install -e ." in run.stderr.strip().splitlines()[-1]
+
+
+def test_the_gicmig_under_test_is_the_installed_one_when_ci_says_so() -> None:
+    # .ci/run's lowest-protobuf block runs these tests against an sdist installed in a venv
+    # (GICMIG_EXPECT_INSTALLED names it): they must not import the checkout instead
+    import gicmig
+
+    venv = os.environ.get("GICMIG_EXPECT_INSTALLED")
+    where = Path(gicmig.__file__).resolve()
+    if venv is None:
+        assert where.parent.name == "gicmig"
+    else:
+        assert where.is_relative_to(Path(venv).resolve()), where
+        assert Path(pb_module.pb.__file__).resolve().is_relative_to(Path(venv).resolve())
