@@ -114,9 +114,11 @@ def _parse(payload: bytes, offset: int) -> Any:
     msg = pb.Snapshot()
     try:
         msg.ParseFromString(payload)
-    except Exception as exc:  # upb raises DecodeError; anything else is malformed input too
-        raise DecodeError("PAYLOAD-MALFORMED", f"protobuf parse failed: {exc}",
-                          offset=offset) from None
+    except Exception:  # upb raises DecodeError; anything else is malformed input too
+        # in gicmig's words: protobuf's own differ between runtime versions (5.x names no type)
+        raise DecodeError("PAYLOAD-MALFORMED",
+                          "protobuf parse failed: the wire format of gicmig.v1.Snapshot "
+                          "is corrupt", offset=offset) from None
     return msg
 
 
