@@ -50,9 +50,10 @@ def read_below(base_dir: str | None, name: str, what: str) -> bytes:
     except OSError as exc:
         raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
                           f"{exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise GicmigError("IO-READ", f"{what} {name!r} is not a regular file")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise GicmigError("IO-READ", f"{what} {name!r} is not a regular file")
         try:
             data = f.read(MAX_INPUT + 1)
         except OSError as exc:
