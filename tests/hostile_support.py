@@ -28,9 +28,10 @@ def gicmig(*args: str, stdout: int | None = subprocess.PIPE, cwd: Path | None = 
 
 
 def refused(out: Outcome, code: str) -> str:
-    """The one error line of a refusal with `code` and its documented exit status."""
-    lines = out.stderr.splitlines()
-    assert len(lines) == 1, out.stderr
+    """The one error line of a refusal with `code` and its documented exit status (on
+    stderr, or on stdout for `validate`, whose report is its output)."""
+    lines = out.stderr.splitlines() or out.stdout.decode(errors="replace").splitlines()
+    assert len(lines) == 1, (out.stderr, out.stdout[:500])
     assert f": {code} " in lines[0], lines[0]
     assert "Traceback" not in out.stderr and "INTERNAL-ERROR" not in out.stderr
     assert out.status == REASONS[code].exit_status, (out.status, lines[0])

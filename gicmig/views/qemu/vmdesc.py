@@ -8,10 +8,17 @@ import struct
 from typing import Any
 
 from gicmig.limits import loads_json
-from gicmig.views.qemu.framing import MAX_VMDESC, SUBSECTION, Walk
+from gicmig.views.qemu.framing import (
+    ARM_MIN_PAGE_BITS,
+    MAX_PAGE_BITS,
+    MAX_VMDESC,
+    SUBSECTION,
+    Walk,
+)
 from gicmig.views.qemu.source import StreamInput, Unwalkable
 
 # --- device sections described by the trailing vmdesc -----------------------------------------
+ARM_PAGE_SIZES = frozenset(1 << b for b in range(ARM_MIN_PAGE_BITS, MAX_PAGE_BITS + 1))
 _VMDESC_HEAD = re.compile(rb"\x00\x06(.{4})\{", re.DOTALL)
 
 
@@ -45,7 +52,7 @@ def _parse_vmdesc(w: Walk, data: bytes) -> bool:
                 return True  # a vmdesc that cannot be used: walk without it
             w.vmdesc = devices
             size = doc.get("page_size")
-            if not w.page_bits_known and isinstance(size, int) and size > 0:
+            if not w.page_bits_known and isinstance(size, int) and size in ARM_PAGE_SIZES:
                 w.page_size = size
                 w.page_bits_known = True
             return True
