@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 MAX_INPUT = 64 << 20  # any input read whole (blobs are ~6 KiB, fixtures ~200 KiB)
-# JSON text read whole: Python's objects take up to ~27x the text (measured on a list of
-# one-character strings), so 2 MiB of JSON stays below 64 MiB (largest real input: 35 KiB)
+# JSON text read whole: Python's objects take up to ~24x the text (measured: a list of
+# empty objects; tests/test_hostile_memory.py), so 2 MiB of JSON stays below 64 MiB (the
+# largest real JSON input, a two-vCPU KVM dump, is 35 KiB)
 MAX_JSON = 2 << 20
 MAX_INT_DIGITS = 40  # digits of a JSON integer (a u64 has 20); Python refuses > 4300
 MAX_COUNT = 4096  # items of any list whose length a binary input declares
