@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gicmig.cli._paths import refuse_overwriting_input
 
@@ -91,35 +91,11 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def unknown_markers(state: GicState) -> dict[str, Any]:
-    """Every UNKNOWN marker of `state`, named as in messages."""
-    from gicmig.arch import labels
-    from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-    from gicmig.core.model import UNKNOWN_CPU
-
-    split, sgi, spi, apr, stale = [], [], [], {}, []
-    for c in state.cpus():
-        b = state.banked[c]
-        split += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.pending_split_unknown >> i & 1]
-        stale += [labels.irq(i, c) for i in range(NUM_PRIVATE) if b.latch_maybe_stale >> i & 1]
-        sgi += [labels.irq(s, c) for s in range(NUM_SGIS) if b.sgi_active_source[s] == UNKNOWN_CPU]
-        levels = state.cpu[c].active_group_unknown
-        if levels:
-            apr[f"cpu{c}"] = labels.group_priorities(levels)
-    sh = state.shared
-    split += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
-              if sh.pending_split_unknown >> k & 1]
-    spi = [labels.irq(NUM_PRIVATE + k) for k, v in enumerate(sh.active_cpu) if v == UNKNOWN_CPU]
-    stale += [labels.irq(NUM_PRIVATE + k) for k in range(state.config.num_spis)
-              if sh.latch_maybe_stale >> k & 1]
-    return {"enable_grp1": bool(getattr(state, "enable_grp1_unknown", False)),
-            "pending_split": split, "sgi_active_source": sgi, "spi_active_cpu": spi,
-            "active_priority_group": apr, "latch_maybe_stale": stale}
-
-
 def _report_import(args: argparse.Namespace, state: GicState) -> None:
     out = sys.stderr if args.output == "-" else sys.stdout
     cfg, iidr = state.config, state.provenance.gicd_iidr
+    from gicmig.core.markers import unknown_markers
+
     marks = unknown_markers(state)
     norm = getattr(state, "normalizations", ())
     derived = getattr(state, "derivations", ())

@@ -55,6 +55,8 @@ def lost_fields(state: GicState, revision: int) -> list[LostField]:
         if revision == SCHEMA_REVISION:
             return []
         # only the message types that can hold a field `revision` lacks need a look
+        if not _holds_added(revision)(msg):
+            return []
         added, relevant = _added_since(revision)
         return list(_walk_added(msg, added, relevant, ""))
     return list(_walk(msg, field_numbers(revision), ""))

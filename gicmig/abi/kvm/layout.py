@@ -4,6 +4,7 @@ bit is in gicmig.core.image)."""
 
 from __future__ import annotations
 
+from gicmig.arch import bitmaps
 from gicmig.arch.ids import APR_LEVELS
 from gicmig.arch.registers import (
     DIST_BANKS,
@@ -20,3 +21,9 @@ LEVEL_STEP = APR_LEVELS // KVM_APR_LEVELS  # canonical level of KVM APR bit n is
 APR_MASK = (1 << KVM_APR_LEVELS) - 1
 ICFGR_FIELD_RESERVED = GICD_ICFGR_FIELD.reserved_mask & 0b11  # within one 2-bit field
 ICFGR_RESERVED = sum(ICFGR_FIELD_RESERVED << 2 * i for i in range(16))
+
+
+def apr0_levels(word: int) -> int:
+    """The canonical active levels of KVM's GICC_APR0 (the GICH_APR image: bit n is level
+    4n, of one group or the other: the ABI does not say which)."""
+    return bitmaps.stretch(word & APR_MASK, LEVEL_STEP)

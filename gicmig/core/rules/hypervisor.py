@@ -79,5 +79,8 @@ def _context_rules(ctx: Context, msg: Any) -> Iterator[Violation]:
         yield from _hw_spis(ctx, msg)
 
 
-HYPERVISOR = Section("hypervisor context", lambda ctx, msg: not msg.HasField("hypervisor"),
-                     _context_rules)
+def _no_context(ctx: Context, msg: Any) -> bool:
+    return not msg.HasField("hypervisor")
+
+
+HYPERVISOR = Section("hypervisor context", _no_context, _context_rules)

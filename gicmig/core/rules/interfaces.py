@@ -16,7 +16,8 @@ from gicmig.errors import Violation
 
 
 # --- CPU interfaces ---------------------------------------------------------------------------
-def _cpus_ok(ctx: Context, cpus: Any) -> bool:
+def _cpus_ok(ctx: Context, msg: Any) -> bool:
+    cpus = msg.state.cpu
     rows = [(c.ctlr, c.pmr, c.bpr, c.abpr, c.active_group0, c.active_group1,
              c.active_group_unknown) for c in cpus]
     ctlr, pmr, bpr, abpr, g0_l, g1_l, unk_l = zip(*rows, strict=True)
@@ -62,11 +63,14 @@ def _every_cpu(ctx: Context, msg: Any) -> Iterator[Violation]:
         yield from _cpu(ctx, c, msg.state.cpu[c])
 
 
-CPUS = Section("CPU interfaces", lambda ctx, msg: _cpus_ok(ctx, msg.state.cpu), _every_cpu)
+CPUS = Section("CPU interfaces", _cpus_ok, _every_cpu)
 
 
 # --- virtual interfaces of a GIC with virtualization extensions -------------------------------
-def _virtual_ok(ctx: Context, virtual: Any) -> bool:
+def _virtual_ok(ctx: Context, msg: Any) -> bool:
+    virtual = msg.state.virtual
+    if not virtual:
+        return True
     rows = [(v.hcr, v.vmcr, v.apr, v.lr) for v in virtual]
     hcr, vmcr, apr, lrs = zip(*rows, strict=True)
     if max(map(len, lrs)) > ctx.num_lrs or any(len(x) and not x[-1] for x in lrs):
@@ -109,6 +113,4 @@ def _every_virtual(ctx: Context, msg: Any) -> Iterator[Violation]:
         yield from _virtual(ctx, c, v)
 
 
-VIRTUAL = Section("virtual interfaces",
-                  lambda ctx, msg: not msg.state.virtual or _virtual_ok(ctx, msg.state.virtual),
-                  _every_virtual)
+VIRTUAL = Section("virtual interfaces", _virtual_ok, _every_virtual)

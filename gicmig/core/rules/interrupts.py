@@ -33,14 +33,17 @@ def _distributor(st: Any) -> Iterator[Violation]:
                  "(an unknown bit is stored as 0)")
 
 
-DISTRIBUTOR = Section(
-    "distributor",
-    lambda ctx, msg: not (msg.state.enable_grp1_unknown and msg.state.enable_grp1),
-    lambda ctx, msg: _distributor(msg.state))
+def _distributor_ok(ctx: Context, msg: Any) -> bool:
+    st = msg.state
+    return not (st.enable_grp1_unknown and st.enable_grp1)
+
+
+DISTRIBUTOR = Section("distributor", _distributor_ok, lambda ctx, msg: _distributor(msg.state))
 
 
 # --- the banks of IDs 0-31, per CPU -------------------------------------------------------------
-def _banked_ok(ctx: Context, banked: Any) -> bool:
+def _banked_ok(ctx: Context, msg: Any) -> bool:
+    banked = msg.state.banked
     rows = [(b.enabled, b.edge, b.pending_latch, b.line_level, b.active,
              b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source,
              b.latch_maybe_stale) for b in banked]
@@ -133,12 +136,12 @@ def _every_bank(ctx: Context, msg: Any) -> Iterator[Violation]:
         yield from _banked(ctx, c, msg.state.banked[c])
 
 
-BANKED = Section("banked interrupts", lambda ctx, msg: _banked_ok(ctx, msg.state.banked),
-                 _every_bank)
+BANKED = Section("banked interrupts", _banked_ok, _every_bank)
 
 
 # --- SPIs -------------------------------------------------------------------------------------
-def _shared_ok(ctx: Context, sh: Any) -> bool:
+def _shared_ok(ctx: Context, msg: Any) -> bool:
+    sh = msg.state.shared
     n = ctx.num_spis
     raw = (sh.enabled, sh.group, sh.edge, sh.pending_latch, sh.line_level, sh.active,
            sh.pending_split_unknown, sh.latch_maybe_stale)
@@ -197,5 +200,4 @@ def _active_cpu(ctx: Context, active_cpu: bytes, active: int) -> Iterator[Violat
                      f"active on CPU {cpu}, but only {ctx.num_cpus} CPUs exist")
 
 
-SHARED = Section("SPIs", lambda ctx, msg: _shared_ok(ctx, msg.state.shared),
-                 lambda ctx, msg: _shared(ctx, msg.state.shared))
+SHARED = Section("SPIs", _shared_ok, lambda ctx, msg: _shared(ctx, msg.state.shared))

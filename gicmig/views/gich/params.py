@@ -9,6 +9,7 @@ preemption bits GICH_VTR gives (5 on GIC-400: level 4n).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from gicmig.arch import bitmaps, priority
 from gicmig.arch import gich as arch_gich
@@ -65,20 +66,20 @@ class VtrParams:
     priority_bits: int
     preemption_bits: int
 
-    @property
+    @cached_property  # derived once: the converters read these per LR and per priority
     def priority_mask(self) -> int:
         """The bits of an 8-bit priority (or GICC_PMR) the LRs and VMCR can hold."""
         return priority.priority_mask(self.priority_bits)
 
-    @property
+    @cached_property
     def min_bpr(self) -> int:
         return priority.min_binary_point(self.preemption_bits)
 
-    @property
+    @cached_property
     def min_abpr(self) -> int:
         return priority.min_abpr(self.min_bpr)
 
-    @property
+    @cached_property
     def level_shift(self) -> int:
         """GICH_APR bit n <-> canonical active-priority level n << level_shift."""
         return priority.level_shift(self.preemption_bits)

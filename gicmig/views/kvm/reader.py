@@ -19,7 +19,7 @@ from gicmig.abi.kvm import (
     never_run_binary_points,
 )
 from gicmig.abi.kvm.access import KvmDump, register_name
-from gicmig.abi.kvm.layout import APR_MASK, BANK, ICFGR_RESERVED, LEVEL_STEP
+from gicmig.abi.kvm.layout import BANK, ICFGR_RESERVED, apr0_levels
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -345,7 +345,7 @@ def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> N
                               "preemption bits (GICv3 ICH_AP1Rn); only the GICv2-host format "
                               "(APR0 = GICH_APR, APR1-3 zero) is supported")
     # one combined set for both groups: which group each level belongs to is unknown
-    ci.active_group_unknown = bitmaps.stretch(apr & APR_MASK, LEVEL_STEP)
+    ci.active_group_unknown = apr0_levels(apr)
     iidr = rd.optional("cpu", c, GICC_IIDR.offset)
     if iidr is not None and iidr != KVM_GICC_IIDR:
         raise GicmigError("KVM-DUMP-IIDR", f"{where}IIDR reads {iidr:#010x}, KVM's is "

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
+from gicmig.abi.kvm.layout import apr0_levels
 from gicmig.arch import bitmaps, labels
-from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
-    KVM_APR_LEVELS,
     KVM_GICD_CTLR,
     KVM_PMR_SHIFT,
 )
@@ -93,5 +93,4 @@ class KvmArmGic(Converter):
         if norm is not None:
             self.report.items.append((norm.code, f"{norm.path}: {norm.message}"))
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
-        ci.active_group_unknown = bitmaps.stretch(apr0 & (1 << KVM_APR_LEVELS) - 1,
-                                                  APR_LEVELS // KVM_APR_LEVELS)
+        ci.active_group_unknown = apr0_levels(apr0)
