@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -11,8 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from gicmig.errors import GicmigError
-
-MAX_INPUT = 64 << 20  # blobs are ~6 KiB, fixtures ~200 KiB; refuse anything absurd
+from gicmig.limits import MAX_INPUT
 
 
 def read_bytes(source: str | os.PathLike[str]) -> bytes:
@@ -30,6 +30,63 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     return data
 
 
+def read_below(base_dir: str | None, name: str, what: str) -> bytes:
+    """The bytes of the file `name` that another input (a GICH view) names: only a
+    regular file below `base_dir` (default: the current directory), reached by a
+    relative path that stays inside it, never through a symlink out of it, never a FIFO
+    or device (opened without blocking, so a FIFO cannot hang the read). IO-READ if not.
+    """
+    base = os.path.realpath(base_dir or ".")
+    if os.path.isabs(name) or "\0" in name:
+        raise GicmigError("IO-READ", f"{what} {name!r}: not a path relative to the folder of "
+                          "the file that names it")
+    path = os.path.join(base, name)
+    real = os.path.realpath(path)
+    if os.path.commonpath([base, real]) != base:
+        raise GicmigError("IO-READ", f"{what} {name!r} is outside the folder of the file "
+                          "that names it (only files below it are read)")
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
+                          f"{exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise GicmigError("IO-READ", f"{what} {name!r} is not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
+                              f"{exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT:
+        raise GicmigError("IO-READ", f"{what} {name!r} is larger than {MAX_INPUT} bytes")
+    return data
+
+
+def regular_below(base: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a regular file whose real path lies below the folder `base`
+    (a file found by walking a folder: never follow a symlink out of it)."""
+    root = os.path.realpath(base)
+    real = os.path.realpath(path)
+    try:
+        return os.path.commonpath([root, real]) == root and \
+            stat.S_ISREG(os.stat(real).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def write_stdout(data: bytes) -> None:
+    """`data` on stdout; IO-WRITE (not an OSError) when stdout cannot take it (disk full)."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise GicmigError("IO-WRITE", f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` (`-`: stdout) so that a failure leaves no partial file.
 
@@ -37,8 +94,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     FIFO or /dev/fd/N is written in place, since renaming over it would replace it.
     """
     if str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
         return
     with open_atomic(path) as f:
         f.write(data)
@@ -55,8 +111,14 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """
     if str(path) == "-":
         sys.stdout.flush()
-        with os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0) as out:
-            yield out
+        try:
+            with os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0) as out:
+                yield out
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise GicmigError("IO-WRITE",
+                              f"cannot write to stdout: {exc.strerror or exc}") from None
         return
     target = Path(path)
     try:

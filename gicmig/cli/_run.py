@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from gicmig.errors import GicmigError
 def run(args: argparse.Namespace) -> int:
     try:
         status: int = args.run(args)
+        _flush_stdout()
         return status
     except GicmigError as exc:
         report_error(getattr(args, "current_path", None) or "gicmig", exc,
@@ -22,14 +24,48 @@ def run(args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug: one line (and the traceback on demand), exit 2
-        if os.environ.get("GICMIG_DEBUG"):
-            raise
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            return _internal(args, exc)
+        _drop_stdout()  # print() to a full disk: what is left cannot be written anyway
         report_error(getattr(args, "current_path", None) or "gicmig",
-                     GicmigError("INTERNAL-ERROR", f"{type(exc).__name__}: {exc} (a gicmig "
-                                 "bug: please report it; GICMIG_DEBUG=1 shows the traceback)"),
-                     getattr(args, "format", "text"))
+                     GicmigError("IO-WRITE", f"cannot write to stdout: {exc.strerror}"))
         return 2
+    except Exception as exc:
+        return _internal(args, exc)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+def _internal(args: argparse.Namespace, exc: Exception) -> int:
+    """A bug: one line (and the traceback on demand), exit 2."""
+    if os.environ.get("GICMIG_DEBUG"):
+        raise exc
+    report_error(getattr(args, "current_path", None) or "gicmig",
+                 GicmigError("INTERNAL-ERROR", f"{type(exc).__name__}: {exc} (a gicmig "
+                             "bug: please report it; GICMIG_DEBUG=1 shows the traceback)"),
+                 getattr(args, "format", "text"))
+    return 2
+
+
+def _flush_stdout() -> None:
+    """Flush what the command printed now, so that a full disk or a closed terminal is an
+    IO-WRITE error and not an exception at the interpreter's exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _drop_stdout()  # what is left cannot be written anyway
+        raise GicmigError("IO-WRITE", f"cannot write to stdout: {exc.strerror or exc}") from None
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def error_record(path: str, exc: GicmigError) -> dict[str, object]:

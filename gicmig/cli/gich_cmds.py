@@ -8,7 +8,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from gicmig.cli._paths import refuse_overwriting_input
+from gicmig.cli._paths import refuse_overwriting_input, same_file
+from gicmig.errors import GicmigError
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -87,12 +88,17 @@ def _import(args: argparse.Namespace) -> int:
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
     from gicmig.views.gich.merge import import_gich
-    from gicmig.views.gich.viewfile import parse_view
+    from gicmig.views.gich.viewfile import distributor_path, parse_view
 
     refuse_overwriting_input(args)
     args.current_path = args.input
     base = os.path.dirname(args.input) if args.input != "-" else None
-    view = parse_view(read_bytes(args.input), base_dir=base)
+    text = read_bytes(args.input)
+    image = distributor_path(text, base)
+    if image is not None and same_file(image, args.output):
+        raise GicmigError("USAGE", f"output {args.output} is the distributor image the view "
+                          "names: inputs are never modified")
+    view = parse_view(text, base_dir=base)
     try:
         state = import_gich(view, lenient=args.lenient,
                             keep_hypervisor_context=args.keep_hypervisor_context)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gicmig.arch import priority
 from gicmig.arch.ids import NUM_PRIVATE
-from gicmig.core.facade import Facade, Scalar
+from gicmig.core.facade import Facade, Scalar, check_u32
 from gicmig.core.pb import pb
 
 REVISIONS: dict[str, int] = {"GICv1": pb.REVISION_GICV1, "GICv2": pb.REVISION_GICV2}
@@ -48,10 +48,10 @@ class GicConfig(Facade):
     """
 
     __slots__ = ()
-    num_cpus = Scalar[int]()
-    num_irqs = Scalar[int]()
-    priority_bits = Scalar[int]()
-    min_bpr = Scalar[int]()
+    num_cpus = Scalar[int]("CONFIG-NUM-CPUS")
+    num_irqs = Scalar[int]("CONFIG-NUM-IRQS")
+    priority_bits = Scalar[int]("CONFIG-PRIORITY-BITS")
+    min_bpr = Scalar[int]("CONFIG-MIN-BPR")
     sgi_enables_rao_wi = Scalar[bool]()
     ppi_trigger_programmable = Scalar[bool]()
     security_extensions = Scalar[bool]()
@@ -73,6 +73,15 @@ class GicConfig(Facade):
         if _msg is not None:
             super().__init__(_msg)
             return
+        for name, value, code in (
+                ("num_cpus", num_cpus, "CONFIG-NUM-CPUS"),
+                ("num_irqs", num_irqs, "CONFIG-NUM-IRQS"),
+                ("priority_bits", priority_bits, "CONFIG-PRIORITY-BITS"),
+                ("min_bpr", min_bpr, "CONFIG-MIN-BPR"),
+                ("num_lrs", 0 if num_lrs is None else num_lrs, "CONFIG-VIRTUALIZATION"),
+                ("virtual_priority_bits", virtual_priority_bits, "CONFIG-VIRTUALIZATION"),
+                ("virtual_preemption_bits", virtual_preemption_bits, "CONFIG-VIRTUALIZATION")):
+            check_u32(name, value, code)
         super().__init__(pb.GicConfig(
             revision=pb.REVISION_GICV2, num_cpus=num_cpus, num_irqs=num_irqs,
             priority_bits=priority_bits, min_bpr=min_bpr,

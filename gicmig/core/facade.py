@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from gicmig.arch import bitmaps
+from gicmig.errors import GicmigError
 
 T = TypeVar("T")
 
@@ -23,8 +24,21 @@ class Facade:
         return f"{type(self).__name__}({self._pb!s})".replace("\n", " ")
 
 
+U32 = 0xFFFF_FFFF
+
+
+def check_u32(name: str, value: int, code: str = "USAGE") -> None:
+    """A typed error (not protobuf's ValueError) for a number no uint32 field can hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U32:
+        raise GicmigError(code, f"{name} = {value!r:.40} is not a number in 0..{U32}")
+
+
 class Scalar(Generic[T]):
-    """A plain protobuf scalar (int, bool or str)."""
+    """A plain protobuf scalar (int, bool or str); `code` names what a value the field
+    cannot hold is refused with."""
+
+    def __init__(self, code: str = "USAGE") -> None:
+        self.code = code
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -34,7 +48,10 @@ class Scalar(Generic[T]):
         return value
 
     def __set__(self, obj: Facade, value: T) -> None:
-        setattr(obj._pb, self.name, value)
+        try:
+            setattr(obj._pb, self.name, value)
+        except (ValueError, TypeError) as exc:
+            raise GicmigError(self.code, f"{self.name} = {value!r:.40}: {exc}") from None
 
 
 class Bitmap:

@@ -39,6 +39,7 @@ from gicmig.core.model import (
 from gicmig.core.rules import check_config, validate
 from gicmig.errors import DecodeError, ValidationError
 from gicmig.formats.fixture_write import state_to_doc, write_doc
+from gicmig.limits import loads_json
 
 
 def _hex(value: Any) -> Any:
@@ -208,13 +209,15 @@ def to_json(state: GicState) -> str:
 def from_json(text: str | bytes) -> GicState:
     """A validated state from fixture text; DecodeError for bad JSON or a bad shape."""
     try:
-        raw = json.loads(text)
+        raw = loads_json(text)
     except json.JSONDecodeError as exc:
         err = DecodeError("JSON-SYNTAX", exc.msg, offset=exc.pos)
         err.line, err.column = exc.lineno, exc.colno  # type: ignore[attr-defined]
         raise err from None
     except UnicodeDecodeError as exc:
         raise DecodeError("JSON-SYNTAX", f"not UTF-8: {exc.reason}", offset=exc.start) from None
+    except ValueError as exc:  # beyond gicmig.limits
+        raise DecodeError("JSON-SYNTAX", str(exc)) from None
     except RecursionError:
         raise DecodeError("JSON-SYNTAX", "nested too deeply to be a fixture") from None
     try:

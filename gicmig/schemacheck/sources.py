@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gicmig.errors import GicmigError
+from gicmig.files import read_bytes, regular_below
 from gicmig.schemacheck import layout, spans
 
 
@@ -58,6 +59,10 @@ def compile_dir(root: str | os.PathLike[str], label: str | None = None) -> Schem
             inside = p.relative_to(base).as_posix()
             if not r.keeps(inside):
                 continue
+            if not regular_below(base, p):  # protoc would follow it, or block on a FIFO
+                raise GicmigError("SCHEMA-INPUT", f"{shown_base}: {inside} is not a regular "
+                                  "file inside the folder (a symlink out of it, a FIFO or a "
+                                  "device)")
             name = p.relative_to(top).as_posix()
             if name in where:
                 raise GicmigError("SCHEMA-LAYOUT",
@@ -178,10 +183,7 @@ def read_descriptor_set(path: str | os.PathLike[str]) -> Schema:
     """A binary FileDescriptorSet (`protoc --descriptor_set_out`, `buf build -o x.binpb`).
     Files that other files of the set import, and that are well-known types, are
     treated as imports and not checked."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise GicmigError("IO-READ", f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_bytes(path)  # bounded: /dev/zero is refused, not read until MemoryError
     fds = parse_fds(data, str(path))
     imported = {dep for f in fds.file for dep in f.dependency}
     own = {f.name for f in fds.file

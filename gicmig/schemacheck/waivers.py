@@ -17,13 +17,13 @@ its review.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gicmig.errors import GicmigError
+from gicmig.files import read_bytes
+from gicmig.limits import loads_json
 from gicmig.schemacheck.rules import WIRE_JSON_RULES
 
 _KEYS = {"rule", "element", "reason", "expires"}
@@ -46,12 +46,9 @@ class Waiver:
 
 
 def load(path: str | os.PathLike[str]) -> list[Waiver]:
+    data = read_bytes(path)  # bounded
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GicmigError("IO-READ", f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        doc = json.loads(text)
+        doc = loads_json(data)
     except (ValueError, RecursionError) as exc:
         raise GicmigError("SCHEMA-WAIVER-INVALID", f"{path}: not JSON ({exc})") from None
     if not isinstance(doc, dict) or set(doc) != {"waivers"} or \

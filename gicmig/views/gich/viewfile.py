@@ -22,6 +22,7 @@ from typing import Any
 from gicmig.core.model import GicState
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.formats.fixture_write import FORMAT as FIXTURE_FORMAT
+from gicmig.limits import loads_json
 
 FORMAT = "gicmig.gich-view/1"
 MAX_VCPUS = 8
@@ -102,7 +103,7 @@ def _vcpu(doc: Any, where: str) -> VcpuRegs:
 
 
 def _distributor(doc: Any, base_dir: str | None) -> GicState:
-    from gicmig.files import read_bytes
+    from gicmig.files import read_below
     from gicmig.formats.io import load
 
     if isinstance(doc, dict) and "format" in doc:
@@ -119,7 +120,8 @@ def _distributor(doc: Any, base_dir: str | None) -> GicState:
         if os.path.isabs(d["path"]):  # a view names a file beside it, not anywhere
             raise _fail("distributor.path", "must be relative to the view's directory")
         path = os.path.join(base_dir or ".", d["path"])
-        return _wrap(lambda: load(read_bytes(path)), f"distributor image {path}")
+        data = read_below(base_dir, d["path"], "distributor.path")
+        return _wrap(lambda: load(data), f"distributor image {path}")
     if not isinstance(d["blob_base64"], str):
         raise _fail("distributor.blob_base64", "expected a base64 string")
     try:
@@ -127,6 +129,19 @@ def _distributor(doc: Any, base_dir: str | None) -> GicState:
     except (binascii.Error, ValueError):
         raise _fail("distributor.blob_base64", "not valid base64") from None
     return _wrap(lambda: load(blob))
+
+
+def distributor_path(text: str | bytes, base_dir: str | None) -> str | None:
+    """The file a view's `distributor.path` names, if any: an input too, so a command
+    that writes must not overwrite it."""
+    try:
+        doc = loads_json(text)
+    except (ValueError, RecursionError):
+        return None  # parse_view reports it
+    d = doc.get("distributor") if isinstance(doc, dict) else None
+    if isinstance(d, dict) and isinstance(d.get("path"), str) and d["path"]:
+        return os.path.join(base_dir or ".", d["path"])
+    return None
 
 
 def _wrap(read: Any, what: str = "distributor image") -> GicState:
@@ -147,7 +162,7 @@ def parse_view(text: str | bytes, *, base_dir: str | None = None) -> GichView:
     directory). The image is read and validated like any gicmig input.
     """
     try:
-        doc = json.loads(text)
+        doc = loads_json(text)
     except (ValueError, RecursionError) as exc:
         pos = getattr(exc, "pos", None)
         raise DecodeError("GICH-VIEW-SYNTAX", f"not valid JSON: {exc}", offset=pos) from None

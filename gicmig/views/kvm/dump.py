@@ -31,6 +31,7 @@ from gicmig.arch.registers import (
     KVM_NR_IRQS_MIN,
 )
 from gicmig.errors import DecodeError
+from gicmig.limits import loads_json
 
 FORMAT = "gicmig.kvm-dump/1"
 WRITES_FORMAT = "gicmig.kvm-writes/1"
@@ -61,7 +62,7 @@ def load_json(data: bytes | str, what: str) -> Any:
     """Strict JSON: no duplicate keys, no NaN/Infinity; any failure is KVM-DUMP-SYNTAX."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text, object_pairs_hook=_unique_keys,
+        return loads_json(text, object_pairs_hook=_unique_keys,
                           parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise _fail("KVM-DUMP-SYNTAX", f"{what} is not valid JSON: {exc}") from None

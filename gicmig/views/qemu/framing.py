@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gicmig.limits import MAX_COUNT, MAX_JSON
 from gicmig.views.qemu.source import StreamInput
 
 MAGIC = b"QEVM"
@@ -21,7 +22,9 @@ RAM_XBZRLE, RAM_COMPRESS, RAM_MULTIFD_FLUSH = 0x40, 0x100, 0x200
 RAM_VERSION = 4
 ARM_MIN_PAGE_BITS = 10  # TARGET_PAGE_BITS_MIN of ARM: the page size when none is recorded
 MAX_NAME = 4096  # longest machine type name accepted in the configuration record
-MAX_VMDESC = 16 << 20  # the trailing vmdesc is read only if it fits in this many bytes
+MAX_VMDESC = MAX_JSON  # the trailing vmdesc is read only if it fits in this many bytes
+MAX_PAGE_BITS = 16  # TARGET_PAGE_BITS of an ARM QEMU: 10..16 (64 KiB pages)
+MAX_CAPABILITIES = MAX_COUNT  # QEMU 7.2 knows 23 migration capabilities
 
 
 @dataclass

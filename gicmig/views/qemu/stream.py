@@ -20,6 +20,7 @@ from typing import IO
 
 from gicmig.errors import DecodeError, GicmigError
 from gicmig.views.qemu.framing import (
+    ARM_MIN_PAGE_BITS,
     COMMAND,
     CONFIGURATION,
     END,
@@ -27,7 +28,9 @@ from gicmig.views.qemu.framing import (
     FOOTER,
     FULL,
     MAGIC,
+    MAX_CAPABILITIES,
     MAX_NAME,
+    MAX_PAGE_BITS,
     PART,
     RAM_COMPRESS,
     RAM_CONTINUE,
@@ -146,11 +149,20 @@ def _configuration(w: Walk) -> None:
         inp.take(1)
         name = inp.string()
         inp.be32()
+        at = inp.offset
         if name == "configuration/target-page-bits":
-            w.page_size = 1 << inp.be32()
+            bits = inp.be32()
+            if not ARM_MIN_PAGE_BITS <= bits <= MAX_PAGE_BITS:
+                raise _err("QEMU-FRAMING", f"the configuration's target-page-bits is {bits}, "
+                           f"not an ARM page size ({ARM_MIN_PAGE_BITS}..{MAX_PAGE_BITS})", at)
+            w.page_size = 1 << bits
             w.page_bits_known = True
         elif name == "configuration/capabilities":
-            w.capabilities = tuple(inp.string() for _ in range(inp.be32()))
+            count = inp.be32()
+            if count > MAX_CAPABILITIES:
+                raise _err("QEMU-FRAMING", f"the configuration lists {count} migration "
+                           f"capabilities (at most {MAX_CAPABILITIES})", at)
+            w.capabilities = tuple(inp.string() for _ in range(count))
         elif name == "configuration/uuid":
             inp.take(16)
         else:

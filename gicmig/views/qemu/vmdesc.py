@@ -3,15 +3,22 @@ fields' sizes, used to skip the sections before `arm_gic` without knowing them."
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 from typing import Any
 
-from gicmig.views.qemu.framing import MAX_VMDESC, SUBSECTION, Walk
+from gicmig.limits import loads_json
+from gicmig.views.qemu.framing import (
+    ARM_MIN_PAGE_BITS,
+    MAX_PAGE_BITS,
+    MAX_VMDESC,
+    SUBSECTION,
+    Walk,
+)
 from gicmig.views.qemu.source import StreamInput, Unwalkable
 
 # --- device sections described by the trailing vmdesc -----------------------------------------
+ARM_PAGE_SIZES = frozenset(1 << b for b in range(ARM_MIN_PAGE_BITS, MAX_PAGE_BITS + 1))
 _VMDESC_HEAD = re.compile(rb"\x00\x06(.{4})\{", re.DOTALL)
 
 
@@ -37,7 +44,7 @@ def _parse_vmdesc(w: Walk, data: bytes) -> bool:
         length = struct.unpack(">I", m.group(1))[0]
         if m.end() - 1 + length == len(data):
             try:
-                doc = json.loads(data[m.end() - 1:])
+                doc = loads_json(data[m.end() - 1:])
                 devices = doc["devices"]
                 if not isinstance(devices, list):
                     raise TypeError("devices is not a list")
@@ -45,7 +52,7 @@ def _parse_vmdesc(w: Walk, data: bytes) -> bool:
                 return True  # a vmdesc that cannot be used: walk without it
             w.vmdesc = devices
             size = doc.get("page_size")
-            if not w.page_bits_known and isinstance(size, int) and size > 0:
+            if not w.page_bits_known and isinstance(size, int) and size in ARM_PAGE_SIZES:
                 w.page_size = size
                 w.page_bits_known = True
             return True
@@ -66,21 +73,29 @@ def described(w: Walk, idstr: str, instance: int) -> None:
             w.used_vmdesc = True
             try:
                 _skip_fields(w.inp, dev)
-            except (TypeError, ValueError, KeyError) as exc:
+            except (TypeError, ValueError, KeyError, RecursionError) as exc:
                 raise Unwalkable(f"the vmdesc entry of {idstr!r} is malformed ({exc})") from None
             return
     raise Unwalkable(f"the vmdesc does not describe section {idstr!r} instance {instance}")
 
 
+def _entries(desc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """desc[key] as a list of objects (the vmdesc is input: anything else is malformed)."""
+    items = desc.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"{key!r} is not a list of objects")
+    return items
+
+
 def _skip_fields(inp: StreamInput, desc: dict[str, Any]) -> None:
     total = 0
-    for f in desc.get("fields", []):
+    for f in _entries(desc, "fields"):
         count, size = f.get("array_len", 1), f["size"]
         if not (isinstance(count, int) and isinstance(size, int)) or count < 0 or size < 0:
             raise ValueError(f"field {f.get('name')!r} has no usable size")
         total += count * size
     inp.skip(total)
-    for sub in desc.get("subsections", []):
+    for sub in _entries(desc, "subsections"):
         at = inp.offset
         if inp.u8() != SUBSECTION:
             raise Unwalkable(f"subsection {sub.get('vmsd_name')!r} expected at byte {at}")
