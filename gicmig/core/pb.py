@@ -66,7 +66,6 @@ except ModuleNotFoundError as exc:
     pb = _borrow_installed()
 
 
-
 def is_repeated(field: Any) -> bool:
     """Whether a FieldDescriptor is repeated, on every supported protobuf runtime: 6.x
     and later have `is_repeated` (7.x dropped `label`); 5.x has only `label`."""
