@@ -11,7 +11,7 @@ from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.errors import DecodeError
 from gicmig.views.qemu.model import IDLE_PRIORITY
-from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.raw import RawImage, apr_levels
 from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
@@ -29,8 +29,7 @@ class Raw(RawImage):
 
     def apr_levels(self, c: int, words: tuple[int, ...]) -> int:
         """GICC_APR0-3 (or NSAPR0-3) of CPU c as one 128-level bitmap."""
-        w = words[c::NCPU]
-        return w[0] | w[1] << 32 | w[2] << 64 | w[3] << 96
+        return apr_levels(words, c)
 
     def slot_zero(self, c: int) -> bool:
         """Whether every per-CPU field of slot c is zero (how QEMU leaves absent CPUs)."""

@@ -24,7 +24,7 @@ from gicmig.views.qemu.model import (
     VIRT_PRIORITY_BITS,
     VMPRI_SHIFT,
 )
-from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.raw import RawImage, apr_words
 from gicmig.views.qemu.tcg import best_pending, best_virq, running_priority
 from gicmig.views.qemu.vmstate import (
     MAXIRQ,
@@ -243,23 +243,14 @@ def _slots(values: list[int]) -> tuple[int, ...]:
     return tuple(values) + (0,) * (NCPU - len(values))
 
 
-def _apr_words(levels: list[int]) -> tuple[int, ...]:
-    """GICC_APRn/NSAPRn [n][cpu] from each CPU's 128-level bitmap."""
-    words = [0] * (4 * NCPU)
-    for c, lv in enumerate(levels):
-        for k in range(4):
-            words[k * NCPU + c] = lv >> (32 * k) & 0xFFFF_FFFF
-    return tuple(words)
-
-
 def _tcg_cpus(st: GicState, img: RawImage) -> None:
     cpus, n = st.cpu, st.config.num_cpus
     img.cpu_ctlr = _slots([ci.ctlr for ci in cpus])
     img.pmr = _slots([ci.pmr for ci in cpus])
     img.bpr = bytes(_slots([ci.bpr for ci in cpus]))
     img.abpr = bytes(_slots([ci.abpr for ci in cpus]))
-    img.apr = _apr_words([ci.active_group0 for ci in cpus])
-    img.nsapr = _apr_words([ci.active_group1 for ci in cpus])
+    img.apr = apr_words([ci.active_group0 for ci in cpus])
+    img.nsapr = apr_words([ci.active_group1 for ci in cpus])
     img.running = _slots([running_priority(ci.active_group0 | ci.active_group1, 1) for ci in cpus])
     img.current = _slots([best_pending(img, c, st.config.num_irqs) for c in range(n)])
 

@@ -18,6 +18,7 @@ from gicmig.views.qemu.vmstate import (
     GIC_SIZE,
     IRQ_STATE_MEMBERS,
     MAXIRQ,
+    NCPU,
     VIRT_FIELDS,
     VIRT_SIZE,
     ArmGicSection,
@@ -26,6 +27,23 @@ from gicmig.views.qemu.vmstate import (
 )
 
 _INT = {1: "B", 2: "H", 4: "I"}
+
+
+# QEMU keeps GICC_APRn / NSAPRn as [n][cpu]: word n of CPU c at n * NCPU + c, 32 of the
+# 128 canonical levels each
+def apr_levels(words: tuple[int, ...], c: int) -> int:
+    """CPU c's four APR words as one 128-level bitmap."""
+    w = words[c::NCPU]
+    return w[0] | w[1] << 32 | w[2] << 64 | w[3] << 96
+
+
+def apr_words(levels: list[int]) -> tuple[int, ...]:
+    """The [n][cpu] APR words of each CPU's 128-level bitmap (the inverse)."""
+    words = [0] * (4 * NCPU)
+    for c, lv in enumerate(levels):
+        for k in range(4):
+            words[k * NCPU + c] = lv >> (32 * k) & 0xFFFF_FFFF
+    return tuple(words)
 
 
 @dataclass(frozen=True)
