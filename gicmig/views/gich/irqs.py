@@ -52,11 +52,6 @@ class Irqs:
     def edge(self, v: int, c: int) -> int:
         return (self.b_edge[c] >> v if v < NUM_PRIVATE else self.s_edge >> (v - NUM_PRIVATE)) & 1
 
-    def level_pending(self, v: int, c: int) -> int:
-        if v < NUM_PRIVATE:
-            return (self.b_latch[c] | self.b_line[c]) >> v & 1
-        return (self.s_latch | self.s_line) >> (v - NUM_PRIVATE) & 1
-
     def write_back(self, st: GicState) -> None:
         sh = st.shared
         sh.active, sh.pending_latch, sh.line_level = self.s_active, self.s_latch, self.s_line
