@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gicmig.cli._paths import refuse_overwriting_input
+from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -107,7 +108,7 @@ def _validate(args: argparse.Namespace) -> int:
                 _add_lines(path, [err])
                 err.pop("place")
             records.append({"path": path, "ok": False, "errors": [err]})
-            status = max(status, exc.exit_status)
+            status = max(status, exit_status(exc))
     if progress:
         print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     _print_validation(records, args.format)
