@@ -89,5 +89,5 @@ def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
         print(json.dumps({"ok": False, "errors": [error_record(path, exc)]}), file=sys.stdout)
         return
     line = getattr(exc, "line", None)
-    where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else one_line(path)
-    print(f"{where}: {exc}", file=sys.stderr)
+    where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else path
+    print(one_line(f"{where}: {exc}"), file=sys.stderr)

@@ -95,7 +95,8 @@ def _other(accel: str) -> str:
 def check_accel(r: RawImage, accel: str | None, what: str = "the stream") -> str:
     """The accelerator that wrote the section: `accel` if the section does not
     contradict it (QEMU-ACCEL-MISMATCH naming the evidence), or, when `accel` is None,
-    the one the evidence names (QEMU-ACCEL-AMBIGUOUS when it names neither, QEMU-ACCEL-CONFLICT both)."""
+    the one the evidence names (QEMU-ACCEL-AMBIGUOUS when it names neither device,
+    QEMU-ACCEL-CONFLICT when it names both)."""
     found = evidence(r)
     if accel is not None:
         if accel not in found:
