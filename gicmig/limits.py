@@ -20,6 +20,12 @@ BOM = b"\xef\xbb\xbf"  # refused at the start of any JSON input (docs/security.m
 MAX_COUNT = 4096  # items of any list whose length a binary input declares
 
 
+def is_int(value: Any) -> bool:
+    """Whether a JSON value is an integer where a format says integer: not `true`
+    (Python's bool is an int), not `2.0`, not `"2"`."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class LimitExceeded(ValueError):
     """An input beyond one of gicmig's limits (readers map it to their reason code)."""
 
