@@ -184,3 +184,188 @@ USAGE_2 = {"QEMU-ACCEL", "QEMU-ACCEL-MISMATCH", "QEMU-ACCEL-AMBIGUOUS", "QEMU-MA
 def test_qemu_codes_exit_1_unless_the_command_line_is_wrong(code: str) -> None:
     expected = 2 if code in USAGE_2 else 1
     assert EXIT_STATUS[REASONS[code].category] == expected
+
+
+# --- 2. an integer is an integer: not "2", not 2.0, not true ------------------------------------
+def _set_first(doc: Any, key: str, value: Any) -> bool:
+    """Set the first `key` found walking `doc` (depth first) to `value`."""
+    if isinstance(doc, dict):
+        if key in doc:
+            doc[key] = value
+            return True
+        return any(_set_first(v, key, value) for v in doc.values())
+    if isinstance(doc, list):
+        return any(_set_first(v, key, value) for v in doc)
+    return False
+
+
+@pytest.mark.parametrize("bad", ["288", 288.0, "288.0", True])
+def test_kvm_dump_integers_are_integers(bad: Any, tmp_path: Path) -> None:
+    doc = json.loads(DUMP.read_text())
+    doc["nr_irqs"] = bad
+    lib, line = _through_both(tmp_path, "dump", "KVM-DUMP-FIELD", json.dumps(doc).encode(),
+                              parse_dump, ["import", "kvm", "-o", str(tmp_path / "o")])
+    assert "nr_irqs" in lib and "nr_irqs" in line
+
+
+@pytest.mark.parametrize(("key", "bad"), [("vcpu", "0"), ("vcpu", 0.0), ("vcpu", False),
+                                          ("value", 0.0), ("value", "0"), ("offset", 0.0)])
+def test_kvm_dump_register_integers_are_integers(key: str, bad: Any, tmp_path: Path) -> None:
+    doc = json.loads(DUMP.read_text())
+    doc["registers"][0][key] = bad
+    lib, _ = _through_both(tmp_path, "dump", "KVM-DUMP-FIELD", json.dumps(doc).encode(),
+                           parse_dump, ["import", "kvm", "-o", str(tmp_path / "o")])
+    assert f"registers[0].{key}" in lib
+
+
+@pytest.mark.parametrize(("key", "bad"), [("nr_irqs", "288"), ("nr_irqs", 288.0),
+                                          ("value", 1.0), ("value", "1")])
+def test_kvm_writes_integers_are_integers(key: str, bad: Any, tmp_path: Path) -> None:
+    from gicmig.views.kvm.dump import parse_writes_document
+
+    writes = tmp_path / "w.json"
+    assert gicmig("export", "kvm", str(BUSY), "--lenient", "-o", str(writes)).status == 0
+    doc = json.loads(writes.read_text())
+    assert _set_first(doc, key, bad)
+    with pytest.raises(GicmigError) as info:
+        parse_writes_document(json.dumps(doc))
+    assert info.value.code == "KVM-DUMP-FIELD" and key in str(info.value)
+
+
+@pytest.mark.parametrize(("key", "bad"), [("vtr", 2415919107.0), ("vtr", "2415919107"),
+                                          ("hcr", True), ("lr", ["1", "2", "3", "4"])])
+def test_gich_view_integers_are_integers(key: str, bad: Any, tmp_path: Path) -> None:
+    view = _gich_view(tmp_path)
+    doc = json.loads(view.read_text())
+    doc["vcpus"][0][key] = bad
+    lib, _ = _through_both(tmp_path, "view", "GICH-VIEW-SCHEMA", json.dumps(doc).encode(),
+                              lambda b: parse_view(b, base_dir=str(tmp_path)),
+                              ["import", "gich", "-o", str(tmp_path / "o")])
+    assert f"vcpus[0].{key}" in lib
+
+
+@pytest.mark.parametrize("bad", [20990101, 2099.0101, "20990101", True, "2099-1-01"])
+def test_a_waiver_expiry_is_a_yyyy_mm_dd_string(bad: Any, tmp_path: Path) -> None:
+    doc = {"waivers": [{"rule": sorted(_wire_rules())[0], "element": "x", "reason": "r",
+                        "expires": bad}]}
+    lib, line = _through_both(tmp_path, "waivers", "SCHEMA-WAIVER-INVALID",
+                              json.dumps(doc).encode(), None,
+                              ["schema", "check", str(ROOT / "proto"), "--waivers"])
+    assert "YYYY-MM-DD" in lib and "YYYY-MM-DD" in line
+    doc["waivers"][0]["expires"] = "2099-01-01"
+    (tmp_path / "ok.json").write_text(json.dumps(doc))
+    assert waivers.load(tmp_path / "ok.json")[0].expires is not None
+
+
+def _wire_rules() -> set[str]:
+    from gicmig.schemacheck.rules import WIRE_JSON_RULES
+
+    return set(WIRE_JSON_RULES)
+
+
+@pytest.mark.parametrize(("where", "bad"), [("instance_id", 0.0), ("instance_id", False),
+                                            ("instance_id", "0"), ("array_len", True),
+                                            ("size", 8.0)])
+def test_vmdesc_integers_are_integers(where: str, bad: Any, tmp_path: Path) -> None:
+    """A vmdesc with a non-integer where QEMU writes an integer is not used: the walk
+    does not follow it (the section is then found by the search), from a file and a pipe."""
+    from test_qemu_support import CPU, TIMER, GicImage, be32, stream
+
+    from gicmig.views.qemu.stream import read_arm_gic
+
+    def with_vmdesc(devices: list[dict[str, Any]]) -> Path:
+        doc = json.dumps({"page_size": 4096, "devices": devices}).encode()
+        path = tmp_path / "s.mig"
+        path.write_bytes(stream(GicImage().section(), vmdesc=False) + b"\x06" +
+                         be32(len(doc)) + doc)
+        return path
+
+    assert read_arm_gic(with_vmdesc([TIMER, CPU])).located_by == "vmdesc"
+    timer = json.loads(json.dumps(TIMER))
+    target = timer if where == "instance_id" else timer["fields"][0]
+    target[where] = bad
+    assert read_arm_gic(with_vmdesc([timer, CPU])).located_by == "search"
+
+
+# --- 4. an arm_gic look-alike in guest-controlled bytes: a file and a pipe agree ---------------
+def _planted(plant: bytes, zero_pages: int = 64, data_pages: int = 4) -> list[bytes]:
+    """A stream whose CPU registers (guest-controlled) end with `plant`."""
+    from test_qemu_support import GicImage, be32, stream_parts
+
+    cpu = b"\x04" + be32(5) + b"\x03cpu"
+    out = []
+    for p in stream_parts(GicImage().section(), zero_pages=zero_pages, data_pages=data_pages):
+        if p.startswith(cpu):
+            i = p.index(bytes(64))
+            p = p[:i] + bytes(64 - len(plant)) + plant + p[i + 64:]
+        out.append(p)
+    return out
+
+
+def _head(version: int, kind: int = 4) -> bytes:
+    from test_qemu_support import be32
+
+    return bytes([kind]) + be32(9) + b"\x07arm_gic" + be32(0) + be32(version)
+
+
+def _straddling() -> list[bytes]:
+    """A v12 look-alike whose would-be section spans the real header and a 1 MiB read
+    boundary (the reader's chunk): going back after it needs the bytes before the boundary."""
+    from gicmig.views.qemu.source import CHUNK
+
+    plant = _head(12)
+    for zero in range(0, 2000):
+        parts = _planted(plant, zero_pages=zero, data_pages=255)
+        at = b"".join(parts).index(plant)
+        if CHUNK - 200 < at < CHUNK - len(plant):
+            return parts
+    raise AssertionError("no layout puts the look-alike before the boundary")
+
+
+@pytest.mark.parametrize("case", ["version 11", "iterative", "straddling"])
+def test_a_look_alike_header_does_not_abort_a_pipe_or_a_file(case: str,
+                                                               tmp_path: Path) -> None:
+    import io
+    import subprocess
+    import sys
+
+    from test_qemu_support import LazyStream
+
+    from gicmig.views.qemu.convert import import_qemu
+
+    parts = {"version 11": lambda: _planted(_head(11)),
+             "iterative": lambda: _planted(_head(12, kind=1)),
+             "straddling": _straddling}[case]()
+    path = tmp_path / "s.mig"
+    path.write_bytes(b"".join(parts))
+    before = digest(path)
+    from_file = import_qemu(path, machine="virt").state
+    pipe = io.BufferedReader(LazyStream(iter(parts)))  # type: ignore[arg-type]
+    assert import_qemu(pipe, machine="virt").state == from_file
+    plain = import_qemu(io.BufferedReader(LazyStream(iter(_planted(b"")))),  # type: ignore[arg-type]
+                        machine="virt").state
+    assert from_file == plain  # the look-alike changed nothing
+    outs = []
+    for name in ("file", "pipe"):  # the CLI, with stdin a real pipe (not seekable)
+        out = tmp_path / f"{name}.json"
+        args = [sys.executable, "-m", "gicmig", "import", "qemu",
+                str(path) if name == "file" else "-", "--machine", "virt", "-o", str(out)]
+        proc = subprocess.run(args, input=path.read_bytes() if name == "pipe" else None,
+                              capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    assert digest(path) == before
+
+
+def test_a_look_alike_alone_still_reports_its_own_fault(tmp_path: Path) -> None:
+    """Without a real section after it, the first look-alike's fault is the refusal."""
+    from gicmig.views.qemu.stream import read_arm_gic
+
+    data = b"".join(_planted(_head(11)))
+    real = data.rindex(b"\x07arm_gic") - 5
+    path = tmp_path / "s.mig"
+    path.write_bytes(data[:real] + b"\x00")  # the real section removed
+    with pytest.raises(GicmigError) as info:
+        read_arm_gic(path)
+    assert info.value.code == "QEMU-GIC-VERSION" and "version 11" in info.value.message
