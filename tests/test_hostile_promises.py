@@ -369,3 +369,110 @@ def test_a_look_alike_alone_still_reports_its_own_fault(tmp_path: Path) -> None:
     with pytest.raises(GicmigError) as info:
         read_arm_gic(path)
     assert info.value.code == "QEMU-GIC-VERSION" and "version 11" in info.value.message
+
+
+# --- 7. atomic writes: SIGKILL leaves nothing; /dev/shm is a folder like any other ----------
+_WRITER = """
+import sys, time
+from gicmig.files import open_atomic
+with open_atomic(sys.argv[1]) as f:
+    f.write(b"partial " * 4096)
+    print("writing", flush=True)
+    time.sleep(120)
+"""
+
+
+def _killed_mid_write(path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "writing\n"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("folder", ["tmp", "/dev/shm"])
+def test_sigkill_during_a_write_leaves_the_old_file_and_nothing_else(
+        folder: str, tmp_path: Path) -> None:
+    import tempfile
+
+    if folder != "tmp" and not Path(folder).is_dir():
+        pytest.skip(f"{folder} does not exist here")
+    base = Path(tempfile.mkdtemp(dir=None if folder == "tmp" else folder))
+    try:
+        old = base / "out.gicmig"
+        old.write_bytes(b"the old output")
+        _killed_mid_write(old)
+        assert sorted(p.name for p in base.iterdir()) == ["out.gicmig"]
+        assert old.read_bytes() == b"the old output"
+        _killed_mid_write(base / "new.gicmig")  # a new output: not even its name appears
+        assert sorted(p.name for p in base.iterdir()) == ["out.gicmig"]
+    finally:
+        for p in base.iterdir():
+            p.unlink()
+        base.rmdir()
+
+
+def test_a_regular_file_under_dev_is_replaced_not_rewritten_in_place() -> None:
+    import tempfile
+
+    from gicmig.files import write_atomic
+
+    if not Path("/dev/shm").is_dir():
+        pytest.skip("/dev/shm does not exist here")
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
+        path = Path(d) / "state.gicmig"
+        path.write_bytes(b"old")
+        reader = open(path, "rb")  # noqa: SIM115 - a reader holding the old file
+        write_atomic(path, b"new contents")
+        assert path.read_bytes() == b"new contents"
+        assert reader.read() == b"old"  # replaced by rename: the open file is intact
+        reader.close()
+        assert sorted(p.name for p in Path(d).iterdir()) == ["state.gicmig"]
+        assert oct(path.stat().st_mode & 0o777) != "0o600"  # the umask's mode, as open()
+
+
+def test_devices_and_fifos_are_written_in_place_directories_refused(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from gicmig.files import write_atomic, written_in_place
+
+    assert written_in_place(Path("/dev/null"))
+    write_atomic("/dev/null", b"x")  # not replaced by a regular file
+    assert Path("/dev/null").is_char_device()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, b"through the fifo")
+    reader.join(timeout=60)
+    assert got == [b"through the fifo"] and fifo.is_fifo()
+    with pytest.raises(GicmigError) as info:
+        write_atomic(tmp_path, b"x")
+    assert info.value.code == "IO-WRITE" and "directory" in info.value.message
+    assert not written_in_place(tmp_path / "new") and not written_in_place(fifo.parent / "x")
+
+
+def test_without_o_tmpfile_a_named_temporary_is_used_and_removed_on_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from gicmig import files
+
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    out = tmp_path / "out.json"
+    files.write_atomic(out, b"one")
+    assert out.read_bytes() == b"one"
+    with pytest.raises(RuntimeError), files.open_atomic(out) as f:
+        f.write(b"two")
+        assert len(list(tmp_path.iterdir())) == 2  # the named temporary, beside it
+        raise RuntimeError
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"] and out.read_bytes() == b"one"
