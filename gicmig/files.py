@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import shutil
 import stat
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -226,3 +228,36 @@ def written_in_place(target: Path) -> bool:
         return True
     kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file, device or FIFO"
     raise OSError(errno.EINVAL, f"{target} is {kind}")
+
+
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A private temporary folder that is removed however this process ends: on leaving
+    the block, and also when it is killed (SIGKILL, SIGTERM), by a watcher process forked
+    for it, which waits for this process's end of a pipe to close (`git archive` output
+    must be extracted somewhere for protoc to read)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the watcher: tests/test_hostile_promises.py kills)
+        try:
+            os.setsid()  # not killed with its parent's process group
+            os.close(w)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, r)
+            os.closerange(r + 1, 1 << 16)  # its parent's other pipes: let them close
+            os.read(r, 1)  # b"" once every copy of w is closed: the parent is done or dead
+            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            os._exit(0)
+    os.close(r)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(w)
+        os.waitpid(pid, 0)

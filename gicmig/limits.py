@@ -15,6 +15,9 @@ MAX_INPUT = 64 << 20  # any input read whole (blobs are ~6 KiB, fixtures ~200 Ki
 # empty objects; tests/test_hostile_memory.py), so 2 MiB of JSON stays below 64 MiB (the
 # largest real JSON input, a two-vCPU KVM dump, is 35 KiB)
 MAX_JSON = 2 << 20
+# YAML (buf.yaml, buf.work.yaml: a few hundred bytes) costs Python up to ~230x its text
+# (measured: a flow list of empty mappings, libyaml's loader), so 64 KiB stays below 16 MiB
+MAX_YAML = 64 << 10
 MAX_INT_DIGITS = 40  # digits of a JSON integer (a u64 has 20); Python refuses > 4300
 BOM = b"\xef\xbb\xbf"  # refused at the start of any JSON input (docs/security.md)
 MAX_COUNT = 4096  # items of any list whose length a binary input declares
