@@ -673,3 +673,100 @@ def test_json_reports_on_a_full_stdout(argv: list[str], tmp_path: Path) -> None:
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "IO-WRITE" in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "out.gicmig").exists()
+
+
+# --- 11. memory: at most 64 MiB plus 4x the input, measured as the process's peak RSS -----------
+_PEAK = """
+import gc, resource, sys
+from pathlib import Path
+import gicmig.formats.codec, gicmig.schemacheck.layout, gicmig.schemacheck.sources
+from gicmig.errors import GicmigError
+kind, path = sys.argv[1], sys.argv[2]
+gc.collect()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    if kind == "blob":
+        gicmig.formats.codec.decode(open(path, "rb").read())
+    elif kind == "fds":
+        gicmig.schemacheck.sources.read_descriptor_set(path)
+    else:
+        gicmig.schemacheck.layout.roots(Path(path).parent)
+    code = "accepted"
+except GicmigError as exc:
+    code = exc.code
+print(code, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while n > 0x7F:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def _peak(kind: str, path: Path) -> tuple[str, int]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _PEAK, kind, str(path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    code, grown = proc.stdout.split()
+    return code, int(grown)
+
+
+@pytest.mark.parametrize("shape", ["banked", "cpu", "hypervisor vcpus"])
+def test_a_protobuf_payload_at_the_limit_stays_in_the_memory_promise(
+        shape: str, tmp_path: Path) -> None:
+    """Empty submessages, 2 bytes each on the wire, are the costliest protobuf shape."""
+    from gicmig.formats.envelope import MAX_PAYLOAD, pack
+
+    outer, item = {"banked": (0x1A, 0x1A), "cpu": (0x1A, 0x2A),
+                   "hypervisor vcpus": (0x22, 0x0A)}[shape]
+    inner = bytes([item, 0]) * ((MAX_PAYLOAD - 8) // 2)
+    path = tmp_path / "worst.gicmig"
+    path.write_bytes(pack(bytes([outer]) + _varint(len(inner)) + inner, 1))
+    code, grown = _peak("blob", path)
+    assert code != "accepted" and grown < (64 << 20) + 4 * path.stat().st_size, grown
+
+
+@pytest.mark.parametrize("shape", ["files", "messages"])
+def test_a_descriptor_set_of_max_input_stays_in_the_memory_promise(
+        shape: str, tmp_path: Path) -> None:
+    """64 MiB of empty descriptors took protobuf's parser 4-5 GiB; now a child parses it
+    first within the promise, and the refusal costs the reading of the file."""
+    from gicmig.limits import MAX_INPUT
+
+    if shape == "files":
+        data = b"\x0a\x00" * (MAX_INPUT // 2)
+    else:
+        inner = b"\x22\x00" * ((MAX_INPUT - 16) // 2)
+        data = b"\x0a" + _varint(len(inner)) + inner
+    path = tmp_path / "worst.binpb"
+    path.write_bytes(data)
+    code, grown = _peak("fds", path)
+    assert code == "SCHEMA-INPUT" and grown < (64 << 20) + 4 * len(data), grown
+
+
+def test_a_real_descriptor_set_is_still_read(tmp_path: Path) -> None:
+    from gicmig.schemacheck import sources
+
+    lock = ROOT / "gicmig/data/schema-revision-3.binpb"
+    assert sources.read_descriptor_set(lock).files == {"gicmig/v1/gicmig.proto"}
+    size = sources._PARSED_HERE + 1  # parsed in a child first: the same result
+    big = tmp_path / "padded.binpb"
+    big.write_bytes(lock.read_bytes() + b"\xfa\x07" + _varint(size) + bytes(size))
+    assert sources.read_descriptor_set(big).files == {"gicmig/v1/gicmig.proto"}
+
+
+def test_yaml_at_its_limit_stays_in_the_memory_promise(tmp_path: Path) -> None:
+    from gicmig.limits import MAX_YAML
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    text = ("[" + "{}," * (MAX_YAML // 3) + "{}]")[:MAX_YAML - 1] + "]"
+    (folder / "buf.yaml").write_text(text)
+    code, grown = _peak("yaml", folder / "buf.yaml")
+    assert code == "SCHEMA-LAYOUT" and grown < (64 << 20) + 4 * MAX_YAML, grown
