@@ -287,7 +287,7 @@ class GicmigError(Exception):
 
     @property
     def category(self) -> Category:
-        """What kind of failure this is (the CLI exits by it: gicmig.cli.exit_status)."""
+        """What kind of failure this is (the CLI exits by it: gicmig.cli._run.exit_status)."""
         return REASONS[self.code].category
 
     @property
