@@ -770,3 +770,30 @@ def test_yaml_at_its_limit_stays_in_the_memory_promise(tmp_path: Path) -> None:
     (folder / "buf.yaml").write_text(text)
     code, grown = _peak("yaml", folder / "buf.yaml")
     assert code == "SCHEMA-LAYOUT" and grown < (64 << 20) + 4 * MAX_YAML, grown
+
+
+def _corrupt_stream(kind: str) -> bytes:
+    from test_qemu_support import GicImage, stream
+
+    if kind == "QEMU-IRQ-BEYOND-NUM-IRQS":  # virt-7.2 has 288 IDs; state for ID 300
+        return stream(GicImage().irq(300, enabled=0xFF).section())
+    img = GicImage(2, virt=False)
+    img.set("irq_target", 0, 0x02)  # a kvm-arm-gic mark on a TCG image
+    return stream(img.section())
+
+
+@pytest.mark.parametrize("code", ["QEMU-IRQ-BEYOND-NUM-IRQS", "QEMU-ACCEL-CONFLICT"])
+def test_a_corrupt_stream_exits_1_from_a_file_and_a_pipe(code: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "corrupt.mig"
+    path.write_bytes(_corrupt_stream(code))
+    before = digest(path)
+    refused(gicmig("import", "qemu", str(path), "-o", str(tmp_path / "o.json")), code)
+    proc = subprocess.run([sys.executable, "-m", "gicmig", "import", "qemu", "-", "-o",
+                           str(tmp_path / "o.json")], input=path.read_bytes(),
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 1 and f": {code} " in proc.stderr.decode()
+    assert len(proc.stderr.splitlines()) == 1 and digest(path) == before
+    assert not (tmp_path / "o.json").exists()
