@@ -159,26 +159,25 @@ GICH_MISR = _reg(
     ("vgrp1d", "VGrp1D", 7, 1),
 )
 GICH_APR = _reg("GICH_APR", 0x0F0, 0, ("active", "Active priorities", 0, 32))
-# A list register has two layouts, chosen by its HW bit (bit 31).
-GICH_LR = _reg(
-    "GICH_LR", 0x100, 0,
+# A list register has two layouts, chosen by its HW bit (bit 31). Both hold these fields;
+# bits [19:10] are CPUID and EOI with HW=0, PhysicalID with HW=1 (gicmig.arch.lr decodes
+# and encodes a list register from these tables).
+LR_COMMON_FIELDS = tuple(Field(*f) for f in (
     ("virtual_id", "VirtualID", 0, 10),
-    ("cpuid", "CPUID", 10, 3),
-    ("eoi", "EOI", 19, 1),
     ("priority", "Priority", 23, 5),
     ("state", "State", 28, 2),
     ("grp1", "Grp1", 30, 1),
     ("hw", "HW", 31, 1),
-)
-GICH_LR_HW = _reg(
-    "GICH_LR", 0x100, 0,
-    ("virtual_id", "VirtualID", 0, 10),
-    ("physical_id", "PhysicalID", 10, 10),
-    ("priority", "Priority", 23, 5),
-    ("state", "State", 28, 2),
-    ("grp1", "Grp1", 30, 1),
-    ("hw", "HW", 31, 1),
-)
+))
+
+
+def _lr_reg(*own: tuple[str, str, int, int]) -> Register:
+    fields = LR_COMMON_FIELDS + tuple(Field(*f) for f in own)
+    return Register("GICH_LR", 0x100, 0, tuple(sorted(fields, key=lambda f: f.shift)))
+
+
+GICH_LR = _lr_reg(("cpuid", "CPUID", 10, 3), ("eoi", "EOI", 19, 1))  # HW=0
+GICH_LR_HW = _lr_reg(("physical_id", "PhysicalID", 10, 10))  # HW=1
 LR_STATES = ("invalid", "pending", "active", "pending_active")  # GICH_LR.State values
 
 

@@ -16,7 +16,6 @@ from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.gich.fold import LrFact, VcpuFold, _v, fold_vcpu
 from gicmig.views.gich.irqs import Irqs
-from gicmig.views.gich.params import _VP_S
 from gicmig.views.gich.viewfile import GichView, parse_view
 
 
@@ -160,7 +159,7 @@ def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
                 out.append(_v("GICH-LR-SPI-MULTIPLE-VCPUS", c, f"gich.lr{fact.lr_index}",
                               f"{labels.irq(v)} is also in a valid list register of "
                               f"cpu{holder[v]}"))
-        if (prio ^ fact.priority) >> _VP_S or grp != fact.group:
+        if (prio ^ fact.priority) >> VIRTUAL_PRIORITY.shift or grp != fact.group:
             _disagree(fact, c, prio, grp, lenient, out, norm)
         if fact.pending and not edge and not pend:
             if fact.physical_id is None:

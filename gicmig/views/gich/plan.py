@@ -9,11 +9,8 @@ from gicmig.abi.kvm import lowest_target
 from gicmig.arch import bitmaps, labels
 from gicmig.arch import gich as arch_gich
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-from gicmig.arch.registers import (
-    GICC_CTLR,
-    GICH_LR_HW,
-    GICH_LR_STATE,
-)
+from gicmig.arch.lr import encode as encode_lr
+from gicmig.arch.registers import GICC_CTLR
 from gicmig.core.attribution import split_active_levels
 from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
@@ -21,17 +18,7 @@ from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.gich.fold import _v
 from gicmig.views.gich.irqs import Irqs
 from gicmig.views.gich.params import (
-    _ACT_BIT,
-    _CPUID_S,
     _EN,
-    _EOI_S,
-    _GRP1_S,
-    _PEND_BIT,
-    _PRIO_S,
-    _STATE_S,
-    _VID_S,
-    _VP_M,
-    _VP_S,
     EOI_POLICIES,
     GichTarget,
     VtrParams,
@@ -357,21 +344,19 @@ def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
     private = v < NUM_PRIVATE
     k = v if private else v - NUM_PRIVATE
     grp = (irqs.b_group[c] if private else irqs.s_group) >> k & 1
-    common = v << _VID_S | (slot.priority >> _VP_S & _VP_M) << _PRIO_S | grp << _GRP1_S
     if slot.kind == "eoi":
-        return common | 1 << _EOI_S
+        return encode_lr(v, group=grp, priority=slot.priority, eoi=True)
     active = (irqs.b_active[c] if private else irqs.s_active) >> k & 1
     if v < NUM_SGIS:
-        return _encode_sgi(work, irqs, v, c, bool(active), policy, common)
+        return _encode_sgi(work, irqs, slot, c, grp, bool(active), policy)
     edge = (irqs.b_edge[c] if private else irqs.s_edge) >> k & 1
     latch = (irqs.b_latch[c] if private else irqs.s_latch) >> k & 1
     pend = latch if edge else latch | (irqs.b_line[c] if private else irqs.s_line) >> k & 1
     if edge and pend:
         _clear_latch(work, v, c)
     if v in maps:
-        state = GICH_LR_STATE.pack(pending=pend, active=active)
-        return GICH_LR_HW.pack(virtual_id=v, priority=slot.priority >> _VP_S, grp1=grp, hw=1,
-                               physical_id=maps[v], state=state)
+        return encode_lr(v, pending=bool(pend), active=bool(active), group=grp,
+                         priority=slot.priority, physical_id=maps[v])
     stale = (irqs.b_stale[c] if private else irqs.s_stale) >> k & 1
     if not edge and active and policy == "kvm" and (stale or not latch):
         # KVM keeps a level interrupt's pending state back while it is active: the line
@@ -379,9 +364,8 @@ def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
         # the image. A known latch (a re-pend after the acknowledge) goes into the LR as
         # pending + active, so that the guest takes it again after the deactivation.
         pend = 0
-    eoi = int(not edge and policy == "kvm")
-    state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
-    return common | eoi << _EOI_S | state << _STATE_S
+    return encode_lr(v, pending=bool(pend), active=bool(active), group=grp,
+                     priority=slot.priority, eoi=not edge and policy == "kvm")
 
 
 def _clear_latch(work: Irqs, v: int, c: int) -> None:
@@ -391,17 +375,18 @@ def _clear_latch(work: Irqs, v: int, c: int) -> None:
         work.s_latch &= ~(1 << (v - NUM_PRIVATE))
 
 
-def _encode_sgi(work: Irqs, irqs: Irqs, v: int, c: int, active: bool, policy: str,
-                common: int) -> int:
+def _encode_sgi(work: Irqs, irqs: Irqs, slot: _Slot, c: int, grp: int, active: bool,
+                policy: str) -> int:
+    v = slot.intid
     sources = irqs.srcs[c][v]
     if active:
         src = irqs.asrc[c][v]
-        pend = int(policy == "none" and bool(sources >> src & 1))
-        eoi = int(policy == "kvm" and sources != 0)
+        pend = policy == "none" and bool(sources >> src & 1)
+        eoi = policy == "kvm" and sources != 0
     else:
         src = (sources & -sources).bit_length() - 1
-        pend, eoi = 1, int(policy == "kvm" and sources != 1 << src)
+        pend, eoi = True, policy == "kvm" and sources != 1 << src
     if pend:
         work.srcs[c][v] &= ~(1 << src)
-    state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
-    return common | src << _CPUID_S | eoi << _EOI_S | state << _STATE_S
+    return encode_lr(v, pending=pend, active=active, group=grp, priority=slot.priority,
+                     cpuid=src, eoi=eoi)
