@@ -56,17 +56,22 @@ _VP_S = VIRTUAL_PRIORITY.shift
 _RES_SW, _RES_HW = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
 
 
+_new = tuple.__new__  # Lr(...) without NamedTuple's keyword-handling __new__ (hot path)
+
+
 def decode(value: int) -> Lr:
     """The fields of list register `value` (a 32-bit word), under the layout its HW bit
     selects; bits that layout reserves are returned in `reserved`, not judged."""
     state = value >> _STATE_S & _STATE_M
-    vid, grp = value >> _VID_S & _VID_M, value >> _GRP1_S & _GRP1_M
-    prio = (value >> _PRIO_S & _PRIO_M) << _VP_S
     if value >> _HW_S & 1:
-        return Lr(vid, bool(state & _PEND_BIT), bool(state & _ACT_BIT), grp, prio, True, 0,
-                  False, value >> _PHYS_S & _PHYS_M, value & _RES_HW)
-    return Lr(vid, bool(state & _PEND_BIT), bool(state & _ACT_BIT), grp, prio, False,
-              value >> _CPUID_S & _CPUID_M, bool(value >> _EOI_S & 1), None, value & _RES_SW)
+        return _new(Lr, (value >> _VID_S & _VID_M, bool(state & _PEND_BIT),
+                         bool(state & _ACT_BIT), value >> _GRP1_S & _GRP1_M,
+                         (value >> _PRIO_S & _PRIO_M) << _VP_S, True, 0, False,
+                         value >> _PHYS_S & _PHYS_M, value & _RES_HW))
+    return _new(Lr, (value >> _VID_S & _VID_M, bool(state & _PEND_BIT), bool(state & _ACT_BIT),
+                     value >> _GRP1_S & _GRP1_M, (value >> _PRIO_S & _PRIO_M) << _VP_S, False,
+                     value >> _CPUID_S & _CPUID_M, bool(value >> _EOI_S & 1), None,
+                     value & _RES_SW))
 
 
 def reserved_bits(value: int) -> int:
@@ -79,11 +84,20 @@ def state_of(lr: int) -> int:
     return lr >> _STATE_S & _STATE_M
 
 
-def _put(f: tuple[int, int], value: int, name: str) -> int:
-    shift, mask = f
-    if value & ~mask:
-        raise ValueError(f"GICH_LR.{name} holds {mask.bit_length()} bits, not {value:#x}")
-    return value << shift
+# the unshifted masks of the fields `encode` takes, and the bits of an 8-bit priority that
+# GICH_LR.Priority holds
+_PRIO_BITS = _PRIO_M << _VP_S
+_FIELDS = (("VirtualID", _VID_M), ("Priority", _PRIO_BITS), ("Grp1", _GRP1_M),
+           ("CPUID", _CPUID_M), ("PhysicalID", _PHYS_M))
+
+
+def _refuse(*values: int) -> ValueError:
+    for (name, mask), value in zip(_FIELDS, values, strict=False):
+        if value & ~mask:
+            what = "bits [7:3] of a priority" if name == "Priority" else \
+                f"{mask.bit_length()} bits"
+            return ValueError(f"GICH_LR.{name} holds {what}, not {value:#x}")
+    return ValueError("a HW=1 list register has no CPUID or EOI field")
 
 
 def encode(virtual_id: int, *, pending: bool = False, active: bool = False, group: int = 0,
@@ -94,15 +108,14 @@ def encode(virtual_id: int, *, pending: bool = False, active: bool = False, grou
 
     Checked: a value its field cannot hold raises ValueError (no silent truncation).
     """
-    if priority & ((1 << _VP_S) - 1):
-        raise ValueError(f"GICH_LR.Priority holds bits [7:3] of a priority, not {priority:#x}")
-    state = (_PEND_BIT if pending else 0) | (_ACT_BIT if active else 0)
-    word = (_put((_VID_S, _VID_M), virtual_id, "VirtualID")
-            | _put((_PRIO_S, _PRIO_M), priority >> _VP_S, "Priority")
-            | _put((_GRP1_S, _GRP1_M), group, "Grp1") | state << _STATE_S)
+    word = (virtual_id << _VID_S | priority >> _VP_S << _PRIO_S | group << _GRP1_S
+            | ((_PEND_BIT if pending else 0) | (_ACT_BIT if active else 0)) << _STATE_S)
     if physical_id is None:
-        return (word | _put((_CPUID_S, _CPUID_M), cpuid, "CPUID")
-                | (1 << _EOI_S if eoi else 0))
-    if cpuid or eoi:
-        raise ValueError("a HW=1 list register has no CPUID or EOI field")
-    return word | 1 << _HW_S | _put((_PHYS_S, _PHYS_M), physical_id, "PhysicalID")
+        if (virtual_id & ~_VID_M or priority & ~_PRIO_BITS or group & ~_GRP1_M
+                or cpuid & ~_CPUID_M):
+            raise _refuse(virtual_id, priority, group, cpuid)
+        return word | cpuid << _CPUID_S | (1 << _EOI_S if eoi else 0)
+    if (virtual_id & ~_VID_M or priority & ~_PRIO_BITS or group & ~_GRP1_M
+            or physical_id & ~_PHYS_M or cpuid or eoi):
+        raise _refuse(virtual_id, priority, group, 0, physical_id)
+    return word | 1 << _HW_S | physical_id << _PHYS_S
