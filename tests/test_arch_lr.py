@@ -48,7 +48,7 @@ def test_encode_pins_every_field() -> None:
     {"virtual_id": 40, "physical_id": 40, "cpuid": 1},
 ])
 def test_encode_refuses_what_no_field_holds(kwargs: dict[str, int]) -> None:
-    with pytest.raises(ValueError, match="GICH_LR|HW=1"):
+    with pytest.raises(ValueError, match=r"GICH_LR|HW=1"):
         encode(**kwargs)  # type: ignore[arg-type]
 
 
