@@ -36,6 +36,12 @@ class PrivateBank:
     sgi_sources: bytes  # 16 bytes: byte s = SGI s, bit k = source CPU k
     sgi_active_source: bytes  # 16 bytes: the source CPU of an active SGI
 
+    @property
+    def pending(self) -> int:
+        """What GICD_ISPENDR0 shows: an SGI with a source, a latch, a high level line."""
+        sgi = sum(1 << s for s, v in enumerate(self.sgi_sources) if v)
+        return sgi | self.pending_latch | (self.line_level & ~self.edge)
+
 
 @dataclass(frozen=True, slots=True)
 class SharedBank:
@@ -52,6 +58,11 @@ class SharedBank:
     priority: bytes
     targets: bytes
     active_cpu: bytes
+
+    @property
+    def pending(self) -> int:
+        """What GICD_ISPENDRn (n > 0) show: a latch or a high level line."""
+        return self.pending_latch | (self.line_level & ~self.edge)
 
 
 _PRIVATE_FIELDS = tuple(f.name for f in fields(PrivateBank))
