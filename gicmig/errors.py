@@ -4,6 +4,22 @@ Every failure gicmig reports carries a reason code from `REASONS`: a stable stri
 CI scripts may match on, a one-line message naming the place and the values, and, for
 byte-level problems, the byte offset. Errors are values: inspect `.code`, `.offset` and
 `.violations`; never parse the message.
+
+Each error is also the built-in exception of its kind, so code that knows nothing of
+gicmig can catch it: an input that cannot be read or written (IO-READ, IO-WRITE) is an
+`OSError` (`FileError`); bad input, a lossy conversion or a wrong argument value is a
+`ValueError` (`InputError`, and its `DecodeError` and `ValidationError`).
+
+    >>> try:
+    ...     gicmig.decode(b"not a blob")
+    ... except ValueError as e:  # a gicmig.DecodeError
+    ...     print(e.code, isinstance(e, gicmig.GicmigError))
+    BLOB-BAD-MAGIC True
+    >>> try:
+    ...     gicmig.load("no/such/file.json")
+    ... except OSError as e:  # a gicmig.FileError
+    ...     print(e.code)
+    IO-READ
 """
 
 from __future__ import annotations
@@ -236,17 +252,27 @@ REASONS: dict[str, Reason] = _table(
 class GicmigError(Exception):
     """Base of every error gicmig raises on purpose.
 
+    `GicmigError(code, message)` makes the subclass of the code's kind: a `FileError`
+    (also an `OSError`) for IO-READ/IO-WRITE, else an `InputError` (also a `ValueError`).
+
     >>> try:
     ...     gicmig.decode(b"not a blob")
     ... except gicmig.GicmigError as e:
     ...     print(e.code, e.offset)
-    BLOB-TRUNCATED 0
+    BLOB-BAD-MAGIC 0
     """
+
+    def __new__(cls, code: str, *args: object, **kwargs: object) -> GicmigError:
+        if cls is GicmigError:
+            cls = _class_of(code)
+        # no arguments: OSError.__new__ would read (errno, strerror) from them
+        return super().__new__(cls)
 
     def __init__(self, code: str, message: str, *, offset: int | None = None) -> None:
         if code not in REASONS:
             raise KeyError(f"unregistered reason code {code!r}")
         super().__init__(message)
+        self.args = (message,)
         self.code = code
         self.message = message
         self.offset = offset
@@ -260,7 +286,17 @@ class GicmigError(Exception):
         return f"{self.code} {self.message}{where}"
 
 
-class DecodeError(GicmigError):
+class InputError(GicmigError, ValueError):
+    """Input that is corrupt, breaks a rule or cannot be converted without loss, or an
+    argument value gicmig refuses: also a `ValueError`."""
+
+
+class FileError(GicmigError, OSError):
+    """A file (or stdin/stdout) that cannot, or may not, be read or written: also an
+    `OSError` (its `errno` is None; `.code` says IO-READ or IO-WRITE)."""
+
+
+class DecodeError(InputError):
     """Input bytes or text that cannot be read as gicmig data."""
 
 
@@ -276,7 +312,7 @@ class Violation:
         return f"{self.code} {self.path}: {self.message}"
 
 
-class ValidationError(GicmigError):
+class ValidationError(InputError):
     """A state that breaks one or more rules; `.violations` lists every one of them."""
 
     def __init__(self, violations: list[Violation]) -> None:
@@ -284,3 +320,12 @@ class ValidationError(GicmigError):
         more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
         super().__init__(first.code, f"{first.path}: {first.message}{more}")
         self.violations = tuple(violations)
+
+
+def _class_of(code: str) -> type[GicmigError]:
+    """The class a `GicmigError(code, ...)` is, by the kind of failure the code names."""
+    if code.startswith("IO-"):
+        return FileError
+    if code == "INTERNAL-ERROR":
+        return GicmigError
+    return InputError

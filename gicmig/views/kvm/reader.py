@@ -45,11 +45,11 @@ from gicmig.core.attribution import Derivation, attribute
 from gicmig.core.image import ICFGR_EDGE, edge_word
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
-from gicmig.errors import GicmigError, Violation
+from gicmig.errors import DecodeError, GicmigError, Violation
 from gicmig.views.kvm.dump import parse_dump
 
 
-class KvmDumpIncomplete(GicmigError):
+class KvmDumpIncomplete(DecodeError):
     """A dump that lacks registers the state needs; `.missing` lists them all."""
 
     def __init__(self, missing: list[str]) -> None:
