@@ -20,6 +20,8 @@ _EXPORTS = {
     "GicState": "gicmig.core.model",
     "GicConfig": "gicmig.core.config",
     "Irq": "gicmig.core.model",
+    "ImportedState": "gicmig.core.imported",
+    "ImportReport": "gicmig.core.imported",
     "encode": "gicmig.formats.codec",
     "decode": "gicmig.formats.codec",
     "info": "gicmig.formats.codec",
@@ -47,7 +49,7 @@ _EXPORTS = {
 
 __all__ = [
     "REASONS", "Change", "DecodeError", "FileError", "GicConfig", "GicState", "GicmigError",
-    "InputError", "Irq",
+    "ImportReport", "ImportedState", "InputError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
     "export_gich", "export_kvm", "export_qemu", "from_json", "import_gich", "import_kvm",
     "import_qemu", "info", "load", "to_json", "validate",
@@ -55,6 +57,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from gicmig.core.config import GicConfig
+    from gicmig.core.imported import ImportedState, ImportReport
     from gicmig.core.model import GicState, Irq
     from gicmig.core.rules import check, validate
     from gicmig.errors import (
