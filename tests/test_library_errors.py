@@ -41,7 +41,7 @@ def test_validation_error_is_a_value_error() -> None:
 @pytest.mark.parametrize("code", sorted(REASONS))
 def test_every_code_makes_its_kind(code: str) -> None:
     err = GicmigError(code, "message")
-    if code.startswith("IO-"):
+    if REASONS[code].category == "io":  # IO-READ, IO-WRITE, SCHEMA-GIT-REF
         assert type(err) is FileError and isinstance(err, OSError)
     elif code == "INTERNAL-ERROR":
         assert type(err) is GicmigError

@@ -11,8 +11,8 @@ from gicmig.arch.registers import (
     VIRTUAL_PRIORITY,
 )
 from gicmig.core.attribution import attribute
-from gicmig.core.irqtable import IrqTable, TableBuilder
 from gicmig.core.imported import ImportedState, ImportReport
+from gicmig.core.irqtable import IrqTable, TableBuilder
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
