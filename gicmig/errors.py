@@ -4,6 +4,22 @@ Every failure gicmig reports carries a reason code from `REASONS`: a stable stri
 CI scripts may match on, a one-line message naming the place and the values, and, for
 byte-level problems, the byte offset. Errors are values: inspect `.code`, `.offset` and
 `.violations`; never parse the message.
+
+Each error is also the built-in exception of its kind, so code that knows nothing of
+gicmig can catch it: an input that cannot be read or written (IO-READ, IO-WRITE) is an
+`OSError` (`FileError`); bad input, a lossy conversion or a wrong argument value is a
+`ValueError` (`InputError`, and its `DecodeError` and `ValidationError`).
+
+    >>> try:
+    ...     gicmig.decode(b"not a blob")
+    ... except ValueError as e:  # a gicmig.DecodeError
+    ...     print(e.code, isinstance(e, gicmig.GicmigError))
+    BLOB-BAD-MAGIC True
+    >>> try:
+    ...     gicmig.load("no/such/file.json")
+    ... except OSError as e:  # a gicmig.FileError
+    ...     print(e.code)
+    IO-READ
 """
 
 from __future__ import annotations
@@ -270,18 +286,29 @@ REASONS: dict[str, Reason] = _table(
 class GicmigError(Exception):
     """Base of every error gicmig raises on purpose.
 
+    `GicmigError(code, message)` makes the subclass of the code's kind: a `FileError`
+    (also an `OSError`) for a code of category io (IO-READ, IO-WRITE, SCHEMA-GIT-REF), a
+    plain `GicmigError` for INTERNAL-ERROR, else an `InputError` (also a `ValueError`).
+
     >>> try:
     ...     gicmig.decode(b"not a blob")
     ... except gicmig.GicmigError as e:
     ...     print(e.code, e.offset)
-    BLOB-TRUNCATED 0
+    BLOB-BAD-MAGIC 0
     """
+
+    def __new__(cls, code: str, *args: object, **kwargs: object) -> GicmigError:
+        if cls is GicmigError:
+            cls = _class_of(code)
+        # no arguments: OSError.__new__ would read (errno, strerror) from them
+        return super().__new__(cls)
 
     def __init__(self, code: str, message: str, *, offset: int | None = None) -> None:
         if code not in REASONS:
             raise KeyError(f"unregistered reason code {code!r}")
         self.message = message  # escaped: one line whatever the input put into it
         super().__init__(self.message)
+        self.args = (self.message,)  # OSError.__init__ would keep only what fits (errno, ...)
         self.code = code
         self.offset = offset
 
@@ -303,7 +330,17 @@ class GicmigError(Exception):
         return f"{self.code} {self.message}{where}"
 
 
-class DecodeError(GicmigError):
+class InputError(GicmigError, ValueError):
+    """Input that is corrupt, breaks a rule or cannot be converted without loss, or an
+    argument value gicmig refuses: also a `ValueError`."""
+
+
+class FileError(GicmigError, OSError):
+    """A file (or stdin/stdout) that cannot, or may not, be read or written: also an
+    `OSError` (its `errno` is None; `.code` says IO-READ or IO-WRITE)."""
+
+
+class DecodeError(InputError):
     """Input bytes or text that cannot be read as gicmig data."""
 
 
@@ -323,7 +360,7 @@ class Violation:
         return f"{self.code} {self.path}: {self.message}"
 
 
-class ValidationError(GicmigError):
+class ValidationError(InputError):
     """A state that breaks one or more rules; `.violations` lists every one of them."""
 
     def __init__(self, violations: list[Violation]) -> None:
@@ -348,3 +385,13 @@ def one_line(text: str) -> str:
 
 def _escape(m: re.Match[str]) -> str:
     return repr(m.group())[1:-1]
+
+
+def _class_of(code: str) -> type[GicmigError]:
+    """The class a `GicmigError(code, ...)` is, by the category of failure the code names."""
+    category = REASONS[code].category if code in REASONS else INTERNAL
+    if category == IO:
+        return FileError
+    if category == INTERNAL:
+        return GicmigError
+    return InputError

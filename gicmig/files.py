@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol, TypeAlias
 
 from gicmig.errors import GicmigError
 from gicmig.limits import MAX_INPUT
@@ -31,6 +31,61 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     if len(data) > MAX_INPUT:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
+
+
+class Readable(Protocol):
+    """A binary file object: anything whose `read(n)` returns bytes."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+# what every library reader takes: a path (a str is always a path; `-` is stdin), the
+# input's bytes, or a binary file object (read from where it stands, up to MAX_INPUT)
+Source: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | Readable"
+
+
+def read_source(source: Any, who: str) -> bytes:
+    """The bytes of a library input (`Source`), at most MAX_INPUT of them.
+
+    IO-READ when it cannot be read or is larger (with a hint when a str that names no
+    file holds JSON text: gicmig before 0.2 read such a str as text); TypeError, naming
+    `who` (the function called), for anything that is no `Source`."""
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "[") and \
+            not os.path.exists(source):
+        raise GicmigError("IO-READ", f"{who}(): no file named {source[:20]!r}...: a str is "
+                          "a path; pass JSON text as bytes (text.encode())")
+    if isinstance(source, (str, os.PathLike)):
+        return read_bytes(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = "the input"
+    elif callable(getattr(source, "read", None)):
+        name = str(getattr(source, "name", "the file"))
+        try:
+            data = source.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise GicmigError("IO-READ", f"cannot read {name}: {exc.strerror or exc}") from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"{who}() reads binary files: {name} returned "
+                            f"{type(data).__name__}, open it with 'rb'")
+        data = bytes(data)
+    else:
+        raise TypeError(f"{who}() takes a path (str or os.PathLike), bytes or a binary "
+                        f"file, not {type(source).__name__}")
+    if len(data) > MAX_INPUT:
+        raise GicmigError("IO-READ", f"{name} is larger than {MAX_INPUT} bytes")
+    return data
+
+
+def source_dir(source: Any) -> str | None:
+    """The folder of a path `Source` (or of a file object's path name), for the files
+    an input names relative to itself; None (the current directory) otherwise."""
+    if isinstance(source, (str, os.PathLike)):
+        return None if str(source) == "-" else os.path.dirname(os.path.abspath(source))
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return os.path.dirname(os.path.abspath(name))
+    return None
 
 
 def read_below(base_dir: str | None, name: str, what: str) -> bytes:

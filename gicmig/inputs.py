@@ -9,7 +9,7 @@ its content (for a QEMU stream, the section's marks name the device that wrote i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.core.model import GicState
@@ -50,20 +50,13 @@ def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
 
 def _load_qemu(accel: str | None) -> Loader:
     def load_qemu(source: bytes | str, opts: Options, path: str) -> GicState:
-        import io
-        import sys
-
-        from gicmig.views.qemu.convert import convert
-        from gicmig.views.qemu.stream import read_arm_gic
+        from gicmig.views.qemu.convert import import_qemu
 
         machine = opts.pop("machine", None)
         lenient = _flag(opts, "lenient")
         nums = _int_options(opts, ("num_cpus", "num_irqs", "priority_bits"))
-        # a stream holds the VM's RAM: read it streaming, never whole
-        stream: Any = (io.BytesIO(source) if isinstance(source, bytes)
-                       else sys.stdin.buffer if source == "-" else source)
-        section = read_arm_gic(stream)
-        return convert(section, accel=accel, machine=machine, lenient=lenient, **nums).state
+        # a stream holds the VM's RAM: import_qemu reads it streaming, never whole
+        return import_qemu(source, accel=accel, machine=machine, lenient=lenient, **nums)
     return load_qemu
 
 

@@ -339,11 +339,11 @@ def test_a_look_alike_header_does_not_abort_a_pipe_or_a_file(case: str,
     path = tmp_path / "s.mig"
     path.write_bytes(b"".join(parts))
     before = digest(path)
-    from_file = import_qemu(path, machine="virt").state
+    from_file = import_qemu(path, machine="virt")
     pipe = io.BufferedReader(LazyStream(iter(parts)))  # type: ignore[arg-type]
-    assert import_qemu(pipe, machine="virt").state == from_file
+    assert import_qemu(pipe, machine="virt") == from_file
     plain = import_qemu(io.BufferedReader(LazyStream(iter(_planted(b"")))),  # type: ignore[arg-type]
-                        machine="virt").state
+                        machine="virt")
     assert from_file == plain  # the look-alike changed nothing
     outs = []
     for name in ("file", "pipe"):  # the CLI, with stdin a real pipe (not seekable)

@@ -10,9 +10,9 @@ import sys
 
 from gicmig.errors import Category, GicmigError, one_line
 
-# the exit status of each category of error (gicmig.errors), as docs/security.md and
-# docs/reason-codes.md give them: 1 the input is invalid or a conversion would lose
-# state, 2 the command could not do its job
+# the exit status of each category of error (gicmig.errors), as the table "Exit codes
+# per class" of docs/security.md says: 1 the input is invalid or a conversion would lose
+# state (as a diff that finds differences), 2 the command could not do its job
 EXIT_STATUS: dict[Category, int] = {
     "invalid": 1, "lossy": 1, "usage": 2, "io": 2, "setup": 2, "internal": 2,
 }

@@ -71,6 +71,8 @@ def read_arm_gic(source: str | os.PathLike[str] | IO[bytes]) -> ArmGicSection:
         try:
             with open(source, "rb") as f:
                 return _read(StreamInput(f))
+        except GicmigError:
+            raise  # a FileError is an OSError too: it already names what failed
         except OSError as exc:
             raise GicmigError("IO-READ",
                               f"cannot read {source}: {exc.strerror or exc}") from None

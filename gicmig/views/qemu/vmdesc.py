@@ -7,6 +7,7 @@ import re
 import struct
 from typing import Any
 
+from gicmig.errors import GicmigError
 from gicmig.limits import is_int, loads_json
 from gicmig.views.qemu.framing import (
     ARM_MIN_PAGE_BITS,
@@ -73,6 +74,8 @@ def described(w: Walk, idstr: str, instance: int) -> None:
             w.used_vmdesc = True
             try:
                 _skip_fields(w.inp, dev)
+            except GicmigError:
+                raise  # the stream itself (truncated, unreadable): not the vmdesc's fault
             except (TypeError, ValueError, KeyError, RecursionError) as exc:
                 raise Unwalkable(f"the vmdesc entry of {idstr!r} is malformed ({exc})") from None
             return

@@ -197,7 +197,7 @@ def _self_check(fitted: GicState, section: ArmGicSection, main: bytes, virt: byt
     except GicmigError as exc:
         raise GicmigError("INTERNAL-ERROR", f"the written section does not import again ({exc}): "
                                             "a gicmig bug, please report it") from None
-    if back.state != fitted or back.normalized:
+    if back != fitted or back.import_report.normalized:
         raise GicmigError("INTERNAL-ERROR", "the written section imports as another state: a "
                                             "gicmig bug, please report it")
 
