@@ -178,7 +178,7 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         try:
             with os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0) as out:
                 yield out
-        except BrokenPipeError:
+        except (BrokenPipeError, GicmigError):  # a FileError is an OSError too: keep its code
             raise
         except OSError as exc:
             raise GicmigError("IO-WRITE",
@@ -186,25 +186,33 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         return
     target = Path(path)
     try:
-        if written_in_place(target):
-            with open(target, "wb", buffering=0) as f:
-                yield f
-            return
-        target = target.resolve() if target.is_symlink() else target  # keep the link a link
-        repl = _Replacement(target)
+        in_place = written_in_place(target)
+        if not in_place:
+            target = target.resolve() if target.is_symlink() else target  # a link stays one
+            repl = _Replacement(target)
     except OSError as exc:
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
+    if in_place:
+        try:
+            with open(target, "wb", buffering=0) as f:
+                yield f
+        except GicmigError:  # raised by the block (a FileError is an OSError too)
+            raise
+        except OSError as exc:
+            raise GicmigError("IO-WRITE",
+                              f"cannot write {path}: {exc.strerror or exc}") from None
+        return
     try:
         with repl.file as f:
             yield f
             os.fsync(f.fileno())
             repl.commit()
-    except OSError as exc:
+    except BaseException as exc:
         repl.discard()
-        raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        repl.discard()
-        raise
+        if isinstance(exc, OSError) and not isinstance(exc, GicmigError):
+            raise GicmigError("IO-WRITE",
+                              f"cannot write {path}: {exc.strerror or exc}") from None
+        raise  # the block's own error (also a FileError: IO-READ stays IO-READ)
     finally:
         os.close(repl.folder)
 

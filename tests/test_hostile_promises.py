@@ -797,3 +797,29 @@ def test_a_corrupt_stream_exits_1_from_a_file_and_a_pipe(code: str, tmp_path: Pa
     assert proc.returncode == 1 and f": {code} " in proc.stderr.decode()
     assert len(proc.stderr.splitlines()) == 1 and digest(path) == before
     assert not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.parametrize("where", ["new", "fifo", "stdout"])
+def test_an_error_raised_inside_open_atomic_keeps_its_code(where: str, tmp_path: Path,
+                                                           capfdbinary: Any) -> None:
+    """A FileError (IO-READ, e.g. a template that changed while copied) is an OSError too:
+    the writer must not turn it into IO-WRITE."""
+    import os
+    import threading
+
+    from gicmig.files import open_atomic
+
+    path = {"new": str(tmp_path / "out.mig"), "fifo": str(tmp_path / "fifo"),
+            "stdout": "-"}[where]
+    drain = None
+    if where == "fifo":
+        os.mkfifo(path)
+        drain = threading.Thread(target=lambda: Path(path).read_bytes())
+        drain.start()
+    with pytest.raises(GicmigError) as info, open_atomic(path) as f:
+        f.write(b"x")
+        raise GicmigError("IO-READ", "the template changed while gicmig read it")
+    if drain is not None:
+        drain.join(timeout=60)
+    assert info.value.code == "IO-READ" and "template changed" in info.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["fifo"] if where == "fifo" else [])
