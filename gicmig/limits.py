@@ -7,6 +7,7 @@ hold more than about 64 MiB plus a small multiple of the input, or read forever.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_INPUT = 64 << 20  # any input read whole (blobs are ~6 KiB, fixtures ~200 KiB)
@@ -28,9 +29,31 @@ def loads_json(text: str | bytes, **hooks: Any) -> Any:
     (LimitExceeded or json.JSONDecodeError), as json.loads' own are."""
     if len(text) > MAX_JSON:
         raise LimitExceeded(f"{len(text)} bytes of JSON, more than the {MAX_JSON} gicmig reads")
-    doc = json.loads(text, parse_int=_int, **hooks)
-    _no_lone_surrogate(doc)
+    if isinstance(text, bytes):  # as json.loads does it, so the scans below see the same text
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    # Cheap scans of the text decide whether the exact (slow) checks can find anything: an
+    # integer of more than MAX_INT_DIGITS digits needs such a run of ASCII digits (the only
+    # digits json reads), a lone surrogate a raw one or a \\uD800-\\uDFFF escape (a valid
+    # pair matches too; the exact check then tells)
+    if _LONG_RUN in text.translate(_DIGITS_AS_ZERO):
+        hooks.setdefault("parse_int", _int)
+    doc = json.loads(text, **hooks)
+    if _SURROGATE_ESCAPE.search(text) or not _utf8_encodable(text):
+        _no_lone_surrogate(doc)
     return doc
+
+
+_DIGITS_AS_ZERO = str.maketrans("123456789", "0" * 9)
+_LONG_RUN = "0" * (MAX_INT_DIGITS + 1)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a literal prefix: a fast search
+
+
+def _utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _int(digits: str) -> int:
