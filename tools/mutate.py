@@ -462,7 +462,7 @@ def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], index: Index,
     if args.warm and not m.module_level:
         collect = sorted({n.split("::")[0] for n in cov["seconds"]})
         rc = scratch.warm(m, mutated, pytest_args, env, 60 + sum(budget.values()), collect)
-        if rc == 0 and not marker.exists():
+        if rc == 0 and not marker.exists() and args.confirm:
             rc = COLD  # a warm survivor: confirm it in a fresh interpreter
     if rc == COLD:
         try:
@@ -515,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="run every mutant in a fresh interpreter (default: in a fork of a "
                         "warm one where the mutant is inside a function; survivors are "
                         "confirmed cold)")
+    p.add_argument("--no-confirm", dest="confirm", action="store_false",
+                   help="keep warm survivors without confirming them cold (a first pass; "
+                        "confirm with --rerun of its report)")
     p.add_argument("--progress", type=Path, metavar="FILE",
                    help="append each verdict to FILE and take verdicts already in it "
                         "(resume an interrupted run of the same code and tests)")
