@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from test_pinned_gich import regs
 
-from gicmig.core.model import GicConfig, GicState, HwMapping
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
 from gicmig.errors import GicmigError, ValidationError
-from gicmig.views.gich import fold_nested, fold_vcpu, import_gich
+from gicmig.views.gich import export_gich, fold_nested, fold_vcpu, import_gich
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
 
@@ -154,3 +154,41 @@ def test_nested_report_gives_the_source_of_an_sgi_only() -> None:
         {"lr": 1, "irq": 0, "state": "pending", "group": 0, "priority": "0x00", "source": 0,
          "eoi": True},
         {"lr": 2, "irq": 16, "state": "pending", "group": 0, "priority": "0x00"}]
+
+
+# --- export: the LR planner ---------------------------------------------------------------------
+def test_export_refuses_an_active_spi_of_unknown_cpu_by_its_id() -> None:
+    st = _image()
+    sh = st.shared
+    sh.enabled, sh.priority = 1 << 8, bytes(8) + b"\x40"
+    sh.active, sh.active_cpu = 1 << 8, bytes(8) + bytes([UNKNOWN_CPU])
+    with pytest.raises(ValidationError) as info:
+        export_gich(st)
+    assert [(v.code, v.path) for v in info.value.violations] == [
+        ("GICH-EXPORT-UNKNOWN", "irq 40 (SPI 8)")]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_pending_spis_fill_every_free_lr(count: int) -> None:
+    """Four LRs, `count` pending edge SPIs targeted to cpu0: each gets an LR, best priority
+    first (lower value first, then lower ID)."""
+    st = _image(1)
+    sh = st.shared
+    ids = range(count)
+    sh.enabled = sh.edge = sh.pending_latch = (1 << count) - 1
+    sh.priority = bytes([0x80 - 8 * k for k in ids])  # SPI 32 worst
+    lrs = export_gich(st).vcpus[0].lr
+    # pending 01, priority (0x80 - 8k) >> 3 in [27:23], vID 32 + k
+    want = [0x1000_0000 | (0x80 - 8 * k) >> 3 << 23 | 32 + k for k in reversed(ids)]
+    assert list(lrs) == want + [0] * (4 - count)
+
+
+def test_distributor_path_is_joined_to_the_views_folder() -> None:
+    from gicmig.views.gich.viewfile import distributor_path
+
+    text = '{"distributor": {"path": "img.gicmig"}}'
+    assert distributor_path(text, "/views") == "/views/img.gicmig"
+    assert distributor_path(text, None) == "./img.gicmig"
+    assert distributor_path(text, "") == "./img.gicmig"
+    assert distributor_path('{"distributor": {"path": ""}}', "/views") is None
+    assert distributor_path('{"distributor": {"fixture": {}}}', "/views") is None
