@@ -1,0 +1,40 @@
+"""Pinned edges of the QEMU view that the large mutation sample found unpinned
+(docs/testing.md). Field layouts: gic-domain.md §5.2 and §5.5 (arm_gic vmstate, 8 CPU
+slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
+"""
+
+from __future__ import annotations
+
+from test_qemu_support import GicImage
+
+from gicmig.views.qemu.accel import evidence, slots_in_use
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.vmstate import ArmGicSection
+
+
+def raw(gic: GicImage) -> RawImage:
+    img = RawImage.blank(gic.virt is not None)
+    img.decode(ArmGicSection(bytes(gic.main), None if gic.virt is None else bytes(gic.virt),
+                             10, 0, 0, None, "framing"))
+    return img
+
+
+def test_cpu_slots_in_use_count_from_zero() -> None:
+    """No CPU slot holds state: 0 slots in use, and no "0xff with N slots" evidence."""
+    empty = raw(GicImage(0, virt=False))
+    assert slots_in_use(empty) == 0
+    assert not any("CPU slot" in e for e in evidence(empty)["tcg"])
+    assert [slots_in_use(raw(GicImage(n, virt=False))) for n in (1, 2, 8)] == [1, 2, 8]
+    one = GicImage(0, virt=False).set("priority_mask", 5, 0xF0)  # only slot 5: six slots in use
+    assert slots_in_use(raw(one)) == 6
+
+
+def test_a_partial_spi_cpu_mask_is_tcg_evidence() -> None:
+    """kvm-arm-gic writes SPI pending/active masks 0x00 or 0xff (§5.5); TCG's are CPU masks."""
+    base = evidence(raw(GicImage.kvm(2)))["tcg"]
+    for name in ("pending", "active"):
+        gic = GicImage.kvm(2).irq(40, **{name: 0x01}).irq(41, **{name: 0xFF})
+        assert evidence(raw(gic))["tcg"] == [*base, f"irq 40 (SPI 8) {name} mask 0x01 "
+                                                    "(not 0x00/0xff)"]
+        gic = GicImage.kvm(2).irq(41, **{name: 0xFF})
+        assert evidence(raw(gic))["tcg"] == base
