@@ -5,6 +5,8 @@ slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
 
 from __future__ import annotations
 
+import pytest
+from test_pinned_qemu import refused, run
 from test_qemu_support import GicImage
 
 from gicmig.views.qemu.accel import evidence, slots_in_use
@@ -38,3 +40,24 @@ def test_a_partial_spi_cpu_mask_is_tcg_evidence() -> None:
                                                     "(not 0x00/0xff)"]
         gic = GicImage.kvm(2).irq(41, **{name: 0xFF})
         assert evidence(raw(gic))["tcg"] == base
+
+
+@pytest.mark.parametrize("given", [0, 9])
+def test_num_cpus_outside_1_to_8_is_refused_as_such(given: int) -> None:
+    msg = refused(GicImage(), "QEMU-NUM-CPUS-MISMATCH", num_cpus=given)
+    assert msg == f"QEMU-NUM-CPUS-MISMATCH --num-cpus {given} is not in 1..8"
+
+
+@pytest.mark.parametrize(("machine_irqs", "intid"), [(64, 64), (64, 100), (288, 288)])
+def test_a_priority_beyond_num_irqs_is_refused_by_its_id(machine_irqs: int, intid: int) -> None:
+    """priority2 holds IDs 32..1019: the first ID past num_irqs is already refused, named
+    even when an SPI below it has a priority too."""
+    gic = GicImage().set("priority2", 0, 0x40).set("priority2", intid - 32, 0x80)
+    msg = refused(gic, "QEMU-IRQ-BEYOND-NUM-IRQS", machine=None, num_irqs=machine_irqs)
+    assert msg.startswith(f"QEMU-IRQ-BEYOND-NUM-IRQS irq {intid} (SPI {intid - 32}): priority set")
+
+
+def test_a_priority_on_the_last_id_is_taken() -> None:
+    gic = GicImage().set("priority2", 63 - 32, 0x80)
+    st = run(gic, machine=None, num_irqs=64).state
+    assert st.shared.priority[31] == 0x80
