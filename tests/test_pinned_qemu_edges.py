@@ -61,3 +61,13 @@ def test_a_priority_on_the_last_id_is_taken() -> None:
     gic = GicImage().set("priority2", 63 - 32, 0x80)
     st = run(gic, machine=None, num_irqs=64).state
     assert st.shared.priority[31] == 0x80
+
+
+@pytest.mark.parametrize("name", ["enabled", "group"])
+def test_a_partial_spi_mask_is_named_alone(name: str) -> None:
+    """SPI enabled/group masks are 0x00 or 0xff in both devices (§5.2, §5.5); only the SPI
+    with another value is named, not the SPIs at 0x00 or 0xff around it."""
+    gic = GicImage().irq(40, **{name: 0x01}).irq(41, **{name: 0xFF})
+    msg = refused(gic, "QEMU-VALUE-IMPOSSIBLE")
+    assert msg.startswith(f"QEMU-VALUE-IMPOSSIBLE irq 40 (SPI 8): the SPI {name} mask is "
+                          "neither 0x00 nor 0xff")

@@ -533,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
             for m in ms:
                 print(f"{m.file}:{m.line} [{m.scope}] {m.original} -> {m.mutant}")
         return 0
-    known = {(e["scope"], e["original"], e["mutant"], e.get("nth", 0)): e["reason"] for e in
+    known = {(e["file"], e["scope"], e["original"], e["mutant"], e.get("nth", 0)): e["reason"]
+             for e in
              (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
     alive = None
     if args.rerun:
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
                         with args.progress.open("a") as f:
                             f.write(json.dumps([m.file, m.line, *m.key(), m.status,
                                                 m.seconds]) + "\n")
-                if m.status in ("survived", "not-covered") and m.key() in known:
+                if m.status in ("survived", "not-covered") and (m.file, *m.key()) in known:
                     m.status = "equivalent"
                 print(f"[{i}/{len(ms)}] {m.status:11} {m.file}:{m.line} "
                       f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
@@ -598,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     def row(m: Mutant) -> dict[str, Any]:
         keep = ("file", "line", "scope", "original", "mutant", "nth", "status", "seconds")
         return {k: v for k, v in asdict(m).items() if k in keep} | (
-            {"reason": known[m.key()]} if m.key() in known else {})
+            {"reason": known[(m.file, *m.key())]} if (m.file, *m.key()) in known else {})
 
     report = {"seed": args.seed, "sample": args.sample, "seconds": round(time.perf_counter() - t0),
               "density": args.density, "modules": rows, "packages": by_package,
