@@ -9,7 +9,10 @@ import pytest
 from test_pinned_qemu import refused, run
 from test_qemu_support import GicImage
 
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
 from gicmig.views.qemu.accel import evidence, slots_in_use
+from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.vmstate import ArmGicSection
 
@@ -71,3 +74,32 @@ def test_a_partial_spi_mask_is_named_alone(name: str) -> None:
     msg = refused(gic, "QEMU-VALUE-IMPOSSIBLE")
     assert msg.startswith(f"QEMU-VALUE-IMPOSSIBLE irq 40 (SPI 8): the SPI {name} mask is "
                           "neither 0x00 nor 0xff")
+
+
+# --- export: what the TCG GIC holds -------------------------------------------------------------
+def _tcg_virt(num_cpus: int = 1) -> tuple[GicState, GicConfig]:
+    cfg = GicConfig(num_cpus, 288, priority_bits=8, min_bpr=0, sgi_enables_rao_wi=True,
+                    ppi_trigger_programmable=True, num_lrs=4, virtual_priority_bits=5,
+                    virtual_preemption_bits=5)  # QEMU 7.2 virt, TCG, virtualization=on
+    return GicState.reset(cfg), cfg
+
+
+@pytest.mark.parametrize(("hcr", "line"), [(0x0, 0), (0x3, 1)])
+def test_maintenance_line_follows_the_gich_and_spares_the_other_ppis(hcr: int,
+                                                                      line: int) -> None:
+    """The virt board wires GICH maintenance to PPI 25 (ID 25): its line level is what HCR
+    and MISR drive (HCR 0x3 = En + UIE with no valid LR: MISR.U, line high). A wrong level
+    is a loss (strict export refuses it); lenient export sets it, other PPI lines kept."""
+    st, cfg = _tcg_virt()
+    st.virtual[0].hcr = hcr
+    b = st.banked[0]
+    b.line_level = (1 - line) << 25 | 1 << 27 | 1 << 30
+    with pytest.raises(QemuUnrepresentable) as info:
+        fit_tcg(st, cfg)
+    assert [v.code for v in info.value.violations] == ["QEMU-EXPORT-MAINTENANCE-LEVEL"]
+    fitted, losses = fit_tcg(st, cfg, lenient=True)
+    assert [(v.code, v.path) for v in losses] == [
+        ("QEMU-EXPORT-MAINTENANCE-LEVEL", "cpu0 irq 25 (PPI 9)")]
+    assert fitted.banked[0].line_level == line << 25 | 1 << 27 | 1 << 30
+    b.line_level = line << 25 | 1 << 27
+    assert fit_tcg(st, cfg)[1] == []
