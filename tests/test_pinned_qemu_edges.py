@@ -5,12 +5,15 @@ slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
 
 from __future__ import annotations
 
+import io
+
 import pytest
-from test_pinned_qemu import refused, run
+from test_pinned_qemu import _target, refused, run
 from test_qemu_support import GicImage
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
+from gicmig.errors import GicmigError
 from gicmig.views.qemu.accel import evidence, slots_in_use
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
@@ -103,3 +106,35 @@ def test_maintenance_line_follows_the_gich_and_spares_the_other_ppis(hcr: int,
     assert fitted.banked[0].line_level == line << 25 | 1 << 27 | 1 << 30
     b.line_level = line << 25 | 1 << 27
     assert fit_tcg(st, cfg)[1] == []
+
+
+@pytest.mark.parametrize(("bits", "ok"), [(9, False), (10, True), (16, True), (17, False)])
+def test_target_page_bits_are_armv7_and_armv8_page_sizes(bits: int, ok: bool) -> None:
+    """ARM's TARGET_PAGE_BITS: 10 (1 KiB, TARGET_PAGE_BITS_MIN) up to 16 (64 KiB) (literal
+    edges; test_hostile_memory.py holds the allocation side)."""
+    from test_hostile_memory import _with_page_bits
+
+    from gicmig.views.qemu.stream import read_arm_gic
+
+    data = io.BytesIO(_with_page_bits(bits))
+    if not ok:
+        with pytest.raises(GicmigError) as info:
+            read_arm_gic(data)
+        assert (info.value.code, f"target-page-bits is {bits}" in info.value.message) == (
+            "QEMU-FRAMING", True)
+        return
+    try:
+        read_arm_gic(data)
+    except GicmigError as exc:  # 1 KiB pages contradict the synthetic stream's 4 KiB records
+        assert "target-page-bits" not in exc.message
+
+
+def test_kvm_last_spi_edge_is_read() -> None:
+    """kvm-arm-gic: a latched SPI is split (latch OR line unknown) only if it is level; the
+    last SPI of virt (ID 287) edge-triggered and pending is a plain latch."""
+    gic = GicImage.kvm(2).irq(287, pending=0xFF, edge=1).irq(286, pending=0xFF)
+    gic.main[_target(287)] = gic.main[_target(286)] = 0x01
+    sh = run(gic, accel="kvm").state.shared
+    assert sh.pending_latch == 0b11 << 254
+    assert sh.pending_split_unknown == 1 << 254
+    assert sh.edge == 1 << 255
