@@ -317,6 +317,9 @@ class Scratch:
         self.tmp = Path(tempfile.mkdtemp(prefix="gicmig-mutate-"))
         self.repo = self.tmp / "repo"
         shutil.copytree(ROOT, self.repo, ignore=IGNORE, symlinks=True)
+        shared = ROOT.parent / "shared"  # ../shared (real QEMU streams), as tests find it
+        if shared.is_dir():
+            (self.tmp / "shared").symlink_to(shared)
         self.proc: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[str] | None = None
 
