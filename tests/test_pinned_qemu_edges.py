@@ -138,3 +138,41 @@ def test_kvm_last_spi_edge_is_read() -> None:
     assert sh.pending_latch == 0b11 << 254
     assert sh.pending_split_unknown == 1 << 254
     assert sh.edge == 1 << 255
+
+
+# --- what a guest reads from QEMU's TCG GIC (views/qemu/registers.py) ---------------------------
+def test_read_back_id_registers_are_qemus() -> None:
+    """gic_dist_readb / gic_cpu_read: ARM (0x43b) as implementer; GICC_IIDR architecture
+    version 2 in [19:16]."""
+    from gicmig.views.qemu.registers import QEMU_GICC_IIDR, QEMU_GICD_IIDR, tcg_registers
+
+    assert (QEMU_GICD_IIDR, QEMU_GICC_IIDR) == (0x0000_043B, 0x0002_043B)
+    regs = tcg_registers(GicState.reset(GicConfig.qemu_virt(1)))
+    assert (regs[("GICD", None, 0x008)], regs[("GICC", 0, 0xFC)]) == (0x43B, 0x0002_043B)
+
+
+def test_read_back_apr_words_of_every_level() -> None:
+    """GICC_APRn / GICC_NSAPRn: level L is bit L mod 32 of word L / 32 (levels 0, 31, 32,
+    127: words 0, 0, 1, 3)."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    st = GicState.reset(GicConfig.qemu_virt(1))
+    st.cpu[0].active_group0 = 1 << 0 | 1 << 31 | 1 << 32
+    st.cpu[0].active_group1 = 1 << 127
+    regs = tcg_registers(st)
+    assert [regs[("GICC", 0, 0xD0 + 4 * n)] for n in range(4)] == [0x8000_0001, 1, 0, 0]
+    assert [regs[("GICC", 0, 0xE0 + 4 * n)] for n in range(4)] == [0, 0, 0, 0x8000_0000]
+
+
+@pytest.mark.parametrize(("group", "hppir"), [(0, 27), (1, 1022)])
+def test_read_back_hppir_of_a_ppi_by_its_group(group: int, hppir: int) -> None:
+    """GICC_HPPIR without AckCtl: the ID of a group 0 interrupt, 1022 for group 1."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    st = GicState.reset(GicConfig.qemu_virt(1))
+    st.enable_grp0 = st.enable_grp1 = True
+    b = st.banked[0]
+    b.enabled, b.pending_latch, b.group = 0xFFFF | 1 << 27, 1 << 27, group << 27 | 1 << 26
+    b.priority = bytes(27) + b"\x40"
+    st.cpu[0].ctlr, st.cpu[0].pmr = 0x3, 0xF0
+    assert tcg_registers(st)[("GICC", 0, 0x18)] == hppir
