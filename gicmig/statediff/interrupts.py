@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from gicmig.arch import labels
-from gicmig.arch.bitmaps import nonzero_positions, runs
+from gicmig.arch.bitmaps import nonzero_positions, runs, set_bits
 from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.arch.registers import (
     DIST_BANKS,
@@ -20,9 +20,12 @@ from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
 from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
-    UNKNOWN,
+    At,
     Change,
     IgnoreMask,
+    Missing,
+    RegRef,
+    Value,
     span,
 )
 
@@ -77,6 +80,18 @@ def _irq_register(attr: str, first: int, last: int) -> str | None:
     return f"{where}, banked" if first < NUM_PRIVATE else where
 
 
+def irq_reg_ref(attr: str, intid: int) -> RegRef | None:
+    """The register word, offset and bits that show `attr` of interrupt `intid`."""
+    bank = _REGS.get(attr)
+    if bank is None:
+        return None
+    name, pos = bank.locate(intid)
+    width = 1 if attr == "edge" else bank.bits
+    lo = pos + _EDGE_BIT.shift if attr == "edge" else pos
+    offset = bank.offset + 4 * (intid // (32 // bank.bits))
+    return RegRef(name, offset, ((1 << width) - 1) << lo)
+
+
 def irq_register(attr: str, intid: int) -> str | None:
     """The register and bit(s) that show `attr` of interrupt `intid`, as `--registers`
     names them (`GICD_ISENABLER1 bit 8`), or None where no register shows it."""
@@ -103,8 +118,8 @@ class Section:
                          for lo, hi in pairwise(cuts)]
         self.cuts = frozenset(cuts)
         self.n = n
-        # (first, attribute order, last, attribute, old, new)
-        self.found: list[tuple[int, int, int, str, str, str]] = []
+        # (first, attribute order, last, attribute, old, new): typed values
+        self.found: list[tuple[int, int, int, str, Value, Value]] = []
 
     def absent(self, k: int) -> tuple[bool, bool]:
         return k >= self.a.count, k >= self.b.count
@@ -122,20 +137,21 @@ class Section:
                 for lo, _, seg in self.segments:
                     oa, ob = self.absent(lo)
                     for first, last in runs(m & seg):
-                        self.found.append((first, order, last, attr, ABSENT if oa else da,
-                                           ABSENT if ob else db))
+                        self.found.append((first, order, last, attr,
+                                           Missing.ABSENT if oa else da,
+                                           Missing.ABSENT if ob else db))
 
-    def vector(self, attr: str, show: Callable[[_Side, int], str], extra: int = 0) -> None:
+    def vector(self, attr: str, show: Callable[[_Side, int], Value], extra: int = 0) -> None:
         """A byte-vector attribute; `extra` adds elements that changed elsewhere (active)."""
         idx = _changed_bytes(self.a.vecs[attr], self.b.vecs[attr], self.n)
         if extra:
             idx = sorted({*idx, *(k for f, la in runs(extra) for k in range(f, la + 1))})
         a, b, order, found, cuts = self.a, self.b, _ORDER[attr], self.found, self.cuts
         first = last = -2
-        cur: tuple[str, str] | None = None
+        cur: tuple[Value, Value] | None = None
         for k in idx:
-            old = ABSENT if k >= a.count else show(a, k)
-            new = ABSENT if k >= b.count else show(b, k)
+            old = Missing.ABSENT if k >= a.count else show(a, k)
+            new = Missing.ABSENT if k >= b.count else show(b, k)
             if old == new:
                 continue
             if k == last + 1 and (old, new) == cur and k not in cuts:
@@ -152,18 +168,57 @@ class Section:
         for lo, hi, _ in self.segments:
             oa, ob = self.absent(lo)
             if oa != ob:
-                self.found.append((lo, -1, hi - 1, "", ABSENT if oa else PRESENT,
-                                   ABSENT if ob else PRESENT))
+                self.found.append((lo, -1, hi - 1, "", not oa, not ob))
 
     def changes(self, mask: IgnoreMask) -> Iterator[Change]:
         base, cpu = self.base, self.cpu
-        for first, _, last, attr, old, new in sorted(self.found):
+        for first, _, last, attr, old, new in sorted(self.found, key=_found_key):
             spans = (_unmasked(self, first, last, attr, mask) if mask.active and first != last
                      else ((first, last),))
+            show = _DISPLAY.get(attr, _show_value)
             for f, la in spans:
                 ids = labels.irq_range(base + f, base + la, cpu)
                 path = f"{ids} {attr}" if attr else ids
-                yield Change(path, old, new, _irq_register(attr, base + f, base + la))
+                at = At("interrupt", attr or "present", cpu if base + f < NUM_PRIVATE else None,
+                        (base + f, base + la), bank=attr or None)
+                yield Change(path, show(old), show(new), _irq_register(attr, base + f, base + la),
+                             at, (old, new))
+
+
+def _found_key(t: tuple[int, int, int, str, Value, Value]) -> tuple[int, int, int]:
+    return t[0], t[1], t[2]
+
+
+def _show_value(v: Value) -> str:
+    """Display of a one-bit value (`0`/`1`), of existence (`present`/`absent`), of a CPU
+    number (`none` when not active), or of a missing value."""
+    if isinstance(v, Missing):
+        return v.value
+    if v is None:
+        return "none"
+    if v is True or v is False:
+        return "1" if v else "0"
+    return str(v)
+
+
+def _show_present(v: Value) -> str:
+    return v.value if isinstance(v, Missing) else PRESENT if v else ABSENT
+
+
+def _show_prio_value(v: Value) -> str:
+    return v.value if isinstance(v, Missing) else f"{v:#04x}"
+
+
+def _show_cpu_set(v: Value) -> str:
+    if isinstance(v, tuple):
+        return labels.cpus(sum(1 << c for c in v))
+    return _show_value(v)
+
+
+_DISPLAY: dict[str, Callable[[Value], str]] = {
+    "": _show_present, "priority": _show_prio_value, "targets": _show_cpu_set,
+    "sources": _show_cpu_set,
+}
 
 
 def _unmasked(sec: Section, first: int, last: int, attr: str,
@@ -180,29 +235,29 @@ def _unmasked(sec: Section, first: int, last: int, attr: str,
     yield from runs(keep)
 
 
-def _classes(side: _Side, attr: str, full: int) -> list[tuple[str, int]]:
+def _classes(side: _Side, attr: str, full: int) -> list[tuple[Value, int]]:
     v = side.bits[attr]
     if attr in ("pending_latch", "line_level"):
         u = side.bits["pending_split_unknown"]
-        return [(UNKNOWN, u), ("0", full & ~v & ~u), ("1", v & ~u)]
-    return [("0", full & ~v), ("1", v)]
+        return [(Missing.UNKNOWN, u), (False, full & ~v & ~u), (True, v & ~u)]
+    return [(False, full & ~v), (True, v)]
 
 
-def _show_prio(side: _Side, k: int) -> str:
-    return f"{side.vecs['priority'][k]:#04x}"
+def _prio(side: _Side, k: int) -> Value:
+    return side.vecs["priority"][k]
 
 
-def _show_cpus(attr: str) -> Callable[[_Side, int], str]:
-    return lambda side, k: labels.cpus(side.vecs[attr][k])
+def _cpus(attr: str) -> Callable[[_Side, int], Value]:
+    return lambda side, k: tuple(set_bits(side.vecs[attr][k]))
 
 
-def _show_who(attr: str) -> Callable[[_Side, int], str]:
-    def show(side: _Side, k: int) -> str:
+def _who(attr: str) -> Callable[[_Side, int], Value]:
+    def typed(side: _Side, k: int) -> Value:
         who = side.vecs[attr][k]
         if not side.bits["active"] >> k & 1 and not who:
-            return "none"
-        return UNKNOWN if who == UNKNOWN_CPU else str(who)
-    return show
+            return None
+        return Missing.UNKNOWN if who == UNKNOWN_CPU else who
+    return typed
 
 
 def spi_changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
@@ -227,14 +282,14 @@ def _spi_side(st: GicState, n: int) -> _Side:
 def interrupt_changes(sec: Section, vectors: tuple[str, ...]) -> None:
     for attr in _BITS:
         sec.classes(attr)
-    sec.vector("priority", _show_prio)
+    sec.vector("priority", _prio)
     active = sec.a.bits["active"] ^ sec.b.bits["active"]
     for attr in vectors:
         if attr in ("active_cpu", "active_source"):
             limit = (1 << len(sec.a.vecs[attr])) - 1
-            sec.vector(attr, _show_who(attr), active & limit)
+            sec.vector(attr, _who(attr), active & limit)
         else:
-            sec.vector(attr, _show_cpus(attr))
+            sec.vector(attr, _cpus(attr))
 
 
 def banked_side(bk: BankedInterrupts, present: bool) -> _Side:
