@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from importlib import import_module
+from typing import Any, NoReturn
 
 from gicmig import __version__
 
@@ -57,6 +58,38 @@ def _docs_line() -> str:
     return f"docs/NAME.md named in help texts: {docs_dir()}"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse as gicmig uses it: no option abbreviation on any parser (subparsers are
+    built with this class too: argparse's own allow_abbrev=False reaches only the parser
+    it is given, on Python 3.10-3.13), and a suggestion for a mistyped command, option or
+    choice (the suggestion code loads only on that error)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            from gicmig.cli._suggest import invalid_choice
+
+            raise invalid_choice(action, value)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            from gicmig.cli._suggest import unrecognized
+
+            self.error(unrecognized(self, ns, extras))
+        return ns
+
+    def error(self, message: str) -> NoReturn:
+        from gicmig.cli._suggest import PLAIN
+
+        if message.startswith(PLAIN):  # a mistyped command or option: one line
+            self.exit(2, f"{self.prog}: {message}\n")
+        super().error(message)
+
+
 class Subcommands:
     """The top-level subcommand table, with named groups (`import`, `export`, `schema`)."""
 
@@ -85,7 +118,7 @@ class Subcommands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gicmig",
         description="Serialize, validate, convert and diff GICv2 migration state.",
         epilog=f"{EPILOG}\n{_docs_line()}", formatter_class=argparse.RawDescriptionHelpFormatter)
