@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "gicmig.cli.diff_cmds",
     "gicmig.cli.show_cmds",
     "gicmig.cli.gich_cmds",
+    "gicmig.cli.completion_cmds",
 ]
 
 EPILOG = """examples:
@@ -102,8 +103,10 @@ class Subcommands:
         table = self._top if group is None else self._group(group)
         if "docs/" in help + (epilog or ""):
             epilog = f"{epilog}\n\n{_docs_line()}" if epilog else _docs_line()
-        return table.add_parser(name, help=help, description=help, epilog=epilog,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = table.add_parser(name, help=help, description=help, epilog=epilog,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        _color_option(p, argparse.SUPPRESS)  # after the command too; does not undo one before it
+        return p
 
     def _group(self, name: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         if name not in self._groups:
@@ -117,12 +120,19 @@ class Subcommands:
         return self._groups[name]
 
 
+def _color_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--color", choices=("auto", "always", "never"), default=default,
+                        help="colour the text output: auto (default) only on a terminal and "
+                             "not when NO_COLOR is set; always; never")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="gicmig",
         description="Serialize, validate, convert and diff GICv2 migration state.",
         epilog=f"{EPILOG}\n{_docs_line()}", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gicmig {__version__}")
+    _color_option(parser, "auto")
     sub = Subcommands(parser)
     for name in COMMAND_MODULES:
         import_module(name).register(sub)
@@ -135,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    from gicmig.cli._color import configure
     from gicmig.cli._run import run
 
+    configure(args.color)
     return run(args)
 
 

@@ -113,6 +113,8 @@ def _write_report(args: argparse.Namespace, a: GicState, b: GicState,
         write_atomic(out, diff_page(a, b, changes, names=(args.old, args.new)).encode())
     elif out != "-":
         write_atomic(out, _report(args, changes).encode())
+    elif args.format == "text":
+        sys.stdout.write(_coloured(args, changes))
     else:
         sys.stdout.write(_report(args, changes))
 
@@ -123,6 +125,21 @@ def _report(args: argparse.Namespace, changes: Diff) -> str:
 
         return dumps(changes.document(old=args.old, new=args.new))
     return "".join(c.render(args.registers) + "\n" for c in changes)
+
+
+def _coloured(args: argparse.Namespace, changes: Diff) -> str:
+    """The text report for stdout: old values red, new green, registers dim, where the
+    terminal gets colour (gicmig.cli._color); else exactly `_report`."""
+    from gicmig.cli._color import enabled, paint
+
+    if not enabled(sys.stdout):
+        return _report(args, changes)
+    out = sys.stdout
+    lines = []
+    for c in changes:
+        reg = f" {paint(f'[{c.register}]', 'dim', out)}" if args.registers and c.register else ""
+        lines.append(f"{c.path}: {paint(c.old, 'bad', out)} -> {paint(c.new, 'new', out)}{reg}\n")
+    return "".join(lines)
 
 
 def _print_error_document(path: str, exc: GicmigError) -> None:
