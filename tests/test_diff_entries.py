@@ -198,3 +198,12 @@ def test_every_golden_diff_json_output_follows_its_schema(
         assert doc["exit"] == status and doc["count"] == len(doc["changes"])
         kinds |= {c["kind"] for c in doc["changes"]}
     assert {"config", "interrupt", "cpu", "gicc", "gich", "provenance"} <= kinds
+
+
+def test_ignore_leaves_out_the_entries_of_what_it_names() -> None:
+    a = base()
+    b = a.copy()
+    b.shared.enabled |= 0xFF << 8  # irq 40-47
+    b.cpu[0].pmr = 0x80
+    got = diff(a, b, ignore=["*irq 42 (SPI 10) *", "cpu0 gicc.*"]).entries()
+    assert [e.intid for e in got] == [40, 41, 43, 44, 45, 46, 47]
