@@ -10,8 +10,9 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, NamedTuple
 
 from gicmig.arch.registers import (
     LR_STATES,
@@ -56,13 +57,13 @@ class RegRef:
         return (self.mask & -self.mask).bit_length() - 1
 
 
-@dataclass(frozen=True, slots=True)
-class At:
+class At(NamedTuple):
     """Where a change is, structurally: `kind` (config, distributor, interrupt, cpu, gicc,
     gich, hypervisor, hyp, provenance), the `field`, the CPU where the fact is per CPU,
     interrupt IDs `ids` (first, last: one fact per ID), the LR number, the group priority
     of an active-priority level, and the register (`reg`, or `bank`: the attribute whose
-    distributor bank locates each ID's register)."""
+    distributor bank locates each ID's register). A plain tuple of these eight values is
+    as good (the diff's hot paths build those: a tuple costs far less than a class)."""
 
     kind: str
     field: str
@@ -84,8 +85,14 @@ class Change:
     old: str
     new: str
     register: str | None = None
-    at: At | None = field(default=None, compare=False, repr=False)
+    where: At | tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
     values: tuple[Value, Value] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def at(self) -> At | None:
+        """Where the change is, structurally (None for a change the diff did not build)."""
+        w = self.where
+        return w if w is None or isinstance(w, At) else At._make(w)
 
     def render(self, registers: bool = False) -> str:
         """`path: old -> new`, with ` [register]` appended when asked and known."""
@@ -146,7 +153,7 @@ def reg_ref(reg: Register, name: str | None = None, instance: str | None = None,
 
 
 def pair(path: str, old: str, new: str, absent: tuple[bool, bool] = (False, False),
-         register: str | None = None, at: At | None = None,
+         register: str | None = None, at: At | tuple[Any, ...] | None = None,
          values: tuple[Value, Value] | None = None) -> Iterator[Change]:
     """A change when the values differ; `absent` replaces a side that does not exist."""
     if old != new:
@@ -203,14 +210,21 @@ def field_changes(path: str, regs: tuple[Register, Register], values: tuple[int,
         fa, fb = by_a.get(f.name), by_b.get(f.name)
         old = _show_field(fa, fa.get(va) if fa else 0)
         new = _show_field(fb, fb.get(vb) if fb else 0)
+        if old == new:
+            continue
         where = f"{name} {span(f.shift, f.shift + f.width - 1)}"
-        fat = None if at is None else replace(at, field=f"{at.field}.{f.name}",
-                                              reg=RegRef(name, where_at, f.mask))
+        fat = None if at is None else _field_at(at, f.name, RegRef(name, where_at, f.mask))
         typed = (_typed_field(fa, fa.get(va) if fa else 0),
                  _typed_field(fb, fb.get(vb) if fb else 0))
         yield from pair(f"{path}.{f.name}", old, new, absent, where, fat, typed)
     resa, resb = va & ra.reserved_mask, vb & rb.reserved_mask
-    rat = None if at is None else replace(at, field=f"{at.field}.reserved",
-                                          reg=RegRef(name, where_at, ra.reserved_mask))
-    yield from pair(f"{path}.reserved", f"{resa:#x}", f"{resb:#x}", absent,
-                    f"{name} reserved bits", rat, (resa, resb))
+    if resa != resb:
+        rat = None if at is None else _field_at(at, "reserved",
+                                                RegRef(name, where_at, ra.reserved_mask))
+        yield from pair(f"{path}.reserved", f"{resa:#x}", f"{resb:#x}", absent,
+                        f"{name} reserved bits", rat, (resa, resb))
+
+
+def _field_at(at: At, name: str, reg: RegRef) -> At:
+    """`at` (a register) narrowed to its field `name`."""
+    return At(at.kind, f"{at.field}.{name}", at.cpu, at.ids, at.lr, at.priority, reg)

@@ -20,7 +20,6 @@ from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
 from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
-    At,
     Change,
     IgnoreMask,
     Missing,
@@ -171,53 +170,34 @@ class Section:
                 self.found.append((lo, -1, hi - 1, "", not oa, not ob))
 
     def changes(self, mask: IgnoreMask) -> Iterator[Change]:
-        base, cpu = self.base, self.cpu
-        for first, _, last, attr, old, new in sorted(self.found, key=_found_key):
+        base, cpu = self.base, self.cpu  # cpu is None for SPIs
+        # (first, order, last) is unique in `found`, so the values are never compared
+        for first, _, last, attr, old, new in sorted(self.found):
             spans = (_unmasked(self, first, last, attr, mask) if mask.active and first != last
                      else ((first, last),))
-            show = _DISPLAY.get(attr, _show_value)
+            text = _TEXT.get(attr, _BIT_TEXT)
             for f, la in spans:
                 ids = labels.irq_range(base + f, base + la, cpu)
                 path = f"{ids} {attr}" if attr else ids
-                at = At("interrupt", attr or "present", cpu if base + f < NUM_PRIVATE else None,
-                        (base + f, base + la), bank=attr or None)
-                yield Change(path, show(old), show(new), _irq_register(attr, base + f, base + la),
-                             at, (old, new))
+                where = ("interrupt", attr or "present", cpu, (base + f, base + la), None, None,
+                         None, attr or None)  # an At, as a plain tuple (see At)
+                yield Change(path, text[old], text[new], _irq_register(attr, base + f, base + la),
+                             where, (old, new))
 
 
-def _found_key(t: tuple[int, int, int, str, Value, Value]) -> tuple[int, int, int]:
-    return t[0], t[1], t[2]
-
-
-def _show_value(v: Value) -> str:
-    """Display of a one-bit value (`0`/`1`), of existence (`present`/`absent`), of a CPU
-    number (`none` when not active), or of a missing value."""
-    if isinstance(v, Missing):
-        return v.value
-    if v is None:
-        return "none"
-    if v is True or v is False:
-        return "1" if v else "0"
-    return str(v)
-
-
-def _show_present(v: Value) -> str:
-    return v.value if isinstance(v, Missing) else PRESENT if v else ABSENT
-
-
-def _show_prio_value(v: Value) -> str:
-    return v.value if isinstance(v, Missing) else f"{v:#04x}"
-
-
-def _show_cpu_set(v: Value) -> str:
-    if isinstance(v, tuple):
-        return labels.cpus(sum(1 << c for c in v))
-    return _show_value(v)
-
-
-_DISPLAY: dict[str, Callable[[Value], str]] = {
-    "": _show_present, "priority": _show_prio_value, "targets": _show_cpu_set,
-    "sources": _show_cpu_set,
+# How each attribute's typed values read in the text form (tables: one lookup per value).
+_MISSING_TEXT: dict[Value, str] = {m: m.value for m in Missing}
+_BIT_TEXT: dict[Value, str] = {False: "0", True: "1", **_MISSING_TEXT}
+_CPU_SETS: tuple[tuple[int, ...], ...] = tuple(tuple(set_bits(m)) for m in range(256))
+_CPU_SET_TEXT: dict[Value, str] = {**{_CPU_SETS[m]: labels.cpus(m) for m in range(256)},
+                                   **_MISSING_TEXT}
+_WHO_TEXT: dict[Value, str] = {None: "none", **{n: str(n) for n in range(256)},
+                               **_MISSING_TEXT}
+_TEXT: dict[str, dict[Value, str]] = {
+    "": {True: PRESENT, False: ABSENT},
+    "priority": {**{p: f"{p:#04x}" for p in range(256)}, **_MISSING_TEXT},
+    "targets": _CPU_SET_TEXT, "sources": _CPU_SET_TEXT,
+    "active_cpu": _WHO_TEXT, "active_source": _WHO_TEXT,
 }
 
 
@@ -248,7 +228,7 @@ def _prio(side: _Side, k: int) -> Value:
 
 
 def _cpus(attr: str) -> Callable[[_Side, int], Value]:
-    return lambda side, k: tuple(set_bits(side.vecs[attr][k]))
+    return lambda side, k: _CPU_SETS[side.vecs[attr][k]]
 
 
 def _who(attr: str) -> Callable[[_Side, int], Value]:

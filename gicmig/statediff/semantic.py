@@ -81,7 +81,7 @@ def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> Diff:
     if a._pb == b._pb:
         return Diff()
     mask = IgnoreMask(ignore)
-    return Diff(c for c in _changes(a, b, mask) if not mask(c.path))
+    return Diff([c for c in _changes(a, b, mask) if not mask(c.path)])
 
 
 def _changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
@@ -98,36 +98,48 @@ def _changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
 # --- parameters, distributor, provenance ---------------------------------------------------
 _TYPER_FIELDS = {"num_cpus": "cpu_number", "num_irqs": "it_lines_number",
                  "security_extensions": "security_extn"}
+_CONFIG_NAMES = ("num_cpus", "num_irqs", "priority_bits", "min_bpr", "sgi_enables_rao_wi",
+                 "ppi_trigger_programmable", "security_extensions")
+_VTR_FIELDS = (("num_lrs", "list_regs"), ("priority_bits", "pri_bits"),
+               ("preemption_bits", "pre_bits"))
+# The register reference (text) and the structural address of each shared fact, built once.
+_CONFIG_REG = {name: field_ref(GICD_TYPER, f) for name, f in _TYPER_FIELDS.items()}
+_CONFIG_AT = {name: At("config", name, reg=reg_ref(GICD_TYPER, _TYPER_FIELDS[name])
+                       if name in _TYPER_FIELDS else None)
+              for name in ("revision", "virtualization", *_CONFIG_NAMES)}
+_VTR_REG = {name: field_ref(GICH_VTR, f) for name, f in _VTR_FIELDS}
+_VTR_AT = {name: At("config", f"virtualization.{name}", reg=reg_ref(GICH_VTR, f))
+           for name, f in _VTR_FIELDS}
+_CTLR_REG = {name: field_ref(GICD_CTLR, name) for name in ("enable_grp0", "enable_grp1")}
+_CTLR_AT = {name: At("distributor", name, reg=reg_ref(GICD_CTLR, name))
+            for name in ("enable_grp0", "enable_grp1")}
+_PROVENANCE = ("tool", "tool_version", "source", "vmm", "vmm_version", "gicd_iidr",
+               "host_kernel")
+_PROV_AT = {name: At("provenance", name, reg=reg_ref(GICD_IIDR) if name == "gicd_iidr"
+                     else None) for name in _PROVENANCE}
 
 
 def _config(ca: GicConfig, cb: GicConfig) -> Iterator[Change]:
     yield from pair("config.revision", ca.revision, cb.revision,
-                    at=At("config", "revision"), values=(ca.revision, cb.revision))
-    for name in ("num_cpus", "num_irqs", "priority_bits", "min_bpr", "sgi_enables_rao_wi",
-                 "ppi_trigger_programmable", "security_extensions"):
+                    at=_CONFIG_AT["revision"], values=(ca.revision, cb.revision))
+    for name in _CONFIG_NAMES:
         va, vb = getattr(ca, name), getattr(cb, name)
         if va == vb:
             continue
         show = show_bool if isinstance(va, bool) else str
-        typer = _TYPER_FIELDS.get(name)
-        yield from pair(f"config.{name}", show(va), show(vb),
-                        register=field_ref(GICD_TYPER, typer) if typer else None,
-                        at=At("config", name, reg=reg_ref(GICD_TYPER, typer) if typer else None),
-                        values=(va, vb))
+        yield from pair(f"config.{name}", show(va), show(vb), register=_CONFIG_REG.get(name),
+                        at=_CONFIG_AT[name], values=(va, vb))
     va, vb = ca.virtualization, cb.virtualization
     if va is None and vb is None:
         return
     yield from pair("config.virtualization", ABSENT if va is None else PRESENT,
-                    ABSENT if vb is None else PRESENT, at=At("config", "virtualization"),
+                    ABSENT if vb is None else PRESENT, at=_CONFIG_AT["virtualization"],
                     values=(va is not None, vb is not None))
-    for name, field in (("num_lrs", "list_regs"), ("priority_bits", "pri_bits"),
-                        ("preemption_bits", "pre_bits")):
+    for name, _ in _VTR_FIELDS:
         ta: Value = Missing.ABSENT if va is None else getattr(va, name)
         tb: Value = Missing.ABSENT if vb is None else getattr(vb, name)
         yield from pair(f"config.virtualization.{name}", _show(ta), _show(tb),
-                        register=field_ref(GICH_VTR, field),
-                        at=At("config", f"virtualization.{name}",
-                              reg=reg_ref(GICH_VTR, field)), values=(ta, tb))
+                        register=_VTR_REG[name], at=_VTR_AT[name], values=(ta, tb))
 
 
 def _show(value: Value) -> str:
@@ -136,8 +148,7 @@ def _show(value: Value) -> str:
 
 def _distributor(a: GicState, b: GicState) -> Iterator[Change]:
     yield from pair("distributor.enable_grp0", show_bit(a.enable_grp0), show_bit(b.enable_grp0),
-                    register=field_ref(GICD_CTLR, "enable_grp0"),
-                    at=At("distributor", "enable_grp0", reg=reg_ref(GICD_CTLR, "enable_grp0")),
+                    register=_CTLR_REG["enable_grp0"], at=_CTLR_AT["enable_grp0"],
                     values=(bool(a.enable_grp0), bool(b.enable_grp0)))
 
     def grp1(st: GicState) -> str:
@@ -146,22 +157,21 @@ def _distributor(a: GicState, b: GicState) -> Iterator[Change]:
     def grp1_value(st: GicState) -> Value:
         return Missing.UNKNOWN if st.enable_grp1_unknown else bool(st.enable_grp1)
 
-    yield from pair("distributor.enable_grp1", grp1(a), grp1(b),
-                    register=field_ref(GICD_CTLR, "enable_grp1"),
-                    at=At("distributor", "enable_grp1", reg=reg_ref(GICD_CTLR, "enable_grp1")),
-                    values=(grp1_value(a), grp1_value(b)))
+    old, new = grp1(a), grp1(b)
+    if old != new:
+        yield from pair("distributor.enable_grp1", old, new, register=_CTLR_REG["enable_grp1"],
+                        at=_CTLR_AT["enable_grp1"], values=(grp1_value(a), grp1_value(b)))
 
 
 def _provenance(a: GicState, b: GicState) -> Iterator[Change]:
     pa, pb = a.provenance, b.provenance
-    for name in ("tool", "tool_version", "source", "vmm", "vmm_version", "gicd_iidr",
-                 "host_kernel"):
+    for name in _PROVENANCE:
         va, vb = getattr(pa, name), getattr(pb, name)
-        iidr = name == "gicd_iidr"
+        if va == vb:
+            continue
         yield from pair(f"provenance.{name}", _prov(name, va), _prov(name, vb),
-                        register=GICD_IIDR.name if iidr else None,
-                        at=At("provenance", name, reg=reg_ref(GICD_IIDR) if iidr else None),
-                        values=(_prov_value(va), _prov_value(vb)))
+                        register=GICD_IIDR.name if name == "gicd_iidr" else None,
+                        at=_PROV_AT[name], values=(_prov_value(va), _prov_value(vb)))
 
 
 def _prov_value(value: str | int | None) -> Value:
@@ -196,7 +206,7 @@ def _cpu(a: GicState, b: GicState, c: int, mask: IgnoreMask, resets: _Resets) ->
     absent = (not has[0], not has[1])
     if has[0] != has[1]:
         yield Change(f"cpu{c}", ABSENT if absent[0] else PRESENT, ABSENT if absent[1] else PRESENT,
-                     at=At("cpu", "present", c), values=has)
+                     where=At("cpu", "present", c), values=has)
     # a side without this CPU compares as the other side's reset CPU, shown `absent`
     sa = a if has[0] else resets.of(1)
     sb = b if has[1] else resets.of(0)
@@ -215,16 +225,13 @@ def _gicc(c: int, ia: CpuInterface, ib: CpuInterface,
           absent: tuple[bool, bool]) -> Iterator[Change]:
     yield from field_changes(labels.cpu_reg(c, "gicc.ctlr"), (GICC_CTLR, GICC_CTLR),
                              (ia.ctlr, ib.ctlr), absent, at=At("gicc", "ctlr", c))
-    yield from pair(labels.cpu_reg(c, "gicc.pmr"), f"{ia.pmr:#04x}", f"{ib.pmr:#04x}", absent,
-                    field_ref(GICC_PMR, "priority"),
-                    At("gicc", "pmr", c, reg=reg_ref(GICC_PMR, "priority")), (ia.pmr, ib.pmr))
-    yield from pair(labels.cpu_reg(c, "gicc.bpr"), str(ia.bpr), str(ib.bpr), absent,
-                    field_ref(GICC_BPR, "binary_point"),
-                    At("gicc", "bpr", c, reg=reg_ref(GICC_BPR, "binary_point")), (ia.bpr, ib.bpr))
-    yield from pair(labels.cpu_reg(c, "gicc.abpr"), str(ia.abpr), str(ib.abpr), absent,
-                    field_ref(GICC_ABPR, "binary_point"),
-                    At("gicc", "abpr", c, reg=reg_ref(GICC_ABPR, "binary_point")),
-                    (ia.abpr, ib.abpr))
+    for name, reg, fmt in _GICC_WORDS:
+        va, vb = getattr(ia, name), getattr(ib, name)
+        if va != vb:
+            field = reg.fields[0].name  # the one field of GICC_PMR, _BPR, _ABPR
+            yield from pair(labels.cpu_reg(c, f"gicc.{name}"), format(va, fmt), format(vb, fmt),
+                            absent, field_ref(reg, field),
+                            At("gicc", name, c, reg=reg_ref(reg, field)), (va, vb))
     ga = (ia.active_group0, ia.active_group1, ia.active_group_unknown)
     gb = (ib.active_group0, ib.active_group1, ib.active_group_unknown)
     changed = (ga[0] ^ gb[0]) | (ga[1] ^ gb[1]) | (ga[2] ^ gb[2])
@@ -232,8 +239,12 @@ def _gicc(c: int, ia: CpuInterface, ib: CpuInterface,
         for level in range(first, last + 1):
             path = labels.cpu_reg(c, f"gicc.active_priority {2 * level:#04x}")
             yield from pair(path, _level(ga, level), _level(gb, level), absent,
-                            at=At("gicc", "active_priority", c, priority=2 * level),
+                            at=("gicc", "active_priority", c, None, None, 2 * level, None,
+                                None),
                             values=(_level_value(ga, level), _level_value(gb, level)))
+
+
+_GICC_WORDS = (("pmr", GICC_PMR, "#04x"), ("bpr", GICC_BPR, "d"), ("abpr", GICC_ABPR, "d"))
 
 
 def _level(groups: tuple[int, int, int], level: int) -> str:
@@ -261,7 +272,7 @@ def _gich(c: int, a: GicState, b: GicState, absent: tuple[bool, bool],
         return
     if has[0] != has[1] and not absent[0] and not absent[1]:
         yield Change(labels.cpu_reg(c, "gich"), PRESENT if has[0] else ABSENT,
-                     PRESENT if has[1] else ABSENT, at=At("gich", "present", c), values=has)
+                     PRESENT if has[1] else ABSENT, where=At("gich", "present", c), values=has)
     # a side without this virtual interface compares as the other side's reset one
     ia = a.virtual[c] if has[0] else resets.of(1).virtual[c]
     ib = b.virtual[c] if has[1] else resets.of(0).virtual[c]
@@ -270,8 +281,10 @@ def _gich(c: int, a: GicState, b: GicState, absent: tuple[bool, bool],
                              (ia.hcr, ib.hcr), gone, at=At("gich", "hcr", c))
     yield from field_changes(labels.cpu_reg(c, "gich.vmcr"), (GICH_VMCR, GICH_VMCR),
                              (ia.vmcr, ib.vmcr), gone, at=At("gich", "vmcr", c))
-    yield from pair(labels.cpu_reg(c, "gich.apr"), f"{ia.apr:#010x}", f"{ib.apr:#010x}", gone,
-                    GICH_APR.name, At("gich", "apr", c, reg=reg_ref(GICH_APR)), (ia.apr, ib.apr))
+    if ia.apr != ib.apr:
+        yield from pair(labels.cpu_reg(c, "gich.apr"), f"{ia.apr:#010x}", f"{ib.apr:#010x}", gone,
+                        GICH_APR.name, At("gich", "apr", c, reg=reg_ref(GICH_APR)),
+                        (ia.apr, ib.apr))
     yield from _lrs(c, ia, ib, gone)
 
 
