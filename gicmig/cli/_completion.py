@@ -68,8 +68,9 @@ def script(shell: str, parser: argparse.ArgumentParser) -> str:
         return _fish(prog, table)
     body = _bash(prog, table)
     if shell == "zsh":  # zsh runs the bash function through its bashcompinit layer
-        return (f"#compdef {prog}\n# {prog} completion for zsh: the bash function below, run "
-                "by zsh's bashcompinit\n(( $+functions[compdef] )) || "
+        return (f"# {prog} completion for zsh: the bash function below, run by zsh's "
+                f"bashcompinit;\n# load it with: source <({prog} completion zsh)\n"
+                "(( $+functions[compdef] )) || "
                 "{ autoload -U +X compinit && compinit; }\n"
                 "autoload -U +X bashcompinit && bashcompinit\n" + body)
     return body

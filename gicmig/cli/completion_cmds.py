@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 EPILOG = """examples:
   source <(gicmig completion bash)                  # this bash session; or add it to ~/.bashrc
-  gicmig completion zsh > "${fpath[1]}/_gicmig"     # zsh (then: compinit)
+  source <(gicmig completion zsh)                   # zsh; or add it to ~/.zshrc
   gicmig completion fish > ~/.config/fish/completions/gicmig.fish
 
 The script completes commands, subcommands, options, option choices and file arguments;
