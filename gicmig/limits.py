@@ -81,8 +81,9 @@ _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def _may_hold_surrogate(text: str | bytes) -> bool:
-    if isinstance(text, bytes):
-        return _SURROGATE_BYTES.search(text) is not None
+    if isinstance(text, bytes):  # UTF-16/32: the escape's bytes are not adjacent, so walk
+        return (json.detect_encoding(text) != "utf-8"
+                or _SURROGATE_BYTES.search(text) is not None)
     if _SURROGATE_ESCAPE.search(text):
         return True
     try:
