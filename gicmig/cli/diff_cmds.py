@@ -169,9 +169,11 @@ def _update(args: argparse.Namespace) -> int:
     except GicmigError as exc:
         if args.format != "json":
             raise
-        _print_error_document(getattr(args, "current_path", None) or "gicmig", exc,
-                              exc.exit_status)
-        return exc.exit_status
+        from gicmig.cli._run import exit_status
+
+        status = exit_status(exc)
+        _print_error_document(getattr(args, "current_path", None) or "gicmig", exc, status)
+        return status
     if args.format == "json":
         print(json.dumps({"format": "gicmig/fixture-update", "version": 1, "ok": status == 0,
                           "exit": status, "check": args.check, "files": records}))
