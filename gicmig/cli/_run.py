@@ -92,7 +92,7 @@ def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
 
     line = getattr(exc, "line", None)
     where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else path
-    text = one_line(str(exc))
-    if text.startswith(f"{exc.code} "):  # the reason code, coloured on a terminal
+    text = str(exc)  # one line already: GicmigError escapes its message
+    if text.startswith(f"{exc.code} "):
         text = paint(exc.code, "code", sys.stderr) + text[len(exc.code):]
-    print(f"{one_line(f'{where}: ')}{text}", file=sys.stderr)
+    print(f"{one_line(where)}: {text}", file=sys.stderr)

@@ -146,8 +146,8 @@ def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
             where = f"{r['path']}:{line}:{col}" if line else r["path"]
             place = f"{e['place']}: " if e.get("place") else ""
             at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
-            text = one_line(f"{place}{e['message']}{at}")
-            print(f"{one_line(where)}: {paint(e['code'], 'code', sys.stdout)} {text}")
+            print(f"{one_line(where)}: {paint(e['code'], 'code', sys.stdout)} "
+                  f"{one_line(place + e['message'] + at)}")
 
 
 def _info(args: argparse.Namespace) -> int:
