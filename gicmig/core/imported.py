@@ -5,9 +5,9 @@
 the state the same input always gives), whose `.import_report` says what the import
 changed and inferred:
 
-    >>> state = gicmig.import_kvm("tests/data/kvm/two-vcpu.json")  # doctest: +SKIP
-    >>> state.import_report.view, [v.code for v in state.import_report.normalized]
-    ('kvm', ['KVM-NEVER-RUN-BINARY-POINT'])
+    >>> state = gicmig.import_kvm("fixtures/kvm/two-vcpu.json")
+    >>> state.import_report.view, state.config.num_cpus
+    ('kvm', 2)
 
 The report is not part of the state: it is neither encoded nor compared, and `copy()`
 returns a plain `GicState`.
@@ -29,6 +29,10 @@ class ImportReport:
     `lenient=True`, the benign deviations of a QEMU stream or a GICH view), `derived` each
     fact it inferred from the active interrupts (gicmig.core.attribution). A view may add
     its own fields (`import_qemu`'s report adds where it found the section).
+
+    >>> report = gicmig.import_kvm("fixtures/kvm/two-vcpu.json").import_report
+    >>> report.view, report.normalized, report.derived[0].place
+    ('kvm', (), 'irq 48 (SPI 16)')
     """
 
     view: str  # "kvm", "qemu" or "gich"
@@ -40,6 +44,10 @@ class ImportedState(GicState):
     """A `GicState` from an importer, with `.import_report` (an `ImportReport`).
 
     `.normalizations` and `.derivations` are the report's `normalized` and `derived`.
+
+    >>> state = gicmig.import_kvm("fixtures/kvm/two-vcpu.json")
+    >>> isinstance(state, gicmig.GicState), len(gicmig.encode(state)) > 0
+    (True, True)
     """
 
     __slots__ = ("import_report",)

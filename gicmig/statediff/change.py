@@ -21,7 +21,14 @@ UNKNOWN = "unknown"
 @dataclass(frozen=True, slots=True)
 class Change:
     """One difference: a stable `path`, the `old` and `new` values as display strings,
-    and the register (and bits) that shows it, where one does."""
+    and the register (and bits) that shows it, where one does.
+
+    >>> a = gicmig.GicState.reset(gicmig.GicConfig.qemu_virt(num_cpus=2))
+    >>> b = a.copy()
+    >>> b.cpu[1].pmr = 0x80
+    >>> gicmig.diff(a, b)[0].render(registers=True)
+    'cpu1 gicc.pmr: 0x00 -> 0x80 [GICC_PMR bits 7:0]'
+    """
 
     path: str
     old: str

@@ -163,8 +163,8 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
     Raises `KvmDumpIncomplete`, `InputError` (KVM-DUMP-*), `ValidationError` or
     `FileError` (IO-READ).
 
-    >>> state = import_kvm("tests/data/kvm/two-vcpu.json")  # doctest: +SKIP
-    >>> state.config.num_cpus, state.import_report.view  # doctest: +SKIP
+    >>> state = gicmig.import_kvm("fixtures/kvm/two-vcpu.json")
+    >>> state.config.num_cpus, state.import_report.view
     (2, 'kvm')
     """
     dump = source if isinstance(source, KvmDump) else parse_dump(read_source(source,

@@ -79,9 +79,9 @@ def import_qemu(source: Source, *, accel: str | None = None,
     `FileError`. The state's `.import_report` (a `QemuImportReport`) lists what `lenient`
     normalized, what the active interrupts explain (accel kvm) and where the section was.
 
-    >>> state = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
-    >>> state.virtual[0].hcr, state.import_report.section.located_by  # doctest: +SKIP
-    (268435529, 'framing')
+    >>> state = gicmig.import_qemu("examples/qemu-7.2-virt-template.mig", accel="tcg")
+    >>> state.config.num_cpus, state.import_report.facts()["located_by"]
+    (2, 'vmdesc')
     """
     if accel is not None and accel not in ACCELS:
         raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
