@@ -357,9 +357,12 @@ class ValidationError(InputError):
 
 
 def _class_of(code: str) -> type[GicmigError]:
-    """The class a `GicmigError(code, ...)` is, by the kind of failure the code names."""
-    if code.startswith("IO-"):
+    """The class a `GicmigError(code, ...)` is, by the kind of failure the code names: its
+    category where the reason table records one (io: FileError, internal: GicmigError,
+    any other: InputError), else IO-* codes are FileErrors."""
+    category = getattr(REASONS.get(code), "category", None)
+    if category == "io" or (category is None and code.startswith("IO-")):
         return FileError
-    if code == "INTERNAL-ERROR":
+    if category == "internal" or code == "INTERNAL-ERROR":
         return GicmigError
     return InputError
