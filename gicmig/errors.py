@@ -281,6 +281,11 @@ class GicmigError(Exception):
     def exit_status(self) -> int:
         return REASONS[self.code].exit_status
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by value (multiprocessing, pytest-xdist): subclasses take other
+        arguments than (code, message), so rebuild without calling `__init__`."""
+        return _rebuild, (type(self), self.code, self.message), self.__dict__
+
     def __str__(self) -> str:
         where = f" (at byte {self.offset})" if self.offset is not None else ""
         return f"{self.code} {self.message}{where}"
@@ -366,3 +371,10 @@ def _class_of(code: str) -> type[GicmigError]:
     if category == "internal" or code == "INTERNAL-ERROR":
         return GicmigError
     return InputError
+
+
+def _rebuild(cls: type[GicmigError], code: str, message: str) -> GicmigError:
+    err = cls.__new__(cls, code)
+    Exception.__init__(err, message)
+    err.args = (message,)
+    return err  # pickle then restores __dict__: code, message, offset and the rest

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 import gicmig
-from gicmig.errors import REASONS, DecodeError, FileError, GicmigError, InputError, ValidationError
+from gicmig.errors import (
+    REASONS,
+    DecodeError,
+    FileError,
+    GicmigError,
+    InputError,
+    ValidationError,
+    Violation,
+)
 
 
 def test_decode_error_is_a_value_error() -> None:
@@ -67,3 +75,22 @@ def test_subclasses_keep_their_own_class() -> None:
     assert type(err) is DecodeError and str(err) == "IO-READ x (at byte 4)"
     with pytest.raises(KeyError):
         GicmigError("NO-SUCH-CODE", "x")
+
+
+def test_errors_pickle_by_value() -> None:
+    import pickle
+
+    from gicmig.views.kvm.reader import KvmDumpIncomplete
+
+    errors: list[GicmigError] = [
+        GicmigError("IO-READ", "cannot read x: No such file or directory"),
+        DecodeError("BLOB-TRUNCATED", "the blob ends", offset=7),
+        ValidationError([Violation("SGI-NOT-EDGE", "cpu1 irq 0 (SGI 0)", "level")]),
+        KvmDumpIncomplete(["GICD_TYPER"]),
+    ]
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert (back.code, back.message, back.offset, str(back), back.args) == (
+            err.code, err.message, err.offset, str(err), err.args)
+        assert vars(back) == vars(err)
