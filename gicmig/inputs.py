@@ -129,7 +129,8 @@ def load_input(spec: str) -> GicState:
     data = read_bytes(spec)
     if data.startswith(QEMU_MAGIC):
         return _load_qemu(None)(data, {}, spec)
-    view = re.match(rb'\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/', data[:4096])
+    view = re.match(rb'(?:\xef\xbb\xbf)?\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/',
+                    data[:4096])  # with a BOM too: the reader refuses it in its own words
     if view:
         loader = _load_kvm if view.group(1) == b"kvm-dump" else _load_gich
         return loader(data, {}, spec)

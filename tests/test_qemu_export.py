@@ -333,7 +333,7 @@ def test_every_loss_is_listed_in_one_refusal(tmp_path: Path) -> None:
 def test_template_of_another_machine(state: GicState, tpl: tuple[int, bool], code: str,
                                      tmp_path: Path) -> None:
     err = refused(state, tcg_template(tmp_path, *tpl), tmp_path, code)
-    assert err.exit_status == 2
+    assert err.category == "usage"  # the wrong template: exit 2
 
 
 def test_template_of_a_machine_without_preset_needs_num_irqs(tmp_path: Path) -> None:
@@ -392,11 +392,11 @@ def test_ambiguous_marks(tmp_path: Path) -> None:
     img = GicImage(2, virt=False)
     img.set("irq_target", 0, 0x02)  # a kvm-arm-gic mark on a TCG image
     template = write(tmp_path, stream(img.section()))
-    err = refused(reset(2, False), template, tmp_path, "QEMU-ACCEL-AMBIGUOUS")
-    assert "both" in err.message and err.exit_status == 2
+    err = refused(reset(2, False), template, tmp_path, "QEMU-ACCEL-CONFLICT")
+    assert "both" in err.message and err.category == "invalid"  # corrupt: exit 1
     with pytest.raises(GicmigError) as info:
         import_qemu(template, machine="virt")
-    assert info.value.code == "QEMU-ACCEL-AMBIGUOUS"
+    assert info.value.code == "QEMU-ACCEL-CONFLICT"
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8])

@@ -180,7 +180,7 @@ def test_large_ram_on_a_seekable_file(tmp_path: Path) -> None:
 def test_accelerator_is_required_and_checked() -> None:
     with pytest.raises(GicmigError) as info:
         import_qemu(io.BytesIO(stream(base().section())), accel="xen")
-    assert info.value.code == "QEMU-ACCEL" and info.value.exit_status == 2
+    assert info.value.code == "QEMU-ACCEL" and info.value.category == "usage"
 
 
 def test_machine_presets() -> None:

@@ -33,7 +33,7 @@ def encode(state: GicState) -> bytes:
     canonicalize(state._pb)
     validate(state)
     if state.schema_revision < SCHEMA_REVISION:
-        from gicmig.schemacheck.blobcompat import check_revision
+        from gicmig.formats.revisions import check_revision
 
         # written as an older revision only while it holds nothing that revision lacks
         check_revision(state, state.schema_revision)  # also refuses revision 0
@@ -79,7 +79,7 @@ def decode(blob: Source, *, validate_state: bool = True, allow_unknown: bool = F
                           f"provenance.source value {msg.provenance.source} is not defined by "
                           "this schema", offset=header.header_length)
     if header.schema_revision < SCHEMA_REVISION:
-        from gicmig.schemacheck.blobcompat import check_written_revision
+        from gicmig.formats.revisions import check_written_revision
 
         check_written_revision(msg, header.schema_revision, header.header_length)
     state = GicState(msg, header.schema_revision)

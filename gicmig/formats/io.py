@@ -14,12 +14,13 @@ QEMU_MAGIC = b"QEVM"
 def sniff(data: bytes) -> str:
     """`blob`, `json`, `qemu` or `unknown`, from the first bytes."""
     from gicmig.formats.envelope import MAGIC
+    from gicmig.limits import BOM
 
     if data.startswith(MAGIC[:4]):
         return "blob"
     if data.startswith(QEMU_MAGIC):
         return "qemu"
-    if data.lstrip()[:1] == b"{":
+    if data.removeprefix(BOM).lstrip()[:1] == b"{":  # a BOM: loads_json refuses it
         return "json"
     return "unknown"
 
