@@ -74,7 +74,8 @@ def import_time(python: Path, env: dict[str, str]) -> float:
 
 
 def main(runs: int) -> int:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the warm-up writes the .pyc files, as pip does
     for name in ("PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME"):
         env.pop(name, None)
     with tempfile.TemporaryDirectory(prefix="gicmig-startup-") as tmp:
