@@ -88,6 +88,11 @@ def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
     if fmt == "json":
         print(json.dumps({"ok": False, "errors": [error_record(path, exc)]}), file=sys.stdout)
         return
+    from gicmig.cli._color import paint
+
     line = getattr(exc, "line", None)
     where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else path
-    print(one_line(f"{where}: {exc}"), file=sys.stderr)
+    text = str(exc)  # one line already: GicmigError escapes its message
+    if text.startswith(f"{exc.code} "):
+        text = paint(exc.code, "code", sys.stderr) + text[len(exc.code):]
+    print(f"{one_line(where)}: {text}", file=sys.stderr)
