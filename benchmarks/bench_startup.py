@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import fmt, report
+from timing import fmt, report
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 41
