@@ -19,15 +19,32 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     """The bytes of a file, or of stdin for `-`, at most MAX_INPUT of them."""
     try:
         if str(source) == "-":
-            data: bytes = sys.stdin.buffer.read(MAX_INPUT + 1)
+            data = _read_bounded(sys.stdin.buffer)
         else:
             with open(source, "rb") as f:
-                data = f.read(MAX_INPUT + 1)
+                data = _read_bounded(f)
     except OSError as exc:
         raise GicmigError("IO-READ", f"cannot read {source}: {exc.strerror or exc}") from None
     if len(data) > MAX_INPUT:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
+
+
+_CHUNK = 1 << 20
+
+
+def _read_bounded(f: IO[bytes]) -> bytes:
+    """At most MAX_INPUT + 1 bytes of `f`, read in chunks: `f.read(MAX_INPUT + 1)` would
+    allocate 64 MiB for any input, however small (a pipe or a FIFO has no size to ask)."""
+    parts: list[bytes] = []
+    total = 0
+    while total <= MAX_INPUT:
+        part = f.read(min(_CHUNK, MAX_INPUT + 1 - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def read_below(base_dir: str | None, name: str, what: str) -> bytes:
@@ -55,7 +72,7 @@ def read_below(base_dir: str | None, name: str, what: str) -> bytes:
         raise GicmigError("IO-READ", f"{what} {name!r} is not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            data = f.read(MAX_INPUT + 1)
+            data = _read_bounded(f)
         except OSError as exc:
             raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
                               f"{exc.strerror or exc}") from None
