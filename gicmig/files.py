@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -25,7 +26,7 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
                 data = _read_bounded(f)
     except OSError as exc:
         raise GicmigError("IO-READ", f"cannot read {source}: {exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT:
+    if data is None:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
 
@@ -33,9 +34,15 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
 _CHUNK = 1 << 20
 
 
-def _read_bounded(f: IO[bytes]) -> bytes:
+def _read_bounded(f: IO[bytes]) -> bytes | None:
     """At most MAX_INPUT + 1 bytes of `f`, read in chunks: `f.read(MAX_INPUT + 1)` would
-    allocate 64 MiB for any input, however small (a pipe or a FIFO has no size to ask)."""
+    allocate 64 MiB for any input, however small (a pipe or a FIFO has no size to ask). A
+    regular file larger than MAX_INPUT is not read at all; from a device or a pipe, reading
+    stops at MAX_INPUT + 1 bytes, never joined into a second copy. None: over the limit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        info = os.fstat(f.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_INPUT:
+            return None
     parts: list[bytes] = []
     total = 0
     while total <= MAX_INPUT:
@@ -44,7 +51,10 @@ def _read_bounded(f: IO[bytes]) -> bytes:
             break
         parts.append(part)
         total += len(part)
+    if total > MAX_INPUT:
+        return None
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
 
 
 def read_below(base_dir: str | None, name: str, what: str) -> bytes:
@@ -76,7 +86,7 @@ def read_below(base_dir: str | None, name: str, what: str) -> bytes:
         except OSError as exc:
             raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
                               f"{exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT:
+    if data is None:
         raise GicmigError("IO-READ", f"{what} {name!r} is larger than {MAX_INPUT} bytes")
     return data
 

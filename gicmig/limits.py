@@ -24,11 +24,15 @@ class LimitExceeded(ValueError):
 
 def loads_json(text: str | bytes, **hooks: Any) -> Any:
     """`json.loads` within the limits: at most MAX_JSON bytes, integers of at most
-    MAX_INT_DIGITS digits, no lone surrogate in any string. Every refusal is a ValueError
+    MAX_INT_DIGITS digits, no lone surrogate in any string, no nesting deeper than Python's
+    recursion limit (about 1000 levels). Every refusal is a ValueError
     (LimitExceeded or json.JSONDecodeError), as json.loads' own are."""
     if len(text) > MAX_JSON:
         raise LimitExceeded(f"{len(text)} bytes of JSON, more than the {MAX_JSON} gicmig reads")
-    doc = json.loads(text, parse_int=_int, **hooks)
+    try:
+        doc = json.loads(text, parse_int=_int, **hooks)
+    except RecursionError:  # `[[[[...` deeper than the interpreter's recursion limit
+        raise LimitExceeded("arrays or objects nested too deeply") from None
     _no_lone_surrogate(doc)
     return doc
 

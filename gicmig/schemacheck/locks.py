@@ -39,11 +39,10 @@ class Lock:
     locked: str
 
     def schema(self) -> Schema:
-        try:
-            data = self.descriptor_path.read_bytes()
-        except OSError as exc:
-            raise GicmigError("IO-READ", f"cannot read {self.descriptor_path}: "
-                              f"{exc.strerror or exc}") from None
+        from gicmig.files import read_below
+
+        data = read_below(str(self.descriptor_path.parent), self.descriptor_path.name,
+                          "locked descriptor set")
         got = hashlib.sha256(data).hexdigest()
         if got != self.sha256:
             raise GicmigError("SCHEMA-LOCK-CORRUPT",
@@ -58,14 +57,18 @@ def _manifest_path(directory: Path, revision: int) -> Path:
 
 
 def read_lock(manifest: Path) -> Lock:
+    from gicmig.files import read_below
+    from gicmig.limits import loads_json
+
+    # bounded, and only a regular file inside the locks folder (never a FIFO or a symlink
+    # out of it): a locks folder is an input like any other
+    data = read_below(str(manifest.parent), manifest.name, "lock manifest")
     try:
-        record = json.loads(manifest.read_text(encoding="utf-8"))
+        record = loads_json(data)
         revision = int(record["revision"])
         files = tuple(str(f) for f in record["files"])
         digest = str(record["sha256"])
         locked = str(record.get("locked", ""))
-    except OSError as exc:
-        raise GicmigError("IO-READ", f"cannot read {manifest}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise GicmigError("SCHEMA-LOCK-CORRUPT", f"{manifest}: not a lock manifest ({exc})"
                           ) from None

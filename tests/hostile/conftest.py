@@ -58,6 +58,7 @@ def report() -> dict[str, dict[str, object]]:
                   "worst_peak_mib": round(st.worst_peak / MIB, 2),
                   "worst_case": st.worst_case,
                   "bound_mib": round(memory_bound(st.worst_input) / MIB, 2),
+                  "outcomes": dict(st.outcomes.most_common()),
                   "examples": st.failures[:200] + st.known[:50]}
             for cls, st in sorted(STATS.items())}
 

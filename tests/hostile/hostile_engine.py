@@ -8,8 +8,8 @@ The oracle (docs/security.md, "Hostile-input suite"):
   such line per finding, on stdout) with a registered code, never INTERNAL-ERROR, never a
   traceback, and exits with the status REASONS documents for that code;
 * no input changes (sha256 before and after), no output is left behind by a refusal;
-* peak memory stays within 64 MiB + 4x the input (tracemalloc in-process; ru_maxrss above an
-  idle interpreter's for subprocesses); every case ends within TIME_LIMIT seconds.
+* peak memory stays within 64 MiB + 4x the input (tracemalloc in-process; VmHWM above an idle
+  run's for subprocesses); every case ends within TIME_LIMIT seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class ClassStats:
     worst_peak: int = 0
     worst_case: str = ""
     worst_input: int = 0
-    seconds: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)  # "ok" or the first reason code
 
     def record(self, name: str, peak: int, size: int) -> None:
         self.cases += 1
@@ -110,7 +111,7 @@ class Outcome:
     status: int
     stdout: bytes
     stderr: str
-    peak: int  # bytes: tracemalloc peak (in-process) or ru_maxrss above idle (subprocess)
+    peak: int  # bytes: tracemalloc peak (in-process) or VmHWM (subprocess)
     seconds: float
     crash: str = ""  # an exception that escaped cli.main (a bug in the CLI layer)
 
@@ -163,7 +164,7 @@ def run_cli(argv: Sequence[str], stdin: bytes | None = None) -> Outcome:
         status = exc.code if isinstance(exc.code, int) else 2
     except Hang as exc:
         crash = f"hang: {exc}"
-    except BaseException as exc:  # noqa: BLE001 - whatever escapes is the finding
+    except BaseException as exc:
         crash = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
         seconds = time.perf_counter() - start
@@ -191,7 +192,7 @@ def run_library(call: Callable[[], Any]) -> Outcome:
         pass
     except Hang as exc:
         crash = f"hang: {exc}"
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         crash = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
         seconds = time.perf_counter() - start
@@ -202,15 +203,17 @@ def run_library(call: Callable[[], Any]) -> Outcome:
 
 # --- one CLI run in a real subprocess --------------------------------------------------------
 def run_subprocess(argv: Sequence[str], stdin: bytes | Path | None = None,
-                   cwd: Path | None = None) -> Outcome:
-    """`python -m gicmig ARGV`; peak = the child's ru_maxrss (bytes). stdin: bytes go
-    through a real pipe, a Path is opened (a file or a FIFO)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                   cwd: Path | None = None, timeout: float = TIME_LIMIT) -> Outcome:
+    """`gicmig ARGV` in a child Python; peak = the child's VmHWM (bytes; peak_runner.py).
+    stdin: bytes go through a real pipe, a Path is opened (a file or a FIFO)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="hostile-peak-") as peak_file:
         feed: Any = subprocess.PIPE if isinstance(stdin, bytes) else \
-            open(stdin, "rb") if isinstance(stdin, Path) else subprocess.DEVNULL
+            open(stdin, "rb") if isinstance(stdin, Path) else subprocess.DEVNULL  # noqa: SIM115 - closed below
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "gicmig", *argv], stdin=feed,
-                                stdout=out, stderr=err, cwd=cwd)
+        env = {**os.environ, "HOSTILE_PEAK": peak_file.name}
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("peak_runner.py")),
+                                 *argv], stdin=feed, stdout=out, stderr=err, cwd=cwd, env=env)
         if isinstance(stdin, bytes):
             assert proc.stdin is not None
             with contextlib.suppress(BrokenPipeError):
@@ -220,16 +223,17 @@ def run_subprocess(argv: Sequence[str], stdin: bytes | Path | None = None,
             feed.close()
         crash, status, rss = "", -1, 0
         while True:
-            pid, wstatus, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, wstatus, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 status = os.waitstatus_to_exitcode(wstatus)
-                rss = usage.ru_maxrss * 1024
                 proc.returncode = status
+                with contextlib.suppress(ValueError, OSError):
+                    rss = int(Path(peak_file.name).read_text() or 0)
                 break
-            if time.perf_counter() - start > TIME_LIMIT:
+            if time.perf_counter() - start > timeout:
                 proc.kill()
                 proc.wait()
-                crash = f"hang: still running after {TIME_LIMIT} s"
+                crash = f"hang: still running after {timeout} s"
                 break
             time.sleep(0.005)
         seconds = time.perf_counter() - start
@@ -239,28 +243,32 @@ def run_subprocess(argv: Sequence[str], stdin: bytes | Path | None = None,
                        seconds, crash)
 
 
-_IDLE_RSS: list[int] = []
+_IDLE_RSS: dict[tuple[str, ...], int] = {}
 
 
-def idle_rss() -> int:
-    """ru_maxrss of `gicmig info` of a valid blob: the interpreter with gicmig loaded, the
-    baseline a hostile subprocess's peak is measured above."""
-    if not _IDLE_RSS:
-        out = run_subprocess(["info", str(ROOT / "fixtures/v1/busy.gicmig")])
+def idle_rss(argv: Sequence[str] = ("info", str(ROOT / "fixtures/v1/busy.gicmig"))) -> int:
+    """VmHWM of a command on a valid input (default `gicmig info` of a blob): the
+    interpreter with what that command loads (protoc for `schema check`), the baseline a
+    hostile subprocess's peak is measured above."""
+    key = tuple(argv)
+    if key not in _IDLE_RSS:
+        out = run_subprocess(argv)
         assert out.status == 0, out.stderr
-        _IDLE_RSS.append(out.peak)
-    return _IDLE_RSS[0]
+        _IDLE_RSS[key] = out.peak
+    return _IDLE_RSS[key]
 
 
 # --- the oracle -----------------------------------------------------------------------------
-_LINE = re.compile(r"^(?P<place>.+?): (?P<code>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+) \S")
+_LINE = re.compile(r"^(?P<place>.+?): (?P<code>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+) \S", re.M)
+# `schema check`'s closing summary (its findings are answers, printed before it)
+_SUMMARY = re.compile(r"^\S.*: \d+ breaking, \d+ waived, \d+ expired waivers against ")
 # codes whose exit status 2 is right for a crafted input's content: the input could not
 # (or may not) be read, or the command line was refused
 IO_CODES = {"IO-READ", "IO-WRITE", "USAGE", "SCHEMA-INPUT"}
 
 
 # commands whose exit 1 may be an answer, not an error: "different", "lossy", "would change"
-ANSWERS = ("diff", "compat", "fixture")
+ANSWERS = ("diff", "compat", "fixture", "schema")
 
 
 def judge_cli(out: Outcome, *, report_on_stdout: bool = False, answers: bool = False,
@@ -279,7 +287,10 @@ def judge_cli(out: Outcome, *, report_on_stdout: bool = False, answers: bool = F
     if out.status == 0 or (answers and out.status == 1 and not out.stderr):
         return bad
     text = out.stderr or (out.stdout.decode("utf-8", "replace") if report_on_stdout else "")
-    lines = [ln for ln in text.splitlines() if not (report_on_stdout and ln.endswith(": ok"))]
+    lines = [ln for ln in text.splitlines() if not (report_on_stdout and ln.endswith(": ok"))
+             and not _SUMMARY.match(ln)]
+    if not lines and answers:
+        return bad
     if not lines:
         return [*bad, f"exit {out.status} without an error line"]
     for line in lines:
@@ -300,7 +311,7 @@ def judge_cli(out: Outcome, *, report_on_stdout: bool = False, answers: bool = F
             bad.append(f"exit {out.status}, but {code} is documented as exit "
                        f"{REASONS[code].exit_status}")
         elif out.status == 2 and code.startswith("QEMU-") and \
-                not code.startswith("QEMU-TEMPLATE"):
+                not code.startswith(("QEMU-TEMPLATE", "QEMU-PARAMETER")):
             bad.append(f"exit 2 for corrupt content ({code}): {line[:200]}")
     return bad
 
@@ -363,6 +374,9 @@ def check_case(cls: str, case: Case, *, cli: bool = True) -> list[str]:
                          answers=case.argv[0] in ANSWERS, trouble_is_2=case.argv[0] == "diff")
         bad += judge_memory(out, size)
         peak = max(peak, out.peak)
+        first = _LINE.search(out.stderr or out.stdout.decode("utf-8", "replace"))
+        stats(cls).outcomes["ok" if out.status == 0 else
+                            first.group("code") if first else f"exit {out.status}"] += 1
         if out.status != 0:
             left = [p.name for p in case.outputs if p.exists()]
             if left:

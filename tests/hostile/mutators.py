@@ -98,7 +98,7 @@ def _replacement(rng: random.Random, old: Any) -> Any:
         return rng.choice([str(old), [old], {"value": old}, old is None, None])
     if pick == 5:
         return rng.choice(["", "0x", "0x" + "f" * 40, "0xffffffff", "0x100000000", "-0x1",
-                           "2", "0b1", " 1", "1 ", "１", "0x1_0"])
+                           "2", "0b1", " 1", "1 ", "\uff11", "0x1_0"])  # fullwidth 1
     if pick == 6:
         return rng.choice([None, True, False, [], {}, [[]], [None], {"": None}])
     if pick == 7:  # long strings
@@ -155,7 +155,7 @@ def _mutate_list(rng: random.Random, items: list[Any]) -> Any:
     if op == 2 and items:
         return items + [rng.choice(items)] * rng.choice([1, 10, 5000])
     if op == 3:
-        return items + [None, {}, "x"]
+        return [*items, None, {}, "x"]
     return items[::-1]
 
 
@@ -391,6 +391,7 @@ def mutate_blob(rng: random.Random, blob: bytes) -> bytes:
     fields[i] = rng.choice([0, 1, 2, 2 ** width - 1, 2 ** (width - 1), fields[i] + 1,
                             fields[i] - 1 if fields[i] else 0, 31, 33, 4096, 1 << 20,
                             (1 << 20) + 1])
+    fields[i] = max(0, min(fields[i], 2 ** width - 1))
     version, hlen, rev, flags, plen, pcrc = fields
     ext = b"\x00" * max(0, min(hlen, 4096) - env.HEADER_LENGTH) if rng.random() < 0.5 else b""
     head = env._LAYOUT.pack(magic, version, hlen, rev, flags, plen, pcrc, 0)
