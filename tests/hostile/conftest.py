@@ -47,6 +47,13 @@ class Seeds:
             yield pick.randrange(2 ** 63)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.hostile)
+
+
 @pytest.fixture
 def seeds(request: pytest.FixtureRequest) -> Seeds:
     return Seeds(request.config, request.node.name)

@@ -173,8 +173,11 @@ def mutate_doc(rng: random.Random, doc: Any) -> Any:
 
 
 def mutate_json(rng: random.Random, text: str | bytes) -> bytes:
-    """A hostile variant of the JSON document `text`."""
-    doc = json.loads(text)
+    """A hostile variant of the JSON document `text` (bytes-level if it is no JSON)."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return mutate_bytes(rng, text if isinstance(text, bytes) else text.encode())
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         try:
             doc = mutate_doc(rng, doc)
@@ -193,6 +196,19 @@ def mutate_json(rng: random.Random, text: str | bytes) -> bytes:
     if r < 0.09:
         return out.replace(b" ", b"\t\r\n")
     return out
+
+
+def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
+    """The fallback for an input a previous round left unparsable: cut, flip or insert."""
+    if not data:
+        return rng.choice([b"", b"\x00", b"{", b"\x89GICMIG\n"])
+    at = rng.randrange(len(data))
+    op = rng.randrange(3)
+    if op == 0:
+        return data[:at]
+    if op == 1:
+        return data[:at] + bytes([data[at] ^ (1 << rng.randrange(8))]) + data[at + 1:]
+    return data[:at] + rng.choice([b"\x00", b"\xff" * 8, b'"', b"]", b"\x80"]) + data[at:]
 
 
 # --- protobuf wire format --------------------------------------------------------------------
@@ -377,6 +393,8 @@ def mutate_protobuf(rng: random.Random, data: bytes) -> bytes:
 def mutate_blob(rng: random.Random, blob: bytes) -> bytes:
     from gicmig.formats import envelope as env
 
+    if len(blob) < env.HEADER_LENGTH:
+        return mutate_bytes(rng, blob)
     magic, version, hlen, rev, flags, plen, pcrc, hcrc = env._LAYOUT.unpack_from(blob, 0)
     payload = blob[hlen:hlen + plen]
     r = rng.random()
@@ -455,7 +473,7 @@ def mutate_stream(rng: random.Random, data: bytes, smap: StreamMap) -> bytes:
             new = rng.choice([0, 1, top, top >> 1, (top >> 1) + 1, old + 1, old - 1, old * 2,
                               old ^ (1 << rng.randrange(8 * n)), rng.randrange(top + 1)])
             out[at:at + n] = (new & top).to_bytes(n, "big")
-        else:  # a name or a vmsd blob: its bytes
+        elif at + n <= len(out):  # a name or a vmsd blob: its bytes
             k = rng.randrange(n)
             out[at + k] = rng.choice([0, 0xFF, out[at + k] ^ 0x20, ord("/")])
     return bytes(out)

@@ -258,3 +258,39 @@ def test_proto_text_mutations(seeds: Any, tmp_path: Path) -> None:
             [folder / "gicmig/v1/gicmig.proto"]))
         shutil.rmtree(folder)
     conclude(found)
+
+
+@pytest.mark.parametrize("victim, kind", [
+    ("schema-revision-1.json", "fifo"), ("schema-revision-1.json", "dev-zero"),
+    ("schema-revision-1.json", "symlink-out"), ("schema-revision-1.json", "deep"),
+    ("schema-revision-1.binpb", "fifo"), ("schema-revision-1.binpb", "dev-zero"),
+    ("schema-revision-1.binpb", "huge"),
+])
+def test_a_locks_folder_holding_a_fifo_a_device_or_a_deep_manifest(tmp_path: Path, victim: str,
+                                                                   kind: str) -> None:
+    """A --locks folder is an input: its files are read bounded, only as regular files
+    inside it (before: read_text/read_bytes through symlinks and FIFOs, json.loads)."""
+    locks = tmp_path / "locks"
+    shutil.copytree(DATA, locks)
+    target = locks / victim
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        os.symlink("/dev/zero", target)
+    elif kind == "symlink-out":
+        os.symlink(DATA / victim, target)
+    elif kind == "huge":
+        _sparse(target, (64 << 20) + 1)
+    else:
+        target.write_text('{"revision": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    out = run_subprocess(["schema", "check", str(PROTO), "--locks", str(locks)], timeout=20)
+    idle = idle_rss(["schema", "check", str(PROTO)])
+    bad = judge_cli(out) + judge_memory(out, 0, above=idle)
+    if out.status == 0:
+        bad.append("accepted")
+    st = stats("schema locks folder")
+    st.record(f"{victim} {kind}", out.peak - idle, 0)
+    st.outcomes[judge_code(out) or "ok"] += 1
+    st.failures.extend(bad)
+    assert not bad, (bad, out.stderr)
