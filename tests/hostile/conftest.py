@@ -13,14 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_engine import MIB, STATS, memory_bound
-
-
-def campaign_seconds(config: pytest.Config) -> float | None:
-    value = config.getoption("--hostile-seconds")
-    if value is None and os.environ.get("GICMIG_HOSTILE_SECONDS"):
-        value = float(os.environ["GICMIG_HOSTILE_SECONDS"])
-    return value
+from hostile_engine import MIB, STATS, campaign_seconds, memory_bound
 
 
 class Seeds:

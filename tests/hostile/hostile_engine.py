@@ -40,6 +40,15 @@ BASE_BOUND = 64 * MIB  # docs/security.md: at most 64 MiB plus 4x the input
 TIME_LIMIT = 30  # seconds per case: a hang is a failure, not a stalled suite
 
 
+def campaign_seconds(config: Any) -> float | None:
+    """--hostile-seconds=N (or GICMIG_HOSTILE_SECONDS=N): the length of a fuzzing campaign
+    per input class; None for the fixed seeded cases of CI."""
+    value = config.getoption("--hostile-seconds")
+    if value is None and os.environ.get("GICMIG_HOSTILE_SECONDS"):
+        value = float(os.environ["GICMIG_HOSTILE_SECONDS"])
+    return float(value) if value is not None else None
+
+
 def memory_bound(input_size: int) -> int:
     return BASE_BOUND + 4 * input_size
 

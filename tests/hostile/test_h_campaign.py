@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import campaign_seconds
-from hostile_engine import ROOT, Case, check_case, known_class
+from hostile_engine import ROOT, Case, campaign_seconds, check_case, known_class
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mutators import map_stream, mutate_blob, mutate_json, mutate_stream
