@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -22,15 +23,40 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     """The bytes of a file, or of stdin for `-`, at most MAX_INPUT of them."""
     try:
         if str(source) == "-":
-            data: bytes = sys.stdin.buffer.read(MAX_INPUT + 1)
+            data = _read_bounded(sys.stdin.buffer)
         else:
             with open(source, "rb") as f:
-                data = f.read(MAX_INPUT + 1)
+                data = _read_bounded(f)
     except OSError as exc:
         raise GicmigError("IO-READ", f"cannot read {source}: {exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT:
+    if data is None:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
+
+
+_CHUNK = 1 << 20
+
+
+def _read_bounded(f: IO[bytes]) -> bytes | None:
+    """At most MAX_INPUT + 1 bytes of `f`, read in chunks: `f.read(MAX_INPUT + 1)` would
+    allocate 64 MiB for any input, however small (a pipe or a FIFO has no size to ask). A
+    regular file larger than MAX_INPUT is not read at all; from a device or a pipe, reading
+    stops at MAX_INPUT + 1 bytes, never joined into a second copy. None: over the limit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        info = os.fstat(f.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_INPUT:
+            return None
+    parts: list[bytes] = []
+    total = 0
+    while total <= MAX_INPUT:
+        part = f.read(min(_CHUNK, MAX_INPUT + 1 - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    if total > MAX_INPUT:
+        return None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class Readable(Protocol):
@@ -113,11 +139,11 @@ def read_below(base_dir: str | None, name: str, what: str) -> bytes:
         raise GicmigError("IO-READ", f"{what} {name!r} is not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            data = f.read(MAX_INPUT + 1)
+            data = _read_bounded(f)
         except OSError as exc:
             raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
                               f"{exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT:
+    if data is None:
         raise GicmigError("IO-READ", f"{what} {name!r} is larger than {MAX_INPUT} bytes")
     return data
 
