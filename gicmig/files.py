@@ -46,6 +46,11 @@ def _read_bounded(f: IO[bytes]) -> bytes | None:
         info = os.fstat(f.fileno())
         if stat.S_ISREG(info.st_mode) and info.st_size > MAX_INPUT:
             return None
+    return _read_chunks(f)
+
+
+def _read_chunks(f: Readable) -> bytes | None:
+    """`_read_bounded` without the size check (a file object is read from where it stands)."""
     parts: list[bytes] = []
     total = 0
     while total <= MAX_INPUT:
@@ -88,13 +93,16 @@ def read_source(source: Any, who: str) -> bytes:
     elif callable(getattr(source, "read", None)):
         name = str(getattr(source, "name", "the file"))
         try:
-            data = source.read(MAX_INPUT + 1)
+            probe = source.read(0)  # the type of what it reads, without reading any
+            if not isinstance(probe, (bytes, bytearray)):
+                raise TypeError(f"{who}() reads binary files: {name} returned "
+                                f"{type(probe).__name__}, open it with 'rb'")
+            chunks = _read_chunks(source)  # never one MAX_INPUT allocation for a small input
         except OSError as exc:
             raise GicmigError("IO-READ", f"cannot read {name}: {exc.strerror or exc}") from None
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"{who}() reads binary files: {name} returned "
-                            f"{type(data).__name__}, open it with 'rb'")
-        data = bytes(data)
+        if chunks is None:
+            raise GicmigError("IO-READ", f"{name} is larger than {MAX_INPUT} bytes")
+        data = bytes(chunks)
     else:
         raise TypeError(f"{who}() takes a path (str or os.PathLike), bytes or a binary "
                         f"file, not {type(source).__name__}")
