@@ -13,7 +13,7 @@ The SPIs are `shared` (bit k / byte k = interrupt ID 32 + k). Field names are th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
 
@@ -158,15 +158,20 @@ class TableBuilder:
         for c, b in enumerate(base.private):
             now = (self.b_active[c], self.b_latch[c], self.b_line[c], bytes(self.srcs[c]),
                    bytes(self.asrc[c]))
-            was = (b.active, b.pending_latch, b.line_level, b.sgi_sources, b.sgi_active_source)
-            private.append(b if now == was else replace(
-                b, active=now[0], pending_latch=now[1], line_level=now[2], sgi_sources=now[3],
-                sgi_active_source=now[4]))
+            if now == (b.active, b.pending_latch, b.line_level, b.sgi_sources,
+                       b.sgi_active_source):
+                private.append(b)
+                continue
+            private.append(PrivateBank(b.enabled, b.group, b.edge, now[1], now[2], now[0],
+                                       b.pending_split_unknown, b.latch_maybe_stale,
+                                       b.priority, now[3], now[4]))
         sh = base.shared
-        now_sh = (self.s_active, self.s_latch, self.s_line, bytes(self.s_cpu))
-        if now_sh != (sh.active, sh.pending_latch, sh.line_level, sh.active_cpu):
-            sh = replace(sh, active=now_sh[0], pending_latch=now_sh[1], line_level=now_sh[2],
-                         active_cpu=now_sh[3])
+        cpu = bytes(self.s_cpu)
+        if (self.s_active, self.s_latch, self.s_line, cpu) != (
+                sh.active, sh.pending_latch, sh.line_level, sh.active_cpu):
+            sh = SharedBank(sh.enabled, sh.group, sh.edge, self.s_latch, self.s_line,
+                            self.s_active, sh.pending_split_unknown, sh.latch_maybe_stale,
+                            sh.priority, sh.targets, cpu)
         return IrqTable(tuple(private), sh)
 
 
