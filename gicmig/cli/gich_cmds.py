@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
+from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input, same_file
-from gicmig.errors import GicmigError
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -84,7 +82,8 @@ def _u32(text: str) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gicmig.errors import ValidationError
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
+    from gicmig.errors import GicmigError, ValidationError
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
     from gicmig.views.gich.merge import import_gich
@@ -104,13 +103,14 @@ def _import(args: argparse.Namespace) -> int:
                             keep_hypervisor_context=args.keep_hypervisor_context)
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
-        return exc.exit_status
+        return exit_status(exc)
     dump(state, args.output)
     _report(args, list(state.normalizations), ok=True)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load
@@ -125,7 +125,7 @@ def _export(args: argparse.Namespace) -> int:
                                  lenient=args.lenient)
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
-        return exc.exit_status
+        return exit_status(exc)
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
     _report(args, list(losses), ok=True)
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING
 
+from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
@@ -70,6 +69,7 @@ def register(sub: Subcommands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
     from gicmig.views.kvm.dump import parse_dump
@@ -85,7 +85,7 @@ def _import(args: argparse.Namespace) -> int:
             raise
         print(json.dumps({"ok": False, "path": args.input, "code": exc.code,
                           "message": exc.message, "missing": list(exc.missing)}, indent=2))
-        return exc.exit_status
+        return exit_status(exc)
     dump(state, args.output)
     _report_import(args, state)
     return 0
@@ -130,6 +130,7 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.abi.kvm.fit import dump_kvm, plan_kvm
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load
@@ -142,7 +143,7 @@ def _export(args: argparse.Namespace) -> int:
         plan = plan_kvm(state, lenient=args.lenient, iidr_revision=args.iidr_revision)
     except ValidationError as exc:
         _report_losses(args, list(exc.violations), refused=True)
-        return exc.exit_status
+        return exit_status(exc)
     if args.dump:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
                                      iidr_revision=args.iidr_revision))

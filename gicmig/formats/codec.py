@@ -17,6 +17,7 @@ from gicmig.core.model import (
 from gicmig.core.pb import is_repeated, pb
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.files import Source, read_source
 from gicmig.formats import envelope
 
 __all__ = ["SCHEMA_REVISION", "BlobInfo", "decode", "encode", "info", "unknown_fields"]
@@ -43,13 +44,23 @@ def encode(state: GicState) -> bytes:
     return envelope.pack(payload, state.schema_revision)
 
 
-def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
-    """A state from a blob: integrity, canonical form and every rule checked.
+def decode(blob: Source, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
+    """A state from a .gicmig blob: integrity, canonical form and every rule checked.
 
-    Raises `DecodeError` (bad bytes; `.offset` says where) or `ValidationError`.
+    `blob` is the blob's bytes, a path (a str is always a path) or a binary file object.
+    Raises `DecodeError` (bad bytes; `.offset` says where), `ValidationError`, or
+    `FileError` for a path or file that cannot be read.
+
+    >>> with open("fixtures/v1/busy.gicmig", "rb") as f:
+    ...     state = gicmig.decode(f)
+    >>> gicmig.decode(gicmig.encode(state)) == state == gicmig.decode("fixtures/v1/busy.gicmig")
+    True
+
     `allow_unknown` accepts fields from a newer schema revision (they are kept, and
     re-encoded unchanged); `validate_state=False` stops after the integrity checks.
     """
+    if not isinstance(blob, bytes):
+        blob = read_source(blob, "decode")
     header = envelope.read_header(blob)
     payload = envelope.payload_of(blob, header)
     if header.schema_revision == 0:
@@ -151,7 +162,12 @@ class BlobInfo:
 
 
 def info(blob: bytes) -> BlobInfo:
-    """Header and provenance of a blob, also of one written by a newer schema revision."""
+    """Header and provenance of a blob, also of one written by a newer schema revision.
+
+    >>> i = gicmig.info(gicmig.encode(gicmig.GicState.reset(gicmig.GicConfig.qemu_virt())))
+    >>> i.header.schema_revision, i.num_cpus, i.num_irqs
+    (3, 2, 288)
+    """
     header = envelope.read_header(blob)
     msg = _parse(envelope.payload_of(blob, header), header.header_length)
     return BlobInfo(header, Provenance(msg.provenance), msg.config.num_cpus,

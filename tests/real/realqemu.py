@@ -19,11 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for `harness`
 
-from harness.qemu import driver  # noqa: E402
-
 import gicmig  # noqa: E402
 from gicmig.core.model import GicState  # noqa: E402
 from gicmig.views.qemu.registers import label, tcg_registers  # noqa: E402
+from harness.qemu import driver  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "qemu"
 STREAMS = ("reset", "dist", "cpuif", "virt")  # shared/qemu/streams/<name>.mig
@@ -54,7 +53,7 @@ def shared_machine() -> driver.Machine:
 
 def import_tcg(path: Path) -> GicState:
     """A stream of the shared machine, imported strictly."""
-    return gicmig.import_qemu(path, accel="tcg", machine="virt").state
+    return gicmig.import_qemu(path, accel="tcg", machine="virt")
 
 
 def assert_same_state(got: GicState, want: GicState, what: str) -> None:

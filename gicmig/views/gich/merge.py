@@ -11,37 +11,39 @@ from gicmig.arch.registers import (
     VIRTUAL_PRIORITY,
 )
 from gicmig.core.attribution import attribute
+from gicmig.core.imported import ImportedState, ImportReport
 from gicmig.core.irqtable import IrqTable, TableBuilder
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.files import Source, read_source, source_dir
 from gicmig.views.gich.fold import LrFact, VcpuFold, _v, fold_vcpu
 from gicmig.views.gich.viewfile import GichView, parse_view
 
 
 # --- import --------------------------------------------------------------------------------
-class ImportedState(GicState):
-    """A `GicState` from `import_gich`, with what `lenient` normalized (empty otherwise)."""
-
-    __slots__ = ("normalizations",)
-
-    def __init__(self, state: GicState, normalizations: tuple[Violation, ...]) -> None:
-        super().__init__(state._pb, state.schema_revision)
-        self.normalizations = normalizations
-
-
-def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
+def import_gich(source: GichView | Source, *, lenient: bool = False,
                 keep_hypervisor_context: bool = False) -> ImportedState:
-    """Canonical state from a GICH view; raise `ValidationError` listing every problem.
+    """Canonical state from a GICH view (`gicmig.gich-view/1` JSON); raise
+    `ValidationError` listing every problem.
 
+    `source` is the view's path (a str is always a path; `-` is stdin), its bytes, a
+    binary file object, or a `GichView` already parsed. A `distributor.path` in the view
+    is read relative to the view's folder (the current directory for bytes, stdin, or a
+    file object without a path name).
     `lenient` normalizes only what gic-domain §6 marks benign (stale LR priority or group:
     the distributor's wins; binary points below the minimum: clamped; list registers
-    beyond GICH_VTR: dropped) and reports each in `.normalizations`.
+    beyond GICH_VTR: dropped) and lists each in `.import_report.normalized`.
     `keep_hypervisor_context` carries HW=1 LRs, unserviced EOI maintenance and GICH_HCR
     into `state.hypervisor` instead of refusing them.
+
+    >>> text = gicmig.export_gich(gicmig.load("fixtures/v1/busy.json")).to_json()
+    >>> state = gicmig.import_gich(text.encode())  # or the view's path, or a binary file
+    >>> state.import_report.normalized, state.irq(27, cpu=0).line_level
+    ((), True)
     """
-    if not isinstance(view, GichView):
-        view = parse_view(view)
+    view = source if isinstance(source, GichView) else \
+        parse_view(read_source(source, "import_gich"), base_dir=source_dir(source))
     image = view.distributor
     _check_image(view, image)
     cfg = image.config
@@ -63,7 +65,7 @@ def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
             ctx.hcr, ctx.hw_mappings, ctx.eoi_maintenance = f.hcr, f.hw_mappings, f.eoi_maintenance
     state.provenance.source = "gich"
     validate(state)
-    return ImportedState(state, tuple(norm))
+    return ImportedState(state, ImportReport("gich", tuple(norm)))
 
 
 def _check_image(view: GichView, image: GicState) -> None:

@@ -47,17 +47,19 @@ from gicmig.arch.registers import (
     SGI_BANK_REGS,
     Bank,
 )
-from gicmig.core.attribution import Derivation, attribute
+from gicmig.core.attribution import attribute
 from gicmig.core.image import ICFGR_EDGE, edge_word
+from gicmig.core.imported import Assumption, ImportedState, ImportReport
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
-from gicmig.errors import GicmigError, Violation
+from gicmig.errors import DecodeError, GicmigError, Violation
+from gicmig.files import Source, read_source
 from gicmig.views.kvm.dump import parse_dump
 
 _ENABLE, _PENDING, _ACTIVE, _SGI_PENDING = SET_CLEAR  # (set, clear) register pairs
 
 
-class KvmDumpIncomplete(GicmigError):
+class KvmDumpIncomplete(DecodeError):
     """A dump that lacks registers the state needs; `.missing` lists them all."""
 
     def __init__(self, missing: list[str]) -> None:
@@ -154,39 +156,41 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
     yield start, prev
 
 
-class KvmImported(GicState):
-    """A `GicState` from `import_kvm`, with what the import normalized (binary points of
-    never-run vCPUs) and what it derived (group of active priorities, CPU of active SPIs,
-    by gicmig.core.attribution)."""
+def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
+               priority_bits: int | None = None) -> ImportedState:
+    """Canonical state from a KVM GICv2 register dump (`gicmig.kvm-dump/1` JSON).
 
-    __slots__ = ("derivations", "normalizations")
-
-    def __init__(self, state: GicState, normalizations: tuple[Violation, ...],
-                 derivations: tuple[Derivation, ...]) -> None:
-        super().__init__(state._pb, state.schema_revision)
-        self.normalizations = normalizations
-        self.derivations = derivations
-
-
-def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
-               priority_bits: int = KVM_PRIORITY_BITS) -> KvmImported:
-    """Canonical state from a KVM GICv2 register dump (parsed, or its JSON text).
-
-    A never-run vCPU's binary points are normalized to what the guest observes, and
-    active priorities and active SPIs get their group and CPU where the active
-    interrupts explain them; `.normalizations` and `.derivations` say which.
+    `source` is the dump's path (a str is always a path; `-` is stdin), its bytes, a
+    binary file object, or a `KvmDump` already parsed. A never-run vCPU's binary points
+    are normalized to what the guest observes, and active priorities and active SPIs get
+    their group and CPU where the active interrupts explain them: the state's
+    `.import_report` lists both (`normalized`, `derived`).
 
     `num_cpus` defaults to GICD_TYPER.CPUNumber + 1; when both are there they must agree.
-    Raises `KvmDumpIncomplete`, `GicmigError` (KVM-DUMP-*) or `ValidationError`.
+    `priority_bits` defaults to KVM's 5 (the dump does not record it). The report's
+    `assumed` lists the defaults the import used.
+    Raises `KvmDumpIncomplete`, `InputError` (KVM-DUMP-*), `ValidationError` or
+    `FileError` (IO-READ).
+
+    >>> state = gicmig.import_kvm("fixtures/kvm/two-vcpu.json")
+    >>> state.config.num_cpus, state.import_report.view
+    (2, 'kvm')
     """
-    if not isinstance(dump, KvmDump):
-        dump = parse_dump(dump)
+    dump = source if isinstance(source, KvmDump) else parse_dump(read_source(source,
+                                                                               "import_kvm"))
     regs = dump.registers()
     n = _num_cpus(dump, regs, num_cpus)
     # without a count, read as many vCPUs as the dump shows, only to list what is missing
     rd = _Reader(regs, n or min(max((a.vcpu for a in dump.accesses), default=0) + 1, 8))
     if n is None:
         rd.missing.append(("", "GICD_TYPER (or the vCPU count: --num-cpus)", -1, ""))
+    assumed = []
+    if num_cpus is None and n is not None:
+        assumed.append(Assumption("num_cpus", n, "GICD_TYPER.CPUNumber + 1"))
+    if priority_bits is None:
+        priority_bits = KVM_PRIORITY_BITS
+        assumed.append(Assumption("priority_bits", priority_bits,
+                                  f"KVM's GICv2 implements {priority_bits}"))
     state = GicState.reset(kvm_config(rd.num_cpus, dump.nr_irqs, priority_bits))
     iidr = _distributor(rd, state, dump.nr_irqs)
     normalized: list[Violation] = []
@@ -202,7 +206,8 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
     p.vmm, p.vmm_version, p.host_kernel = dump.vmm, dump.vmm_version, dump.host_kernel
     derived = attribute(state)
     validate(state)
-    return KvmImported(state, tuple(normalized), tuple(derived))
+    return ImportedState(state, ImportReport("kvm", tuple(normalized), tuple(derived),
+                                             tuple(assumed)))
 
 
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],

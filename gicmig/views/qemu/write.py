@@ -36,7 +36,7 @@ from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, Violation
-from gicmig.files import _not_a_regular_file
+from gicmig.files import written_in_place
 from gicmig.views.qemu.accel import check_accel, slots_in_use
 from gicmig.views.qemu.convert import convert, qemu_config
 from gicmig.views.qemu.decode import Raw
@@ -82,9 +82,13 @@ def export_qemu(state: GicState, template: str | os.PathLike[str],
     `QemuUnrepresentable` listing every state QEMU cannot hold; lenient mode writes the
     nearest state and lists the losses in the report.
 
-    >>> rep = gicmig.export_qemu(gicmig.load("gic.gicmig"), "vm.mig", "out.mig")  # doctest: +SKIP
-    >>> rep.accel, [v.code for v in rep.losses]  # doctest: +SKIP
-    ('tcg', [])
+    >>> import os, tempfile
+    >>> state = gicmig.load("fixtures/v1/reset-virt-2cpu.gicmig")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = os.path.join(folder, "vm.mig")
+    ...     rep = gicmig.export_qemu(state, "examples/qemu-7.2-virt-template.mig", out)
+    ...     print(rep.accel, [v.code for v in rep.losses], gicmig.import_qemu(out) == rep.state)
+    tcg [] True
     """
     if accel is not None and accel not in ACCELS:
         raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
@@ -95,13 +99,20 @@ def export_qemu(state: GicState, template: str | os.PathLike[str],
         return section, plan_qemu(state, section, accel=accel, lenient=lenient,
                                   num_irqs=num_irqs)
 
-    if str(out) == "-" or _not_a_regular_file(Path(out)):
+    if str(out) == "-" or _in_place(out):
         section, plan = planned()  # a pipe or device: nothing is opened before the plan
         size = _write(template, out, section, plan.main, plan.virt)
     else:
         section, plan, size = _write_alongside(template, out, planned)
     return QemuExport(plan.state, plan.losses, plan.accel, section.machine, section.offset,
                       size)
+
+
+def _in_place(out: str | os.PathLike[str]) -> bool:
+    try:
+        return written_in_place(Path(out))
+    except OSError:
+        return False  # open_atomic refuses it, naming it
 
 
 def plan_qemu(state: GicState, section: ArmGicSection, *, accel: str | None = None,
@@ -190,7 +201,7 @@ def _self_check(fitted: GicState, section: ArmGicSection, main: bytes, virt: byt
     except GicmigError as exc:
         raise GicmigError("INTERNAL-ERROR", f"the written section does not import again ({exc}): "
                                             "a gicmig bug, please report it") from None
-    if back.state != fitted or back.normalized:
+    if back != fitted or back.import_report.normalized:
         raise GicmigError("INTERNAL-ERROR", "the written section imports as another state: a "
                                             "gicmig bug, please report it")
 
