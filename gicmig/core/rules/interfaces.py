@@ -9,7 +9,7 @@ from operator import or_
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
-from gicmig.arch.lr import reserved_bits
+from gicmig.arch.lr import any_reserved, reserved_bits
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.rules.context import Context, Section, padded
 from gicmig.core.rules.context import violation as _v
@@ -77,7 +77,7 @@ def _virtual_ok(ctx: Context, msg: Any) -> bool:
     if max(map(len, lrs)) > ctx.num_lrs or any(len(x) and not x[-1] for x in lrs):
         return False
     every = [lr for x in lrs for lr in x]
-    if any(map(reserved_bits, every)):
+    if any_reserved(every):
         return False
     return (not reduce(or_, hcr) & ctx.hcr_reserved and not reduce(or_, vmcr) & ctx.vmcr_reserved
             and min(map(ctx.vmbp.get, vmcr)) >= ctx.min_vmbp
