@@ -127,10 +127,10 @@ def test_zsh_completes_at_a_real_prompt(scripts: dict[str, Path], tmp_path: Path
 zpty -b z "HOME={tmp_path} PS1='%% ' zsh -f -i"
 zpty -w z "autoload -U compinit && compinit -u; source {scripts['zsh']}; cd {ROOT}"
 zpty -w -n z "gicmig val"$'\\t'
-sleep 1
+sleep 3
 zpty -w z $'\\x03'
 zpty -w -n z "gicmig import kv"$'\\t'
-sleep 1
+sleep 3
 zpty -w z $'\\x03'
 out=""
 while zpty -r -t z line; do out+=$line; done

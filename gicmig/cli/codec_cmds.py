@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING, Any
 
+from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input
-from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from gicmig.cli import Subcommands
 
 
@@ -82,6 +82,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.errors import GicmigError, ValidationError
     from gicmig.formats.io import load
 
