@@ -20,6 +20,7 @@ MAX_JSON = 2 << 20
 MAX_YAML = 64 << 10
 MAX_INT_DIGITS = 40  # digits of a JSON integer (a u64 has 20); Python refuses > 4300
 BOM = b"\xef\xbb\xbf"  # refused at the start of any JSON input (docs/security.md)
+MAX_PAYLOAD = 1 << 20  # a blob's payload: a full GICv2 state is ~6 KiB; near 1 MiB is not one
 MAX_COUNT = 4096  # items of any list whose length a binary input declares
 
 

@@ -68,8 +68,3 @@ def test_the_two_layouts_share_their_common_fields() -> None:
     assert GICH_LR.reserved_mask == 0x0077_E000 and GICH_LR_HW.reserved_mask == 0x0070_0000
 
 
-@given(st.lists(st.integers(0, 0xFFFF_FFFF), max_size=8))
-def test_any_reserved_is_reserved_bits_in_bulk(words: list[int]) -> None:
-    from gicmig.arch.lr import any_reserved
-
-    assert any_reserved(words) == any(reserved_bits(w) for w in words)

@@ -9,7 +9,6 @@ below are taken from those tables once, at import: the hot loops run per list re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import NamedTuple
 
 from gicmig.arch.registers import (
@@ -81,12 +80,6 @@ def decode(value: int) -> Lr:
 def reserved_bits(value: int) -> int:
     """The bits of list register `value` that the layout its HW bit selects reserves."""
     return value & (_RES_HW if value >> _HW_S & 1 else _RES_SW)
-
-
-def any_reserved(words: Iterable[int]) -> bool:
-    """Whether any of these list registers sets a bit its layout reserves (the bulk form of
-    `reserved_bits`, for the rules' whole-state check)."""
-    return any(w & (_RES_HW if w & _HW_BIT else _RES_SW) for w in words)
 
 
 def state_of(lr: int) -> int:
