@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gicmig.cli._paths import refuse_overwriting_input
+from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -63,7 +64,7 @@ def _encode(args: argparse.Namespace) -> int:
     args.current_path = args.input
     state = load(args.input)
     if args.revision is not None:  # schema revisions (issue 4)
-        from gicmig.schemacheck.blobcompat import as_revision
+        from gicmig.formats.revisions import as_revision
 
         state = as_revision(state, args.revision)
     dump(state, args.output, "blob")
@@ -107,7 +108,7 @@ def _validate(args: argparse.Namespace) -> int:
                 _add_lines(path, [err])
                 err.pop("place")
             records.append({"path": path, "ok": False, "errors": [err]})
-            status = max(status, exc.exit_status)
+            status = max(status, exit_status(exc))
     if progress:
         print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
     _print_validation(records, args.format)
@@ -134,15 +135,17 @@ def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps({"ok": all(r["ok"] for r in records), "files": records}, indent=2))
         return
+    from gicmig.errors import one_line  # a file name cannot forge a line either
+
     for r in records:
         if r["ok"]:
-            print(f"{r['path']}: ok")
+            print(one_line(f"{r['path']}: ok"))
         for e in r["errors"]:
             line, col = e.get("line"), e.get("column") or 1
             where = f"{r['path']}:{line}:{col}" if line else r["path"]
             place = f"{e['place']}: " if e.get("place") else ""
             at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
-            print(f"{where}: {e['code']} {place}{e['message']}{at}")
+            print(one_line(f"{where}: {e['code']} {place}{e['message']}{at}"))
 
 
 def _info(args: argparse.Namespace) -> int:

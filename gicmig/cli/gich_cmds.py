@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gicmig.cli._paths import refuse_overwriting_input, same_file
+from gicmig.cli._run import exit_status
 from gicmig.errors import GicmigError
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def _import(args: argparse.Namespace) -> int:
                             keep_hypervisor_context=args.keep_hypervisor_context)
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
-        return exc.exit_status
+        return exit_status(exc)
     dump(state, args.output)
     _report(args, list(state.normalizations), ok=True)
     return 0
@@ -125,7 +126,7 @@ def _export(args: argparse.Namespace) -> int:
                                  lenient=args.lenient)
     except ValidationError as exc:
         _report(args, list(exc.violations), ok=False)
-        return exc.exit_status
+        return exit_status(exc)
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
     _report(args, list(losses), ok=True)
     return 0

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gicmig.cli._paths import refuse_overwriting_input
+from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -85,7 +86,7 @@ def _import(args: argparse.Namespace) -> int:
             raise
         print(json.dumps({"ok": False, "path": args.input, "code": exc.code,
                           "message": exc.message, "missing": list(exc.missing)}, indent=2))
-        return exc.exit_status
+        return exit_status(exc)
     dump(state, args.output)
     _report_import(args, state)
     return 0
@@ -142,7 +143,7 @@ def _export(args: argparse.Namespace) -> int:
         plan = plan_kvm(state, lenient=args.lenient, iidr_revision=args.iidr_revision)
     except ValidationError as exc:
         _report_losses(args, list(exc.violations), refused=True)
-        return exc.exit_status
+        return exit_status(exc)
     if args.dump:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
                                      iidr_revision=args.iidr_revision))

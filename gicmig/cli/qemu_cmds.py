@@ -59,38 +59,39 @@ def register(sub: Subcommands) -> None:
 def _import_qemu(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError
     from gicmig.formats.io import dump
-    from gicmig.views.qemu.convert import import_qemu
-    from gicmig.views.qemu.stream import describe
+    from gicmig.views.qemu.convert import QemuImportReport, import_qemu
 
     args.current_path = args.stream
     if same_file(args.stream, args.output):
         raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never "
                                    "modified")
-    source: Any = sys.stdin.buffer if args.stream == "-" else args.stream
-    result = import_qemu(source, accel=args.accel, num_cpus=args.num_cpus,
-                         num_irqs=args.num_irqs, priority_bits=args.priority_bits,
-                         machine=args.machine, lenient=args.lenient)
-    for code, message in result.normalized:
-        print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
-    for d in result.derived:
+    state = import_qemu(args.stream, accel=args.accel, num_cpus=args.num_cpus,
+                        num_irqs=args.num_irqs, priority_bits=args.priority_bits,
+                        machine=args.machine, lenient=args.lenient)
+    report = state.import_report
+    assert isinstance(report, QemuImportReport)
+    for v in report.normalized:
+        print(f"{args.stream}: normalized {v.code} {v.path}: {v.message}", file=sys.stderr)
+    for d in report.derived:
         print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
-    if args.nested and not _nested_ok(args, result.state):
+    if args.nested and not _nested_ok(args, state):
         return 1  # nothing written: the import as asked for is refused
-    dump(result.state, args.output)
+    dump(state, args.output)
     if args.output == "-":
         return 0
-    cfg = result.state.config
-    facts = dict(describe(result.section)) if result.section else {}
+    cfg = state.config
+    facts = report.facts()
     record = {"input": args.stream, "output": args.output, "ok": True,
-              "source": result.state.provenance.source, "num_cpus": cfg.num_cpus,
+              "source": state.provenance.source, "num_cpus": cfg.num_cpus,
               "num_irqs": cfg.num_irqs, "priority_bits": cfg.priority_bits, **facts,
-              "normalized": [{"code": c, "message": m} for c, m in result.normalized],
-              "derived": [{"place": d.place, "message": d.message} for d in result.derived]}
+              "normalized": [{"code": v.code, "message": f"{v.path}: {v.message}"}
+                             for v in report.normalized],
+              "derived": [{"place": d.place, "message": d.message} for d in report.derived]}
     if args.format == "json":
         print(json.dumps(record, indent=2))
     else:
         print(f"{args.stream}: imported {record['source']} state ({cfg.num_cpus} CPUs, "
-              f"{cfg.num_irqs} IDs) to {args.output}; {len(result.normalized)} normalized; "
+              f"{cfg.num_irqs} IDs) to {args.output}; {len(report.normalized)} normalized; "
               f"{facts.get('section', '')}, located by {facts.get('located_by', '?')}")
     return 0
 

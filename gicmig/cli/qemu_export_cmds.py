@@ -45,6 +45,7 @@ def register(sub: Subcommands) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.cli._paths import refuse_overwriting_input, same_file
+    from gicmig.cli._run import exit_status
     from gicmig.errors import GicmigError, ValidationError
     from gicmig.formats.io import load
     from gicmig.views.qemu.write import export_qemu
@@ -64,7 +65,7 @@ def _export(args: argparse.Namespace) -> int:
         if not exc.code.startswith(("QEMU-EXPORT-", "KVM-EXPORT-")):
             raise
         _report(args, list(exc.violations), None)
-        return exc.exit_status
+        return exit_status(exc)
     _report(args, list(rep.losses), rep)
     return 0
 
