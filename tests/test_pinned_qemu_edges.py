@@ -65,7 +65,7 @@ def test_a_priority_beyond_num_irqs_is_refused_by_its_id(machine_irqs: int, inti
 
 def test_a_priority_on_the_last_id_is_taken() -> None:
     gic = GicImage().set("priority2", 63 - 32, 0x80)
-    st = run(gic, machine=None, num_irqs=64).state
+    st = run(gic, machine=None, num_irqs=64)
     assert st.shared.priority[31] == 0x80
 
 
@@ -134,7 +134,7 @@ def test_kvm_last_spi_edge_is_read() -> None:
     last SPI of virt (ID 287) edge-triggered and pending is a plain latch."""
     gic = GicImage.kvm(2).irq(287, pending=0xFF, edge=1).irq(286, pending=0xFF)
     gic.main[_target(287)] = gic.main[_target(286)] = 0x01
-    sh = run(gic, accel="kvm").state.shared
+    sh = run(gic, accel="kvm").shared
     assert sh.pending_latch == 0b11 << 254
     assert sh.pending_split_unknown == 1 << 254
     assert sh.edge == 1 << 255
