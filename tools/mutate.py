@@ -563,26 +563,28 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         if args.trace_only:
             return 0
-        for ms in chosen.values():
-            for i, m in enumerate(ms, 1):
-                if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
-                    m.status = "killed"  # by the earlier run
-                    continue
-                if (m.file, m.line, *m.key()) not in done and args.budget is not None \
-                        and time.perf_counter() - t0 > args.budget:
-                    continue  # stays "pending": not run
-                if (m.file, m.line, *m.key()) in done:
-                    m.status, m.seconds = done[(m.file, m.line, *m.key())]
-                else:
-                    run(m, scratch, cov, index, args)
-                    if args.progress:
-                        with args.progress.open("a") as f:
-                            f.write(json.dumps([m.file, m.line, *m.key(), m.status,
-                                                m.seconds]) + "\n")
-                if m.status in ("survived", "not-covered") and (m.file, *m.key()) in known:
-                    m.status = "equivalent"
-                print(f"[{i}/{len(ms)}] {m.status:11} {m.file}:{m.line} "
-                      f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
+        queue = [(i, len(ms), m) for ms in chosen.values() for i, m in enumerate(ms, 1)]
+        if args.budget is not None:  # a sample cut short is then a uniform subsample
+            random.Random(args.seed).shuffle(queue)
+        for i, n, m in queue:
+            if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
+                m.status = "killed"  # by the earlier run
+                continue
+            if (m.file, m.line, *m.key()) not in done and args.budget is not None \
+                    and time.perf_counter() - t0 > args.budget:
+                continue  # stays "pending": not run
+            if (m.file, m.line, *m.key()) in done:
+                m.status, m.seconds = done[(m.file, m.line, *m.key())]
+            else:
+                run(m, scratch, cov, index, args)
+                if args.progress:
+                    with args.progress.open("a") as f:
+                        f.write(json.dumps([m.file, m.line, *m.key(), m.status,
+                                            m.seconds]) + "\n")
+            if m.status in ("survived", "not-covered") and (m.file, *m.key()) in known:
+                m.status = "equivalent"
+            print(f"[{i}/{n}] {m.status:11} {m.file}:{m.line} "
+                  f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
     finally:
         scratch.close()
     rows = [summary(r, ms) for r, ms in chosen.items()]
