@@ -192,3 +192,17 @@ def test_distributor_path_is_joined_to_the_views_folder() -> None:
     assert distributor_path(text, "") == "./img.gicmig"
     assert distributor_path('{"distributor": {"path": ""}}', "/views") is None
     assert distributor_path('{"distributor": {"fixture": {}}}', "/views") is None
+
+
+def test_export_apr_group_split_names_the_level_and_both_groups() -> None:
+    """GICH_APR has one bit per level for both groups (§3.2): a group 0 active priority with
+    no active interrupt to explain it would come back group-unknown."""
+    st = GicState.reset(GicConfig(1, 64, priority_bits=8, min_bpr=0))
+    st.cpu[0].bpr, st.cpu[0].abpr = 2, 3
+    st.cpu[0].active_group0 = 1 << 4  # level 4: group priority 0x08
+    with pytest.raises(ValidationError) as info:
+        export_gich(st)
+    assert [(v.code, v.path, v.message) for v in info.value.violations] == [(
+        "GICH-EXPORT-APR-GROUP-SPLIT", "cpu0 gicc.active_priorities",
+        "group priority 0x08 is group 0; GICH_APR holds one set for both groups, and the "
+        "active interrupts make it group-unknown on import")]
