@@ -28,3 +28,27 @@ def test_a_revision_3_field_is_lost_in_revision_2_only() -> None:
     st = GicState.reset(GicConfig(1, 64))
     st.shared.latch_maybe_stale = 0  # revision 3's field, unset: nothing lost
     assert lost_fields(st, 2) == [] and lost_fields(st, 1) == []
+
+
+def test_lock_manifest_path() -> None:
+    from pathlib import Path
+
+    from gicmig.formats.locked import MANIFEST_NAME, manifest_path
+
+    assert manifest_path(Path("/locks"), 3) == Path("/locks/schema-revision-3.json")
+    assert MANIFEST_NAME.match(manifest_path(Path("."), 12).name)
+
+
+def test_diff_of_an_lr_that_changes_layout() -> None:
+    """GICH_LR HW=0 (CPUID, EOI) vs HW=1 (PhysicalID): a field one side lacks shows as '-'."""
+    import gicmig
+
+    a = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                 num_lrs=4))
+    b = a.copy()
+    a.virtual[0].lr = (0x1008_0420, 0, 0, 0)  # pending, EOI, CPUID 1, vID 32
+    b.virtual[0].lr = (0x9000_6C1B, 0, 0, 0)  # pending, HW, PhysicalID 27, vID 27
+    assert [str(c) for c in gicmig.diff(a, b)] == [
+        "cpu0 gich.lr0.virtual_id: 32 -> 27", "cpu0 gich.lr0.cpuid: 1 -> -",
+        "cpu0 gich.lr0.physical_id: - -> 27", "cpu0 gich.lr0.eoi: 1 -> -",
+        "cpu0 gich.lr0.hw: 0 -> 1"]
