@@ -543,10 +543,13 @@ def main(argv: list[str] | None = None) -> int:
              for e in
              (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
     alive = None
+    not_run: set[tuple[Any, ...]] = set()
     if args.rerun:
         earlier = json.loads(args.rerun.read_text())
         alive = {(m["file"], m["line"], m["scope"], m["original"], m["mutant"])
                  for m in earlier["survivors"] + earlier["equivalent"]}
+        not_run = {(m["file"], m["line"], m["scope"], m["original"], m["mutant"])
+                   for m in earlier.get("not_run", [])}
     done: dict[tuple[Any, ...], tuple[str, float]] = {}
     if args.progress and args.progress.exists():
         for r in args.progress.read_text().splitlines():
@@ -567,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.budget is not None:  # a sample cut short is then a uniform subsample
             random.Random(args.seed).shuffle(queue)
         for i, n, m in queue:
+            if (m.file, m.line, *m.key()[:3]) in not_run:
+                continue  # not run in the earlier report either
             if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
                 m.status = "killed"  # by the earlier run
                 continue
@@ -619,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
               "density": args.density, "modules": rows, "packages": by_package,
               "total": total,
               "survivors": [row(m) for m in every if m.status in ("survived", "not-covered")],
-              "equivalent": [row(m) for m in every if m.status == "equivalent"]}
+              "equivalent": [row(m) for m in every if m.status == "equivalent"],
+              "not_run": [row(m) for m in every if m.status == "pending"]}
     args.report.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
