@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from test_pinned_qemu import _target, refused, run
-from test_qemu_support import GicImage
+from test_qemu_support import GicImage, stream
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
@@ -193,3 +193,21 @@ def test_template_of_another_cpu_count_names_both_counts(cpus: int, slots: int,
     assert info.value.message == (
         f"the state's GIC has {cpus} CPU interfaces, the template's has {slots} (its CPU "
         f"slots in use): use a template of a VM with -smp {cpus}")
+
+
+def test_template_with_an_empty_cpu_slot_between_used_ones(tmp_path: Path) -> None:
+    """Slots 0 and 2 in use, slot 1 empty: three slots in use, but no 3-CPU GIC."""
+    from test_qemu_export import reset, write
+
+    from gicmig.views.qemu.write import export_qemu
+
+    gic = GicImage(3, virt=True)
+    for name in ("running_priority", "current_pending", "abpr"):
+        gic.set(name, 1, 0)
+    for name in ("running_priority", "current_pending", "bpr", "abpr"):
+        gic.vset(name, 1, 0)
+    template = write(tmp_path, stream(gic.section()), "gap.mig")
+    with pytest.raises(GicmigError) as info:
+        export_qemu(reset(3, virt=True), template, tmp_path / "out.mig")
+    assert info.value.code == "QEMU-TEMPLATE-NUM-CPUS"
+    assert info.value.message.startswith("the template does not hold a 3-CPU GIC: ")
