@@ -10,7 +10,7 @@ from test_pinned_gich import regs
 
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
 from gicmig.errors import GicmigError, ValidationError
-from gicmig.views.gich import export_gich, fold_nested, fold_vcpu, import_gich
+from gicmig.views.gich import export_gich, fold_nested, fold_vcpu, import_gich, vtr_params
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
 
@@ -206,3 +206,14 @@ def test_export_apr_group_split_names_the_level_and_both_groups() -> None:
         "GICH-EXPORT-APR-GROUP-SPLIT", "cpu0 gicc.active_priorities",
         "group priority 0x08 is group 0; GICH_APR holds one set for both groups, and the "
         "active interrupts make it group-unknown on import")]
+
+
+def test_gich_apr_bits_beyond_the_preemption_levels_are_not_levels() -> None:
+    """GICH_VTR 0x6c000003: PREbits 4 -> 16 GICH_APR bits, bit n = level n << 3 (group
+    priority n << 4); bits 16..31 name no level."""
+    from gicmig.views.gich import apr_to_levels
+
+    p = vtr_params(0x6C00_0003)
+    assert p.preemption_bits == 4
+    assert apr_to_levels(0xFFFF_0003, p) == 1 | 1 << 8
+    assert apr_to_levels(0x0000_8000, p) == 1 << 120
