@@ -217,3 +217,22 @@ def test_gich_apr_bits_beyond_the_preemption_levels_are_not_levels() -> None:
     assert p.preemption_bits == 4
     assert apr_to_levels(0xFFFF_0003, p) == 1 | 1 << 8
     assert apr_to_levels(0x0000_8000, p) == 1 << 120
+
+
+def test_an_unknown_cpu_spi_is_placed_by_its_own_groups_binary_point() -> None:
+    """Group 0 priority 0xa8 with BPR 2 is level 0xa8 (bits 7:3), in Group 1 (ABPR 4, no
+    CBPR: bits 7:4) it would be 0xa0: cpu1 holds 0xa8, so the group 0 SPI is active there."""
+    from gicmig.abi.kvm import kvm_config
+    from gicmig.core.attribution import attribute
+
+    st = GicState.reset(kvm_config(2, 64))
+    st.enable_grp1_unknown = True
+    sh = st.shared
+    sh.active, sh.priority, sh.active_cpu = 1 << 16, bytes(16) + b"\xa8", bytes(16) + b"\xff"
+    for c in (0, 1):
+        st.cpu[c].bpr, st.cpu[c].abpr = 2, 4
+    st.cpu[0].active_group_unknown = 1 << 0xA0 // 2
+    st.cpu[1].active_group_unknown = 1 << 0xA8 // 2
+    attribute(st)
+    assert st.shared.active_cpu[16] == 1
+    assert st.cpu[1].active_group0 == 1 << 0xA8 // 2
