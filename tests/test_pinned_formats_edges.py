@@ -52,3 +52,40 @@ def test_diff_of_an_lr_that_changes_layout() -> None:
         "cpu0 gich.lr0.virtual_id: 32 -> 27", "cpu0 gich.lr0.cpuid: 1 -> -",
         "cpu0 gich.lr0.physical_id: - -> 27", "cpu0 gich.lr0.eoi: 1 -> -",
         "cpu0 gich.lr0.hw: 0 -> 1"]
+
+
+def test_fixture_ctlr_flags_pack_to_the_gicc_ctlr_bits() -> None:
+    """fixtures/v1/busy.json cpu0: EnableGrp0 [0], EnableGrp1 [1], AckCtl [2], FIQEn [3] =
+    0x0f, as GICC_CTLR names them."""
+    from pathlib import Path
+
+    from gicmig.formats.fixture import from_json
+
+    st = from_json((Path(__file__).resolve().parents[1] / "fixtures" / "v1"
+                    / "busy.json").read_bytes())
+    assert st.cpu[0].ctlr == 0x0F
+
+
+def test_proto_digest_covers_file_names(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gicmig.core.pb import proto_digest
+
+    root = Path(str(tmp_path))
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    (root / "a" / "x.proto").write_text("syntax = 'proto3';")
+    (root / "b" / "y.proto").write_text("syntax = 'proto3';")
+    assert proto_digest(root / "a") != proto_digest(root / "b")
+
+
+def test_no_locks_folder_is_no_locks_when_allowed(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gicmig.formats.locked import LockRecord, list_locks
+
+    missing = Path(str(tmp_path)) / "none"
+    assert list_locks(missing, LockRecord, missing_ok=True) == []
+    with pytest.raises(GicmigError) as info:
+        list_locks(missing, LockRecord)
+    assert info.value.code == "IO-READ"
