@@ -236,3 +236,24 @@ def test_an_unknown_cpu_spi_is_placed_by_its_own_groups_binary_point() -> None:
     attribute(st)
     assert st.shared.active_cpu[16] == 1
     assert st.cpu[1].active_group0 == 1 << 0xA8 // 2
+
+
+def test_a_free_lr_naming_a_latched_spi_is_ambiguous() -> None:
+    """A latched (not active) SPI named by a free LR: the guest may have taken it there."""
+    img = _image()
+    img.shared.pending_latch, img.shared.edge = 1 << 8, 1 << 8
+    img.shared.targets = bytes(8) + b"\x01"
+    assert _refused(GichView((regs(0x0000_0028), regs()), img)) == [
+        ("GICH-LR-INVALID-AMBIGUOUS", "cpu0 gich.lr0")]
+
+
+def test_read_back_icfgr_banks_two_words_per_cpu() -> None:
+    """GICD_ICFGR0/1 (0xc00, 0xc04) are banked per CPU, ICFGR2.. (SPIs) shared."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    regs_ = tcg_registers(GicState.reset(GicConfig.qemu_virt(1)))
+    banked = sorted(k[2] for k in regs_ if k[0] == "GICD" and k[1] == 0 and 0xC00 <= k[2] < 0xD00)
+    shared = sorted(k[2] for k in regs_ if k[0] == "GICD" and k[1] is None
+                    and 0xC00 <= k[2] < 0xD00)
+    assert banked == [0xC00, 0xC04]
+    assert shared == [0xC00 + 4 * i for i in range(2, 18)]  # 288 IDs: ICFGR2..17
