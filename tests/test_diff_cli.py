@@ -77,14 +77,47 @@ def test_registers(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_format(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "--format", "json", str(V1 / "busy.json"), str(after)]) == 1
-    got = json.loads(capsys.readouterr().out)
-    assert got[2] == {"path": "cpu1 gicc.pmr", "old": "0xf8", "new": "0x80"}
-    assert [f"{c['path']}: {c['old']} -> {c['new']}" for c in got] == EXPECTED
+    doc = json.loads(capsys.readouterr().out)
+    assert {k: doc[k] for k in ("format", "version", "ok", "exit", "same", "count")} == {
+        "format": "gicmig/diff", "version": 1, "ok": False, "exit": 1, "same": False,
+        "count": 10}
+    assert doc["inputs"] == {"old": str(V1 / "busy.json"), "new": str(after)}
+    got = doc["changes"]
+    # the folded run irq 48-55 is eight entries, one per ID
+    assert [c["intid"] for c in got[:8]] == list(range(48, 56))
+    assert got[0] == {"kind": "interrupt", "cpu": None, "intid": 48, "lr": None,
+                      "priority": None, "field": "enabled", "old": False, "new": True,
+                      "old_missing": None, "new_missing": None,
+                      "register": {"name": "GICD_ISENABLER1", "frame": "GICD", "offset": 0x104,
+                                   "bit": 16, "mask": 1 << 16}}
+    assert got[8] == {"kind": "interrupt", "cpu": 1, "intid": 27, "lr": None, "priority": None,
+                      "field": "pending_latch", "old": False, "new": True, "old_missing": None,
+                      "new_missing": None,
+                      "register": {"name": "GICD_ISPENDR0", "frame": "GICD", "offset": 0x200,
+                                   "bit": 27, "mask": 1 << 27}}
+    assert got[9] == {"kind": "gicc", "cpu": 1, "intid": None, "lr": None, "priority": None,
+                      "field": "pmr", "old": 0xF8, "new": 0x80, "old_missing": None,
+                      "new_missing": None,
+                      "register": {"name": "GICC_PMR", "frame": "GICC", "offset": 4, "bit": 0,
+                                   "mask": 0xFF}}
+    # --registers changes the text form only: the JSON always carries the register
     assert main(["diff", "--format", "json", "--registers", str(V1 / "busy.json"),
                  str(after)]) == 1
-    assert json.loads(capsys.readouterr().out)[2]["register"] == "GICC_PMR bits 7:0"
+    assert json.loads(capsys.readouterr().out) == doc
     assert main(["diff", "--format", "json", str(V1 / "busy.json"), str(V1 / "busy.gicmig")]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    same = json.loads(capsys.readouterr().out)
+    assert (same["ok"], same["exit"], same["same"], same["count"], same["changes"]) == (
+        True, 0, True, 0, [])
+
+
+def test_json_error_is_one_error_document(tmp_path: Path) -> None:
+    missing = gicmig("diff", "--format", "json", "fixtures/v1/busy.json",
+                     str(tmp_path / "nope.gicmig"))
+    assert missing.returncode == 2 and missing.stderr == ""
+    doc = json.loads(missing.stdout)
+    assert doc["format"] == "gicmig/error" and (doc["ok"], doc["exit"]) == (False, 2)
+    assert doc["error"]["code"] == "IO-READ"
+    assert doc["error"]["path"] == str(tmp_path / "nope.gicmig")
 
 
 def test_ignore_and_quiet(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -236,3 +269,54 @@ def test_update_from_replaces_an_unreadable_fixture(tmp_path: Path,
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"{broken}: rewritten (replacing an unreadable fixture: JSON-SYNTAX)")
     assert broken.read_text() == (V1 / "busy.json").read_text()
+
+
+def _validator(name: str) -> object:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    import gicmig
+
+    folder = Path(gicmig.__file__).parent / "schemas"
+    schemas = {p.name: json.loads(p.read_text()) for p in folder.glob("*.v*.json")}
+    registry: Registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    return jsonschema.Draft202012Validator(schemas[name], registry=registry)
+
+
+def test_fixture_update_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    validator = _validator("fixture-update.v1.json")
+    fixture = tmp_path / "f.json"
+    fixture.write_bytes((V1 / "busy.json").read_bytes())
+    st = load(V1 / "busy.gicmig")
+    st.cpu[1].pmr = 0x80
+    source = tmp_path / "new.gicmig"
+    dump(st, source)
+    argv = ["fixture", "update", "--format", "json", str(fixture), "--from", str(source)]
+    assert main([*argv[:2], "--check", *argv[2:]]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    validator.validate(doc)  # type: ignore[attr-defined]
+    assert (doc["ok"], doc["exit"], doc["check"]) == (False, 1, True)
+    assert fixture.read_bytes() == (V1 / "busy.json").read_bytes()  # --check wrote nothing
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    validator.validate(doc)  # type: ignore[attr-defined]
+    (rec,) = doc["files"]
+    assert (rec["result"], rec["cause"], rec["count"]) == ("rewritten", "changes", 1)
+    assert rec["changes"][0]["kind"] == "gicc" and rec["changes"][0]["cpu"] == 1
+    assert (rec["changes"][0]["field"], rec["changes"][0]["old"], rec["changes"][0]["new"]) == (
+        "pmr", 0xF8, 0x80)
+    assert main(argv) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["files"]
+    assert (rec["result"], rec["cause"], rec["changes"]) == ("unchanged", None, [])
+    fresh = tmp_path / "new.json"
+    assert main(["fixture", "update", "--format", "json", str(fresh), "--from", str(source)]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["files"]
+    assert (rec["result"], rec["cause"]) == ("rewritten", "new_file")
+    fixture.write_text("{")
+    assert main(argv) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["files"]
+    assert (rec["cause"], rec["unreadable_code"]) == ("unreadable", "JSON-SYNTAX")
+    assert main(["fixture", "update", "--format", "json", str(tmp_path / "nope.json")]) == 2
+    err = json.loads(capsys.readouterr().out)
+    assert (err["format"], err["exit"], err["error"]["code"]) == ("gicmig/error", 2, "IO-READ")

@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
         _flush_stdout()
         return status
     except GicmigError as exc:
-        report_error(getattr(args, "current_path", None) or "gicmig", exc,
-                     getattr(args, "format", "text"))
-        return exit_status(exc)
+        written = report_error(getattr(args, "current_path", None) or "gicmig", exc,
+                               getattr(args, "format", "text"))
+        return exit_status(exc) if written else 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -73,21 +73,49 @@ def _flush_stdout() -> None:
         raise GicmigError("IO-WRITE", f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
+_dropped: list[bool] = []  # stdout could not be written: reports go to stderr
+
+
 def _drop_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's last flush cannot fail too."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+    _dropped.append(True)
 
 
 def error_record(path: str, exc: GicmigError) -> dict[str, object]:
     return {"path": path, "code": exc.code, "message": exc.message, "offset": exc.offset}
 
 
-def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
-    if fmt == "json":
-        print(json.dumps({"ok": False, "errors": [error_record(path, exc)]}), file=sys.stdout)
-        return
+def report_error(path: str, exc: GicmigError, fmt: str = "text") -> bool:
+    """Report `exc`: one line on stderr, or with `--format json` a document on stdout.
+    False when stdout cannot take that document (a full disk): then one IO-WRITE line on
+    stderr says so, and the command exits 2."""
+    if fmt == "json" and not _dropped:
+        try:
+            print(json.dumps({"ok": False, "errors": [error_record(path, exc)]}),
+                  file=sys.stdout, flush=True)
+            return True
+        except BrokenPipeError:  # the reader left: nobody to tell
+            _drop_stdout()
+            return True
+        except OSError as full:
+            _drop_stdout()
+            _print_line("gicmig", GicmigError(
+                "IO-WRITE", f"cannot write the JSON report of {exc.code} to stdout: "
+                f"{full.strerror or full}"))
+            return False
+    _print_line(path, exc)  # also when stdout already failed: stderr still works
+    return True
+
+
+def _print_line(path: str, exc: GicmigError) -> None:
+    from gicmig.cli._color import paint
+
     line = getattr(exc, "line", None)
     where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else path
-    print(one_line(f"{where}: {exc}"), file=sys.stderr)
+    text = str(exc)  # one line already: GicmigError escapes its message
+    if text.startswith(f"{exc.code} "):
+        text = paint(exc.code, "code", sys.stderr) + text[len(exc.code):]
+    print(f"{one_line(where)}: {text}", file=sys.stderr)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING, Any
 
+from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input
-from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from gicmig.cli import Subcommands
 
 
@@ -82,6 +82,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.errors import GicmigError, ValidationError
     from gicmig.formats.io import load
 
@@ -135,17 +136,19 @@ def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps({"ok": all(r["ok"] for r in records), "files": records}, indent=2))
         return
+    from gicmig.cli._color import paint
     from gicmig.errors import one_line  # a file name cannot forge a line either
 
     for r in records:
         if r["ok"]:
-            print(one_line(f"{r['path']}: ok"))
+            print(f"{one_line(r['path'])}: {paint('ok', 'ok', sys.stdout)}")
         for e in r["errors"]:
             line, col = e.get("line"), e.get("column") or 1
             where = f"{r['path']}:{line}:{col}" if line else r["path"]
             place = f"{e['place']}: " if e.get("place") else ""
             at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
-            print(one_line(f"{where}: {e['code']} {place}{e['message']}{at}"))
+            print(f"{one_line(where)}: {paint(e['code'], 'code', sys.stdout)} "
+                  f"{one_line(place + e['message'] + at)}")
 
 
 def _info(args: argparse.Namespace) -> int:

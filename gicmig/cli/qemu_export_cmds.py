@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING
+
+from gicmig.cli._lazy import TYPE_CHECKING, json
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+
+from gicmig.cli._lazy import TYPE_CHECKING, json
 
 if TYPE_CHECKING:
     from types import ModuleType
+    from typing import Any
 
     from gicmig.cli import Subcommands
     from gicmig.schemacheck.sources import Schema

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import TYPE_CHECKING
+
+from gicmig.cli._lazy import TYPE_CHECKING, json
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
