@@ -82,10 +82,13 @@ def described(w: Walk, idstr: str, instance: int) -> None:
     raise Unwalkable(f"the vmdesc does not describe section {idstr!r} instance {instance}")
 
 
+_DICT = {dict}
+
+
 def _entries(desc: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """desc[key] as a list of objects (the vmdesc is input: anything else is malformed)."""
     items = desc.get(key, [])
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    if type(items) is not list or not set(map(type, items)) <= _DICT:  # loads_json: plain dicts
         raise ValueError(f"{key!r} is not a list of objects")
     return items
 
@@ -94,7 +97,7 @@ def _skip_fields(inp: StreamInput, desc: dict[str, Any]) -> None:
     total = 0
     for f in _entries(desc, "fields"):
         count, size = f.get("array_len", 1), f["size"]
-        if not (is_int(count) and is_int(size)) or count < 0 or size < 0:
+        if type(count) is not int or type(size) is not int or count < 0 or size < 0:  # is_int
             raise ValueError(f"field {f.get('name')!r} has no usable size")
         total += count * size
     inp.skip(total)
