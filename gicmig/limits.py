@@ -34,12 +34,17 @@ class LimitExceeded(ValueError):
     """An input beyond one of gicmig's limits (readers map it to their reason code)."""
 
 
-def loads_json(text: str | bytes, **hooks: Any) -> Any:
+def loads_json(text: str | bytes, *, unique_keys: bool = True, **hooks: Any) -> Any:
     """`json.loads` within the limits: at most MAX_JSON bytes, integers of at most
     MAX_INT_DIGITS digits, no lone surrogate in any string, no key twice in one object
     (JSON leaves that undefined; Python would keep the last silently), no nesting deeper
     than Python's recursion limit (about 1000 levels). Every refusal is a
-    ValueError (LimitExceeded or json.JSONDecodeError), as json.loads' own are."""
+    ValueError (LimitExceeded or json.JSONDecodeError), as json.loads' own are.
+
+    `unique_keys=False` lets a key repeat (the last wins), for a document only a hint to
+    gicmig that no other program reads (QEMU's vmdesc): refusing them protects readers
+    that two programs could read differently, and costs a Python call per object.
+    """
     if len(text) > MAX_JSON:
         raise LimitExceeded(f"{len(text)} bytes of JSON, more than the {MAX_JSON} gicmig reads")
     if text[:1] == "\ufeff" or text[:3] == BOM:  # bytes and text alike (json.loads differs)
@@ -58,7 +63,8 @@ def loads_json(text: str | bytes, **hooks: Any) -> Any:
     if _may_hold_long_int(text):  # else the per-integer hook cannot find anything: skip it
         hooks.setdefault("parse_int", _int)
     try:
-        doc = json.loads(text, object_pairs_hook=unique, **hooks)
+        doc = json.loads(text, object_pairs_hook=unique, **hooks) if unique_keys else \
+            json.loads(text, **hooks)
     except RecursionError:  # `[[[[...` deeper than the interpreter's recursion limit
         raise LimitExceeded("arrays or objects nested too deeply") from None
     if duplicated or _may_hold_surrogate(text):

@@ -287,6 +287,27 @@ def test_vmdesc_integers_are_integers(where: str, bad: Any, tmp_path: Path) -> N
     assert read_arm_gic(with_vmdesc([timer, CPU])).located_by == "search"
 
 
+def test_a_vmdesc_may_repeat_a_key_the_last_wins(tmp_path: Path) -> None:
+    """QEMU's vmdesc is a hint no other program reads back, so a repeated key is not worth
+    a Python call per object (13 % of a QEMU import): the last one counts, as it would if the
+    earlier one were not there. A lying first "name" does not stop the vmdesc walk."""
+    from test_qemu_support import CPU, TIMER, GicImage, be32, stream
+
+    from gicmig.views.qemu.stream import read_arm_gic
+
+    timer = json.dumps(TIMER)
+    assert timer.startswith("{")
+    doc = ('{"page_size": 4096, "devices": [{"name": "lie", ' + timer[1:] + ", " +
+           json.dumps(CPU) + "]}").encode()
+    path = tmp_path / "s.mig"
+    path.write_bytes(stream(GicImage().section(), vmdesc=False) + b"\x06" + be32(len(doc)) + doc)
+    assert read_arm_gic(path).located_by == "vmdesc"
+    from gicmig.limits import LimitExceeded, loads_json
+
+    with pytest.raises(LimitExceeded, match='duplicate key "name"'):
+        loads_json(doc)  # every other reader refuses it
+
+
 # --- 4. an arm_gic look-alike in guest-controlled bytes: a file and a pipe agree ---------------
 def _planted(plant: bytes, zero_pages: int = 64, data_pages: int = 4) -> list[bytes]:
     """A stream whose CPU registers (guest-controlled) end with `plant`."""

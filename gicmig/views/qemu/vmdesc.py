@@ -45,7 +45,8 @@ def _parse_vmdesc(w: Walk, data: bytes) -> bool:
         length = struct.unpack(">I", m.group(1))[0]
         if m.end() - 1 + length == len(data):
             try:
-                doc = loads_json(data[m.end() - 1:])
+                # a hint whose lies the walk meets anyway; QEMU never reads it back
+                doc = loads_json(data[m.end() - 1:], unique_keys=False)
                 devices = doc["devices"]
                 if not isinstance(devices, list):
                     raise TypeError("devices is not a list")
