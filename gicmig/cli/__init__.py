@@ -18,6 +18,7 @@ from gicmig import __version__
 # Each module defines `register(sub: Subcommands) -> None`.
 COMMAND_MODULES = [
     "gicmig.cli.codec_cmds",
+    "gicmig.cli.validate_cmd",
     "gicmig.cli.schema_cmds",
     "gicmig.cli.kvm_cmds",
     "gicmig.cli.qemu_cmds",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import os
 import sys
 
@@ -68,14 +67,26 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
-def error_record(path: str, exc: GicmigError) -> dict[str, object]:
-    return {"path": path, "code": exc.code, "message": exc.message, "offset": exc.offset}
-
-
 def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
+    """A command that failed before its report: one line on stderr, or under
+    `--format json` the `gicmig/error` document on stdout (and nothing else there)."""
+    from gicmig.cli.report import finding_from_error, text_line
+
     if fmt == "json":
-        print(json.dumps({"ok": False, "errors": [error_record(path, exc)]}), file=sys.stdout)
+        from gicmig.cli.jsondoc import emit, error_document
+
+        emit(error_document(exc.code, exc.message, None if path == "gicmig" else path,
+                            exc.exit_status, offset=exc.offset,
+                            line=getattr(exc, "line", None),
+                            column=getattr(exc, "column", None)))
         return
-    line = getattr(exc, "line", None)
-    where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else path
-    print(f"{where}: {exc}", file=sys.stderr)
+    finding = finding_from_error(exc, path)
+    if fmt == "github":  # the annotation for the workflow log, the line for people
+        from gicmig.cli.report import github_line
+
+        print(github_line(finding), file=sys.stdout)
+    elif fmt == "sarif":
+        from gicmig.cli.report import sarif_text
+
+        sys.stdout.write(sarif_text([finding], successful=False))
+    print(text_line(finding), file=sys.stderr)

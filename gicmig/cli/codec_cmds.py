@@ -1,11 +1,11 @@
-"""encode, decode, validate, info and `schema json`."""
+"""encode, decode, info and `schema json` (validate: validate_cmd)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gicmig.cli._paths import refuse_overwriting_input
 
@@ -31,14 +31,6 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--allow-unknown", action="store_true",
                    help="accept fields of a newer schema revision")
     p.set_defaults(run=_decode)
-
-    p = sub.add("validate", "check blobs and fixtures against every rule",
-                "example: gicmig validate --format json fixtures/v1/*.gicmig")
-    p.add_argument("inputs", nargs="+", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--allow-unknown", action="store_true",
-                   help="accept fields of a newer schema revision")
-    p.set_defaults(run=_validate)
 
     p = sub.add("info", "show a blob's header and provenance (any schema revision)",
                 "example: gicmig info busy.gicmig")
@@ -78,71 +70,6 @@ def _decode(args: argparse.Namespace) -> int:
     state = load(args.input, allow_unknown=args.allow_unknown)
     dump(state, args.output, "json")
     return 0
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from gicmig.errors import GicmigError, ValidationError
-    from gicmig.formats.io import load
-
-    records: list[dict[str, Any]] = []
-    status = 0
-    progress = sys.stderr.isatty() and len(args.inputs) > 20  # only where a person watches
-    for n, path in enumerate(args.inputs, 1):
-        if progress:
-            print(f"\r[{n}/{len(args.inputs)}] {path[-60:]:60}", end="", file=sys.stderr)
-        try:
-            load(path, allow_unknown=args.allow_unknown)
-            records.append({"path": path, "ok": True, "errors": []})
-        except ValidationError as exc:
-            errs = [{"code": v.code, "place": v.path, "message": v.message,
-                     "line": None, "column": None} for v in exc.violations]
-            _add_lines(path, errs)
-            records.append({"path": path, "ok": False, "errors": errs})
-            status = max(status, 1)
-        except GicmigError as exc:
-            err = {"code": exc.code, "message": exc.message, "offset": exc.offset,
-                   "line": getattr(exc, "line", None), "column": getattr(exc, "column", None)}
-            if exc.code == "JSON-SCHEMA":
-                err["place"] = exc.message.split(":")[0]
-                _add_lines(path, [err])
-                err.pop("place")
-            records.append({"path": path, "ok": False, "errors": [err]})
-            status = max(status, exc.exit_status)
-    if progress:
-        print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
-    _print_validation(records, args.format)
-    return status
-
-
-def _add_lines(path: str, errors: list[dict[str, Any]]) -> None:
-    """For a JSON fixture, where each violation lives in the text (ruff-style locations)."""
-    from gicmig.files import read_bytes
-    from gicmig.formats.fixture_locate import locate
-    from gicmig.formats.io import sniff
-
-    data = read_bytes(path) if path != "-" else b""
-    if sniff(data) != "json":
-        return
-    text = data.decode("utf-8", "replace")
-    for e in errors:
-        where = locate(text, e.get("place") or "")
-        if where:
-            e["line"], e["column"] = where
-
-
-def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps({"ok": all(r["ok"] for r in records), "files": records}, indent=2))
-        return
-    for r in records:
-        if r["ok"]:
-            print(f"{r['path']}: ok")
-        for e in r["errors"]:
-            line, col = e.get("line"), e.get("column") or 1
-            where = f"{r['path']}:{line}:{col}" if line else r["path"]
-            place = f"{e['place']}: " if e.get("place") else ""
-            at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
-            print(f"{where}: {e['code']} {place}{e['message']}{at}")
 
 
 def _info(args: argparse.Namespace) -> int:
