@@ -85,23 +85,29 @@ def _info(args: argparse.Namespace) -> int:
         "readable_by_this_gicmig": i.header.schema_revision <= SCHEMA_REVISION,
         "flags": i.header.flags,
         "payload_length": i.payload_length,
-        "payload_crc32c": f"{i.header.payload_crc32c:#010x}",
+        "payload_crc32c": i.header.payload_crc32c,
         "num_cpus": i.num_cpus,
         "num_irqs": i.num_irqs,
         "provenance": {"tool": p.tool, "tool_version": p.tool_version, "source": p.source,
                        "vmm": p.vmm, "vmm_version": p.vmm_version,
-                       "gicd_iidr": None if p.gicd_iidr is None else f"{p.gicd_iidr:#010x}",
+                       "gicd_iidr": p.gicd_iidr,
                        "host_kernel": p.host_kernel},
         "unknown_fields": list(i.unknown_fields),
     }
     if args.format == "json":
-        print(json.dumps(record, indent=2))
+        from gicmig.cli.jsondoc import document, emit
+
+        emit(document("info", ok=True, exit=0, path=args.input, **record))
         return 0
     for key, value in record.items():
         if isinstance(value, dict):
             for k, v in value.items():
+                if k == "gicd_iidr" and v is not None:
+                    v = f"{v:#010x}"
                 if v not in ("", None):
                     print(f"{key}.{k}: {v}")
+        elif key == "payload_crc32c":
+            print(f"{key}: {value:#010x}")
         elif value not in ([], None):
             print(f"{key}: {value}")
     return 0

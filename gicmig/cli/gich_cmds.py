@@ -103,7 +103,7 @@ def _import(args: argparse.Namespace) -> int:
         state = import_gich(view, lenient=args.lenient,
                             keep_hypervisor_context=args.keep_hypervisor_context)
     except ValidationError as exc:
-        _report(args, list(exc.violations), ok=False)
+        _report(args, list(exc.violations), ok=False, status=exc.exit_status)
         return exc.exit_status
     dump(state, args.output)
     _report(args, list(state.normalizations), ok=True)
@@ -124,22 +124,29 @@ def _export(args: argparse.Namespace) -> int:
         view, losses = plan_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy),
                                  lenient=args.lenient)
     except ValidationError as exc:
-        _report(args, list(exc.violations), ok=False)
+        _report(args, list(exc.violations), ok=False, status=exc.exit_status, export=True)
         return exc.exit_status
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
-    _report(args, list(losses), ok=True)
+    _report(args, list(losses), ok=True, export=True)
     return 0
 
 
-def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool) -> None:
-    """Errors (refused) or normalizations (accepted): one line each, or one JSON record."""
+def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool, status: int = 0,
+            export: bool = False) -> None:
+    """Errors (refused) or normalizations/losses (accepted): one line each, or one
+    gicmig/import-report or gicmig/export-report document."""
     out = sys.stderr if args.output == "-" or not ok else sys.stdout
     if args.format == "json":
-        key = "normalized" if ok else "errors"
-        print(json.dumps({"ok": ok, "path": args.input, "output": args.output if ok else None,
-                          key: [{"code": v.code, "place": v.path, "message": v.message}
-                                for v in items]}, indent=2),
-              file=sys.stdout if args.output != "-" else sys.stderr)
+        from gicmig.cli.jsondoc import document, emit
+        from gicmig.cli.report import from_violations, records
+
+        found = records(from_violations(items, args.input, "warning" if ok else "error"))
+        accepted = "losses" if export else "normalized"
+        extra = {"lenient": args.lenient} if export else {"derived": []}
+        emit(document("export-report" if export else "import-report", ok=ok, exit=status,
+                      view="gich", input=args.input, output=args.output if ok else None,
+                      errors=[] if ok else found, **{accepted: found if ok else []}, **extra),
+             sys.stdout if args.output != "-" else sys.stderr)
         return
     tail = " (normalized: --lenient)" if ok else ""
     for v in items:

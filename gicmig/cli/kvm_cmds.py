@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -83,8 +82,10 @@ def _import(args: argparse.Namespace) -> int:
     except KvmDumpIncomplete as exc:
         if args.format != "json":
             raise
-        print(json.dumps({"ok": False, "path": args.input, "code": exc.code,
-                          "message": exc.message, "missing": list(exc.missing)}, indent=2))
+        from gicmig.cli.jsondoc import emit, error_document
+
+        emit(error_document(exc.code, exc.message, args.input, exc.exit_status,
+                            missing=list(exc.missing)))
         return exc.exit_status
     dump(state, args.output)
     _report_import(args, state)
@@ -100,14 +101,15 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
     norm = getattr(state, "normalizations", ())
     derived = getattr(state, "derivations", ())
     if args.format == "json":
-        print(json.dumps({"ok": True, "path": args.input, "output": args.output,
-                          "num_cpus": cfg.num_cpus, "num_irqs": cfg.num_irqs,
-                          "gicd_iidr": None if iidr is None else f"{iidr:#010x}",
-                          "normalized": [{"code": v.code, "place": v.path,
-                                          "message": v.message} for v in norm],
-                          "derived": [{"place": d.place, "message": d.message}
-                                      for d in derived],
-                          "unknown": marks}, indent=2), file=out)
+        from gicmig.cli.jsondoc import document, emit
+        from gicmig.cli.report import from_violations, records
+
+        emit(document("import-report", ok=True, exit=0, view="kvm", input=args.input,
+                      output=args.output, num_cpus=cfg.num_cpus, num_irqs=cfg.num_irqs,
+                      gicd_iidr=iidr, errors=[],
+                      normalized=records(from_violations(norm, args.input, "warning")),
+                      derived=[{"place": d.place, "message": d.message} for d in derived],
+                      unknown=marks), out)
         return
     print(f"{args.input}: {cfg.num_cpus} vCPUs, {cfg.num_irqs} interrupt IDs, GICD_IIDR "
           f"{iidr or 0:#010x} -> {args.output}", file=out)
@@ -141,7 +143,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         plan = plan_kvm(state, lenient=args.lenient, iidr_revision=args.iidr_revision)
     except ValidationError as exc:
-        _report_losses(args, list(exc.violations), refused=True)
+        _report_losses(args, list(exc.violations), refused=True, status=exc.exit_status)
         return exc.exit_status
     if args.dump:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
@@ -155,13 +157,18 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report_losses(args: argparse.Namespace, violations: list[Violation], *,
-                   refused: bool) -> None:
+                   refused: bool, status: int = 0) -> None:
     if args.format == "json":
-        out = sys.stderr if args.output == "-" else sys.stdout
-        print(json.dumps({"ok": not refused, "path": args.input, "lenient": args.lenient,
-                          "losses" if not refused else "errors": [
-                              {"code": v.code, "place": v.path, "message": v.message}
-                              for v in violations]}, indent=2), file=out)
+        from gicmig.cli.jsondoc import document, emit
+        from gicmig.cli.report import from_violations, records
+
+        found = records(from_violations(violations, args.input,
+                                        "error" if refused else "warning"))
+        emit(document("export-report", ok=not refused, exit=status, view="kvm",
+                      input=args.input, output=None if refused else args.output,
+                      lenient=args.lenient, errors=found if refused else [],
+                      losses=[] if refused else found),
+             sys.stderr if args.output == "-" else sys.stdout)
         return
     tail = "" if refused else " (accepted with --lenient)"
     for v in violations:

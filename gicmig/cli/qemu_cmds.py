@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -70,42 +69,63 @@ def _import_qemu(args: argparse.Namespace) -> int:
     result = import_qemu(source, accel=args.accel, num_cpus=args.num_cpus,
                          num_irqs=args.num_irqs, priority_bits=args.priority_bits,
                          machine=args.machine, lenient=args.lenient)
-    for code, message in result.normalized:
-        print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
-    for d in result.derived:
-        print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
-    if args.nested and not _nested_ok(args, result.state):
-        return 1  # nothing written: the import as asked for is refused
-    dump(result.state, args.output)
-    if args.output == "-":
-        return 0
+    as_json = args.format == "json"
+    if not as_json:
+        for code, message in result.normalized:
+            print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
+        for d in result.derived:
+            print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
+    nested = _nested(args, result.state) if args.nested else None
+    refused = nested is not None and not all(r["ok"] for r in nested)
+    if not refused:
+        dump(result.state, args.output)
     cfg = result.state.config
     facts = dict(describe(result.section)) if result.section else {}
-    record = {"input": args.stream, "output": args.output, "ok": True,
-              "source": result.state.provenance.source, "num_cpus": cfg.num_cpus,
-              "num_irqs": cfg.num_irqs, "priority_bits": cfg.priority_bits, **facts,
-              "normalized": [{"code": c, "message": m} for c, m in result.normalized],
-              "derived": [{"place": d.place, "message": d.message} for d in result.derived]}
-    if args.format == "json":
-        print(json.dumps(record, indent=2))
-    else:
-        print(f"{args.stream}: imported {record['source']} state ({cfg.num_cpus} CPUs, "
-              f"{cfg.num_irqs} IDs) to {args.output}; {len(result.normalized)} normalized; "
-              f"{facts.get('section', '')}, located by {facts.get('located_by', '?')}")
+    if as_json:
+        from gicmig.cli.jsondoc import document, emit
+        from gicmig.cli.report import Finding, records
+
+        problems = [e for r in nested or () for e in r["errors"]]
+        normalized = [Finding(c, m, "warning", file=args.stream) for c, m in result.normalized]
+        extra = {} if nested is None else {"nested": nested}
+        emit(document("import-report", ok=not refused, exit=1 if refused else 0, view="qemu",
+                      input=args.stream, output=None if refused else args.output,
+                      source=result.state.provenance.source, num_cpus=cfg.num_cpus,
+                      num_irqs=cfg.num_irqs, priority_bits=cfg.priority_bits,
+                      stream={**facts, "virtualization_extensions":
+                              facts.get("virtualization_extensions") == "yes"},
+                      errors=problems, normalized=records(normalized),
+                      derived=[{"place": d.place, "message": d.message}
+                               for d in result.derived], **extra),
+             sys.stderr if args.output == "-" else sys.stdout)
+        return 1 if refused else 0
+    if refused:
+        return 1  # nothing written: the import as asked for is refused
+    if args.output != "-":
+        print(f"{args.stream}: imported {result.state.provenance.source} state "
+              f"({cfg.num_cpus} CPUs, {cfg.num_irqs} IDs) to {args.output}; "
+              f"{len(result.normalized)} normalized; {facts.get('section', '')}, located by "
+              f"{facts.get('located_by', '?')}")
     return 0
 
 
-def _nested_ok(args: argparse.Namespace, state: Any) -> bool:
-    """Fold and report the nested guest's CPU interfaces; False if any CPU was refused."""
+def _nested(args: argparse.Namespace, state: Any) -> list[dict[str, Any]]:
+    """Fold and report the nested guest's CPU interfaces (text now, JSON records returned);
+    a record with ok false is a CPU refused."""
     from gicmig.views.gich.nested import fold_nested
     from gicmig.views.gich.nested_report import nested_records, nested_text
 
     results = fold_nested(state, lenient=args.lenient,
                           keep_hypervisor_context=args.keep_hypervisor_context)
     if args.format == "json":
-        print(json.dumps({"nested": nested_records(results)}, indent=2))
-    else:
-        for line in nested_text(results):
-            print(f"{args.stream}: {line}", file=sys.stderr if line.startswith("refused") or
-                  ": GICH-" in line else sys.stdout)
-    return all(not r.problems for r in results)
+        from gicmig.cli.report import Finding, records
+
+        recs = nested_records(results, typed=True)
+        for rec in recs:
+            rec["errors"] = records(Finding(e["code"], e["message"], file=args.stream,
+                                            place=e["place"]) for e in rec["errors"])
+        return recs
+    for line in nested_text(results):
+        print(f"{args.stream}: {line}", file=sys.stderr if line.startswith("refused") or
+              ": GICH-" in line else sys.stdout)
+    return [{"ok": not r.problems} for r in results]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -63,25 +62,30 @@ def _export(args: argparse.Namespace) -> int:
         args.current_path = args.input
         if not exc.code.startswith(("QEMU-EXPORT-", "KVM-EXPORT-")):
             raise
-        _report(args, list(exc.violations), None)
+        _report(args, list(exc.violations), None, exc.exit_status)
         return exc.exit_status
     _report(args, list(rep.losses), rep)
     return 0
 
 
-def _report(args: argparse.Namespace, losses: list[Violation], rep: QemuExport | None) -> None:
+def _report(args: argparse.Namespace, losses: list[Violation], rep: QemuExport | None,
+            status: int = 0) -> None:
     refused = rep is None
     out = sys.stderr if args.output == "-" else sys.stdout
     if args.format == "json":
-        record: dict[str, object] = {
-            "ok": not refused, "path": args.input, "template": args.template,
-            "output": args.output, "lenient": args.lenient,
-            "losses" if not refused else "errors": [
-                {"code": v.code, "place": v.path, "message": v.message} for v in losses]}
+        from gicmig.cli.jsondoc import document, emit
+        from gicmig.cli.report import from_violations, records
+
+        found = records(from_violations(losses, args.input, "error" if refused else "warning"))
+        extra: dict[str, object] = {}
         if rep is not None:
-            record.update(accel=rep.accel, machine=rep.machine,
-                          section_offset=rep.section_offset, size=rep.size)
-        print(json.dumps(record, indent=2), file=out)
+            extra.update(accel=rep.accel, machine=rep.machine,
+                         section_offset=rep.section_offset, size=rep.size)
+        emit(document("export-report", ok=not refused, exit=status, view="qemu",
+                      input=args.input, output=None if refused else args.output,
+                      lenient=args.lenient, template=args.template,
+                      errors=found if refused else [], losses=[] if refused else found,
+                      **extra), out)
         return
     tail = "" if refused else " (accepted with --lenient)"
     for v in losses:

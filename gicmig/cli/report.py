@@ -137,3 +137,13 @@ def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
 
 def sarif_text(findings: Sequence[Finding], *, successful: bool = True) -> str:
     return json.dumps(sarif(findings, successful=successful), indent=2) + "\n"
+
+
+def from_violations(violations: Iterable[Any], file: str | None,
+                    severity: Severity = "error") -> list[Finding]:
+    """Findings for gicmig Violations (code, path = the place, message)."""
+    return [Finding(v.code, v.message, severity, file=file, place=v.path) for v in violations]
+
+
+def records(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    return [f.record() for f in findings]

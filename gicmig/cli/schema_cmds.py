@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from gicmig.cli.report import FORMATS
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from gicmig.cli import Subcommands
+    from gicmig.cli.report import Finding
     from gicmig.schemacheck.sources import Schema
 
 DEFAULT_WAIVERS = os.path.join("schema", "waivers.json")
@@ -52,7 +54,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--against", action="append", metavar="LOCK|DIR|DESCRIPTOR_SET|GIT_REF")
     p.add_argument("--locks", metavar="DIR", help="locks folder (default: gicmig's own)")
     p.add_argument("--waivers", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text, json (gicmig/schema-check), github (annotations), sarif")
     p.set_defaults(run=_check)
 
     p = sub.add("compat", "can an older schema revision read this blob without loss?",
@@ -117,8 +120,23 @@ def _check(args: argparse.Namespace) -> int:
     baselines = _baselines(args)
     waivers, waiver_file = _waivers(args)
     report = check.check_schema(current, baselines, waivers)
+    status = 0 if report.ok else 1
     if args.format == "json":
-        print(json.dumps(check.render_json(report), indent=2))
+        from gicmig.cli.jsondoc import document, emit
+
+        payload = check.render_json(report)
+        del payload["ok"]
+        emit(document("schema-check", ok=report.ok, exit=status, proto_dir=args.proto_dir,
+                      **payload))
+    elif args.format in ("github", "sarif"):
+        from gicmig.cli import report as emitters
+
+        found = _findings(report, waiver_file or DEFAULT_WAIVERS)
+        if args.format == "sarif":
+            sys.stdout.write(emitters.sarif_text(found))
+        else:
+            for f in found:
+                print(emitters.github_line(f))
     else:
         for line in check.render_text(report, waiver_file):
             print(line)
@@ -126,7 +144,27 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{args.proto_dir}: {len(report.breaking)} breaking, {waived} waived, "
               f"{len(report.expired)} expired waivers against {', '.join(report.against)}",
               file=sys.stderr)
-    return 0 if report.ok else 1
+    return status
+
+
+def _findings(report: Any, waiver_file: str) -> list[Finding]:
+    """The check's results as findings: breaking ones errors, waived ones notes."""
+    from gicmig.cli.report import Finding
+
+    out = []
+    for r in report.results:
+        waived = ""
+        if r.waiver is not None:
+            until = f" until {r.waiver.expires.isoformat()}" if r.waiver.expires else ""
+            waived = f" [waived{until}: {r.waiver.reason}]"
+        out.append(Finding(r.rule, f"{r.message}{waived} (against {', '.join(r.against)})",
+                           "note" if r.waiver is not None else "error", file=r.path,
+                           line=r.line or None, column=r.column or None, place=r.element))
+    for w in report.expired:
+        out.append(Finding("SCHEMA-WAIVER-EXPIRED",
+                           f"{w.describe()} expired on {w.expires.isoformat()}: it waives "
+                           "nothing until renewed or removed", file=waiver_file))
+    return out
 
 
 def _lock(args: argparse.Namespace) -> int:
@@ -172,11 +210,12 @@ def _compat(args: argparse.Namespace) -> int:
     locks.get_lock(args.revision)  # an unknown revision is a usage error, not "lossy"
     lost = blobcompat.lost_fields(state, args.revision)
     if args.format == "json":
-        print(json.dumps({
-            "path": args.input, "blob_revision": state.schema_revision,
-            "revision": args.revision, "lossless": not lost,
-            "lost": [{"path": x.path, "number": x.number, "value": x.value} for x in lost]},
-            indent=2))
+        from gicmig.cli.jsondoc import document, emit
+
+        emit(document(
+            "compat", ok=not lost, exit=1 if lost else 0, path=args.input,
+            blob_revision=state.schema_revision, revision=args.revision, lossless=not lost,
+            lost=[{"path": x.path, "number": x.number, "value": x.value} for x in lost]))
     elif lost:
         for x in lost:
             print(f"{args.input}: revision {args.revision} lacks {x}")
