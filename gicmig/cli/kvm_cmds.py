@@ -109,7 +109,9 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
                       gicd_iidr=iidr, errors=[],
                       normalized=records(from_violations(norm, args.input, "warning")),
                       derived=[{"place": d.place, "message": d.message} for d in derived],
-                      unknown=marks), out)
+                      unknown={**marks, "active_priority_group": {  # numbers, not labels
+                          cpu: [int(gp, 16) for gp in levels]
+                          for cpu, levels in marks["active_priority_group"].items()}}), out)
         return
     print(f"{args.input}: {cfg.num_cpus} vCPUs, {cfg.num_irqs} interrupt IDs, GICD_IIDR "
           f"{iidr or 0:#010x} -> {args.output}", file=out)
