@@ -69,8 +69,7 @@ def _import_qemu(args: argparse.Namespace) -> int:
     result = import_qemu(source, accel=args.accel, num_cpus=args.num_cpus,
                          num_irqs=args.num_irqs, priority_bits=args.priority_bits,
                          machine=args.machine, lenient=args.lenient)
-    as_json = args.format == "json"
-    if not as_json:
+    if args.format != "json":
         for code, message in result.normalized:
             print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
         for d in result.derived:
@@ -79,34 +78,39 @@ def _import_qemu(args: argparse.Namespace) -> int:
     refused = nested is not None and not all(r["ok"] for r in nested)
     if not refused:
         dump(result.state, args.output)
-    cfg = result.state.config
     facts = dict(describe(result.section)) if result.section else {}
-    if as_json:
-        from gicmig.cli.jsondoc import document, emit
-        from gicmig.cli.report import Finding, records
-
-        problems = [e for r in nested or () for e in r["errors"]]
-        normalized = [Finding(c, m, "warning", file=args.stream) for c, m in result.normalized]
-        extra = {} if nested is None else {"nested": nested}
-        emit(document("import-report", ok=not refused, exit=1 if refused else 0, view="qemu",
-                      input=args.stream, output=None if refused else args.output,
-                      source=result.state.provenance.source, num_cpus=cfg.num_cpus,
-                      num_irqs=cfg.num_irqs, priority_bits=cfg.priority_bits,
-                      stream={**facts, "virtualization_extensions":
-                              facts.get("virtualization_extensions") == "yes"},
-                      errors=problems, normalized=records(normalized),
-                      derived=[{"place": d.place, "message": d.message}
-                               for d in result.derived], **extra),
-             sys.stderr if args.output == "-" else sys.stdout)
-        return 1 if refused else 0
-    if refused:
-        return 1  # nothing written: the import as asked for is refused
-    if args.output != "-":
+    if args.format == "json":
+        _json_report(args, result, facts, nested, refused)
+    elif not refused and args.output != "-":
+        cfg = result.state.config
         print(f"{args.stream}: imported {result.state.provenance.source} state "
               f"({cfg.num_cpus} CPUs, {cfg.num_irqs} IDs) to {args.output}; "
               f"{len(result.normalized)} normalized; {facts.get('section', '')}, located by "
               f"{facts.get('located_by', '?')}")
-    return 0
+    return 1 if refused else 0  # refused: nothing written
+
+
+def _json_report(args: argparse.Namespace, result: Any, facts: dict[str, str],
+                 nested: list[dict[str, Any]] | None, refused: bool) -> None:
+    """The gicmig/import-report of `import qemu` (stderr when the state went to stdout)."""
+    from gicmig.cli.jsondoc import document, emit
+    from gicmig.cli.report import Finding, records
+
+    cfg = result.state.config
+    normalized = [Finding(c, m, "warning", file=args.stream) for c, m in result.normalized]
+    extra: dict[str, Any] = {} if nested is None else {"nested": nested}
+    if facts:
+        extra["stream"] = {**facts, "virtualization_extensions":
+                           facts["virtualization_extensions"] == "yes"}
+    emit(document("import-report", ok=not refused, exit=1 if refused else 0, view="qemu",
+                  input=args.stream, output=None if refused else args.output,
+                  source=result.state.provenance.source, num_cpus=cfg.num_cpus,
+                  num_irqs=cfg.num_irqs, priority_bits=cfg.priority_bits,
+                  errors=[e for r in nested or () for e in r["errors"]],
+                  normalized=records(normalized),
+                  derived=[{"place": d.place, "message": d.message} for d in result.derived],
+                  **extra),
+         sys.stderr if args.output == "-" else sys.stdout)
 
 
 def _nested(args: argparse.Namespace, state: Any) -> list[dict[str, Any]]:

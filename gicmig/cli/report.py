@@ -15,7 +15,6 @@ Emitters:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -136,6 +135,8 @@ def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
 
 
 def sarif_text(findings: Sequence[Finding], *, successful: bool = True) -> str:
+    import json
+
     return json.dumps(sarif(findings, successful=successful), indent=2) + "\n"
 
 
