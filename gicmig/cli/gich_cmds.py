@@ -135,22 +135,16 @@ def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool, statu
             export: bool = False) -> None:
     """Errors (refused) or normalizations/losses (accepted): one line each, or one
     gicmig/import-report or gicmig/export-report document."""
-    out = sys.stderr if args.output == "-" or not ok else sys.stdout
-    if args.format == "json":
-        from gicmig.cli.jsondoc import document, emit
-        from gicmig.cli.report import from_violations, records
+    from gicmig.cli.report import emit_conversion, print_violations
 
-        found = records(from_violations(items, args.input, "warning" if ok else "error"))
-        accepted = "losses" if export else "normalized"
+    if args.format == "json":
         extra = {"lenient": args.lenient} if export else {"derived": []}
-        emit(document("export-report" if export else "import-report", ok=ok, exit=status,
-                      view="gich", input=args.input, output=args.output if ok else None,
-                      errors=[] if ok else found, **{accepted: found if ok else []}, **extra),
-             sys.stdout if args.output != "-" else sys.stderr)
+        emit_conversion("export-report" if export else "import-report", "gich", items,
+                        input=args.input, output=args.output, refused=not ok, status=status,
+                        out=sys.stdout if args.output != "-" else sys.stderr, **extra)
         return
-    tail = " (normalized: --lenient)" if ok else ""
-    for v in items:
-        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=out)
+    print_violations(items, args.input, " (normalized: --lenient)" if ok else "",
+                     sys.stderr if args.output == "-" or not ok else sys.stdout)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -160,18 +160,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _report_losses(args: argparse.Namespace, violations: list[Violation], *,
                    refused: bool, status: int = 0) -> None:
-    if args.format == "json":
-        from gicmig.cli.jsondoc import document, emit
-        from gicmig.cli.report import from_violations, records
+    from gicmig.cli.report import emit_conversion, print_violations
 
-        found = records(from_violations(violations, args.input,
-                                        "error" if refused else "warning"))
-        emit(document("export-report", ok=not refused, exit=status, view="kvm",
-                      input=args.input, output=None if refused else args.output,
-                      lenient=args.lenient, errors=found if refused else [],
-                      losses=[] if refused else found),
-             sys.stderr if args.output == "-" else sys.stdout)
+    if args.format == "json":
+        emit_conversion("export-report", "kvm", violations, input=args.input,
+                        output=args.output, refused=refused, status=status,
+                        out=sys.stderr if args.output == "-" else sys.stdout,
+                        lenient=args.lenient)
         return
-    tail = "" if refused else " (accepted with --lenient)"
-    for v in violations:
-        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=sys.stderr)
+    print_violations(violations, args.input, "" if refused else " (accepted with --lenient)")

@@ -72,24 +72,18 @@ def _report(args: argparse.Namespace, losses: list[Violation], rep: QemuExport |
             status: int = 0) -> None:
     refused = rep is None
     out = sys.stderr if args.output == "-" else sys.stdout
-    if args.format == "json":
-        from gicmig.cli.jsondoc import document, emit
-        from gicmig.cli.report import from_violations, records
+    from gicmig.cli.report import emit_conversion, print_violations
 
-        found = records(from_violations(losses, args.input, "error" if refused else "warning"))
+    if args.format == "json":
         extra: dict[str, object] = {}
         if rep is not None:
             extra.update(accel=rep.accel, machine=rep.machine,
                          section_offset=rep.section_offset, size=rep.size)
-        emit(document("export-report", ok=not refused, exit=status, view="qemu",
-                      input=args.input, output=None if refused else args.output,
-                      lenient=args.lenient, template=args.template,
-                      errors=found if refused else [], losses=[] if refused else found,
-                      **extra), out)
+        emit_conversion("export-report", "qemu", losses, input=args.input, output=args.output,
+                        refused=refused, status=status, out=out, lenient=args.lenient,
+                        template=args.template, **extra)
         return
-    tail = "" if refused else " (accepted with --lenient)"
-    for v in losses:
-        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=sys.stderr)
+    print_violations(losses, args.input, "" if refused else " (accepted with --lenient)")
     if rep is not None:
         print(f"{args.input}: wrote {args.output} ({rep.size} bytes) from template "
               f"{args.template}: arm_gic at byte {rep.section_offset}, accel {rep.accel}, "

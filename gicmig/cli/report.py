@@ -15,9 +15,10 @@ Emitters:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from gicmig import __version__
 
@@ -148,3 +149,25 @@ def from_violations(violations: Iterable[Any], file: str | None,
 
 def records(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     return [f.record() for f in findings]
+
+
+def print_violations(violations: Iterable[Any], file: str, tail: str = "",
+                     out: IO[str] | None = None) -> None:
+    """Text form of a conversion's findings: `FILE: CODE PLACE: MESSAGE` + tail per line."""
+    for f in from_violations(violations, file):
+        print(text_line(f) + tail, file=out or sys.stderr)
+
+
+def emit_conversion(kind: str, view: str, violations: Iterable[Any], *, input: str,
+                    output: str, refused: bool, status: int, out: IO[str],
+                    **extra: Any) -> None:
+    """The gicmig/import-report or gicmig/export-report of a conversion: `violations` are
+    its errors (refused) or what it accepted (normalized for an import, losses for an
+    export), as findings."""
+    from gicmig.cli.jsondoc import document, emit
+
+    found = records(from_violations(violations, input, "error" if refused else "warning"))
+    accepted = "losses" if kind == "export-report" else "normalized"
+    emit(document(kind, ok=not refused, exit=status, view=view, input=input,
+                  output=None if refused else output, errors=found if refused else [],
+                  **{accepted: [] if refused else found}, **extra), out)
