@@ -26,7 +26,6 @@ Severity = Literal["error", "warning", "note"]
 FORMATS = ("text", "json", "github", "sarif")  # what `--format` of validate/schema check take
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFO_URI = "https://github.com/gicmig/gicmig"
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
 
 
@@ -101,16 +100,14 @@ def sarif(findings: Sequence[Finding], *,
     rules = []
     for code in codes:
         text = REASONS[code].summary if code in REASONS else code  # schema rules: buf's
-        rules.append({"id": code, "shortDescription": {"text": text},
-                      "helpUri": f"{INFO_URI}/blob/main/docs/reason-codes.md"})
+        rules.append({"id": code, "shortDescription": {"text": text}})
     index = {code: n for n, code in enumerate(codes)}
     results = [_sarif_result(f, index[f.code]) for f in findings]
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "gicmig", "version": __version__,
-                                "informationUri": INFO_URI, "rules": rules}},
+            "tool": {"driver": {"name": "gicmig", "version": __version__, "rules": rules}},
             "invocations": [{"executionSuccessful": successful}],
             "results": results,
         }],
