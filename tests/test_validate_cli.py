@@ -219,3 +219,22 @@ def test_emitters_of_one_finding() -> None:
     assert [r["id"] for r in rules] == ["FIELD_SAME_NAME", "GICH-LR-HW"]
     assert rules[1]["shortDescription"]["text"].startswith("a HW=1 list register")
     assert [r["level"] for r in log["runs"][0]["results"]] == ["error", "note"]
+
+
+def test_another_kind_of_document_is_named_not_picked_apart(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    dump = ROOT / "fixtures" / "kvm" / "two-vcpu.json"
+    status, out, _ = cli(capsys, "validate", "-q", str(dump))
+    assert status == 1 and out == (
+        f'{dump}: INPUT-FORMAT-UNKNOWN format "gicmig.kvm-dump/1" is not a JSON fixture '
+        "(gicmig-fixture/1): a view is read by `gicmig import`\n")
+    doc = json.loads(BUSY.read_text())
+    doc["format"] = "gicmig-fixture/2"
+    with pytest.raises(DecodeError) as exc:
+        gicmig.from_json(json.dumps(doc))
+    assert exc.value.code == "INPUT-FORMAT-UNKNOWN"
+    doc["format"] = 1  # not a string: a shape error like any other
+    with pytest.raises(FixtureShapeError) as shape:
+        gicmig.from_json(json.dumps(doc))
+    assert [(v.path, v.message) for v in shape.value.violations] == [
+        ("format", 'must be "gicmig-fixture/1", not 1')]

@@ -40,7 +40,7 @@ from gicmig.core.model import (
 from gicmig.core.rules import check_config, validate
 from gicmig.errors import DecodeError, ValidationError, Violation
 from gicmig.formats.fixture_errors import FixtureShapeError, shape_error
-from gicmig.formats.fixture_write import state_to_doc, write_doc
+from gicmig.formats.fixture_write import FORMAT, state_to_doc, write_doc
 from gicmig.limits import loads_json
 
 
@@ -223,6 +223,10 @@ def from_json(text: str | bytes) -> GicState:
         raise DecodeError("JSON-SYNTAX", str(exc)) from None
     except RecursionError:
         raise DecodeError("JSON-SYNTAX", "nested too deeply to be a fixture") from None
+    other = raw.get("format") if isinstance(raw, dict) else None
+    if isinstance(other, str) and other != FORMAT:  # another document, not a broken fixture
+        raise DecodeError("INPUT-FORMAT-UNKNOWN", f"format {json.dumps(other)[:60]} is not a "
+                          f"JSON fixture ({FORMAT}): a view is read by `gicmig import`")
     try:
         doc = FixtureJ.model_validate(raw)
     except PydanticError as exc:
