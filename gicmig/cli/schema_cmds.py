@@ -25,6 +25,7 @@ CHECK_EPILOG = """examples:
   gicmig schema check --against base.binpb --waivers schema/waivers.json proto
   gicmig schema check --against '.git#branch=main'          # proto/ as on main
   gicmig schema check --against '.git#tag=v1.0,subdir=proto' proto
+  gicmig schema check --format github      # GitHub Actions annotations (sarif: SARIF 2.1.0)
 
 --against takes a locked revision number, a lock or other FileDescriptorSet file
 (protoc --descriptor_set_out, buf build -o x.binpb), a folder of .proto files
