@@ -125,7 +125,7 @@ def import_kvm_fixture() -> GicState:
     (["import", "kvm", str(TWO_VCPU), "-o", str(TWO_VCPU)], "USAGE", 2),
     (["import", "kvm", str(TWO_VCPU), "--num-cpus", "3", "-o", "-"],
      "KVM-DUMP-TYPER-MISMATCH", 1),
-    (["export", "kvm", str(TWO_VCPU), "-o", "-"], "JSON-", 1),  # a dump is not a state
+    (["export", "kvm", str(TWO_VCPU), "-o", "-"], "INPUT-FORMAT-UNKNOWN", 1),  # not a state
 ])
 def test_errors(args: list[str], code: str, status: int) -> None:
     res = run(*args)

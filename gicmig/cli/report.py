@@ -3,7 +3,7 @@
 A `Finding` is one problem (or note) a command reports: a stable reason code, a one-line
 message in gicmig's words, a severity, and where it is as far as gicmig knows it: the file,
 the line and column in that file (a JSON key, a .proto element), the byte offset (a blob,
-a stream) and the place in the GIC (`cpu1 irq 27 (PPI 11)`, `cpu0 lr 2`, `config.num_irqs`).
+a stream) and the place in the GIC (`cpu1 irq 27 (PPI 11)`, `cpu1 gich.lr0`, `config.num_irqs`).
 
 Emitters:
   text    `FILE:LINE:COL: CODE PLACE: MESSAGE` (as ruff and buf print), FILE alone when the
