@@ -85,7 +85,7 @@ def main() -> None:
         size = template.stat().st_size
         print(f"template: {size / (1 << 20):.0f} MiB, built in "
               f"{time.perf_counter() - start:.1f} s")
-        state = import_qemu(SHARED / "dist.mig", machine="virt").state
+        state = import_qemu(SHARED / "dist.mig", machine="virt")
         dump(state, t / "dist.gicmig")
         # interleaved samples: the disk's speed drifts over a run more than between
         # neighbouring operations, so each round measures all three back to back
@@ -102,7 +102,7 @@ def main() -> None:
         ratios = sorted(e / s for e, s in zip(samples["export"], samples["synced"],
                                                strict=True))
         assert out.stat().st_size == size
-        assert import_qemu(out, machine="virt").state == state
+        assert import_qemu(out, machine="virt") == state
         ref = "copy + fsync of the template"
         report([
             ("shutil.copyfile of the template", plain, synced, ref, None),

@@ -20,6 +20,8 @@ _EXPORTS = {
     "GicState": "gicmig.core.model",
     "GicConfig": "gicmig.core.config",
     "Irq": "gicmig.core.model",
+    "ImportedState": "gicmig.core.imported",
+    "ImportReport": "gicmig.core.imported",
     "encode": "gicmig.formats.codec",
     "decode": "gicmig.formats.codec",
     "info": "gicmig.formats.codec",
@@ -39,12 +41,15 @@ _EXPORTS = {
     "GicmigError": "gicmig.errors",
     "DecodeError": "gicmig.errors",
     "ValidationError": "gicmig.errors",
+    "InputError": "gicmig.errors",
+    "FileError": "gicmig.errors",
     "Violation": "gicmig.errors",
     "REASONS": "gicmig.errors",
 }
 
 __all__ = [
-    "REASONS", "Change", "DecodeError", "GicConfig", "GicState", "GicmigError", "Irq",
+    "REASONS", "Change", "DecodeError", "FileError", "GicConfig", "GicState", "GicmigError",
+    "ImportReport", "ImportedState", "InputError", "Irq",
     "ValidationError", "Violation", "__version__", "check", "decode", "diff", "encode",
     "export_gich", "export_kvm", "export_qemu", "from_json", "import_gich", "import_kvm",
     "import_qemu", "info", "load", "to_json", "validate",
@@ -52,9 +57,18 @@ __all__ = [
 
 if TYPE_CHECKING:
     from gicmig.core.config import GicConfig
+    from gicmig.core.imported import ImportedState, ImportReport
     from gicmig.core.model import GicState, Irq
     from gicmig.core.rules import check, validate
-    from gicmig.errors import REASONS, DecodeError, GicmigError, ValidationError, Violation
+    from gicmig.errors import (
+        REASONS,
+        DecodeError,
+        FileError,
+        GicmigError,
+        InputError,
+        ValidationError,
+        Violation,
+    )
     from gicmig.formats.codec import decode, encode, info
     from gicmig.formats.fixture import from_json, to_json
     from gicmig.formats.io import load

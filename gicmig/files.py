@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import shutil
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol, TypeAlias
 
 from gicmig.errors import GicmigError
 from gicmig.limits import MAX_INPUT
@@ -28,6 +31,61 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     if len(data) > MAX_INPUT:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
+
+
+class Readable(Protocol):
+    """A binary file object: anything whose `read(n)` returns bytes."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+# what every library reader takes: a path (a str is always a path; `-` is stdin), the
+# input's bytes, or a binary file object (read from where it stands, up to MAX_INPUT)
+Source: TypeAlias = "str | os.PathLike[str] | bytes | bytearray | memoryview | Readable"
+
+
+def read_source(source: Any, who: str) -> bytes:
+    """The bytes of a library input (`Source`), at most MAX_INPUT of them.
+
+    IO-READ when it cannot be read or is larger (with a hint when a str that names no
+    file holds JSON text: gicmig before 0.2 read such a str as text); TypeError, naming
+    `who` (the function called), for anything that is no `Source`."""
+    if isinstance(source, str) and source.lstrip()[:1] in ("{", "[") and \
+            not os.path.exists(source):
+        raise GicmigError("IO-READ", f"{who}(): no file named {source[:20]!r}...: a str is "
+                          "a path; pass JSON text as bytes (text.encode())")
+    if isinstance(source, (str, os.PathLike)):
+        return read_bytes(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = "the input"
+    elif callable(getattr(source, "read", None)):
+        name = str(getattr(source, "name", "the file"))
+        try:
+            data = source.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise GicmigError("IO-READ", f"cannot read {name}: {exc.strerror or exc}") from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"{who}() reads binary files: {name} returned "
+                            f"{type(data).__name__}, open it with 'rb'")
+        data = bytes(data)
+    else:
+        raise TypeError(f"{who}() takes a path (str or os.PathLike), bytes or a binary "
+                        f"file, not {type(source).__name__}")
+    if len(data) > MAX_INPUT:
+        raise GicmigError("IO-READ", f"{name} is larger than {MAX_INPUT} bytes")
+    return data
+
+
+def source_dir(source: Any) -> str | None:
+    """The folder of a path `Source` (or of a file object's path name), for the files
+    an input names relative to itself; None (the current directory) otherwise."""
+    if isinstance(source, (str, os.PathLike)):
+        return None if str(source) == "-" else os.path.dirname(os.path.abspath(source))
+    name = getattr(source, "name", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return os.path.dirname(os.path.abspath(name))
+    return None
 
 
 def read_below(base_dir: str | None, name: str, what: str) -> bytes:
@@ -105,9 +163,15 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """An unbuffered binary file that becomes `path` when the block ends without an
     error (`write_atomic` for outputs written piece by piece, e.g. gigabyte streams).
 
-    A regular file is written to a temporary file beside it, synced and renamed over it
-    (through a symlink, its target is); a device, FIFO or /dev/fd/N is written in place;
-    `-` is stdout. On an error the temporary file is removed and `path` is unchanged.
+    A regular file (or a new one), wherever it is (also under /dev/shm), is replaced
+    atomically: written to an unnamed file in its folder (O_TMPFILE), synced, and given
+    its name only when complete, so that neither an error nor a SIGKILL can leave a
+    partial output or a temporary file behind (through a symlink, its target is
+    replaced). Where the filesystem has no O_TMPFILE, a named `.NAME.XXXXXXXX` file beside
+    it is used instead and removed on any error (a SIGKILL can leave that one behind).
+    Only a character device (/dev/null), a FIFO, an open descriptor (/dev/fd/N,
+    /dev/stdout) and `-` (stdout) are written in place: renaming over them would replace
+    them. A directory, a block device or a socket is refused (IO-WRITE).
     """
     if str(path) == "-":
         sys.stdout.flush()
@@ -122,37 +186,133 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         return
     target = Path(path)
     try:
-        if _not_a_regular_file(target):
+        if written_in_place(target):
             with open(target, "wb", buffering=0) as f:
                 yield f
             return
         target = target.resolve() if target.is_symlink() else target  # keep the link a link
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+        repl = _Replacement(target)
     except OSError as exc:
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "wb", buffering=0) as f:
+        with repl.file as f:
             yield f
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what users expect
-        os.replace(tmp, target)
+            repl.commit()
     except OSError as exc:
-        os.unlink(tmp)
+        repl.discard()
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        os.unlink(tmp)
+        repl.discard()
         raise
+    finally:
+        os.close(repl.folder)
 
 
-def _not_a_regular_file(target: Path) -> bool:
-    """Devices, FIFOs, sockets and /dev/fd/N: a rename would replace them, not write to
-    them (for /dev/null as root, for good)."""
-    if str(target).startswith(("/dev/", "/proc/")):
+class _Replacement:
+    """The file that will replace `target`: unnamed until `commit` (O_TMPFILE), or, where
+    the filesystem lacks O_TMPFILE, a hidden named file beside it."""
+
+    def __init__(self, target: Path) -> None:
+        self.name = target.name
+        self.folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        self.temp: str | None = None
+        try:
+            fd = self._unnamed()
+            if fd is None:
+                self.temp = f".{self.name}.{secrets.token_hex(4)}"
+                fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                             0o666, dir_fd=self.folder)  # the umask applies, as to any file
+        except BaseException:
+            os.close(self.folder)
+            raise
+        self.file = os.fdopen(fd, "wb", buffering=0)
+
+    def _unnamed(self) -> int | None:
+        flag = getattr(os, "O_TMPFILE", 0)
+        if not flag or not os.path.isdir(_PROC_FD):
+            return None
+        try:
+            return os.open(".", flag | os.O_RDWR, 0o666, dir_fd=self.folder)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                return None  # a filesystem (or kernel) without O_TMPFILE: a named file
+            raise
+
+    def commit(self) -> None:
+        """Give the complete, synced file its name, replacing what had it."""
+        if self.temp is None:
+            source = f"{_PROC_FD}/{self.file.fileno()}"
+            try:  # a new output appears whole, in one step
+                os.link(source, self.name, dst_dir_fd=self.folder, follow_symlinks=True)
+                return
+            except FileExistsError:
+                pass
+            # linkat cannot replace: link under a hidden name and rename it over (only a
+            # SIGKILL between these two calls could leave the hidden name behind)
+            self.temp = f".{self.name}.{secrets.token_hex(4)}"
+            os.link(source, self.temp, dst_dir_fd=self.folder, follow_symlinks=True)
+        os.replace(self.temp, self.name, src_dir_fd=self.folder, dst_dir_fd=self.folder)
+        self.temp = None
+
+    def discard(self) -> None:
+        self.file.close()
+        if self.temp is not None:
+            with suppress(OSError):
+                os.unlink(self.temp, dir_fd=self.folder)
+
+
+_PROC_FD = "/proc/self/fd"
+# paths that name an open descriptor, not a file: written in place, never replaced
+_DESCRIPTORS = ("/dev/fd/", "/dev/stdout", "/dev/stderr", "/proc/self/fd/", "/proc/thread-self/")
+
+
+def written_in_place(target: Path) -> bool:
+    """Whether `open_atomic` writes `target` in place (a character device, a FIFO, an
+    open descriptor); OSError for what cannot be an output (a directory, a block device,
+    a socket). False for a regular file or a new one: those are replaced atomically."""
+    if str(target).startswith(_DESCRIPTORS):
         return True
-    return target.exists() and not target.is_file()
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(mode):
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file, device or FIFO"
+    raise OSError(errno.EINVAL, f"{target} is {kind}")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A private temporary folder that is removed however this process ends: on leaving
+    the block, and also when it is killed (SIGKILL, SIGTERM), by a watcher process forked
+    for it, which waits for this process's end of a pipe to close (`git archive` output
+    must be extracted somewhere for protoc to read)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the watcher: tests/test_hostile_promises.py kills)
+        try:
+            os.setsid()  # not killed with its parent's process group
+            os.close(w)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, r)
+            os.closerange(r + 1, 1 << 16)  # its parent's other pipes: let them close
+            os.read(r, 1)  # b"" once every copy of w is closed: the parent is done or dead
+            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            os._exit(0)
+    os.close(r)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(w)
+        os.waitpid(pid, 0)

@@ -9,7 +9,7 @@ its content (for a QEMU stream, the section's marks name the device that wrote i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.core.model import GicState
@@ -50,20 +50,13 @@ def _load_kvm(source: bytes | str, opts: Options, path: str) -> GicState:
 
 def _load_qemu(accel: str | None) -> Loader:
     def load_qemu(source: bytes | str, opts: Options, path: str) -> GicState:
-        import io
-        import sys
-
-        from gicmig.views.qemu.convert import convert
-        from gicmig.views.qemu.stream import read_arm_gic
+        from gicmig.views.qemu.convert import import_qemu
 
         machine = opts.pop("machine", None)
         lenient = _flag(opts, "lenient")
         nums = _int_options(opts, ("num_cpus", "num_irqs", "priority_bits"))
-        # a stream holds the VM's RAM: read it streaming, never whole
-        stream: Any = (io.BytesIO(source) if isinstance(source, bytes)
-                       else sys.stdin.buffer if source == "-" else source)
-        section = read_arm_gic(stream)
-        return convert(section, accel=accel, machine=machine, lenient=lenient, **nums).state
+        # a stream holds the VM's RAM: import_qemu reads it streaming, never whole
+        return import_qemu(source, accel=accel, machine=machine, lenient=lenient, **nums)
     return load_qemu
 
 
@@ -136,7 +129,8 @@ def load_input(spec: str) -> GicState:
     data = read_bytes(spec)
     if data.startswith(QEMU_MAGIC):
         return _load_qemu(None)(data, {}, spec)
-    view = re.match(rb'\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/', data[:4096])
+    view = re.match(rb'(?:\xef\xbb\xbf)?\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/',
+                    data[:4096])  # with a BOM too: the reader refuses it in its own words
     if view:
         loader = _load_kvm if view.group(1) == b"kvm-dump" else _load_gich
         return loader(data, {}, spec)

@@ -7,6 +7,7 @@ hold more than about 64 MiB plus a small multiple of the input, or read forever.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MAX_INPUT = 64 << 20  # any input read whole (blobs are ~6 KiB, fixtures ~200 KiB)
@@ -14,8 +15,18 @@ MAX_INPUT = 64 << 20  # any input read whole (blobs are ~6 KiB, fixtures ~200 Ki
 # empty objects; tests/test_hostile_memory.py), so 2 MiB of JSON stays below 64 MiB (the
 # largest real JSON input, a two-vCPU KVM dump, is 35 KiB)
 MAX_JSON = 2 << 20
+# YAML (buf.yaml, buf.work.yaml: a few hundred bytes) costs Python up to ~230x its text
+# (measured: a flow list of empty mappings, libyaml's loader), so 64 KiB stays below 16 MiB
+MAX_YAML = 64 << 10
 MAX_INT_DIGITS = 40  # digits of a JSON integer (a u64 has 20); Python refuses > 4300
+BOM = b"\xef\xbb\xbf"  # refused at the start of any JSON input (docs/security.md)
 MAX_COUNT = 4096  # items of any list whose length a binary input declares
+
+
+def is_int(value: Any) -> bool:
+    """Whether a JSON value is an integer where a format says integer: not `true`
+    (Python's bool is an int), not `2.0`, not `"2"`."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class LimitExceeded(ValueError):
@@ -24,13 +35,59 @@ class LimitExceeded(ValueError):
 
 def loads_json(text: str | bytes, **hooks: Any) -> Any:
     """`json.loads` within the limits: at most MAX_JSON bytes, integers of at most
-    MAX_INT_DIGITS digits, no lone surrogate in any string. Every refusal is a ValueError
-    (LimitExceeded or json.JSONDecodeError), as json.loads' own are."""
+    MAX_INT_DIGITS digits, no lone surrogate in any string, no key twice in one object
+    (JSON leaves that undefined; Python would keep the last silently). Every refusal is a
+    ValueError (LimitExceeded or json.JSONDecodeError), as json.loads' own are."""
     if len(text) > MAX_JSON:
         raise LimitExceeded(f"{len(text)} bytes of JSON, more than the {MAX_JSON} gicmig reads")
-    doc = json.loads(text, parse_int=_int, **hooks)
-    _no_lone_surrogate(doc)
+    if text[:1] == "\ufeff" or text[:3] == BOM:  # bytes and text alike (json.loads differs)
+        raise json.JSONDecodeError("a UTF-8 byte order mark starts the text: JSON must not "
+                                   "have one (RFC 8259 8.1), remove it", "", 0)
+    duplicated = False
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal duplicated
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        duplicated = True
+        return _Duplicated(obj, pairs)
+
+    doc = json.loads(text, parse_int=_int, object_pairs_hook=unique, **hooks)
+    if duplicated or _may_hold_surrogate(text):
+        _locate(doc)  # a second walk, only then, names the place
     return doc
+
+
+class _Duplicated(dict[str, Any]):
+    """An object that held a key twice (`_locate` refuses it, naming its place)."""
+
+    def __init__(self, obj: dict[str, Any], pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(obj)
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                break
+            seen.add(key)
+        self.key = key
+
+
+# a surrogate code point: escaped (valid pairs too, sorted out by the walk) or, in bytes,
+# encoded (json.loads decodes bytes with surrogatepass)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _may_hold_surrogate(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return _SURROGATE_BYTES.search(text) is not None
+    if _SURROGATE_ESCAPE.search(text):
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _int(digits: str) -> int:
@@ -40,19 +97,35 @@ def _int(digits: str) -> int:
     return int(digits)
 
 
-def _no_lone_surrogate(doc: Any) -> None:
-    """Refuse `"\\ud800"`-style escapes: valid JSON, but no UTF-8 can hold them."""
-    todo = [doc]
+def _locate(doc: Any) -> None:
+    """Raise the refusal `loads_json` found, naming the place (`vcpus[0].lrs`)."""
+    todo: list[tuple[Any, str]] = [(doc, "")]
     while todo:
-        item = todo.pop()
+        item, where = todo.pop()
         if isinstance(item, dict):
-            todo.extend(item)
-            todo.extend(item.values())
+            if isinstance(item, _Duplicated):
+                raise LimitExceeded(f"duplicate key {json.dumps(item.key)} in the object at "
+                                    f"{where or '(top)'}")
+            for key, value in item.items():
+                _refuse_surrogate(key, f"a key at {where or '(top)'}")
+                todo.append((value, f"{where}.{key}" if where else key))
         elif isinstance(item, list):
-            todo.extend(item)
-        elif isinstance(item, str) and not item.isascii():
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise LimitExceeded(f"a string holds a lone surrogate "
-                                    f"{item[exc.start]!r} (not Unicode text)") from None
+            todo.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, str):
+            _refuse_surrogate(item, f"the string at {where or '(top)'}")
+
+
+def _refuse_surrogate(text: str, what: str) -> None:
+    if not _unicode(text):
+        bad = next(c for c in text if 0xD800 <= ord(c) < 0xE000)
+        raise LimitExceeded(f"{what} holds a lone surrogate {bad!r} (not Unicode text)")
+
+
+def _unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

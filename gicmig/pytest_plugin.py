@@ -14,6 +14,12 @@ files it wrote at the end of the run. Relative fixture paths are taken from pyte
 rootdir. The ini option `gic_fixture_ignore` (lines of fnmatch globs over diff paths,
 e.g. `provenance.tool_version`) masks volatile paths for every assertion.
 
+`assert actual == expected` on two GicStates also fails with the semantic diff
+(`pytest_assertrepr_compare`): left -> right, provenance left out as `==` leaves it out.
+
+    def test_restore():
+        assert restore(state) == state   # E  cpu1 gicc.pmr: 0xf0 -> 0x80 [GICC_PMR bits 7:0]
+
 Registered through the `pytest11` entry point `gicmig`; this module imports only pytest
 at load time, so it costs nothing in test runs that do not use it.
 """
@@ -21,6 +27,7 @@ at load time, so it costs nothing in test runs that do not use it.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +80,30 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("=", f"gicmig: {len(_session.written)} GIC fixture(s) written")
     for path, why in _session.written:
         terminalreporter.write_line(f"{path}: {why}")
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object,
+                              right: object) -> list[str] | None:
+    """`assert a == b` on two GicStates explains itself with the semantic diff (left ->
+    right, one change per line with its register), not with two protobuf reprs.
+
+    Provenance is left out, as `==` leaves it out; at most MAX_LINES changes are shown.
+    """
+    model = sys.modules.get("gicmig.core.model")  # no GicState exists before it is loaded
+    if op != "==" or model is None or not isinstance(left, model.GicState) \
+            or not isinstance(right, model.GicState):
+        return None
+    from gicmig.statediff.semantic import diff
+
+    lines = [c.render(registers=True) for c in diff(left, right, ignore=("provenance.*",))]
+    n = len(lines)
+    head = [f"{left!r} == {right!r}",
+            f"gicmig semantic diff, left -> right ({n} change{'s' * (n != 1)}; provenance "
+            "not compared):"]
+    shown = [f"  {line}" for line in lines[:MAX_LINES]]
+    if n > MAX_LINES:
+        shown.append(f"  ... and {n - MAX_LINES} more")
+    return [*head, *shown]
 
 
 def assert_gic_state(actual: GicState | str | os.PathLike[str] | bytes,

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gicmig.cli._run import EXIT_STATUS
 from gicmig.errors import REASONS
 
 TIMEOUT = 60  # seconds: a hang fails the test instead of stalling the suite
@@ -34,7 +35,7 @@ def refused(out: Outcome, code: str) -> str:
     assert len(lines) == 1, (out.stderr, out.stdout[:500])
     assert f": {code} " in lines[0], lines[0]
     assert "Traceback" not in out.stderr and "INTERNAL-ERROR" not in out.stderr
-    assert out.status == REASONS[code].exit_status, (out.status, lines[0])
+    assert out.status == EXIT_STATUS[REASONS[code].category], (out.status, lines[0])
     return lines[0]
 
 

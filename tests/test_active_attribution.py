@@ -170,8 +170,8 @@ def test_kvm_import_then_export_gich_loses_nothing(tmp_path: Path) -> None:
     state, view = tmp_path / "s.gicmig", tmp_path / "view.json"
     assert main(["import", "kvm", str(TWO_VCPU), "-o", str(state)]) == 0
     assert main(["export", "gich", str(state), "-o", str(view)]) == 0
-    back = import_gich(view.read_text())
-    kvm = import_kvm(TWO_VCPU.read_text())
+    back = import_gich(view)
+    kvm = import_kvm(TWO_VCPU)
     assert back == kvm
     regs = json.loads(view.read_text())["vcpus"]
     # SPI 48 (edge) sits in vCPU 1's LRs as active, no EOI request
@@ -180,7 +180,7 @@ def test_kvm_import_then_export_gich_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_gich_export_still_refuses_a_split_the_import_would_not_rebuild() -> None:
-    st = import_kvm(TWO_VCPU.read_text())
+    st = import_kvm(TWO_VCPU)
     st.cpu[0].active_group0, st.cpu[0].active_group1 = 0, 1 << LV  # PPI 27 is Group 0
     try:
         export_gich(st)
@@ -193,7 +193,7 @@ def test_gich_export_still_refuses_a_split_the_import_would_not_rebuild() -> Non
 def test_gich_import_places_an_image_spi_of_unknown_cpu() -> None:
     """An active SPI that sits in no LR keeps the image's CPU; UNKNOWN there, the one rule
     places it, as in the KVM import."""
-    kvm = import_kvm(TWO_VCPU.read_text())
+    kvm = import_kvm(TWO_VCPU)
     view = export_gich(kvm)
     image = view.distributor.copy()
     cpu = bytearray(image.shared.active_cpu)
@@ -217,14 +217,15 @@ def test_qemu_kvm_stream_derives_and_normalizes_a_never_run_vcpu() -> None:
     for lenient in (False, True):
         imp = import_qemu(io.BytesIO(stream(img.section())), accel="kvm", machine="virt",
                           lenient=lenient)
-        assert [(ci.bpr, ci.abpr) for ci in imp.state.cpu] == [(2, 3), (2, 3)]
-        assert [(c, m.split(":")[0]) for c, m in imp.normalized] == [
+        assert [(ci.bpr, ci.abpr) for ci in imp.cpu] == [(2, 3), (2, 3)]
+        report = imp.import_report
+        assert [(v.code, v.path) for v in report.normalized] == [
             ("KVM-NEVER-RUN-BINARY-POINT", "cpu0 gicc"),
             ("KVM-NEVER-RUN-BINARY-POINT", "cpu1 gicc")]
-        assert imp.normalized[0][1].startswith("cpu0 gicc: GICC_BPR 0 -> 2, GICC_ABPR 1 -> 3: ")
-        assert imp.state.shared.active_cpu[16] == 1
-        assert split(imp.state, 1) == (0, 1 << LV, 0)
-        assert imp.derived[0].place == "irq 48 (SPI 16)"
+        assert report.normalized[0].message.startswith("GICC_BPR 0 -> 2, GICC_ABPR 1 -> 3: ")
+        assert imp.shared.active_cpu[16] == 1
+        assert split(imp, 1) == (0, 1 << LV, 0)
+        assert report.derived[0].place == "irq 48 (SPI 16)"
 
 
 def test_nested_fold_attributes_from_the_active_lrs() -> None:
@@ -246,7 +247,7 @@ def test_nested_fold_of_the_real_virt_stream(capsys: object) -> None:
     from gicmig.views.gich.nested import fold_nested
 
     state = import_qemu(ROOT / "examples" / "qemu-7.2-virt.mig", accel="tcg",
-                        machine="virt").state
+                        machine="virt")
     folds = fold_nested(state, lenient=True, keep_hypervisor_context=True)
     assert [fold_groups(r.fold) for r in folds if r.fold] == [
         (1 << 0x20 // 2, 0, 0), (1 << 0x30 // 2, 0, 0)]

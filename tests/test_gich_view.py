@@ -38,7 +38,7 @@ def _doc(text: str) -> dict[str, Any]:
 def test_round_trip_through_text_is_exact(busy_view: str) -> None:
     view = parse_view(busy_view)
     assert view.to_json() == busy_view
-    assert import_gich(busy_view) == gicmig.load(BUSY)
+    assert import_gich(busy_view.encode()) == gicmig.load(BUSY)
 
 
 def test_integers_as_numbers_or_hex_strings(busy_view: str) -> None:

@@ -124,3 +124,11 @@ def test_no_subpackage_shadows_a_public_name() -> None:
 
     parts = {_part(m) for m in MODULES}
     assert not parts & set(gicmig.__all__)
+
+
+def test_the_format_layer_does_not_depend_on_the_schema_check_tooling() -> None:
+    """The codec reads older revisions through `formats.locked`/`formats.revisions`; the
+    tooling (`schemacheck`) builds on them, never the other way round."""
+    reaching = sorted(f"{m} -> {t}" for m in MODULES if _part(m) == "formats"
+                      for t in GRAPH[m] if _part(t) == "schemacheck")
+    assert not reaching

@@ -16,13 +16,14 @@ import io
 import pytest
 from test_qemu_support import GicImage, stream
 
+from gicmig.core.imported import ImportedState
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import GicmigError
-from gicmig.views.qemu.convert import QemuImport, import_qemu
+from gicmig.views.qemu.convert import import_qemu
 from gicmig.views.qemu.vmstate import NCPU
 
 
-def run(gic: GicImage, accel: str = "tcg", **kw: object) -> QemuImport:
+def run(gic: GicImage, accel: str = "tcg", **kw: object) -> ImportedState:
     kw.setdefault("machine", "virt")
     return import_qemu(io.BytesIO(stream(gic.section())), accel=accel, **kw)  # type: ignore[arg-type]
 
@@ -47,7 +48,7 @@ def test_tcg_spi_line_levels_and_latches() -> None:
     gic.irq(42, pending=0x03, level=0xFF).main[_target(42)] = 0x03  # both
     gic.irq(287, level=0xFF)  # the last SPI of virt
     gic.irq(43, pending=0x02, edge=1).main[_target(43)] = 0x02  # edge, latched
-    sh = run(gic).state.shared
+    sh = run(gic).shared
     assert sh.line_level == 1 << 8 | 1 << 10 | 1 << 255
     assert sh.pending_latch == 1 << 9 | 1 << 10 | 1 << 11
     assert sh.edge == 1 << 11
@@ -65,7 +66,7 @@ def test_tcg_private_latch_and_line_per_cpu() -> None:
     gic = GicImage()
     gic.irq(27, level=0x02, enabled=0x03)  # PPI 27: line high on CPU 1 only
     gic.irq(30, pending=0x01)  # PPI 30: latch on CPU 0
-    st = run(gic).state
+    st = run(gic)
     assert [b.line_level for b in st.banked] == [0, 1 << 27]
     assert [b.pending_latch for b in st.banked] == [1 << 30, 0]
     assert [b.enabled >> 16 for b in st.banked] == [1 << 11, 1 << 11]
@@ -76,7 +77,7 @@ def test_tcg_spi_active_cpu() -> None:
     gic.irq(50, active=0x02)  # acknowledged by CPU 1
     gic.irq(51, active=0xFF)  # GICD_ISACTIVER: CPU unknown
     gic.irq(52, active=0x01)
-    sh = run(gic).state.shared
+    sh = run(gic).shared
     assert sh.active == 1 << 18 | 1 << 19 | 1 << 20
     assert sh.active_cpu[18:21] == bytes([1, UNKNOWN_CPU, 0])
 
@@ -91,7 +92,7 @@ def test_tcg_apr_word_bit_is_level(word: int, bit: int, cpu: int) -> None:
         gic = GicImage()
         gic.set(name, word * NCPU + cpu, 1 << bit)
         gic.set("running_priority", cpu, 2 * level)  # RPR: the lowest active group priority
-        ci = run(gic).state.cpu[cpu]
+        ci = run(gic).cpu[cpu]
         assert (ci.active_group0, ci.active_group1) == (
             (1 << level, 0) if group == 0 else (0, 1 << level)), name
         assert ci.active_group_unknown == 0
@@ -113,7 +114,7 @@ def test_tcg_running_priority_cache_is_the_lowest_level() -> None:
 def test_kvm_apr0_is_the_gich_apr_image(apr0: int, level: int) -> None:
     gic = kvm_image()
     gic.set("apr", 1, apr0)  # APR0 of CPU 1
-    ci = run(gic, "kvm").state.cpu[1]
+    ci = run(gic, "kvm").cpu[1]
     assert ci.active_group_unknown == 1 << level
     assert (ci.active_group0, ci.active_group1) == (0, 0)
 
@@ -129,7 +130,7 @@ def test_kvm_spi_targets_on_two_vcpus() -> None:
     gic = kvm_image(2)
     for intid, t in ((32, 0x01), (33, 0x02), (34, 0x03), (287, 0x02)):
         gic.main[_target(intid)] = t
-    sh = run(gic, "kvm").state.shared
+    sh = run(gic, "kvm").shared
     assert sh.targets[:3] == b"\x01\x02\x03"
     assert sh.targets[255] == 0x02
     assert len(sh.targets) == 256
@@ -137,7 +138,7 @@ def test_kvm_spi_targets_on_two_vcpus() -> None:
 
 def test_kvm_uniprocessor_has_no_targets() -> None:
     gic = kvm_image(1)
-    sh = run(gic, "kvm").state.shared
+    sh = run(gic, "kvm").shared
     assert sh.targets == bytes(256)
 
 
@@ -148,7 +149,7 @@ def test_kvm_pending_is_latch_or_line_with_the_split_unknown() -> None:
     gic.irq(42, active=0xFF)
     gic.irq(27, pending=0x02)  # PPI 27 level, pending on CPU 1
     gic.irq(28, pending=0x01, edge=1)
-    st = run(gic, "kvm").state
+    st = run(gic, "kvm")
     sh = st.shared
     assert sh.pending_latch == 1 << 8 | 1 << 9
     assert sh.pending_split_unknown == 1 << 8
@@ -163,7 +164,7 @@ def test_kvm_pending_is_latch_or_line_with_the_split_unknown() -> None:
 def test_kvm_pmr_is_vmprimask(vmprimask: int, pmr: int) -> None:
     gic = kvm_image()
     gic.set("priority_mask", 1, vmprimask)
-    assert run(gic, "kvm").state.cpu[1].pmr == pmr
+    assert run(gic, "kvm").cpu[1].pmr == pmr
 
 
 def test_kvm_pmr_wider_than_vmprimask_is_tcg_evidence() -> None:
@@ -175,7 +176,7 @@ def test_kvm_pmr_wider_than_vmprimask_is_tcg_evidence() -> None:
 def test_kvm_single_distributor_enable() -> None:
     gic = kvm_image()
     gic.set("ctlr", 0, 1)
-    st = run(gic, "kvm").state
+    st = run(gic, "kvm")
     assert (st.enable_grp0, st.enable_grp1, st.enable_grp1_unknown) == (True, False, True)
     gic.set("ctlr", 0, 3)
     refused(gic, "QEMU-ACCEL-MISMATCH", "kvm")
@@ -186,7 +187,7 @@ def test_tcg_distributor_enables() -> None:
                           (3, (True, True))):
         gic = GicImage()
         gic.set("ctlr", 0, ctlr)
-        st = run(gic).state
+        st = run(gic)
         assert (st.enable_grp0, st.enable_grp1, st.enable_grp1_unknown) == (*enables, False)
 
 
@@ -248,7 +249,7 @@ def test_tcg_misr_cache(hcr: int, vctlr: int, lrs: tuple[int, ...], misr: int) -
     gic.vset("h_hcr", 1, hcr).vset("cpu_ctlr", 1, vctlr).vset("h_misr", 1, misr)
     for n, lr in enumerate(lrs):
         gic.lr(1, n, lr)
-    st = run(gic).state  # (vCPU PMR 0: current_pending stays 1023)
+    st = run(gic)  # (vCPU PMR 0: current_pending stays 1023)
     assert st.virtual[1].hcr == hcr and st.virtual[1].lr == lrs
     for bit in range(8):
         gic.vset("h_misr", 1, misr ^ 1 << bit)
@@ -259,17 +260,17 @@ def test_parameters_each_device_implies() -> None:
     """TCG arm_gic: 8 priority bits, BPR minimum 0, SGI enables RAO/WI, PPI trigger
     programmable, 4 LRs with 5/5 virtual bits; kvm-arm-gic: KVM's 5 bits, minimum 2,
     writable SGI enables, read-only PPI trigger (§1.7, §2.3, §5.1, §1.4)."""
-    cfg = run(GicImage()).state.config
+    cfg = run(GicImage()).config
     assert (cfg.num_cpus, cfg.num_irqs, cfg.priority_bits, cfg.min_bpr) == (2, 288, 8, 0)
     assert (cfg.sgi_enables_rao_wi, cfg.ppi_trigger_programmable) == (True, True)
     v = cfg.virtualization
     assert v is not None and (v.num_lrs, v.priority_bits, v.preemption_bits) == (4, 5, 5)
     assert v.vtr == 0x9000_0003
-    cfg = run(kvm_image(), "kvm").state.config
+    cfg = run(kvm_image(), "kvm").config
     assert (cfg.num_cpus, cfg.num_irqs, cfg.priority_bits, cfg.min_bpr) == (2, 288, 5, 2)
     assert (cfg.sgi_enables_rao_wi, cfg.ppi_trigger_programmable) == (False, False)
     assert cfg.virtualization is None
-    assert run(GicImage(virt=False)).state.config.virtualization is None
+    assert run(GicImage(virt=False)).config.virtualization is None
 
 
 def test_kvm_spi_masks_are_all_or_nothing() -> None:

@@ -28,7 +28,7 @@ def _expected(name: str) -> dict[str, Any]:
 
 def _registers(name: str) -> dict[tuple[str, int | None, int], int]:
     state = gicmig.import_qemu(SHARED / "streams" / f"{name}.mig", accel="tcg",
-                               machine="virt").state
+                               machine="virt")
     return tcg_registers(state)
 
 

@@ -40,7 +40,7 @@ def expected(name: str) -> dict[str, Any]:
 
 
 def imported(name: str) -> GicState:
-    return import_qemu(SHARED / "streams" / f"{name}.mig", accel="tcg", machine="virt").state
+    return import_qemu(SHARED / "streams" / f"{name}.mig", accel="tcg", machine="virt")
 
 
 # --- the comparison -----------------------------------------------------------------------------
@@ -324,5 +324,5 @@ def test_reset_stream_is_the_reset_state_apart_from_the_enables() -> None:
 
 def test_num_cpus_from_the_state_or_the_flag() -> None:
     path = SHARED / "streams" / "dist.mig"
-    assert import_qemu(path, accel="tcg", machine="virt").state.config.num_cpus == 2
-    assert import_qemu(path, accel="tcg", num_irqs=288, num_cpus=2).state == imported("dist")
+    assert import_qemu(path, accel="tcg", machine="virt").config.num_cpus == 2
+    assert import_qemu(path, accel="tcg", num_irqs=288, num_cpus=2) == imported("dist")

@@ -16,15 +16,23 @@ from hypothesis import strategies as st
 from test_qemu_support import GicImage, LazyStream, be32, stream, stream_parts
 
 from gicmig.arch.registers import GICH_VMCR
+from gicmig.core.imported import ImportedState
 from gicmig.errors import REASONS, GicmigError
 from gicmig.formats.codec import decode, encode
-from gicmig.views.qemu.convert import QemuImport, import_qemu
+from gicmig.views.qemu.convert import QemuImportReport, import_qemu
 from gicmig.views.qemu.stream import read_arm_gic
+from gicmig.views.qemu.vmstate import ArmGicSection
 
 
-def run(data: bytes, *, accel: str = "tcg", lenient: bool = False, **kw: object) -> QemuImport:
+def run(data: bytes, *, accel: str = "tcg", lenient: bool = False, **kw: object) -> ImportedState:
     kw.setdefault("machine", "virt")
     return import_qemu(io.BytesIO(data), accel=accel, lenient=lenient, **kw)  # type: ignore[arg-type]
+
+
+def section_of(state: ImportedState) -> ArmGicSection:
+    report = state.import_report
+    assert isinstance(report, QemuImportReport) and report.section is not None
+    return report.section
 
 
 def refused(data: bytes, code: str, **kw: object) -> GicmigError:
@@ -50,8 +58,8 @@ def test_a_clean_synthetic_stream_imports_by_every_route() -> None:
     states = {}
     for how, data in routes.items():
         result = run(data)
-        assert result.section is not None and result.section.located_by == how
-        states[how] = result.state
+        assert section_of(result).located_by == how
+        states[how] = result
     assert states["vmdesc"] == states["search"] == states["framing"]
 
 
@@ -108,7 +116,7 @@ def test_truncation_at_many_offsets_gives_only_gicmig_errors() -> None:
         assert info.value.code in ("QEMU-TRUNCATED", "QEMU-NO-ARM-GIC", "QEMU-NOT-A-STREAM"), \
             (cut, str(info.value))
     # what follows the section is not needed: a stream cut after it still imports
-    assert run(data[:gic_end]).section is not None
+    assert section_of(run(data[:gic_end])).located_by
 
 
 CLEAN = stream(base().section(), zero_pages=8, data_pages=1)
@@ -154,9 +162,9 @@ def test_large_ram_section_streams_in_bounded_memory() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.section is not None and result.section.located_by == "framing"
-    assert result.section.offset > 200 << 20
-    assert peak < 8 << 20, f"peak {peak} bytes for a {result.section.offset}-byte stream"
+    assert section_of(result).located_by == "framing"
+    assert section_of(result).offset > 200 << 20
+    assert peak < 8 << 20, f"peak {peak} bytes for a {section_of(result).offset}-byte stream"
 
 
 def test_large_ram_on_a_seekable_file(tmp_path: Path) -> None:
@@ -172,7 +180,7 @@ def test_large_ram_on_a_seekable_file(tmp_path: Path) -> None:
 def test_accelerator_is_required_and_checked() -> None:
     with pytest.raises(GicmigError) as info:
         import_qemu(io.BytesIO(stream(base().section())), accel="xen")
-    assert info.value.code == "QEMU-ACCEL" and info.value.exit_status == 2
+    assert info.value.code == "QEMU-ACCEL" and info.value.category == "usage"
 
 
 def test_machine_presets() -> None:
@@ -180,16 +188,16 @@ def test_machine_presets() -> None:
     refused(data, "QEMU-MACHINE-UNKNOWN", machine="sbsa-ref")
     refused(stream(base().section(), machine="vexpress-a15"), "QEMU-MACHINE-MISMATCH")
     # a stream that names the virt board gets its 288 IDs; another board needs --num-irqs
-    assert run(data, machine=None).state.config.num_irqs == 288
+    assert run(data, machine=None).config.num_irqs == 288
     refused(stream(base().section(), machine="vexpress-a15"), "QEMU-PARAMETER-MISSING",
             machine=None)
     refused(data, "QEMU-PARAMETER-MISSING", machine=None, num_irqs=300)
-    assert run(data, machine=None, num_irqs=64).state.config.num_irqs == 64
+    assert run(data, machine=None, num_irqs=64).config.num_irqs == 64
 
 
 def test_num_cpus_from_the_slots_or_refused() -> None:
     for n in (1, 2, 4, 8):
-        assert run(stream(GicImage(n).section())).state.config.num_cpus == n
+        assert run(stream(GicImage(n).section())).config.num_cpus == n
     gap = GicImage(2).set("abpr", 3, 1)
     refused(stream(gap.section()), "QEMU-NUM-CPUS-AMBIGUOUS")
     refused(stream(gap.section()), "QEMU-NUM-CPUS-MISMATCH", num_cpus=4)
@@ -224,25 +232,26 @@ def test_values_qemu_never_writes(patch: Callable[[GicImage], object]) -> None:
 
 
 # --- deviations: strict refuses, lenient normalizes (or refuses what is not benign) --------------
-def _both(img: GicImage, code: str) -> QemuImport:
+def _both(img: GicImage, code: str) -> ImportedState:
     err = refused(stream(img.section()), code)
     assert "--lenient" in str(err)
     result = run(stream(img.section()), lenient=True)
-    assert [c for c, _ in result.normalized] == [code], result.normalized
+    normalized = result.import_report.normalized
+    assert [v.code for v in normalized] == [code], normalized
     return result
 
 
 def test_spi_pending_on_some_targets_only() -> None:
     img = base().irq(40, pending=0x02, enabled=0xFF)
     img.main[7176 + 40] = 0x03
-    st_ = _both(img, "QEMU-SPI-PENDING-PARTIAL").state
+    st_ = _both(img, "QEMU-SPI-PENDING-PARTIAL")
     assert st_.irq(40).pending_latch and st_.irq(40).targets == 3
 
 
 def test_spi_target_for_absent_cpu() -> None:
     img = base()
     img.main[7176 + 41] = 0x05
-    assert _both(img, "QEMU-SPI-TARGET-ABSENT-CPU").state.irq(41).targets == 1
+    assert _both(img, "QEMU-SPI-TARGET-ABSENT-CPU").irq(41).targets == 1
 
 
 @pytest.mark.parametrize("mask, code", [(0xFE, "QEMU-SPI-ACTIVE-PARTIAL"),
@@ -256,24 +265,24 @@ def test_spi_active_masks_that_are_not_benign(mask: int, code: str) -> None:
 
 def test_spi_active_cpu_rule() -> None:
     img = base().irq(64, active=0xFF).irq(65, active=0x02)
-    state = run(stream(img.section())).state
+    state = run(stream(img.section()))
     assert state.irq(64).active_cpu is None and state.irq(65).active_cpu == 1
     assert state.shared.active_cpu[32:34] == b"\xff\x01"
 
 
 def test_sgi_source_of_an_absent_cpu() -> None:
     img = base().irq(3, pending=0x01).set("sgi_pending", 3 * 8 + 0, 0x05)
-    assert _both(img, "QEMU-SGI-SOURCE-ABSENT-CPU").state.irq(3, 0).sgi_sources == 1
+    assert _both(img, "QEMU-SGI-SOURCE-ABSENT-CPU").irq(3, 0).sgi_sources == 1
 
 
 def test_sgi_pending_without_a_source() -> None:
     img = base().irq(2, pending=0x01)
-    assert not _both(img, "QEMU-SGI-PENDING-NO-SOURCE").state.irq(2, 0).pending
+    assert not _both(img, "QEMU-SGI-PENDING-NO-SOURCE").irq(2, 0).pending
 
 
 def test_sgi_pending_on_an_absent_cpu() -> None:
     img = base().irq(4, pending=0x04).set("sgi_pending", 4 * 8 + 2, 0x01)
-    state = _both(img, "QEMU-SGI-PENDING-ABSENT-CPU").state
+    state = _both(img, "QEMU-SGI-PENDING-ABSENT-CPU")
     assert not state.irq(4, 0).pending and not state.irq(4, 1).pending
 
 
@@ -281,12 +290,12 @@ def test_ppi_pending_on_absent_cpus_and_written_private_targets() -> None:
     img = base().irq(20, pending=0xFF)
     refused(stream(img.section()), "QEMU-PPI-PENDING-ABSENT-CPU")
     result = run(stream(img.section()), lenient=True)
-    assert [c for c, _ in result.normalized] == ["QEMU-PPI-PENDING-ABSENT-CPU"]
-    assert result.state.irq(20, 0).pending_latch and result.state.irq(20, 1).pending_latch
+    assert [v.code for v in result.import_report.normalized] == ["QEMU-PPI-PENDING-ABSENT-CPU"]
+    assert result.irq(20, 0).pending_latch and result.irq(20, 1).pending_latch
     img.main[7176 + 20] = 0xFF
     result = run(stream(img.section()), lenient=True)
-    assert sorted(c for c, _ in result.normalized) == ["QEMU-PPI-PENDING-ABSENT-CPU",
-                                                       "QEMU-PPI-TARGETS-WRITTEN"]
+    assert sorted(v.code for v in result.import_report.normalized) == [
+        "QEMU-PPI-PENDING-ABSENT-CPU", "QEMU-PPI-TARGETS-WRITTEN"]
 
 
 def test_private_targets_written() -> None:
@@ -297,20 +306,20 @@ def test_private_targets_written() -> None:
 
 def test_lr4_written() -> None:
     img = base().lr(1, 4, 0x1000_002A)
-    state = _both(img, "QEMU-LR4-WRITTEN").state
+    state = _both(img, "QEMU-LR4-WRITTEN")
     assert state.virtual[1].lr == (0, 0, 0, 0)
 
 
 def test_lr_reserved_bits_kept_by_qemu() -> None:
     lr = 0x1000_002A | (0x3F << 13)
     img = base().lr(0, 1, lr).vset("h_hcr", 0, 0)
-    state = _both(img, "QEMU-LR-RESERVED-BITS").state
+    state = _both(img, "QEMU-LR-RESERVED-BITS")
     assert state.virtual[0].lr[1] == 0x1000_002A
 
 
 def test_vcpu_abpr_below_three() -> None:
     img = base().vset("abpr", 1, 1)
-    state = _both(img, "QEMU-VCPU-ABPR-BELOW-MIN").state
+    state = _both(img, "QEMU-VCPU-ABPR-BELOW-MIN")
     assert GICH_VMCR.field("vmabp").get(state.virtual[1].vmcr) == 3
 
 
@@ -322,7 +331,7 @@ def test_cache_mismatches() -> None:
     img.vset("priority_mask", 0, 0xF8)
     _both(img, "QEMU-CACHE-MISMATCH")  # vCPU current_pending should be 45
     img.vset("current_pending", 0, 45)
-    assert run(stream(img.section())).normalized == []
+    assert run(stream(img.section())).import_report.normalized == ()
 
 
 def _pending_spi(img: GicImage, irq: int, prio: int) -> GicImage:
@@ -339,12 +348,12 @@ def test_current_pending_staleness_only_where_deviation_19_allows_it() -> None:
         _pending_spi(img, 41, 0x20)
         return img.set("current_pending", 0, stored)
 
-    assert run(stream(image(False, 40).section())).normalized == []
+    assert run(stream(image(False, 40).section())).import_report.normalized == ()
     refused(stream(image(False, 41).section()), "QEMU-CACHE-MISMATCH")
     # with virtualization extensions, SPI 40 may just have been deactivated through a
     # HW=1 list register without QEMU recomputing the cache: 41 and 1023 are accepted
-    assert run(stream(image(True, 41).section())).normalized == []
-    assert run(stream(image(True, 1023).section())).normalized == []
+    assert run(stream(image(True, 41).section())).import_report.normalized == ()
+    assert run(stream(image(True, 1023).section())).import_report.normalized == ()
     refused(stream(image(True, 42).section()), "QEMU-CACHE-MISMATCH")
 
 
@@ -360,7 +369,7 @@ def kvm_image() -> GicImage:
 
 
 def test_kvm_encodings() -> None:
-    state = run(stream(kvm_image().section()), accel="kvm").state
+    state = run(stream(kvm_image().section()), accel="kvm")
     cfg = state.config
     assert (cfg.priority_bits, cfg.min_bpr, cfg.sgi_enables_rao_wi) == (5, 2, False)
     assert state.provenance.source == "qemu-kvm"
@@ -442,19 +451,19 @@ def _with_records(records: bytes, **kw: object) -> bytes:
 
 def test_command_records_are_skipped_by_their_length() -> None:
     command = b"\x08" + b"\x00\x01" + b"\x00\x04" + b"ping"
-    assert run(_with_records(command)).section.located_by == "framing"  # type: ignore[union-attr]
+    assert section_of(run(_with_records(command))).located_by == "framing"
 
 
 def test_unknown_record_type_falls_back_to_the_search() -> None:
     result = run(_with_records(b"\x09garbage"))
-    assert result.section is not None and result.section.located_by == "search"
-    assert "0x09" in (result.section.search_reason or "")
+    assert section_of(result).located_by == "search"
+    assert "0x09" in (section_of(result).search_reason or "")
 
 
 def test_unknown_iterative_section_falls_back_to_the_search() -> None:
     block = b"\x01" + be32(7) + b"\x05block" + be32(0) + be32(1) + b"opaque" + b"\x7e" + be32(7)
     result = run(_with_records(block))
-    assert result.section is not None and result.section.located_by == "search"
+    assert section_of(result).located_by == "search"
 
 
 def test_compressed_and_xbzrle_ram_records() -> None:
@@ -463,7 +472,7 @@ def test_compressed_and_xbzrle_ram_records() -> None:
             + (page | 0x100).to_bytes(8, "big") + b"\x0dmach-virt.ram" + be32(5) + b"zzzzz"
             + (2 * page | 0x60).to_bytes(8, "big") + b"\x01" + b"\x00\x03" + b"xyz"
             + (0x10).to_bytes(8, "big") + b"\x7e" + be32(2))
-    assert run(_with_records(part)).section.located_by == "framing"  # type: ignore[union-attr]
+    assert section_of(run(_with_records(part))).located_by == "framing"
 
 
 def test_malformed_vmdesc_falls_back_to_the_search() -> None:
@@ -472,7 +481,7 @@ def test_malformed_vmdesc_falls_back_to_the_search() -> None:
     doc = b'{"page_size": 4096, "devices": 7}'
     broken = data[:at] + b"\x00\x06" + be32(len(doc)) + doc
     result = run(broken)
-    assert result.section is not None and result.section.located_by == "search"
+    assert section_of(result).located_by == "search"
 
 
 def test_reading_starts_at_the_file_objects_position() -> None:
@@ -480,7 +489,7 @@ def test_reading_starts_at_the_file_objects_position() -> None:
     f = io.BytesIO(data)
     f.seek(6)
     result = import_qemu(f, accel="tcg", machine="virt")
-    assert result.section is not None and result.section.located_by == "vmdesc"
+    assert section_of(result).located_by == "vmdesc"
 
 
 @settings(max_examples=150, deadline=None)
@@ -507,4 +516,4 @@ def test_arbitrary_section_contents_give_a_valid_state_or_a_gicmig_error(
         except GicmigError as exc:
             assert exc.code in REASONS
         else:
-            assert decode(encode(result.state)) == result.state
+            assert decode(encode(result)) == result

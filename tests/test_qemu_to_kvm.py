@@ -47,7 +47,7 @@ LOSSES = {
 
 
 def tcg_state(name: str) -> GicState:
-    return import_qemu(QEMU / "streams" / f"{name}.mig", accel="tcg", machine="virt").state
+    return import_qemu(QEMU / "streams" / f"{name}.mig", accel="tcg", machine="virt")
 
 
 @pytest.mark.parametrize("name", STREAMS)

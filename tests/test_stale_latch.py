@@ -178,7 +178,7 @@ def test_cli_export_gich_lenient_reports_the_drop(tmp_path: Path,
 def test_qemu_kvm_stream_marks_it() -> None:
     img = GicImage.kvm()  # what kvm_arm_gic_get writes (KVM's binary points 2/3)
     img.irq(40, enabled=0xFF, pending=0xFF, active=0xFF)  # level SPI, pending + active
-    st = import_qemu(io.BytesIO(stream(img.section())), accel="kvm", machine="virt").state
+    st = import_qemu(io.BytesIO(stream(img.section())), accel="kvm", machine="virt")
     assert st.shared.latch_maybe_stale == 1 << 8 and st.irq(40).latch_maybe_stale
 
 

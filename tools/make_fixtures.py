@@ -385,7 +385,7 @@ def kvm_stale_latch() -> GicState:
         if (r["group"], r["vcpu"], int(r["offset"], 16)) in (("dist", 0, 0x200),
                                                                 ("dist", 0, 0x280)):
             r["value"] = f"{1 << 27:#010x}"
-    state = import_kvm(json.dumps(doc))
+    state = import_kvm(json.dumps(doc).encode())
     assert state.schema_revision == 3 and state.banked[0].latch_maybe_stale == 1 << 27
     return state
 

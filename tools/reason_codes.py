@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from gicmig.cli._run import EXIT_STATUS
 from gicmig.errors import REASONS
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "reason-codes.md"
@@ -18,8 +19,13 @@ def render() -> str:
     lines = ["# Reason codes", "",
              "Every error and violation gicmig reports carries one of these stable codes.",
              "Generated from `gicmig/errors.py` by `tools/reason_codes.py`; do not edit.", "",
-             "| code | exit | meaning |", "| --- | --- | --- |"]
-    lines += [f"| `{r.code}` | {r.exit_status} | {r.summary} |" for r in REASONS.values()]
+             "The category says what kind of failure a code is (`GicmigError.category`);",
+             "the CLI exits with the status of its category (`gicmig.cli._run.EXIT_STATUS`):",
+             "", "| category | exit |", "| --- | --- |"]
+    lines += [f"| {cat} | {status} |" for cat, status in EXIT_STATUS.items()]
+    lines += ["", "| code | category | exit | meaning |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{r.code}` | {r.category} | {EXIT_STATUS[r.category]} | {r.summary} |"
+              for r in REASONS.values()]
     return "\n".join(lines) + "\n"
 
 

@@ -159,26 +159,25 @@ GICH_MISR = _reg(
     ("vgrp1d", "VGrp1D", 7, 1),
 )
 GICH_APR = _reg("GICH_APR", 0x0F0, 0, ("active", "Active priorities", 0, 32))
-# A list register has two layouts, chosen by its HW bit (bit 31).
-GICH_LR = _reg(
-    "GICH_LR", 0x100, 0,
+# A list register has two layouts, chosen by its HW bit (bit 31). Both hold these fields;
+# bits [19:10] are CPUID and EOI with HW=0, PhysicalID with HW=1 (gicmig.arch.lr decodes
+# and encodes a list register from these tables).
+LR_COMMON_FIELDS = tuple(Field(*f) for f in (
     ("virtual_id", "VirtualID", 0, 10),
-    ("cpuid", "CPUID", 10, 3),
-    ("eoi", "EOI", 19, 1),
     ("priority", "Priority", 23, 5),
     ("state", "State", 28, 2),
     ("grp1", "Grp1", 30, 1),
     ("hw", "HW", 31, 1),
-)
-GICH_LR_HW = _reg(
-    "GICH_LR", 0x100, 0,
-    ("virtual_id", "VirtualID", 0, 10),
-    ("physical_id", "PhysicalID", 10, 10),
-    ("priority", "Priority", 23, 5),
-    ("state", "State", 28, 2),
-    ("grp1", "Grp1", 30, 1),
-    ("hw", "HW", 31, 1),
-)
+))
+
+
+def _lr_reg(*own: tuple[str, str, int, int]) -> Register:
+    fields = LR_COMMON_FIELDS + tuple(Field(*f) for f in own)
+    return Register("GICH_LR", 0x100, 0, tuple(sorted(fields, key=lambda f: f.shift)))
+
+
+GICH_LR = _lr_reg(("cpuid", "CPUID", 10, 3), ("eoi", "EOI", 19, 1))  # HW=0
+GICH_LR_HW = _lr_reg(("physical_id", "PhysicalID", 10, 10))  # HW=1
 LR_STATES = ("invalid", "pending", "active", "pending_active")  # GICH_LR.State values
 
 
@@ -206,18 +205,22 @@ class Bank:
         return f"{self.name}{irq // per_word}", (irq % per_word) * self.bits
 
 
+GICD_IGROUPR = Bank("GICD_IGROUPR", 0x080, 1, "group")
+GICD_ISENABLER = Bank("GICD_ISENABLER", 0x100, 1, "enabled")
+GICD_ICENABLER = Bank("GICD_ICENABLER", 0x180, 1, "enabled")
+GICD_ISPENDR = Bank("GICD_ISPENDR", 0x200, 1, "pending")
+GICD_ICPENDR = Bank("GICD_ICPENDR", 0x280, 1, "pending")
+GICD_ISACTIVER = Bank("GICD_ISACTIVER", 0x300, 1, "active")
+GICD_ICACTIVER = Bank("GICD_ICACTIVER", 0x380, 1, "active")
+GICD_IPRIORITYR = Bank("GICD_IPRIORITYR", 0x400, 8, "priority")
+GICD_ITARGETSR = Bank("GICD_ITARGETSR", 0x800, 8, "targets")
+GICD_ICFGR = Bank("GICD_ICFGR", 0xC00, 2, "edge")
 DIST_BANKS: tuple[Bank, ...] = (
-    Bank("GICD_IGROUPR", 0x080, 1, "group"),
-    Bank("GICD_ISENABLER", 0x100, 1, "enabled"),
-    Bank("GICD_ICENABLER", 0x180, 1, "enabled"),
-    Bank("GICD_ISPENDR", 0x200, 1, "pending"),
-    Bank("GICD_ICPENDR", 0x280, 1, "pending"),
-    Bank("GICD_ISACTIVER", 0x300, 1, "active"),
-    Bank("GICD_ICACTIVER", 0x380, 1, "active"),
-    Bank("GICD_IPRIORITYR", 0x400, 8, "priority"),
-    Bank("GICD_ITARGETSR", 0x800, 8, "targets"),
-    Bank("GICD_ICFGR", 0xC00, 2, "edge"),
+    GICD_IGROUPR, GICD_ISENABLER, GICD_ICENABLER, GICD_ISPENDR, GICD_ICPENDR, GICD_ISACTIVER,
+    GICD_ICACTIVER, GICD_IPRIORITYR, GICD_ITARGETSR, GICD_ICFGR,
 )
+# the one-bit banks, each read shows its state; the set-enable/clear-enable pairs read alike
+BIT_BANKS: tuple[Bank, ...] = tuple(b for b in DIST_BANKS if b.bits == 1)
 
 
 # --- KVM device ABI (KVM_DEV_TYPE_ARM_VGIC_V2), issue 6 ---------------------------------
@@ -247,9 +250,13 @@ GICD_SGIR = _reg(
 )
 # one GICD_ICFGR field (2 bits per interrupt); bit 0 is reserved in GICv2
 GICD_ICFGR_FIELD = _reg("GICD_ICFGR field", 0, 0, ("int_config", "Int_config", 1, 1))
-SGI_BANKS: tuple[Bank, ...] = (
-    Bank("GICD_CPENDSGIR", 0xF10, 8, "sgi_sources"),  # byte s = SGI s, bit k = source CPU k
-    Bank("GICD_SPENDSGIR", 0xF20, 8, "sgi_sources"),
+GICD_CPENDSGIR = Bank("GICD_CPENDSGIR", 0xF10, 8, "sgi_sources")  # byte s = SGI s, bit k = CPU k
+GICD_SPENDSGIR = Bank("GICD_SPENDSGIR", 0xF20, 8, "sgi_sources")
+SGI_BANKS: tuple[Bank, ...] = (GICD_CPENDSGIR, GICD_SPENDSGIR)
+# write-1-to-set / write-1-to-clear registers of one state: (set, clear)
+SET_CLEAR: tuple[tuple[Bank, Bank], ...] = (
+    (GICD_ISENABLER, GICD_ICENABLER), (GICD_ISPENDR, GICD_ICPENDR),
+    (GICD_ISACTIVER, GICD_ICACTIVER), (GICD_SPENDSGIR, GICD_CPENDSGIR),
 )
 SGI_BANK_REGS = 4  # four banked registers each, 16 SGIs x 8 source bits
 

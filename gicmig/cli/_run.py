@@ -7,7 +7,19 @@ import errno
 import os
 import sys
 
-from gicmig.errors import GicmigError
+from gicmig.errors import Category, GicmigError
+
+# the exit status of each category of error (gicmig.errors), as the table "Exit codes
+# per class" of docs/security.md says: 1 the input is invalid or a conversion would lose
+# state (as a diff that finds differences), 2 the command could not do its job
+EXIT_STATUS: dict[Category, int] = {
+    "invalid": 1, "lossy": 1, "usage": 2, "io": 2, "setup": 2, "internal": 2,
+}
+
+
+def exit_status(exc: GicmigError) -> int:
+    """What the CLI exits with when `exc` ends a command."""
+    return EXIT_STATUS[exc.category]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     except GicmigError as exc:
         report_error(getattr(args, "current_path", None) or "gicmig", exc,
                      getattr(args, "format", "text"))
-        return exc.exit_status
+        return exit_status(exc)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -76,7 +88,7 @@ def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
         from gicmig.cli.jsondoc import emit, error_document
 
         emit(error_document(exc.code, exc.message, None if path == "gicmig" else path,
-                            exc.exit_status, offset=exc.offset,
+                            exit_status(exc), offset=exc.offset,
                             line=getattr(exc, "line", None),
                             column=getattr(exc, "column", None)))
         return

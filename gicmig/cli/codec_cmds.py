@@ -55,7 +55,7 @@ def _encode(args: argparse.Namespace) -> int:
     args.current_path = args.input
     state = load(args.input)
     if args.revision is not None:  # schema revisions (issue 4)
-        from gicmig.schemacheck.blobcompat import as_revision
+        from gicmig.formats.revisions import as_revision
 
         state = as_revision(state, args.revision)
     dump(state, args.output, "blob")

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gicmig.cli._paths import refuse_overwriting_input, same_file
+from gicmig.cli._run import exit_status
 from gicmig.errors import GicmigError
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ def _import(args: argparse.Namespace) -> int:
         state = import_gich(view, lenient=args.lenient,
                             keep_hypervisor_context=args.keep_hypervisor_context)
     except ValidationError as exc:
-        _report(args, list(exc.violations), ok=False, status=exc.exit_status)
-        return exc.exit_status
+        _report(args, list(exc.violations), ok=False, status=exit_status(exc))
+        return exit_status(exc)
     dump(state, args.output)
     _report(args, list(state.normalizations), ok=True)
     return 0
@@ -124,8 +125,8 @@ def _export(args: argparse.Namespace) -> int:
         view, losses = plan_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy),
                                  lenient=args.lenient)
     except ValidationError as exc:
-        _report(args, list(exc.violations), ok=False, status=exc.exit_status, export=True)
-        return exc.exit_status
+        _report(args, list(exc.violations), ok=False, status=exit_status(exc), export=True)
+        return exit_status(exc)
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
     _report(args, list(losses), ok=True, export=True)
     return 0

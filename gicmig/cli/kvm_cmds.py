@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from gicmig.cli._paths import refuse_overwriting_input
+from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -84,9 +85,9 @@ def _import(args: argparse.Namespace) -> int:
             raise
         from gicmig.cli.jsondoc import emit, error_document
 
-        emit(error_document(exc.code, exc.message, args.input, exc.exit_status,
+        emit(error_document(exc.code, exc.message, args.input, exit_status(exc),
                             missing=list(exc.missing)))
-        return exc.exit_status
+        return exit_status(exc)
     dump(state, args.output)
     _report_import(args, state)
     return 0
@@ -145,8 +146,8 @@ def _export(args: argparse.Namespace) -> int:
     try:
         plan = plan_kvm(state, lenient=args.lenient, iidr_revision=args.iidr_revision)
     except ValidationError as exc:
-        _report_losses(args, list(exc.violations), refused=True, status=exc.exit_status)
-        return exc.exit_status
+        _report_losses(args, list(exc.violations), refused=True, status=exit_status(exc))
+        return exit_status(exc)
     if args.dump:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
                                      iidr_revision=args.iidr_revision))

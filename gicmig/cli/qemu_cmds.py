@@ -58,57 +58,58 @@ def register(sub: Subcommands) -> None:
 def _import_qemu(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError
     from gicmig.formats.io import dump
-    from gicmig.views.qemu.convert import import_qemu
-    from gicmig.views.qemu.stream import describe
+    from gicmig.views.qemu.convert import QemuImportReport, import_qemu
 
     args.current_path = args.stream
     if same_file(args.stream, args.output):
         raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never "
                                    "modified")
-    source: Any = sys.stdin.buffer if args.stream == "-" else args.stream
-    result = import_qemu(source, accel=args.accel, num_cpus=args.num_cpus,
-                         num_irqs=args.num_irqs, priority_bits=args.priority_bits,
-                         machine=args.machine, lenient=args.lenient)
+    state = import_qemu(args.stream, accel=args.accel, num_cpus=args.num_cpus,
+                        num_irqs=args.num_irqs, priority_bits=args.priority_bits,
+                        machine=args.machine, lenient=args.lenient)
+    report = state.import_report
+    assert isinstance(report, QemuImportReport)
     if args.format != "json":
-        for code, message in result.normalized:
-            print(f"{args.stream}: normalized {code} {message}", file=sys.stderr)
-        for d in result.derived:
+        for v in report.normalized:
+            print(f"{args.stream}: normalized {v.code} {v.path}: {v.message}", file=sys.stderr)
+        for d in report.derived:
             print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
-    nested = _nested(args, result.state) if args.nested else None
+    nested = _nested(args, state) if args.nested else None
     refused = nested is not None and not all(r["ok"] for r in nested)
     if not refused:
-        dump(result.state, args.output)
-    facts = dict(describe(result.section)) if result.section else {}
+        dump(state, args.output)
+    facts = report.facts()
     if args.format == "json":
-        _json_report(args, result, facts, nested, refused)
+        _json_report(args, state, report, nested, refused)
     elif not refused and args.output != "-":
-        cfg = result.state.config
-        print(f"{args.stream}: imported {result.state.provenance.source} state "
+        cfg = state.config
+        print(f"{args.stream}: imported {state.provenance.source} state "
               f"({cfg.num_cpus} CPUs, {cfg.num_irqs} IDs) to {args.output}; "
-              f"{len(result.normalized)} normalized; {facts.get('section', '')}, located by "
+              f"{len(report.normalized)} normalized; {facts.get('section', '')}, located by "
               f"{facts.get('located_by', '?')}")
     return 1 if refused else 0  # refused: nothing written
 
 
-def _json_report(args: argparse.Namespace, result: Any, facts: dict[str, str],
+def _json_report(args: argparse.Namespace, state: Any, report: Any,
                  nested: list[dict[str, Any]] | None, refused: bool) -> None:
     """The gicmig/import-report of `import qemu` (stderr when the state went to stdout)."""
     from gicmig.cli.jsondoc import document, emit
-    from gicmig.cli.report import Finding, records
+    from gicmig.cli.report import from_violations, records
 
-    cfg = result.state.config
-    normalized = [Finding(c, m, "warning", file=args.stream) for c, m in result.normalized]
+    cfg = state.config
+    facts = report.facts()
     extra: dict[str, Any] = {} if nested is None else {"nested": nested}
     if facts:
         extra["stream"] = {**facts, "virtualization_extensions":
                            facts["virtualization_extensions"] == "yes"}
     emit(document("import-report", ok=not refused, exit=1 if refused else 0, view="qemu",
                   input=args.stream, output=None if refused else args.output,
-                  source=result.state.provenance.source, num_cpus=cfg.num_cpus,
+                  source=state.provenance.source, num_cpus=cfg.num_cpus,
                   num_irqs=cfg.num_irqs, priority_bits=cfg.priority_bits,
                   errors=[e for r in nested or () for e in r["errors"]],
-                  normalized=records(normalized),
-                  derived=[{"place": d.place, "message": d.message} for d in result.derived],
+                  normalized=records(from_violations(report.normalized, args.stream,
+                                                     "warning")),
+                  derived=[{"place": d.place, "message": d.message} for d in report.derived],
                   **extra),
          sys.stderr if args.output == "-" else sys.stdout)
 

@@ -44,6 +44,7 @@ def register(sub: Subcommands) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.cli._paths import refuse_overwriting_input, same_file
+    from gicmig.cli._run import exit_status
     from gicmig.errors import GicmigError, ValidationError
     from gicmig.formats.io import load
     from gicmig.views.qemu.write import export_qemu
@@ -62,8 +63,8 @@ def _export(args: argparse.Namespace) -> int:
         args.current_path = args.input
         if not exc.code.startswith(("QEMU-EXPORT-", "KVM-EXPORT-")):
             raise
-        _report(args, list(exc.violations), None, exc.exit_status)
-        return exc.exit_status
+        _report(args, list(exc.violations), None, exit_status(exc))
+        return exit_status(exc)
     _report(args, list(rep.losses), rep)
     return 0
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Literal
 
 from gicmig import __version__
+from gicmig.errors import one_line
 
 Severity = Literal["error", "warning", "note"]
 FORMATS = ("text", "json", "github", "sarif")  # what `--format` of validate/schema check take
@@ -67,7 +68,7 @@ def text_line(f: Finding) -> str:
     where = f.file or "gicmig"
     if f.line:
         where = f"{where}:{f.line}:{f.column or 1}"
-    return f"{where}: {f.code} {f.text}"
+    return one_line(f"{where}: {f.code} {f.text}")  # a file name cannot forge a line
 
 
 def _github_escape(value: str, *, prop: bool) -> str:

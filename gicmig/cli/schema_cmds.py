@@ -203,13 +203,14 @@ def _remind_codec(args: argparse.Namespace, revision: int) -> None:
 
 
 def _compat(args: argparse.Namespace) -> int:
+    from gicmig.formats import revisions
     from gicmig.formats.io import load
-    from gicmig.schemacheck import blobcompat, locks
+    from gicmig.schemacheck import locks
 
     args.current_path = args.input
     state = load(args.input, allow_unknown=True)
     locks.get_lock(args.revision)  # an unknown revision is a usage error, not "lossy"
-    lost = blobcompat.lost_fields(state, args.revision)
+    lost = revisions.lost_fields(state, args.revision)
     if args.format == "json":
         from gicmig.cli.jsondoc import document, emit
 

@@ -108,6 +108,7 @@ def _regular_inside(path: str, real_root: str) -> bool:
 
 def check_file(path: str, allow_unknown: bool) -> FileResult:
     """Every problem of one file, as findings located where possible."""
+    from gicmig.cli._run import exit_status
     from gicmig.errors import GicmigError
     from gicmig.files import read_bytes
     from gicmig.formats.io import load, sniff
@@ -119,7 +120,7 @@ def check_file(path: str, allow_unknown: bool) -> FileResult:
         load(data, allow_unknown=allow_unknown)
     except GicmigError as exc:
         result.findings = _findings(path, exc, data if sniff(data) == "json" else None)
-        result.exit = exc.exit_status
+        result.exit = exit_status(exc)
     return result
 
 
@@ -173,6 +174,7 @@ def summary_line(results: list[FileResult]) -> str:
 def _print(args: argparse.Namespace, results: list[FileResult], skipped: list[str],
            status: int) -> None:
     from gicmig.cli import report
+    from gicmig.errors import one_line
 
     findings = [f for r in results for f in r.findings]
     if args.format == "json":
@@ -189,10 +191,11 @@ def _print(args: argparse.Namespace, results: list[FileResult], skipped: list[st
         sys.stdout.write(report.sarif_text(findings))
         return
     for path in skipped if not args.quiet else ():
-        print(f"{path}: skipped (not a regular file inside the folder)", file=sys.stderr)
+        print(one_line(f"{path}: skipped (not a regular file inside the folder)"),
+              file=sys.stderr)
     for r in results:
         if r.ok and not args.quiet and args.format == "text":
-            print(f"{r.path}: ok")
+            print(one_line(f"{r.path}: ok"))  # a file name cannot forge a line
         for f in r.findings:
             print(report.github_line(f) if args.format == "github" else report.text_line(f))
     if not args.quiet:

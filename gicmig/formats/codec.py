@@ -17,6 +17,7 @@ from gicmig.core.model import (
 from gicmig.core.pb import is_repeated, pb
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.files import Source, read_source
 from gicmig.formats import envelope
 
 __all__ = ["SCHEMA_REVISION", "BlobInfo", "decode", "encode", "info", "unknown_fields"]
@@ -32,7 +33,7 @@ def encode(state: GicState) -> bytes:
     canonicalize(state._pb)
     validate(state)
     if state.schema_revision < SCHEMA_REVISION:
-        from gicmig.schemacheck.blobcompat import check_revision
+        from gicmig.formats.revisions import check_revision
 
         # written as an older revision only while it holds nothing that revision lacks
         check_revision(state, state.schema_revision)  # also refuses revision 0
@@ -43,13 +44,22 @@ def encode(state: GicState) -> bytes:
     return envelope.pack(payload, state.schema_revision)
 
 
-def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
-    """A state from a blob: integrity, canonical form and every rule checked.
+def decode(blob: Source, *, validate_state: bool = True, allow_unknown: bool = False) -> GicState:
+    """A state from a .gicmig blob: integrity, canonical form and every rule checked.
 
-    Raises `DecodeError` (bad bytes; `.offset` says where) or `ValidationError`.
+    `blob` is the blob's bytes, a path (a str is always a path) or a binary file object.
+    Raises `DecodeError` (bad bytes; `.offset` says where), `ValidationError`, or
+    `FileError` for a path or file that cannot be read.
+
+    >>> state = gicmig.decode(open("fixtures/v1/busy.gicmig", "rb"))  # doctest: +SKIP
+    >>> gicmig.decode(gicmig.encode(state)) == state  # doctest: +SKIP
+    True
+
     `allow_unknown` accepts fields from a newer schema revision (they are kept, and
     re-encoded unchanged); `validate_state=False` stops after the integrity checks.
     """
+    if not isinstance(blob, bytes):
+        blob = read_source(blob, "decode")
     header = envelope.read_header(blob)
     payload = envelope.payload_of(blob, header)
     if header.schema_revision == 0:
@@ -68,7 +78,7 @@ def decode(blob: bytes, *, validate_state: bool = True, allow_unknown: bool = Fa
                           f"provenance.source value {msg.provenance.source} is not defined by "
                           "this schema", offset=header.header_length)
     if header.schema_revision < SCHEMA_REVISION:
-        from gicmig.schemacheck.blobcompat import check_written_revision
+        from gicmig.formats.revisions import check_written_revision
 
         check_written_revision(msg, header.schema_revision, header.header_length)
     state = GicState(msg, header.schema_revision)

@@ -6,7 +6,7 @@ import os
 
 from gicmig.core.model import GicState
 from gicmig.errors import DecodeError
-from gicmig.files import read_bytes, write_atomic
+from gicmig.files import Source, read_source, write_atomic
 
 QEMU_MAGIC = b"QEVM"
 
@@ -14,22 +14,28 @@ QEMU_MAGIC = b"QEVM"
 def sniff(data: bytes) -> str:
     """`blob`, `json`, `qemu` or `unknown`, from the first bytes."""
     from gicmig.formats.envelope import MAGIC
+    from gicmig.limits import BOM
 
     if data.startswith(MAGIC[:4]):
         return "blob"
     if data.startswith(QEMU_MAGIC):
         return "qemu"
-    if data.lstrip()[:1] == b"{":
+    if data.removeprefix(BOM).lstrip()[:1] == b"{":  # a BOM: loads_json refuses it
         return "json"
     return "unknown"
 
 
-def load(source: str | os.PathLike[str] | bytes, *, allow_unknown: bool = False) -> GicState:
-    """A validated state from a .gicmig blob or a JSON fixture (path, `-` or bytes).
+def load(source: Source, *, allow_unknown: bool = False) -> GicState:
+    """A validated state from a .gicmig blob or a JSON fixture, told apart by content.
+
+    `source` is a path (a str is always a path; `-` is stdin), the file's bytes, or a
+    binary file object (read up to MAX_INPUT bytes from where it stands).
 
     >>> state = gicmig.load("fixtures/v1/busy.json")
+    >>> gicmig.load(open("fixtures/v1/busy.gicmig", "rb")) == state  # doctest: +SKIP
+    True
     """
-    data = source if isinstance(source, bytes) else read_bytes(source)
+    data = read_source(source, "load")
     kind = sniff(data)
     if kind == "blob":
         from gicmig.formats.codec import decode

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from gicmig.errors import GicmigError
+from gicmig.files import scratch_folder
 from gicmig.schemacheck.sources import Schema, compile_dir
 
 _KEYS = ("branch", "tag", "ref", "subdir", "depth")
@@ -78,7 +78,7 @@ def load(spec: str, current: str | None = None) -> Schema:
     kind = _run(ref, [*git, "cat-file", "-t", tree], check=False)
     if kind.strip() != "tree":
         raise _bad(ref.spec, f'"{subdir}" is not a folder at {commit[:12]}')
-    with tempfile.TemporaryDirectory(prefix="gicmig-gitref-") as tmp:
+    with scratch_folder("gicmig-gitref-") as tmp:  # removed even if gicmig is killed
         _extract(ref, [*git, "archive", "--format=tar", tree], Path(tmp))
         label = ref.spec if ref.subdir is not None or subdir == "." else \
             f"{ref.spec},subdir={subdir}"

@@ -1,15 +1,9 @@
 """Locked schema revisions: each released revision of a proto set, frozen.
 
-A lock is two files in a locks folder:
-
-    schema-revision-N.binpb  FileDescriptorSet (imports and source info included) of the
-                             .proto files as they were when revision N was locked
-    schema-revision-N.json   {"revision": N, "files": [the checked files], "sha256": of the
-                             .binpb, "locked": ISO date}
-
-gicmig's own locks ship inside the package (`gicmig/data/`), so that `gicmig compat`
-knows what every older revision can hold, also when installed from a wheel. A lock is
-never rewritten: `lock_next` only appends revision max+1.
+What a lock is, and reading one, belong to the format layer (`gicmig.formats.locked`: the
+codec needs the older revisions too); this module adds what the schema-check tooling does
+with locks: read one as a `Schema`, find the lock of a descriptor set file, and append the
+next revision (`lock_next`; a lock is never rewritten).
 """
 
 from __future__ import annotations
@@ -18,92 +12,44 @@ import datetime
 import hashlib
 import json
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gicmig.errors import GicmigError
+from gicmig.formats import locked
+from gicmig.formats.locked import DEFAULT_DIR, LockRecord
 from gicmig.schemacheck.sources import Schema, compile_dir, parse_fds, read_descriptor_set
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data"
-_NAME = re.compile(r"^schema-revision-([1-9][0-9]{0,5})\.json$")
+__all__ = ["DEFAULT_DIR", "Lock", "get_lock", "list_locks", "load_schema", "lock_for_file",
+           "lock_next", "read_lock", "same_schema"]
 
 
-@dataclass(frozen=True)
-class Lock:
-    revision: int
-    descriptor_path: Path
-    files: tuple[str, ...]
-    sha256: str
-    locked: str
+class Lock(LockRecord):
+    """A lock, readable as a `Schema` (the reading itself is the format layer's:
+    `gicmig.formats.locked`)."""
 
     def schema(self) -> Schema:
-        try:
-            data = self.descriptor_path.read_bytes()
-        except OSError as exc:
-            raise GicmigError("IO-READ", f"cannot read {self.descriptor_path}: "
-                              f"{exc.strerror or exc}") from None
-        got = hashlib.sha256(data).hexdigest()
-        if got != self.sha256:
-            raise GicmigError("SCHEMA-LOCK-CORRUPT",
-                              f"{self.descriptor_path}: sha256 {got[:16]}…, the lock records "
-                              f"{self.sha256[:16]}… (a lock is never edited)")
+        data = self.descriptor_bytes()
         fds = parse_fds(data, str(self.descriptor_path))
         return Schema(fds, frozenset(self.files), f"revision {self.revision}", self.revision)
 
 
-def _manifest_path(directory: Path, revision: int) -> Path:
-    return directory / f"schema-revision-{revision}.json"
-
-
 def read_lock(manifest: Path) -> Lock:
-    try:
-        record = json.loads(manifest.read_text(encoding="utf-8"))
-        revision = int(record["revision"])
-        files = tuple(str(f) for f in record["files"])
-        digest = str(record["sha256"])
-        locked = str(record.get("locked", ""))
-    except OSError as exc:
-        raise GicmigError("IO-READ", f"cannot read {manifest}: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise GicmigError("SCHEMA-LOCK-CORRUPT", f"{manifest}: not a lock manifest ({exc})"
-                          ) from None
-    m = _NAME.match(manifest.name)
-    if m is None or int(m.group(1)) != revision:
-        raise GicmigError("SCHEMA-LOCK-CORRUPT",
-                          f"{manifest}: records revision {revision}, its name says otherwise")
-    return Lock(revision, manifest.with_suffix(".binpb"), files, digest, locked)
+    return locked.read_lock(manifest, Lock)
 
 
 def list_locks(directory: str | os.PathLike[str] = DEFAULT_DIR, *,
                missing_ok: bool = False) -> list[Lock]:
     """Every lock in `directory`, oldest first (revisions must be 1..N without gaps)."""
-    base = Path(directory)
-    if missing_ok and not base.exists():
-        return []
-    if not base.is_dir():
-        raise GicmigError("IO-READ", f"locks folder {base} does not exist")
-    locks = sorted((read_lock(p) for p in base.iterdir() if _NAME.match(p.name)),
-                   key=lambda lk: lk.revision)
-    for want, lk in enumerate(locks, start=1):
-        if lk.revision != want:
-            raise GicmigError("SCHEMA-LOCK-CORRUPT",
-                              f"{base}: revision {want} is missing (found {lk.revision})")
-    return locks
+    return locked.list_locks(directory, Lock, missing_ok=missing_ok)
 
 
 def get_lock(revision: int, directory: str | os.PathLike[str] = DEFAULT_DIR) -> Lock:
-    locks = list_locks(directory)
-    if not 1 <= revision <= len(locks):
-        raise GicmigError("SCHEMA-REVISION-UNKNOWN",
-                          f"schema revision {revision} is not locked (locked: 1..{len(locks)})")
-    return locks[revision - 1]
+    return locked.get_lock(revision, directory, Lock)
 
 
 def lock_for_file(path: Path) -> Lock | None:
     """The lock whose descriptor set `path` is, if it sits next to its manifest."""
-    m = re.match(r"^schema-revision-([1-9][0-9]*)\.binpb$", path.name)
+    m = locked.DESCRIPTOR_NAME.match(path.name)
     manifest = path.with_suffix(".json")
     if m is None or not manifest.is_file():
         return None
@@ -146,7 +92,8 @@ def lock_next(proto_dir: str | os.PathLike[str],
     write_atomic(lock.descriptor_path, data)
     record = {"revision": lock.revision, "files": list(lock.files), "sha256": lock.sha256,
               "locked": lock.locked}
-    write_atomic(_manifest_path(base, revision), (json.dumps(record, indent=2) + "\n").encode())
+    manifest = (json.dumps(record, indent=2) + "\n").encode()
+    write_atomic(locked.manifest_path(base, revision), manifest)
     return lock
 
 

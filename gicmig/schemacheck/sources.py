@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-import sys
-import tempfile
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,11 @@ from typing import Any
 
 from gicmig.errors import GicmigError
 from gicmig.files import read_bytes, regular_below
-from gicmig.schemacheck import layout, spans
+from gicmig.limits import MAX_COUNT
+from gicmig.schemacheck import child, layout, spans
+
+PROTOC_SECONDS = 60  # protoc compiles gicmig's schema in 0.1 s; a FIFO would block forever
+PROTOC_MEMORY = 512 << 20  # address space protoc may add to the fork's
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ def compile_dir(root: str | os.PathLike[str], label: str | None = None) -> Schem
 
 
 def _protoc(base: Path, roots: list[str], protos: list[str], shown: str) -> bytes:
-    """protoc (the one grpcio-tools ships), run in this process: starting a second Python
-    for `python -m grpc_tools.protoc` cost more than the whole check."""
+    """protoc (the one grpcio-tools ships) in a forked child (`child.run`): a time and a
+    memory limit, its descriptor set read from a pipe, nothing written to disk. A fork,
+    not `python -m grpc_tools.protoc`: a second Python cost more than the whole check."""
     try:
         import grpc_tools
         from grpc_tools import _protoc_compiler
@@ -90,27 +94,76 @@ def _protoc(base: Path, roots: list[str], protos: list[str], shown: str) -> byte
                           "compiling .proto files needs grpcio-tools: "
                           "pip install 'gicmig[schema]' (or pass a descriptor set)") from None
     include = Path(grpc_tools.__file__).parent / "_proto"
-    with tempfile.TemporaryDirectory(prefix="gicmig-schema-") as tmp:
-        out = Path(tmp) / "set.binpb"
-        args = ["protoc", *(f"-I{base / r}" for r in roots), f"-I{include}",
-                "--include_imports", "--include_source_info",
-                f"--descriptor_set_out={out}", *protos]
-        with open(Path(tmp) / "stderr", "w+b") as err:
-            # protoc reports on file descriptor 2: lend it a file for the call
-            sys.stderr.flush()
-            saved = os.dup(2)
-            try:
-                os.dup2(err.fileno(), 2)
-                status = _protoc_compiler.run_main([a.encode() for a in args])
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-            err.seek(0)
-            messages = err.read().decode(errors="replace")
-        if status != 0 or not out.is_file():
-            first = (messages.strip().splitlines() or ["protoc failed"])[0]
-            raise GicmigError("SCHEMA-COMPILE", f"{shown}: {first.replace(str(base), shown)}")
-        return out.read_bytes()
+    _check_imports(base, roots, protos, shown)
+    args = ["protoc", *(f"-I{base / r}" for r in roots), f"-I{include}",
+            "--include_imports", "--include_source_info",
+            "--descriptor_set_out=/dev/stdout", *protos]
+    done = child.run(lambda: int(_protoc_compiler.run_main([a.encode() for a in args])),
+                     seconds=PROTOC_SECONDS, memory=PROTOC_MEMORY)
+    if done.why:
+        raise GicmigError("SCHEMA-COMPILE", f"{shown}: protoc {done.why} (limits: "
+                          f"{PROTOC_SECONDS} s, {PROTOC_MEMORY >> 20} MiB)")
+    if done.status != 0 or not done.stdout:
+        text = done.stderr.decode(errors="replace").replace(str(base), shown)
+        raise GicmigError("SCHEMA-COMPILE", f"{shown}: {first_error(text)}")
+    return done.stdout
+
+
+def first_error(messages: str) -> str:
+    """protoc's first error line: its warnings (unused imports...) come first but are
+    not why it failed."""
+    lines = [line for line in messages.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "warning:" not in line.lower()]
+    return (errors or lines or ["protoc failed"])[0]
+
+
+# protobuf's string literals, and its comments (blanked before imports are looked for)
+_STRING = r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'"""
+_TOKENS = re.compile(rf"//[^\n]*|/\*.*?\*/|{_STRING}", re.DOTALL)
+# an import statement: its file name is one or more adjacent string literals
+_IMPORT = re.compile(rf"\bimport\s+(?:(?:public|weak)\s+)?((?:(?:{_STRING})\s*)+);")
+
+
+def _check_imports(base: Path, roots: list[str], protos: list[str], shown: str) -> None:
+    """Every file protoc will open, found as protoc finds it (each import against the
+    roots in order), must be a regular file whose real path lies in the folder: protoc
+    would follow a symlinked folder of a root out of it, read a device, block on a FIFO.
+    SCHEMA-INPUT naming the import otherwise. (An import no root holds is a well-known
+    type from grpcio-tools, or missing: protoc says which.)"""
+    dirs = [base / r for r in roots]
+    todo = [next(d / n for d in dirs if os.path.lexists(d / n)) for n in protos]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if len(seen) > MAX_COUNT:
+            raise GicmigError("SCHEMA-INPUT", f"{shown}: more than {MAX_COUNT} .proto files")
+        text = read_bytes(path).decode("utf-8", errors="replace")
+        code = _TOKENS.sub(lambda m: m.group() if m.group()[0] in "\"'" else " ", text)
+        for m in _IMPORT.finditer(code):
+            name = _literal(m.group(1))
+            found = None if name is None else \
+                next((d / name for d in dirs if os.path.lexists(d / name)), None)
+            if name is not None and found is None:
+                continue
+            if found is None or not regular_below(base, found):
+                raise GicmigError("SCHEMA-INPUT", f"{shown}: import {m.group(1).strip()} is not "
+                                  "a regular file inside the folder (a symlink out of it, a "
+                                  "FIFO or a device)")
+            todo.append(found)
+
+
+def _literal(text: str) -> str | None:
+    """The file name adjacent string literals spell (None: not one a file can have)."""
+    import ast
+
+    try:
+        name = "".join(str(ast.literal_eval(p)) for p in re.findall(_STRING, text))
+    except (ValueError, SyntaxError):
+        return None
+    return None if "\0" in name or not name else name
 
 
 def parse_fds(data: bytes, label: str, *, verify: bool = True) -> Any:

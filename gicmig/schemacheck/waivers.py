@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +75,11 @@ def _waiver(path: str | os.PathLike[str], index: int, item: Any) -> Waiver:
         raise bad(f'rule "{item["rule"]}" is not a WIRE_JSON rule')
     expires = None
     if "expires" in item:
-        try:
-            expires = datetime.date.fromisoformat(str(item["expires"]))
+        try:  # a string, as written: not 20240101, which fromisoformat would also take
+            if not isinstance(item["expires"], str) or \
+                    not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", item["expires"]):
+                raise ValueError(item["expires"])
+            expires = datetime.date.fromisoformat(item["expires"])
         except ValueError:
             raise bad(f'"expires" {item["expires"]!r} is not a YYYY-MM-DD date') from None
     return Waiver(index, item["rule"], item["element"], item["reason"].strip(), expires)

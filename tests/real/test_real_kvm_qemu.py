@@ -24,7 +24,7 @@ if not STREAMS.is_dir():  # a clone without ../shared
 
 
 def _state(name: str) -> GicState:
-    return import_qemu(STREAMS / f"{name}.mig", accel="tcg", machine="virt").state
+    return import_qemu(STREAMS / f"{name}.mig", accel="tcg", machine="virt")
 
 
 def _as_kvm(st: GicState) -> GicState:

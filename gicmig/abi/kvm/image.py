@@ -10,23 +10,33 @@ from gicmig.abi.kvm import (
     kvm_iidr,
 )
 from gicmig.abi.kvm.access import Access
-from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, BANK, LEVEL_STEP
+from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, LEVEL_STEP
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import SGI_MASK
 from gicmig.arch.registers import (
+    BIT_BANKS,
     GICC_ABPR,
     GICC_APR,
     GICC_APR_REGS,
     GICC_BPR,
     GICC_IIDR,
+    GICD_CPENDSGIR,
+    GICD_ICFGR,
+    GICD_IGROUPR,
     GICD_IIDR,
+    GICD_IPRIORITYR,
+    GICD_ISPENDR,
+    GICD_ITARGETSR,
+    GICD_SPENDSGIR,
     GICD_TYPER,
     KVM_GICC_CTLR,
     KVM_GICC_PMR,
     KVM_GICD_CTLR,
     KVM_IIDR_GROUPS_WRITABLE,
     KVM_PMR_SHIFT,
+    SET_CLEAR,
     SGI_BANK_REGS,
+    SGI_BANKS,
     Bank,
 )
 from gicmig.core.image import DistributorImage
@@ -59,22 +69,19 @@ def register_image(st: GicState, iidr_revision: int) -> Iterator[Access]:
     yield Access("dist", 0, GICD_TYPER.offset, GICD_TYPER.pack(
         it_lines_number=img.words - 1, cpu_number=st.config.num_cpus - 1))
     yield Access("dist", 0, GICD_IIDR.offset, kvm_iidr(iidr_revision))
-    for name in ("IGROUPR", "ISENABLER", "ICENABLER", "ISPENDR", "ICPENDR", "ISACTIVER",
-                 "ICACTIVER"):
-        source = name.replace("IC", "IS")
+    for bank in BIT_BANKS:
         for c, i in _bit_words(img, cpus):
-            yield _acc(BANK[name], i, c, img.bit_word(source, i, c))
-    for name in ("IPRIORITYR", "ITARGETSR"):
+            yield _acc(bank, i, c, img.bit_word(bank, i, c))
+    for bank in (GICD_IPRIORITYR, GICD_ITARGETSR):
         for c in cpus:
-            yield from (_acc(BANK[name], i, c, img.byte_word(name, i, c)) for i in range(8))
-        yield from (_acc(BANK[name], i, 0, img.byte_word(name, i, 0))
-                    for i in range(8, 8 * img.words))
+            yield from (_acc(bank, i, c, img.byte_word(bank, i, c)) for i in range(8))
+        yield from (_acc(bank, i, 0, img.byte_word(bank, i, 0)) for i in range(8, 8 * img.words))
     for c in cpus:
-        yield from (_acc(BANK["ICFGR"], i, c, img.cfg_word(i, c)) for i in range(2))
-    yield from (_acc(BANK["ICFGR"], i, 0, img.cfg_word(i, 0)) for i in range(2, 2 * img.words))
-    for name in ("CPENDSGIR", "SPENDSGIR"):
+        yield from (_acc(GICD_ICFGR, i, c, img.cfg_word(i, c)) for i in range(2))
+    yield from (_acc(GICD_ICFGR, i, 0, img.cfg_word(i, 0)) for i in range(2, 2 * img.words))
+    for bank in SGI_BANKS:
         for c in cpus:
-            yield from (_acc(BANK[name], r, c, img.sgi_word(r, c)) for r in range(SGI_BANK_REGS))
+            yield from (_acc(bank, r, c, img.sgi_word(r, c)) for r in range(SGI_BANK_REGS))
     for c in cpus:
         yield from _cpu_regs(st, c)
         yield from (Access("cpu", c, GICC_APR.offset + 4 * n, 0) for n in range(1, GICC_APR_REGS))
@@ -91,16 +98,16 @@ def _cpu_regs(st: GicState, c: int) -> Iterator[Access]:
     yield Access("cpu", c, GICC_APR.offset, apr_word(st, c))
 
 
-def _clear_set(img: DistributorImage, set_name: str, clear_name: str,
+def _clear_set(img: DistributorImage, set_bank: Bank, clear_bank: Bank,
                cpus: range) -> Iterator[Access]:
     """All-ones to the W1C register, then the state bits to the W1S one."""
     words = list(_bit_words(img, cpus))
-    yield from (_acc(BANK[clear_name], i, c, ALL_ONES) for c, i in words)
+    yield from (_acc(clear_bank, i, c, ALL_ONES) for c, i in words)
     for c, i in words:
-        value = img.bit_word(set_name, i, c)
-        if set_name == "ISPENDR" and i == 0:
+        value = img.bit_word(set_bank, i, c)
+        if set_bank is GICD_ISPENDR and i == 0:
             value &= ~SGI_MASK  # an ISPENDR0 write would make the writing vCPU a source
-        yield _acc(BANK[set_name], i, c, value)
+        yield _acc(set_bank, i, c, value)
 
 
 def ordered_writes(st: GicState, iidr_revision: int) -> Iterator[Access]:
@@ -110,23 +117,22 @@ def ordered_writes(st: GicState, iidr_revision: int) -> Iterator[Access]:
         yield Access("dist", 0, GICD_IIDR.offset, kvm_iidr(iidr_revision))  # ungates IGROUPR
     yield Access("dist", 0, KVM_GICD_CTLR.offset, KVM_GICD_CTLR.pack(enabled=st.enable_grp0))
     for c, i in _bit_words(img, cpus):
-        yield _acc(BANK["IGROUPR"], i, c, img.bit_word("IGROUPR", i, c))
+        yield _acc(GICD_IGROUPR, i, c, img.bit_word(GICD_IGROUPR, i, c))
     # trigger and targets before pending: KVM queues a pending SPI to its target then
-    yield from (_acc(BANK["ICFGR"], i, 0, img.cfg_word(i, 0)) for i in range(2, 2 * img.words))
-    yield from (_acc(BANK["ITARGETSR"], i, 0, img.byte_word("ITARGETSR", i, 0))
+    yield from (_acc(GICD_ICFGR, i, 0, img.cfg_word(i, 0)) for i in range(2, 2 * img.words))
+    yield from (_acc(GICD_ITARGETSR, i, 0, img.byte_word(GICD_ITARGETSR, i, 0))
                 for i in range(8, 8 * img.words))
     for c in cpus:
-        yield from (_acc(BANK["IPRIORITYR"], i, c, img.byte_word("IPRIORITYR", i, c))
+        yield from (_acc(GICD_IPRIORITYR, i, c, img.byte_word(GICD_IPRIORITYR, i, c))
                     for i in range(8))
-    yield from (_acc(BANK["IPRIORITYR"], i, 0, img.byte_word("IPRIORITYR", i, 0))
+    yield from (_acc(GICD_IPRIORITYR, i, 0, img.byte_word(GICD_IPRIORITYR, i, 0))
                 for i in range(8, 8 * img.words))
-    yield from _clear_set(img, "ISENABLER", "ICENABLER", cpus)
-    yield from _clear_set(img, "ISPENDR", "ICPENDR", cpus)
-    yield from _clear_set(img, "ISACTIVER", "ICACTIVER", cpus)
+    for set_bank, clear_bank in SET_CLEAR[:3]:  # enable, pending, active
+        yield from _clear_set(img, set_bank, clear_bank, cpus)
     for c in cpus:
-        yield from (_acc(BANK["CPENDSGIR"], r, c, ALL_ONES) for r in range(SGI_BANK_REGS))
+        yield from (_acc(GICD_CPENDSGIR, r, c, ALL_ONES) for r in range(SGI_BANK_REGS))
     for c in cpus:
-        yield from (_acc(BANK["SPENDSGIR"], r, c, img.sgi_word(r, c))
+        yield from (_acc(GICD_SPENDSGIR, r, c, img.sgi_word(r, c))
                     for r in range(SGI_BANK_REGS))
     for c in cpus:
         yield from _cpu_regs(st, c)

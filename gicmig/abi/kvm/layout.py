@@ -1,21 +1,16 @@
-"""How KVM's GICv2 registers lay the canonical state out: the register banks by name,
-the set/clear pairs, the ICFGR reserved bits and GICC_APR0's 32 levels (the ICFGR edge
-bit is in gicmig.core.image)."""
+"""How KVM's GICv2 registers lay the canonical state out: the ICFGR reserved bits and
+GICC_APR0's 32 levels (the register banks and their set/clear pairs are data in
+gicmig.arch.registers; the ICFGR edge bit is in gicmig.core.image)."""
 
 from __future__ import annotations
 
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import APR_LEVELS
 from gicmig.arch.registers import (
-    DIST_BANKS,
     GICD_ICFGR_FIELD,
     KVM_APR_LEVELS,
-    SGI_BANKS,
 )
 
-BANK = {b.name.removeprefix("GICD_"): b for b in (*DIST_BANKS, *SGI_BANKS)}
-PAIRS = (("ISENABLER", "ICENABLER"), ("ISPENDR", "ICPENDR"), ("ISACTIVER", "ICACTIVER"),
-         ("SPENDSGIR", "CPENDSGIR"))
 ALL_ONES = 0xFFFF_FFFF
 LEVEL_STEP = APR_LEVELS // KVM_APR_LEVELS  # canonical level of KVM APR bit n is 4n
 APR_MASK = (1 << KVM_APR_LEVELS) - 1

@@ -11,7 +11,7 @@ from typing import Any
 
 from gicmig.arch import bitmaps, priority
 from gicmig.arch.ids import NUM_PRIVATE, SGI_MASK
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import Violation
 
@@ -49,8 +49,6 @@ class Context:
         self.min_vmabp = priority.min_abpr(self.min_vmbp)
         self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
-        self.lr_hw_mask = GICH_LR.field("hw").mask
-        self.lr_res_sw, self.lr_res_hw = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
         self.ctlr_reserved = GICC_CTLR.reserved_mask
         self.sgi_lanes = sum(SGI_MASK << 32 * c for c in range(self.num_cpus))
         # representable active-priority levels, repeated in 128-bit lanes per CPU count

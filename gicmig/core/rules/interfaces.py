@@ -9,7 +9,8 @@ from operator import or_
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, lr_layout
+from gicmig.arch.lr import reserved_bits
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.rules.context import Context, Section, padded
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
@@ -76,7 +77,7 @@ def _virtual_ok(ctx: Context, msg: Any) -> bool:
     if max(map(len, lrs)) > ctx.num_lrs or any(len(x) and not x[-1] for x in lrs):
         return False
     every = [lr for x in lrs for lr in x]
-    if any(lr & (ctx.lr_res_hw if lr & ctx.lr_hw_mask else ctx.lr_res_sw) for lr in every):
+    if any(map(reserved_bits, every)):
         return False
     return (not reduce(or_, hcr) & ctx.hcr_reserved and not reduce(or_, vmcr) & ctx.vmcr_reserved
             and min(map(ctx.vmbp.get, vmcr)) >= ctx.min_vmbp
@@ -102,7 +103,7 @@ def _virtual(ctx: Context, c: int, v: Any) -> Iterator[Violation]:
                  f"{v.apr:#010x} sets levels beyond the {1 << virt.preemption_bits} that "
                  f"{virt.preemption_bits} preemption bits give")
     for n, lr in enumerate(v.lr):
-        reserved = lr & lr_layout(lr).reserved_mask
+        reserved = reserved_bits(lr)
         if reserved:
             yield _v("VIRT-RESERVED-BITS", labels.cpu_reg(c, f"gich.lr{n}"),
                      f"{lr:#010x} sets reserved bits {reserved:#010x}")

@@ -7,7 +7,7 @@ holds what they share.
 """
 
 from gicmig.views.gich.fold import LrFact, VcpuFold, fold_vcpu
-from gicmig.views.gich.merge import ImportedState, import_gich
+from gicmig.views.gich.merge import import_gich
 from gicmig.views.gich.nested import NestedCpu, fold_groups, fold_nested
 from gicmig.views.gich.params import (
     EOI_POLICIES,
@@ -21,7 +21,7 @@ from gicmig.views.gich.params import (
 from gicmig.views.gich.plan import export_gich, plan_gich
 
 __all__ = [
-    "EOI_POLICIES", "GichTarget", "ImportedState", "LrFact", "NestedCpu", "VcpuFold",
+    "EOI_POLICIES", "GichTarget", "LrFact", "NestedCpu", "VcpuFold",
     "VtrParams", "apr_to_levels", "export_gich", "fold_groups", "fold_nested", "fold_vcpu",
     "import_gich", "levels_to_apr", "plan_gich", "status_registers", "vtr_params",
 ]

@@ -12,43 +12,16 @@ from typing import NamedTuple
 from gicmig.arch import gich as arch_gich
 from gicmig.arch import labels
 from gicmig.arch.ids import NUM_SGIS, SPECIAL_IDS
-from gicmig.arch.registers import (
-    GICH_HCR,
-    GICH_VMCR,
-    VIRTUAL_PRIORITY,
-    lr_layout,
-)
+from gicmig.arch.lr import Lr
+from gicmig.arch.lr import decode as decode_lr
+from gicmig.arch.registers import GICH_HCR, GICH_VMCR, VIRTUAL_PRIORITY
 from gicmig.core.model import HwMapping
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.gich.params import (
-    _ACT_BIT,
-    _CPUID,
-    _CPUID_M,
-    _CPUID_S,
     _EN,
-    _EOI_S,
     _EOICOUNT,
-    _GRP1_S,
     _HCR_CONTROL,
-    _HW,
-    _HW_S,
-    _PEND_BIT,
-    _PHYS,
-    _PHYS_M,
-    _PHYS_S,
-    _PRIO_M,
-    _PRIO_S,
-    _RES_HW,
-    _RES_SW,
-    _STATE,
-    _STATE_M,
-    _STATE_S,
     _U32,
-    _UNUSUAL,
-    _VID,
-    _VID_M,
-    _VID_S,
-    _VP_S,
     MAX_PHYSICAL_ID,
     MIN_PHYSICAL_ID,
     VtrParams,
@@ -165,17 +138,16 @@ def _lrs(lrs: tuple[int, ...], cpu: int, params: VtrParams, num_cpus: int | None
     for n, lr in enumerate(lrs):
         if not lr:
             continue  # an empty LR names nothing
+        d = decode_lr(lr)
+        vid = d.virtual_id
         # fast path: a valid HW=0 LR with nothing to report (everything else: _lr_fact)
-        state, vid = lr >> _STATE_S & _STATE_M, lr >> _VID_S & _VID_M
-        if state and not lr & _UNUSUAL and vid < limit and vid not in seen:
-            source, prio = lr >> _CPUID_S & _CPUID_M, (lr >> _PRIO_S & _PRIO_M) << _VP_S
-            if not (prio & unimplemented or (source and (vid >= NUM_SGIS or source >= ncpu))):
-                seen[vid] = n
-                facts.append(LrFact(n, vid, bool(state & _PEND_BIT), bool(state & _ACT_BIT),
-                                    lr >> _GRP1_S & 1, prio, source, None,
-                                    bool(lr >> _EOI_S & 1)))
-                continue
-        fact = _lr_fact(lr, n, cpu, num_cpus, num_irqs, out)
+        if d.valid and not (d.hw or d.reserved) and vid < limit and vid not in seen and not (
+                d.priority & unimplemented or (d.cpuid and (vid >= NUM_SGIS or d.cpuid >= ncpu))):
+            seen[vid] = n
+            facts.append(LrFact(n, vid, d.pending, d.active, d.group, d.priority, d.cpuid, None,
+                                d.eoi))
+            continue
+        fact = _lr_fact(d, lr, n, cpu, num_cpus, num_irqs, out)
         if fact is None:
             continue
         if not (fact.pending or fact.active):
@@ -228,40 +200,31 @@ def _valid_lr_problems(fact: LrFact, seen: dict[int, int], cpu: int, params: Vtr
                           f"{fact.physical_id}: hypervisor context (keep it to carry it)"))
 
 
-def _lr_fact(lr: int, n: int, cpu: int, num_cpus: int | None, num_irqs: int | None,
+def _lr_fact(d: Lr, lr: int, n: int, cpu: int, num_cpus: int | None, num_irqs: int | None,
              out: list[Violation]) -> LrFact | None:
-    hw = lr >> _HW_S & 1
-    reserved = lr & (_RES_HW if hw else _RES_SW)
-    vid, state = lr >> _VID_S & _VID_M, lr >> _STATE_S & _STATE_M
-    eoi = 0 if hw else lr >> _EOI_S & 1
-    source = 0 if hw else lr >> _CPUID_S & _CPUID_M
-    if not (state or eoi or reserved):
+    vid, source, phys = d.virtual_id, d.cpuid, d.physical_id
+    if not (d.valid or d.eoi or d.reserved):
         # a free LR (ELRSR set): its contents are not state; it only names an interrupt
         return LrFact(n, vid, False, False, 0, 0, source, None, False)
-    phys = lr >> _PHYS_S & _PHYS_M if hw else None
     bad_source = source and (vid >= NUM_SGIS or (
-        state and num_cpus is not None and source >= num_cpus))
+        d.valid and num_cpus is not None and source >= num_cpus))
     bad_hw = phys is not None and (vid < NUM_SGIS or not
                                    MIN_PHYSICAL_ID <= phys <= MAX_PHYSICAL_ID)
     # without a distributor (num_irqs None) only the special IDs 1020-1023 are out of range
-    if reserved or vid >= (num_irqs or SPECIAL_IDS.start) or bad_source or bad_hw:
-        out.append(_lr_problem(lr, n, cpu, num_cpus, num_irqs))
+    if d.reserved or vid >= (num_irqs or SPECIAL_IDS.start) or bad_source or bad_hw:
+        out.append(_lr_problem(d, lr, n, cpu, num_cpus, num_irqs))
         return None
-    prio = (lr >> _PRIO_S & _PRIO_M) << _VP_S
-    return LrFact(n, vid, bool(state & _PEND_BIT), bool(state & _ACT_BIT), lr >> _GRP1_S & 1,
-                  prio, source, phys, bool(eoi))
+    return LrFact(n, vid, d.pending, d.active, d.group, d.priority, source, phys, d.eoi)
 
 
-def _lr_problem(lr: int, n: int, cpu: int, num_cpus: int | None,
+def _lr_problem(d: Lr, lr: int, n: int, cpu: int, num_cpus: int | None,
                 num_irqs: int | None) -> Violation:
     """The first thing wrong with list register `lr` (only called when something is)."""
-    where, layout = f"gich.lr{n}", lr_layout(lr)
-    vid, state, hw = _VID.get(lr), _STATE.get(lr), _HW.get(lr)
-    phys = _PHYS.get(lr) if hw else None
-    source = 0 if hw else _CPUID.get(lr)
-    if lr & layout.reserved_mask:
+    where = f"gich.lr{n}"
+    vid, phys, source = d.virtual_id, d.physical_id, d.cpuid
+    if d.reserved:
         return _v("GICH-LR-RESERVED-BITS", cpu, where,
-                  f"{lr:#010x} sets reserved bits {lr & layout.reserved_mask:#010x}")
+                  f"{lr:#010x} sets reserved bits {d.reserved:#010x}")
     if vid in SPECIAL_IDS:
         return _v("GICH-LR-VIRTUALID-SPECIAL", cpu, where,
                   f"{lr:#010x}: VirtualID {vid} is a special interrupt ID")
@@ -278,7 +241,7 @@ def _lr_problem(lr: int, n: int, cpu: int, num_cpus: int | None,
     if source and vid >= NUM_SGIS:
         return _v("GICH-LR-CPUID-NOT-SGI", cpu, where,
                   f"{lr:#010x}: CPUID {source} on {labels.irq(vid, cpu)}, which is no SGI")
-    assert state and num_cpus is not None
+    assert d.valid and num_cpus is not None
     return _v("GICH-LR-CPUID-ABSENT", cpu, where,
               f"{lr:#010x}: {labels.irq(vid, cpu)} from CPU {source}, but only "
               f"{num_cpus} CPUs exist")

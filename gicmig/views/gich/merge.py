@@ -11,38 +11,38 @@ from gicmig.arch.registers import (
     VIRTUAL_PRIORITY,
 )
 from gicmig.core.attribution import attribute
+from gicmig.core.imported import ImportedState, ImportReport
+from gicmig.core.irqtable import IrqTable, TableBuilder
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
+from gicmig.files import Source, read_source, source_dir
 from gicmig.views.gich.fold import LrFact, VcpuFold, _v, fold_vcpu
-from gicmig.views.gich.irqs import Irqs
-from gicmig.views.gich.params import _VP_S
 from gicmig.views.gich.viewfile import GichView, parse_view
 
 
 # --- import --------------------------------------------------------------------------------
-class ImportedState(GicState):
-    """A `GicState` from `import_gich`, with what `lenient` normalized (empty otherwise)."""
-
-    __slots__ = ("normalizations",)
-
-    def __init__(self, state: GicState, normalizations: tuple[Violation, ...]) -> None:
-        super().__init__(state._pb, state.schema_revision)
-        self.normalizations = normalizations
-
-
-def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
+def import_gich(source: GichView | Source, *, lenient: bool = False,
                 keep_hypervisor_context: bool = False) -> ImportedState:
-    """Canonical state from a GICH view; raise `ValidationError` listing every problem.
+    """Canonical state from a GICH view (`gicmig.gich-view/1` JSON); raise
+    `ValidationError` listing every problem.
 
+    `source` is the view's path (a str is always a path; `-` is stdin), its bytes, a
+    binary file object, or a `GichView` already parsed. A `distributor.path` in the view
+    is read relative to the view's folder (the current directory for bytes, stdin, or a
+    file object without a path name).
     `lenient` normalizes only what gic-domain §6 marks benign (stale LR priority or group:
     the distributor's wins; binary points below the minimum: clamped; list registers
-    beyond GICH_VTR: dropped) and reports each in `.normalizations`.
+    beyond GICH_VTR: dropped) and lists each in `.import_report.normalized`.
     `keep_hypervisor_context` carries HW=1 LRs, unserviced EOI maintenance and GICH_HCR
     into `state.hypervisor` instead of refusing them.
+
+    >>> state = import_gich("docs/examples/gich-view.json")  # doctest: +SKIP
+    >>> state.import_report.normalized  # doctest: +SKIP
+    ()
     """
-    if not isinstance(view, GichView):
-        view = parse_view(view)
+    view = source if isinstance(source, GichView) else \
+        parse_view(read_source(source, "import_gich"), base_dir=source_dir(source))
     image = view.distributor
     _check_image(view, image)
     cfg = image.config
@@ -64,7 +64,7 @@ def import_gich(view: GichView | str | bytes, *, lenient: bool = False,
             ctx.hcr, ctx.hw_mappings, ctx.eoi_maintenance = f.hcr, f.hw_mappings, f.eoi_maintenance
     state.provenance.source = "gich"
     validate(state)
-    return ImportedState(state, tuple(norm))
+    return ImportedState(state, ImportReport("gich", tuple(norm)))
 
 
 def _check_image(view: GichView, image: GicState) -> None:
@@ -92,8 +92,8 @@ def _check_image(view: GichView, image: GicState) -> None:
 def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
                      norm: list[Violation]) -> GicState:
     st = image.copy()
-    irqs = Irqs(st)
-    before = irqs.clone()
+    before = IrqTable.of(st)  # the image as dumped: what every LR is judged against
+    irqs = before.builder()  # the image with the LRs folded in
     out: list[Violation] = []
     holder: dict[int, int] = {}  # SPI ID -> the vCPU whose valid LR holds it
     marks = _SpiMarks(image.config.num_spis)
@@ -104,7 +104,7 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
         _ambiguous(before, f, holder, image.config.num_irqs, out)
     if out:
         raise ValidationError(out)
-    irqs.write_back(st)
+    irqs.build().write_to(st, since=before)
     _stale_latches(st, folds)
     _interfaces(st, image, folds, out)
     if out:
@@ -139,15 +139,16 @@ def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
         sh.latch_maybe_stale = mark
 
 
-def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
+def _fold_lrs(irqs: TableBuilder, before: IrqTable, f: VcpuFold, holder: dict[int, int],
               marks: _SpiMarks, lenient: bool, out: list[Violation],
               norm: list[Violation]) -> None:
     """Fold one vCPU's valid LRs (hot: written for speed; messages built only on failure)."""
     c = f.cpu
-    b_prio, b_group, b_edge = before.b_prio[c], before.b_group[c], before.b_edge[c]
-    b_pend = before.b_latch[c] | before.b_line[c]
-    s_prio, s_group, s_edge = before.s_prio, before.s_group, before.s_edge
-    s_pend = before.s_latch | before.s_line
+    b, sh = before.private[c], before.shared
+    b_prio, b_group, b_edge = b.priority, b.group, b.edge
+    b_pend = b.pending_latch | b.line_level
+    s_prio, s_group, s_edge = sh.priority, sh.group, sh.edge
+    s_pend = sh.pending_latch | sh.line_level
     srcs, asrc = irqs.srcs[c], irqs.asrc[c]
     for fact in f.lrs:
         v = fact.intid
@@ -160,7 +161,7 @@ def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
                 out.append(_v("GICH-LR-SPI-MULTIPLE-VCPUS", c, f"gich.lr{fact.lr_index}",
                               f"{labels.irq(v)} is also in a valid list register of "
                               f"cpu{holder[v]}"))
-        if (prio ^ fact.priority) >> _VP_S or grp != fact.group:
+        if (prio ^ fact.priority) >> VIRTUAL_PRIORITY.shift or grp != fact.group:
             _disagree(fact, c, prio, grp, lenient, out, norm)
         if fact.pending and not edge and not pend:
             if fact.physical_id is None:
@@ -168,7 +169,7 @@ def _fold_lrs(irqs: Irqs, before: Irqs, f: VcpuFold, holder: dict[int, int],
                               f"level-triggered {labels.irq(v, c)} is pending in the LR, but "
                               "neither its latch nor its line is set in the distributor image"))
                 continue
-            _set_line(irqs, v, c)  # a HW-mapped level interrupt is pending by its physical line
+            irqs.set_line(v, c)  # a HW-mapped level interrupt is pending by its physical line
         if v < NUM_SGIS:
             if fact.pending:
                 srcs[v] |= 1 << fact.source
@@ -214,7 +215,7 @@ class _SpiMarks:
         digits = marks.translate(_ASCII_BIT[value])[::-1]  # ASCII '0'/'1', highest SPI first
         return int(digits, 2) if digits else 0
 
-    def apply(self, irqs: Irqs) -> None:
+    def apply(self, irqs: TableBuilder) -> None:
         if any(self.active):
             irqs.s_active = ((irqs.s_active | self._bitmap(self.active, self.SET))
                              & ~self._bitmap(self.active, self.CLEAR))
@@ -222,10 +223,10 @@ class _SpiMarks:
             irqs.s_latch |= self._bitmap(self.latch, self.SET)
 
 
-def _fold_spi(irqs: Irqs, before: Irqs, marks: _SpiMarks, fact: LrFact, c: int, edge: int,
-              out: list[Violation]) -> None:
+def _fold_spi(irqs: TableBuilder, before: IrqTable, marks: _SpiMarks, fact: LrFact, c: int,
+              edge: int, out: list[Violation]) -> None:
     k = fact.intid - NUM_PRIVATE
-    was = before.s_cpu[k] if before.s_active >> k & 1 else None
+    was = before.shared.active_cpu[k] if before.shared.active >> k & 1 else None
     # active elsewhere, or on an UNKNOWN CPU while this LR does not hold it active (then it
     # may be active on another vCPU, or deactivated here: no way to tell)
     if was is not None and (was not in (c, UNKNOWN_CPU) or (
@@ -241,30 +242,24 @@ def _fold_spi(irqs: Irqs, before: Irqs, marks: _SpiMarks, fact: LrFact, c: int, 
     irqs.s_cpu[k] = c if fact.active else 0
 
 
-def _set_line(irqs: Irqs, v: int, c: int) -> None:
-    if v < NUM_PRIVATE:
-        irqs.b_line[c] |= 1 << v
-    else:
-        irqs.s_line |= 1 << (v - NUM_PRIVATE)
-
-
-def _ambiguous(img: Irqs, f: VcpuFold, holder: dict[int, int], num_irqs: int,
+def _ambiguous(img: IrqTable, f: VcpuFold, holder: dict[int, int], num_irqs: int,
                out: list[Violation]) -> None:
     """A free LR naming an interrupt the image holds live: did the guest finish it there?"""
     held = {x.intid for x in f.lrs}
     c = f.cpu
+    b, sh = img.private[c], img.shared
     for fact in f.named:
         v = fact.intid
         if v >= num_irqs or v in held or v in holder:
             continue
         if v < NUM_SGIS:
-            live = img.b_active[c] >> v & 1 or img.srcs[c][v] >> fact.source & 1
+            live = b.active >> v & 1 or b.sgi_sources[v] >> fact.source & 1
         elif v < NUM_PRIVATE:
-            live = (img.b_active[c] | img.b_latch[c]) >> v & 1
+            live = (b.active | b.pending_latch) >> v & 1
         else:
             k = v - NUM_PRIVATE
-            live = (img.s_latch >> k & 1) or (
-                img.s_active >> k & 1 and img.s_cpu[k] in (c, UNKNOWN_CPU))
+            live = (sh.pending_latch >> k & 1) or (
+                sh.active >> k & 1 and sh.active_cpu[k] in (c, UNKNOWN_CPU))
         if live:
             out.append(_v("GICH-LR-INVALID-AMBIGUOUS", c, f"gich.lr{fact.lr_index}",
                           f"this free LR names {labels.irq(v, c)}, which the distributor image "

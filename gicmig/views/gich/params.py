@@ -1,6 +1,5 @@
-"""What the GICH view's converters share: GICH_VTR parameters, the export target, the list
-register fields the hot loops decode, and the status and APR registers the architecture
-derives.
+"""What the GICH view's converters share: GICH_VTR parameters, the export target, and the
+status and APR registers the architecture derives (list registers: `gicmig.arch.lr`).
 
 GICH_APR bit n is group priority n << (8 - P), canonical level n << (7 - P), with P the
 preemption bits GICH_VTR gives (5 on GIC-400: level 4n).
@@ -13,17 +12,7 @@ from functools import cached_property
 
 from gicmig.arch import bitmaps, priority
 from gicmig.arch import gich as arch_gich
-from gicmig.arch.registers import (
-    GICC_CTLR,
-    GICH_HCR,
-    GICH_LR,
-    GICH_LR_HW,
-    GICH_LR_STATE,
-    GICH_VMCR,
-    GICH_VTR,
-    VIRTUAL_PRIORITY,
-    Field,
-)
+from gicmig.arch.registers import GICH_HCR, GICH_VTR
 from gicmig.errors import GicmigError
 from gicmig.views.gich.viewfile import VcpuRegs
 
@@ -32,29 +21,8 @@ _U32 = 0xFFFF_FFFF
 MAX_PHYSICAL_ID = 1019
 MIN_PHYSICAL_ID = 16
 
-# Fields looked up once: the hot loops run per list register.
-_VID, _CPUID, _EOI = (GICH_LR.field(n) for n in ("virtual_id", "cpuid", "eoi"))
-_PRIO, _STATE, _GRP1, _HW = (GICH_LR.field(n) for n in ("priority", "state", "grp1", "hw"))
-_PHYS = GICH_LR_HW.field("physical_id")
-_PENDING, _ACTIVE = GICH_LR_STATE.field("pending"), GICH_LR_STATE.field("active")
-
-
-def _sm(f: Field) -> tuple[int, int]:
-    """(shift, unshifted mask): the hot loops decode list registers with these."""
-    return f.shift, (1 << f.width) - 1
-
-
-(_VID_S, _VID_M), (_CPUID_S, _CPUID_M), (_EOI_S, _) = _sm(_VID), _sm(_CPUID), _sm(_EOI)
-(_PRIO_S, _PRIO_M), (_STATE_S, _STATE_M), (_GRP1_S, _) = _sm(_PRIO), _sm(_STATE), _sm(_GRP1)
-(_HW_S, _), (_PHYS_S, _PHYS_M), (_VP_S, _VP_M) = _sm(_HW), _sm(GICH_LR_HW.field(
-    "physical_id")), _sm(VIRTUAL_PRIORITY)
-_PEND_BIT, _ACT_BIT = _PENDING.mask, _ACTIVE.mask  # within the 2-bit State value
-_RES_SW, _RES_HW = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
-_UNUSUAL = _RES_SW | _HW.mask  # an LR the fast path leaves to the careful one
 _EN, _EOICOUNT = GICH_HCR.field("en"), GICH_HCR.field("eoicount")
 _HCR_CONTROL = GICH_HCR.defined_mask & ~_EN.mask & ~_EOICOUNT.mask
-_VMBP, _VMABP, _VMPRI = (GICH_VMCR.field(n) for n in ("vmbp", "vmabp", "vmprimask"))
-_CBPR = GICC_CTLR.field("cbpr")
 
 
 # --- parameters ------------------------------------------------------------------------------

@@ -9,29 +9,16 @@ from gicmig.abi.kvm import lowest_target
 from gicmig.arch import bitmaps, labels
 from gicmig.arch import gich as arch_gich
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-from gicmig.arch.registers import (
-    GICC_CTLR,
-    GICH_LR_HW,
-    GICH_LR_STATE,
-)
+from gicmig.arch.lr import encode as encode_lr
+from gicmig.arch.registers import GICC_CTLR
 from gicmig.core.attribution import split_active_levels
+from gicmig.core.irqtable import IrqTable, PrivateBank, SharedBank, TableBuilder
 from gicmig.core.model import UNKNOWN_CPU, GicState, HwMapping
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 from gicmig.views.gich.fold import _v
-from gicmig.views.gich.irqs import Irqs
 from gicmig.views.gich.params import (
-    _ACT_BIT,
-    _CPUID_S,
     _EN,
-    _EOI_S,
-    _GRP1_S,
-    _PEND_BIT,
-    _PRIO_S,
-    _STATE_S,
-    _VID_S,
-    _VP_M,
-    _VP_S,
     EOI_POLICIES,
     GichTarget,
     VtrParams,
@@ -117,7 +104,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         raise GicmigError("GICH-EXPORT-NESTED",
                           "the state's GIC has virtualization extensions; its GICH registers "
                           "are guest state, not a GICH view of it")
-    irqs = Irqs(state)
+    irqs = IrqTable.of(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
     _fit_interfaces(state, irqs, params, out)
@@ -126,7 +113,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         raise ValidationError(out)
     image = state.copy()
     image.drop_hypervisor_context()
-    work = Irqs(image)
+    work = irqs.builder()  # the image's interrupts are the state's: the LRs take theirs out
     cfg = state.config
     hyp = state.hypervisor
     vcpus = []
@@ -143,17 +130,18 @@ def _place(state: GicState, target: GichTarget) -> GichView:
             regs = VcpuRegs(regs.vtr, regs.hcr, regs.vmcr, regs.apr, regs.lr,
                             **status_registers(regs))
         vcpus.append(regs)
-    work.write_back(image)
+    work.build().write_to(image, since=irqs)
     for ci in image.cpu:
         ci.ctlr, ci.pmr, ci.bpr, ci.abpr = 0, 0, cfg.min_bpr, cfg.min_abpr
         ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
     return GichView(tuple(vcpus), image)
 
 
-def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
+def _fit_priorities(state: GicState, irqs: IrqTable, params: VtrParams,
                     out: list[Violation]) -> None:
     good = bytes(v for v in range(256) if not v & ~params.priority_mask)
-    vectors = [(c, 0, p) for c, p in enumerate(irqs.b_prio)] + [(None, NUM_PRIVATE, irqs.s_prio)]
+    vectors = [(c, 0, b.priority) for c, b in enumerate(irqs.private)] + [
+        (None, NUM_PRIVATE, irqs.shared.priority)]
     for cpu, base, prio in vectors:
         if not prio.translate(None, good):
             continue
@@ -166,7 +154,7 @@ def _fit_priorities(state: GicState, irqs: Irqs, params: VtrParams,
                              + (f"; {len(bad) - 1} more on this bank" if len(bad) > 1 else "")))
 
 
-def _fit_interfaces(state: GicState, irqs: Irqs, params: VtrParams,
+def _fit_interfaces(state: GicState, irqs: IrqTable, params: VtrParams,
                     out: list[Violation]) -> None:
     step = (1 << params.level_shift) - 1
     for c, ci in enumerate(state.cpu):
@@ -192,7 +180,7 @@ def _fit_interfaces(state: GicState, irqs: Irqs, params: VtrParams,
     _fit_groups(state, irqs, out)
 
 
-def _fit_groups(state: GicState, irqs: Irqs, out: list[Violation]) -> None:
+def _fit_groups(state: GicState, irqs: IrqTable, out: list[Violation]) -> None:
     """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
     the attribution rule (gicmig.core.attribution), so the state's split must be the one
     the rule gives. Every active SPI the view can hold sits in the LRs of its CPU; one of
@@ -204,16 +192,16 @@ def _fit_groups(state: GicState, irqs: Irqs, out: list[Violation]) -> None:
     n = len(cpus)
     known: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     maybe: list[tuple[int, int]] = []
-    for k in bitmaps.set_bits(irqs.s_active):
-        on, entry = irqs.s_cpu[k], (irqs.s_prio[k], irqs.s_group >> k & 1)
+    for k in bitmaps.set_bits(irqs.shared.active):
+        on, entry = irqs.shared.active_cpu[k], (irqs.shared.priority[k], irqs.shared.group >> k & 1)
         (known[on] if on < n else maybe).append(entry)
     for c, ci in enumerate(cpus):
         have_all = splits[c]
         levels = have_all[0] | have_all[1] | have_all[2]
         if not levels:
             continue
-        prio, grp = irqs.b_prio[c], irqs.b_group[c]
-        active = [(prio[v], grp >> v & 1) for v in bitmaps.set_bits(irqs.b_active[c])]
+        prio, grp = irqs.private[c].priority, irqs.private[c].group
+        active = [(prio[v], grp >> v & 1) for v in bitmaps.set_bits(irqs.private[c].active)]
         want_all = split_active_levels(levels, active + known[c], ci.ctlr, ci.bpr, ci.abpr,
                                        maybe=maybe)
         if have_all == want_all:
@@ -233,7 +221,7 @@ def _groups(bits: tuple[int, ...]) -> str:
     return " and ".join(names)
 
 
-def _plan(state: GicState, irqs: Irqs, params: VtrParams,
+def _plan(state: GicState, irqs: IrqTable, params: VtrParams,
           out: list[Violation]) -> list[list[_Slot]]:
     cfg = state.config
     n = cfg.num_cpus
@@ -277,29 +265,31 @@ def _disabled_interface(maps: tuple[HwMapping, ...], c: int, out: list[Violation
                              "no valid list register may carry the mapping"))
 
 
-def _plan_private(irqs: Irqs, c: int, grp_on: tuple[bool, bool], must: list[_Slot],
+def _plan_private(irqs: IrqTable, c: int, grp_on: tuple[bool, bool], must: list[_Slot],
                   pending: list[_Slot], out: list[Violation]) -> None:
-    act, prio = irqs.b_active[c], irqs.b_prio[c]
+    b = irqs.private[c]
+    act, prio = b.active, b.priority
     for v in bitmaps.set_bits(act):
-        if v < NUM_SGIS and irqs.asrc[c][v] == UNKNOWN_CPU:
+        if v < NUM_SGIS and b.sgi_active_source[v] == UNKNOWN_CPU:
             out.append(Violation("GICH-EXPORT-UNKNOWN", labels.irq(v, c),
                                  "active with an UNKNOWN source; its LR needs the CPUID"))
         must.append(_Slot(prio[v], v, "active"))
-    sgi_pending = bitmaps.nonzero(irqs.srcs[c])
-    ppi_pending = irqs.b_latch[c] | (~irqs.b_edge[c] & irqs.b_line[c])
-    groups = irqs.b_group[c]
-    ready = (sgi_pending | ppi_pending) & irqs.b_enabled[c] & ~act
+    sgi_pending = bitmaps.nonzero(b.sgi_sources)
+    ppi_pending = b.pending_latch | (~b.edge & b.line_level)
+    groups = b.group
+    ready = (sgi_pending | ppi_pending) & b.enabled & ~act
     for v in bitmaps.set_bits(ready):
         if grp_on[groups >> v & 1]:
             pending.append(_Slot(prio[v], v, "pending"))
 
 
-def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
+def _plan_hyp(irqs: IrqTable, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
               must: list[_Slot], eoi: list[_Slot], out: list[Violation]) -> None:
     for m in maps:
         v = m.virtual_id
-        live = (irqs.b_active[c] | irqs.b_latch[c] | irqs.b_line[c]) >> v & 1 if v < NUM_PRIVATE \
-            else (irqs.s_active | irqs.s_latch | irqs.s_line) >> (v - NUM_PRIVATE) & 1
+        bank: PrivateBank | SharedBank = irqs.private[c] if v < NUM_PRIVATE else irqs.shared
+        k = v if v < NUM_PRIVATE else v - NUM_PRIVATE
+        live = (bank.active | bank.pending_latch | bank.line_level) >> k & 1
         if not live:
             out.append(Violation("GICH-EXPORT-HW-IDLE", labels.irq(v, c),
                                  f"HW-mapped to physical ID {m.physical_id} but neither pending "
@@ -309,34 +299,34 @@ def _plan_hyp(irqs: Irqs, maps: tuple[HwMapping, ...], eoi_ids: int, c: int,
         eoi.append(_Slot(irqs.priority(v, c), v, "eoi"))
 
 
-def _plan_active_spis(irqs: Irqs, must: list[list[_Slot]], out: list[Violation]) -> None:
-    for k in bitmaps.set_bits(irqs.s_active):
-        c = irqs.s_cpu[k]
+def _plan_active_spis(irqs: IrqTable, must: list[list[_Slot]], out: list[Violation]) -> None:
+    for k in bitmaps.set_bits(irqs.shared.active):
+        c = irqs.shared.active_cpu[k]
         if c == UNKNOWN_CPU:
             out.append(Violation("GICH-EXPORT-UNKNOWN", labels.irq(NUM_PRIVATE + k),
                                  "active on an UNKNOWN CPU; only that vCPU's LR may hold it"))
             continue
-        must[c].append(_Slot(irqs.s_prio[k], NUM_PRIVATE + k, "active"))
+        must[c].append(_Slot(irqs.shared.priority[k], NUM_PRIVATE + k, "active"))
 
 
 # target mask -> the CPU KVM queues the SPI to (8: no target), as a translate() table
 _LOWEST_TARGET = bytes(map(lowest_target, range(256)))
 
 
-def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: list[int],
+def _plan_pending_spis(irqs: IrqTable, n: int, grp_on: tuple[bool, bool], rooms: list[int],
                        must: list[list[_Slot]], pending: list[list[_Slot]]) -> None:
     """Per CPU, the `rooms[c]` best pending SPIs queued there (no more can get an LR)."""
-    group = irqs.s_group if grp_on == (False, True) else ~irqs.s_group if grp_on == (
+    sh = irqs.shared
+    group = sh.group if grp_on == (False, True) else ~sh.group if grp_on == (
         True, False) else -1 if grp_on == (True, True) else 0
-    ready = ((irqs.s_latch | (~irqs.s_edge & irqs.s_line)) & irqs.s_enabled & ~irqs.s_active
-             & group)
+    ready = (sh.pending_latch | (~sh.edge & sh.line_level)) & sh.enabled & ~sh.active & group
     if not ready or max(rooms) <= 0:
         return
     flags = bin(ready)[:1:-1]
     order = [k for k, bit in enumerate(flags) if bit == "1"]
-    prio = irqs.s_prio
+    prio = irqs.shared.priority
     order.sort(key=prio.__getitem__)  # stable: equal priorities stay in ID order
-    where = irqs.s_targets.translate(_LOWEST_TARGET) if n > 1 else bytes(len(prio))
+    where = irqs.shared.targets.translate(_LOWEST_TARGET) if n > 1 else bytes(len(prio))
     left = [max(r, 0) for r in rooms] + [0] * (9 - n)  # index 8: untargeted
     taken = {s.intid for c in range(n) for s in must[c]}
     wanted = sum(left)
@@ -350,58 +340,50 @@ def _plan_pending_spis(irqs: Irqs, n: int, grp_on: tuple[bool, bool], rooms: lis
                 break
 
 
-def _encode(work: Irqs, irqs: Irqs, slot: _Slot, c: int, maps: dict[int, int],
+def _encode(work: TableBuilder, irqs: IrqTable, slot: _Slot, c: int, maps: dict[int, int],
             policy: str) -> int:
     """The LR for `slot`; moves the LR-held pending state out of the image `work`."""
     v = slot.intid
     private = v < NUM_PRIVATE
     k = v if private else v - NUM_PRIVATE
-    grp = (irqs.b_group[c] if private else irqs.s_group) >> k & 1
-    common = v << _VID_S | (slot.priority >> _VP_S & _VP_M) << _PRIO_S | grp << _GRP1_S
+    bank: PrivateBank | SharedBank = irqs.private[c] if private else irqs.shared
+    grp = bank.group >> k & 1
     if slot.kind == "eoi":
-        return common | 1 << _EOI_S
-    active = (irqs.b_active[c] if private else irqs.s_active) >> k & 1
+        return encode_lr(v, group=grp, priority=slot.priority, eoi=True)
+    active = bank.active >> k & 1
     if v < NUM_SGIS:
-        return _encode_sgi(work, irqs, v, c, bool(active), policy, common)
-    edge = (irqs.b_edge[c] if private else irqs.s_edge) >> k & 1
-    latch = (irqs.b_latch[c] if private else irqs.s_latch) >> k & 1
-    pend = latch if edge else latch | (irqs.b_line[c] if private else irqs.s_line) >> k & 1
+        return _encode_sgi(work, irqs, slot, c, grp, bool(active), policy)
+    edge = bank.edge >> k & 1
+    latch = bank.pending_latch >> k & 1
+    pend = latch if edge else latch | bank.line_level >> k & 1
     if edge and pend:
-        _clear_latch(work, v, c)
+        work.clear_latch(v, c)
     if v in maps:
-        state = GICH_LR_STATE.pack(pending=pend, active=active)
-        return GICH_LR_HW.pack(virtual_id=v, priority=slot.priority >> _VP_S, grp1=grp, hw=1,
-                               physical_id=maps[v], state=state)
-    stale = (irqs.b_stale[c] if private else irqs.s_stale) >> k & 1
+        return encode_lr(v, pending=bool(pend), active=bool(active), group=grp,
+                         priority=slot.priority, physical_id=maps[v])
+    stale = bank.latch_maybe_stale >> k & 1
     if not edge and active and policy == "kvm" and (stale or not latch):
         # KVM keeps a level interrupt's pending state back while it is active: the line
         # (resampled at the deactivation) and a latch that may be its stale one stay in
         # the image. A known latch (a re-pend after the acknowledge) goes into the LR as
         # pending + active, so that the guest takes it again after the deactivation.
         pend = 0
-    eoi = int(not edge and policy == "kvm")
-    state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
-    return common | eoi << _EOI_S | state << _STATE_S
+    return encode_lr(v, pending=bool(pend), active=bool(active), group=grp,
+                     priority=slot.priority, eoi=not edge and policy == "kvm")
 
 
-def _clear_latch(work: Irqs, v: int, c: int) -> None:
-    if v < NUM_PRIVATE:
-        work.b_latch[c] &= ~(1 << v)
-    else:
-        work.s_latch &= ~(1 << (v - NUM_PRIVATE))
-
-
-def _encode_sgi(work: Irqs, irqs: Irqs, v: int, c: int, active: bool, policy: str,
-                common: int) -> int:
-    sources = irqs.srcs[c][v]
+def _encode_sgi(work: TableBuilder, irqs: IrqTable, slot: _Slot, c: int, grp: int, active: bool,
+                policy: str) -> int:
+    v = slot.intid
+    sources = irqs.private[c].sgi_sources[v]
     if active:
-        src = irqs.asrc[c][v]
-        pend = int(policy == "none" and bool(sources >> src & 1))
-        eoi = int(policy == "kvm" and sources != 0)
+        src = irqs.private[c].sgi_active_source[v]
+        pend = policy == "none" and bool(sources >> src & 1)
+        eoi = policy == "kvm" and sources != 0
     else:
         src = (sources & -sources).bit_length() - 1
-        pend, eoi = 1, int(policy == "kvm" and sources != 1 << src)
+        pend, eoi = True, policy == "kvm" and sources != 1 << src
     if pend:
         work.srcs[c][v] &= ~(1 << src)
-    state = (_PEND_BIT if pend else 0) | (_ACT_BIT if active else 0)
-    return common | src << _CPUID_S | eoi << _EOI_S | state << _STATE_S
+    return encode_lr(v, pending=pend, active=active, group=grp, priority=slot.priority,
+                     cpuid=src, eoi=eoi)

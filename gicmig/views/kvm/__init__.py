@@ -14,7 +14,7 @@ from gicmig.abi.kvm.fit import (
     fit_kvm,
     plan_kvm,
 )
-from gicmig.views.kvm.reader import KvmDumpIncomplete, KvmImported, import_kvm
+from gicmig.views.kvm.reader import KvmDumpIncomplete, import_kvm
 
-__all__ = ["KvmDumpIncomplete", "KvmExport", "KvmImported", "KvmUnrepresentable", "dump_kvm",
+__all__ = ["KvmDumpIncomplete", "KvmExport", "KvmUnrepresentable", "dump_kvm",
            "export_kvm", "fit_kvm", "import_kvm", "plan_kvm"]

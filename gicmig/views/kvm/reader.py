@@ -19,7 +19,7 @@ from gicmig.abi.kvm import (
     never_run_binary_points,
 )
 from gicmig.abi.kvm.access import KvmDump, register_name
-from gicmig.abi.kvm.layout import BANK, ICFGR_RESERVED, apr0_levels
+from gicmig.abi.kvm.layout import ICFGR_RESERVED, apr0_levels
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -30,7 +30,11 @@ from gicmig.arch.registers import (
     GICC_APR_REGS,
     GICC_BPR,
     GICC_IIDR,
+    GICD_ICFGR,
+    GICD_IGROUPR,
     GICD_IIDR,
+    GICD_IPRIORITYR,
+    GICD_ITARGETSR,
     GICD_TYPER,
     KVM_GICC_CTLR,
     KVM_GICC_PMR,
@@ -39,17 +43,23 @@ from gicmig.arch.registers import (
     KVM_PMR_SHIFT,
     KVM_PRIORITY_BITS,
     KVM_PRODUCT_ID,
+    SET_CLEAR,
     SGI_BANK_REGS,
+    Bank,
 )
-from gicmig.core.attribution import Derivation, attribute
+from gicmig.core.attribution import attribute
 from gicmig.core.image import ICFGR_EDGE, edge_word
+from gicmig.core.imported import ImportedState, ImportReport
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
-from gicmig.errors import GicmigError, Violation
+from gicmig.errors import DecodeError, GicmigError, Violation
+from gicmig.files import Source, read_source
 from gicmig.views.kvm.dump import parse_dump
 
+_ENABLE, _PENDING, _ACTIVE, _SGI_PENDING = SET_CLEAR  # (set, clear) register pairs
 
-class KvmDumpIncomplete(GicmigError):
+
+class KvmDumpIncomplete(DecodeError):
     """A dump that lacks registers the state needs; `.missing` lists them all."""
 
     def __init__(self, missing: list[str]) -> None:
@@ -99,13 +109,12 @@ class _Reader:
     def optional(self, group: str, vcpu: int | None, offset: int) -> int | None:
         return self._get(group, vcpu, offset)
 
-    def word(self, bank: str, index: int, vcpu: int | None) -> int:
-        b = BANK[bank]
-        return self.read("dist", vcpu, b.offset + 4 * index, b.name, index)
+    def word(self, bank: Bank, index: int, vcpu: int | None) -> int:
+        return self.read("dist", vcpu, bank.offset + 4 * index, bank.name, index)
 
-    def pair(self, set_bank: str, clear_bank: str, index: int, vcpu: int | None) -> int:
+    def pair(self, pair: tuple[Bank, Bank], index: int, vcpu: int | None) -> int:
         """A W1S/W1C pair: either register will do; both must then read the same bits."""
-        s, c = BANK[set_bank], BANK[clear_bank]
+        s, c = pair
         vs = self._get("dist", vcpu, s.offset + 4 * index)
         vc = self._get("dist", vcpu, c.offset + 4 * index)
         if vs is not None and vc is not None and vs != vc:
@@ -147,33 +156,26 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
     yield start, prev
 
 
-class KvmImported(GicState):
-    """A `GicState` from `import_kvm`, with what the import normalized (binary points of
-    never-run vCPUs) and what it derived (group of active priorities, CPU of active SPIs,
-    by gicmig.core.attribution)."""
+def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
+               priority_bits: int = KVM_PRIORITY_BITS) -> ImportedState:
+    """Canonical state from a KVM GICv2 register dump (`gicmig.kvm-dump/1` JSON).
 
-    __slots__ = ("derivations", "normalizations")
-
-    def __init__(self, state: GicState, normalizations: tuple[Violation, ...],
-                 derivations: tuple[Derivation, ...]) -> None:
-        super().__init__(state._pb, state.schema_revision)
-        self.normalizations = normalizations
-        self.derivations = derivations
-
-
-def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
-               priority_bits: int = KVM_PRIORITY_BITS) -> KvmImported:
-    """Canonical state from a KVM GICv2 register dump (parsed, or its JSON text).
-
-    A never-run vCPU's binary points are normalized to what the guest observes, and
-    active priorities and active SPIs get their group and CPU where the active
-    interrupts explain them; `.normalizations` and `.derivations` say which.
+    `source` is the dump's path (a str is always a path; `-` is stdin), its bytes, a
+    binary file object, or a `KvmDump` already parsed. A never-run vCPU's binary points
+    are normalized to what the guest observes, and active priorities and active SPIs get
+    their group and CPU where the active interrupts explain them: the state's
+    `.import_report` lists both (`normalized`, `derived`).
 
     `num_cpus` defaults to GICD_TYPER.CPUNumber + 1; when both are there they must agree.
-    Raises `KvmDumpIncomplete`, `GicmigError` (KVM-DUMP-*) or `ValidationError`.
+    Raises `KvmDumpIncomplete`, `InputError` (KVM-DUMP-*), `ValidationError` or
+    `FileError` (IO-READ).
+
+    >>> state = import_kvm("tests/data/kvm/two-vcpu.json")  # doctest: +SKIP
+    >>> state.config.num_cpus, state.import_report.view  # doctest: +SKIP
+    (2, 'kvm')
     """
-    if not isinstance(dump, KvmDump):
-        dump = parse_dump(dump)
+    dump = source if isinstance(source, KvmDump) else parse_dump(read_source(source,
+                                                                               "import_kvm"))
     regs = dump.registers()
     n = _num_cpus(dump, regs, num_cpus)
     # without a count, read as many vCPUs as the dump shows, only to list what is missing
@@ -195,7 +197,7 @@ def import_kvm(dump: KvmDump | bytes | str, *, num_cpus: int | None = None,
     p.vmm, p.vmm_version, p.host_kernel = dump.vmm, dump.vmm_version, dump.host_kernel
     derived = attribute(state)
     validate(state)
-    return KvmImported(state, tuple(normalized), tuple(derived))
+    return ImportedState(state, ImportReport("kvm", tuple(normalized), tuple(derived)))
 
 
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
@@ -264,18 +266,18 @@ def _check_iidr(iidr: int) -> None:
 def _banked(rd: _Reader, state: GicState, c: int) -> None:
     b = state.banked[c]
     complete = len(rd.missing)
-    b.group = rd.word("IGROUPR", 0, c)
-    b.enabled = rd.pair("ISENABLER", "ICENABLER", 0, c)
-    active = rd.pair("ISACTIVER", "ICACTIVER", 0, c)
-    pending = rd.pair("ISPENDR", "ICPENDR", 0, c)
-    b.priority = _bytes(rd, "IPRIORITYR", range(8), c)
+    b.group = rd.word(GICD_IGROUPR, 0, c)
+    b.enabled = rd.pair(_ENABLE, 0, c)
+    active = rd.pair(_ACTIVE, 0, c)
+    pending = rd.pair(_PENDING, 0, c)
+    b.priority = _bytes(rd, GICD_IPRIORITYR, range(8), c)
     edge = _edge(rd, 0, c, optional=True, default=edge_word(SGI_MASK)) | _edge(rd, 1, c) << 16
     if edge & SGI_MASK != SGI_MASK:
         raise GicmigError("KVM-DUMP-RESERVED-BITS",
                           f"vcpu{c} GICD_ICFGR0 makes SGIs level-triggered; SGIs are edge")
     b.edge = edge
     _private_targets(rd, c)
-    sources = b"".join(rd.pair("SPENDSGIR", "CPENDSGIR", r, c).to_bytes(4, "little")
+    sources = b"".join(rd.pair(_SGI_PENDING, r, c).to_bytes(4, "little")
                        for r in range(SGI_BANK_REGS))
     shown = sum(1 << s for s in range(NUM_SGIS) if sources[s])
     if len(rd.missing) == complete and pending & SGI_MASK != shown:
@@ -292,26 +294,26 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     b.latch_maybe_stale = maybe_stale_latch(ppi_pending, active, edge)
 
 
-def _bytes(rd: _Reader, bank: str, words: range, vcpu: int | None) -> bytes:
+def _bytes(rd: _Reader, bank: Bank, words: range, vcpu: int | None) -> bytes:
     return b"".join(rd.word(bank, i, vcpu).to_bytes(4, "little") for i in words)
 
 
 def _edge(rd: _Reader, index: int, vcpu: int | None, *, optional: bool = False,
           default: int = 0) -> int:
     """The edge bits (one per interrupt) of GICD_ICFGR<index>."""
-    b = BANK["ICFGR"]
+    b = GICD_ICFGR
     where = f"{_scope(vcpu)}GICD_ICFGR{index}"
     if optional:
         word = rd.optional("dist", vcpu, b.offset + 4 * index)
         word = default if word is None else word
     else:
-        word = rd.word("ICFGR", index, vcpu)
+        word = rd.word(GICD_ICFGR, index, vcpu)
     _reserved(word, ICFGR_RESERVED, where)
     return bitmaps.squeeze(word >> ICFGR_EDGE.shift, 2) & 0xFFFF
 
 
 def _private_targets(rd: _Reader, c: int) -> None:
-    b = BANK["ITARGETSR"]
+    b = GICD_ITARGETSR
     own = (1 << c) * 0x0101_0101
     for i in range(8):
         word = rd.optional("dist", c, b.offset + 4 * i)
@@ -361,13 +363,13 @@ def _shared(rd: _Reader, state: GicState) -> None:
     def bitmap(read: Callable[[int], int]) -> int:
         return sum(read(i) << 32 * (i - 1) for i in range(1, words))
 
-    sh.group = bitmap(lambda i: rd.word("IGROUPR", i, None))
-    sh.enabled = bitmap(lambda i: rd.pair("ISENABLER", "ICENABLER", i, None))
-    pending = bitmap(lambda i: rd.pair("ISPENDR", "ICPENDR", i, None))
-    active = bitmap(lambda i: rd.pair("ISACTIVER", "ICACTIVER", i, None))
+    sh.group = bitmap(lambda i: rd.word(GICD_IGROUPR, i, None))
+    sh.enabled = bitmap(lambda i: rd.pair(_ENABLE, i, None))
+    pending = bitmap(lambda i: rd.pair(_PENDING, i, None))
+    active = bitmap(lambda i: rd.pair(_ACTIVE, i, None))
     edge = sum(_edge(rd, i, None) << 16 * (i - 2) for i in range(2, 2 * words))
-    sh.priority = _bytes(rd, "IPRIORITYR", range(8, 8 * words), None)
-    targets = _bytes(rd, "ITARGETSR", range(8, 8 * words), None)
+    sh.priority = _bytes(rd, GICD_IPRIORITYR, range(8, 8 * words), None)
+    targets = _bytes(rd, GICD_ITARGETSR, range(8, 8 * words), None)
     if state.config.num_cpus == 1:
         bad = targets.translate(None, b"\0\1")
         if bad:

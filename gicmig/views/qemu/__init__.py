@@ -9,10 +9,10 @@ the section replaced (`write`). `model` holds what QEMU's two device models are,
 `registers` what a guest reads back from QEMU's GIC.
 """
 
-from gicmig.views.qemu.convert import QemuImport, convert, import_qemu
+from gicmig.views.qemu.convert import QemuImportReport, convert, import_qemu
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable
 from gicmig.views.qemu.splice import QemuPlan
 from gicmig.views.qemu.write import QemuExport, export_qemu, plan_qemu
 
-__all__ = ["QemuExport", "QemuImport", "QemuPlan", "QemuUnrepresentable", "convert",
+__all__ = ["QemuExport", "QemuImportReport", "QemuPlan", "QemuUnrepresentable", "convert",
            "export_qemu", "import_qemu", "plan_qemu"]

@@ -95,7 +95,8 @@ def _other(accel: str) -> str:
 def check_accel(r: RawImage, accel: str | None, what: str = "the stream") -> str:
     """The accelerator that wrote the section: `accel` if the section does not
     contradict it (QEMU-ACCEL-MISMATCH naming the evidence), or, when `accel` is None,
-    the one the evidence names (QEMU-ACCEL-AMBIGUOUS when it names both or neither)."""
+    the one the evidence names (QEMU-ACCEL-AMBIGUOUS when it names neither device,
+    QEMU-ACCEL-CONFLICT when it names both)."""
     found = evidence(r)
     if accel is not None:
         if accel not in found:
@@ -112,9 +113,9 @@ def check_accel(r: RawImage, accel: str | None, what: str = "the stream") -> str
     marks = [a for a in ("tcg", "kvm") if found[a]]
     if len(marks) == 1:
         return marks[0]
-    if not marks:
-        why = "shows no mark of either QEMU GIC device"
-    else:
-        why = (f"shows marks of both QEMU GIC devices (TCG: {found['tcg'][0]}; kvm-arm-gic: "
-               f"{found['kvm'][0]})")
-    raise GicmigError("QEMU-ACCEL-AMBIGUOUS", f"{what} {why}: give --accel tcg or kvm")
+    if marks:  # no QEMU writes both: the input is corrupt, whatever --accel says
+        raise GicmigError("QEMU-ACCEL-CONFLICT",
+                          f"{what} shows marks of both QEMU GIC devices (TCG: "
+                          f"{found['tcg'][0]}; kvm-arm-gic: {found['kvm'][0]})")
+    raise GicmigError("QEMU-ACCEL-AMBIGUOUS",
+                      f"{what} shows no mark of either QEMU GIC device: give --accel tcg or kvm")

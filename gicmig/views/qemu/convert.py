@@ -14,9 +14,11 @@ are not stored; they are checked against QEMU's own rules where those are reliab
 
 from __future__ import annotations
 
+import io
 import os
-from dataclasses import dataclass, field
-from typing import IO
+import sys
+from dataclasses import dataclass
+from typing import Any
 
 from gicmig import __version__
 from gicmig.arch import labels
@@ -24,11 +26,13 @@ from gicmig.arch.registers import (
     KVM_MIN_BPR,
     KVM_PRIORITY_BITS,
 )
-from gicmig.core.attribution import Derivation, attribute
+from gicmig.core.attribution import attribute
 from gicmig.core.config import GicConfig
+from gicmig.core.imported import ImportedState, ImportReport
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
+from gicmig.files import Source
 from gicmig.views.qemu.accel import check_accel
 from gicmig.views.qemu.decode import Raw, Report
 from gicmig.views.qemu.kvmgic import KvmArmGic
@@ -40,47 +44,65 @@ from gicmig.views.qemu.model import (
     TCG_PRIORITY_BITS,
     VIRT_PRIORITY_BITS,
 )
-from gicmig.views.qemu.stream import read_arm_gic
+from gicmig.views.qemu.stream import describe, read_arm_gic
 from gicmig.views.qemu.tcg import TcgModel
 from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
 @dataclass(frozen=True)
-class QemuImport:
-    """The result of an import: the canonical state and what lenient mode normalized."""
+class QemuImportReport(ImportReport):
+    """`import_qemu`'s report: `section` is the `arm_gic` section it read (where it was
+    found: `.offset`, `.located_by`; `facts()` as text for reports)."""
 
-    state: GicState
-    normalized: list[tuple[str, str]] = field(default_factory=list)  # (reason code, message)
     section: ArmGicSection | None = None
-    derived: tuple[Derivation, ...] = ()  # what the active interrupts explain (accel kvm)
+
+    def facts(self) -> dict[str, str]:
+        """Where the section was found and what it holds, as (key, text)."""
+        return dict(describe(self.section)) if self.section is not None else {}
 
 
-def import_qemu(source: str | os.PathLike[str] | IO[bytes], *, accel: str | None = None,
+def import_qemu(source: Source, *, accel: str | None = None,
                 num_cpus: int | None = None, num_irqs: int | None = None,
                 priority_bits: int | None = None, machine: str | None = None,
-                lenient: bool = False) -> QemuImport:
+                lenient: bool = False) -> ImportedState:
     """The canonical state held by the `arm_gic` section of a QEMU migration stream.
 
+    `source` is the stream's path (a str is always a path; `-` is stdin), its bytes, or a
+    binary file object (read forward in bounded chunks from where it stands: a stream
+    holds the VM's RAM and is never read whole).
     `accel` ("tcg" or "kvm") says which QEMU device wrote the section. The section's
     marks of either device are checked first (QEMU-ACCEL-MISMATCH names one); without
     `accel` they decide, and QEMU-ACCEL-AMBIGUOUS says when they cannot.
     `machine="virt"` presets 288 IDs (the default when the stream names that board);
     `num_cpus` defaults to what the per-CPU slots
-    show when that is unambiguous. Raises `GicmigError` with a QEMU-* reason code.
+    show when that is unambiguous. Raises `InputError` with a QEMU-* reason code, or
+    `FileError`. The state's `.import_report` (a `QemuImportReport`) lists what `lenient`
+    normalized, what the active interrupts explain (accel kvm) and where the section was.
 
-    >>> imp = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
-    >>> imp.state.virtual[0].hcr  # doctest: +SKIP
-    268435529
+    >>> state = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
+    >>> state.virtual[0].hcr, state.import_report.section.located_by  # doctest: +SKIP
+    (268435529, 'framing')
     """
     if accel is not None and accel not in ACCELS:
         raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
-    return convert(read_arm_gic(source), accel=accel, num_cpus=num_cpus, num_irqs=num_irqs,
+    stream: Any = source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        stream = io.BytesIO(source)
+    elif isinstance(source, str) and source == "-":
+        stream = sys.stdin.buffer
+    elif isinstance(source, io.TextIOBase):
+        raise TypeError("import_qemu() reads binary files: open the stream with 'rb'")
+    elif not isinstance(source, (str, os.PathLike)) and \
+            not callable(getattr(source, "read", None)):
+        raise TypeError("import_qemu() takes a path (str or os.PathLike), bytes or a binary "
+                        f"file, not {type(source).__name__}")
+    return convert(read_arm_gic(stream), accel=accel, num_cpus=num_cpus, num_irqs=num_irqs,
                    priority_bits=priority_bits, machine=machine, lenient=lenient)
 
 
 def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int | None = None,
             num_irqs: int | None = None, priority_bits: int | None = None,
-            machine: str | None = None, lenient: bool = False) -> QemuImport:
+            machine: str | None = None, lenient: bool = False) -> ImportedState:
     """`import_qemu` on a section already read from a stream."""
     raw = Raw(section)
     accel = check_accel(raw, accel)
@@ -95,7 +117,8 @@ def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int |
     prov.tool, prov.tool_version, prov.vmm = "gicmig", __version__, "qemu"
     prov.source = f"qemu-{accel}"
     validate(state)
-    return QemuImport(state, report.items, section, tuple(derived))
+    return ImportedState(state, QemuImportReport("qemu", tuple(report.items), tuple(derived),
+                                                 section))
 
 
 # --- parameters -------------------------------------------------------------------------------

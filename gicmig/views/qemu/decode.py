@@ -9,7 +9,7 @@ from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.core.model import UNKNOWN_CPU, GicState
-from gicmig.errors import DecodeError
+from gicmig.errors import DecodeError, Violation
 from gicmig.views.qemu.model import IDLE_PRIORITY
 from gicmig.views.qemu.raw import RawImage, apr_levels
 from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
@@ -55,7 +55,7 @@ class Report:
 
     def __init__(self, lenient: bool) -> None:
         self.lenient = lenient
-        self.items: list[tuple[str, str]] = []
+        self.items: list[Violation] = []
 
     def deviation(self, code: str, places: list[str], what: str, fix: str | None) -> None:
         """`places` show the deviation (at least one); `fix` is what lenient mode does, or
@@ -63,7 +63,7 @@ class Report:
         more = f" (and {len(places) - 1} more)" if len(places) > 1 else ""
         message = f"{places[0]}{more}: {what}"
         if fix is not None and self.lenient:
-            self.items.append((code, f"{message}; {fix}"))
+            self.items.append(Violation(code, f"{places[0]}{more}", f"{what}; {fix}"))
             return
         hint = f" (--lenient: {fix})" if fix is not None else ""
         raise DecodeError(code, message + hint)

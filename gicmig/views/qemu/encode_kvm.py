@@ -8,8 +8,15 @@ from collections.abc import Iterator
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
-    DIST_BANKS,
-    SGI_BANKS,
+    GICD_CPENDSGIR,
+    GICD_ICFGR,
+    GICD_IGROUPR,
+    GICD_IPRIORITYR,
+    GICD_ISACTIVER,
+    GICD_ISENABLER,
+    GICD_ISPENDR,
+    GICD_ITARGETSR,
+    Bank,
 )
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
@@ -39,7 +46,6 @@ def _fit_kvm(state: GicState, config: GicConfig, *,
     return fitted, losses
 
 
-_DIST_BANK = {b.name: b for b in (*DIST_BANKS, *SGI_BANKS)}
 KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes are ignored
 
 
@@ -61,9 +67,8 @@ def kvm_image(st: GicState) -> RawImage:
     sgi_pending = bytearray(NUM_SGIS * NCPU)
     img.ctlr = regs[("dist", 0, 0x000)]
 
-    def words(bank: str, maxirq: int) -> Iterator[tuple[int, int, int]]:
+    def words(reg: Bank, maxirq: int) -> Iterator[tuple[int, int, int]]:
         """kvm_dist_get: (first ID, vCPU, value) of each register read."""
-        reg = _DIST_BANK[f"GICD_{bank}"]
         width = reg.bits
         per = 32 // width
         for i in range(maxirq // per):
@@ -71,27 +76,27 @@ def kvm_image(st: GicState) -> RawImage:
             for cpu in range(n if irq < NUM_PRIVATE else 1):
                 yield irq, cpu, regs[("dist", cpu, reg.offset + 4 * i)]
 
-    for bank, member in (("IGROUPR", "group"), ("ISENABLER", "enabled"),
-                         ("ISPENDR", "pending"), ("ISACTIVER", "active")):
+    for bank, member in ((GICD_IGROUPR, "group"), (GICD_ISENABLER, "enabled"),
+                         (GICD_ISPENDR, "pending"), (GICD_ISACTIVER, "active")):
         vec = members[member]
         for irq, cpu, value in words(bank, nirq):
             cm = 1 << cpu if irq < NUM_PRIVATE else 0xFF
             for j in bitmaps.set_bits(value):
                 vec[irq + j] |= cm
-    for irq, _, value in words("ICFGR", nirq):
+    for irq, _, value in words(GICD_ICFGR, nirq):
         for j in range(16):
             if value >> (2 * j) & 2:
                 members["edge"][irq + j] = 1
-    for irq, cpu, value in words("IPRIORITYR", nirq):
+    for irq, cpu, value in words(GICD_IPRIORITYR, nirq):
         for j in range(4):
             byte = value >> (8 * j) & 0xFF
             if irq + j < NUM_PRIVATE:
                 priority1[(irq + j) * NCPU + cpu] = byte
             else:
                 priority2[irq + j - NUM_PRIVATE] = byte
-    for irq, _, value in words("ITARGETSR", nirq):
+    for irq, _, value in words(GICD_ITARGETSR, nirq):
         target[irq:irq + 4] = value.to_bytes(4, "little")
-    for irq, cpu, value in words("CPENDSGIR", NUM_SGIS):
+    for irq, cpu, value in words(GICD_CPENDSGIR, NUM_SGIS):
         for j in range(4):
             sgi_pending[(irq + j) * NCPU + cpu] = value >> (8 * j) & 0xFF
     for name, vec in members.items():

@@ -91,6 +91,6 @@ class KvmArmGic(Converter):
         ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],
                                                         labels.cpu_reg(c, "gicc"))
         if norm is not None:
-            self.report.items.append((norm.code, f"{norm.path}: {norm.message}"))
+            self.report.items.append(norm)
         apr0 = r.apr[c]  # GICH_APR image: bit n = group priority n << 3 = level 4n
         ci.active_group_unknown = apr0_levels(apr0)

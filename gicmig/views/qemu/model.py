@@ -9,7 +9,7 @@ from gicmig.arch.registers import (
     GICH_HCR,
     GICH_LR,
     GICH_LR_HW,
-    GICH_VMCR,
+    VIRTUAL_PRIORITY,
 )
 
 ACCELS = ("tcg", "kvm")
@@ -22,15 +22,11 @@ QEMU_NUM_LRS = 4  # hard-coded at realize when virtualization extensions are on
 VIRT_PRIORITY_BITS = 5  # GIC_VIRT_MAX_GROUP_PRIO_BITS
 IDLE_PRIORITY = 0x100  # running_priority when nothing is active
 SPURIOUS = 1023
-LR_STATE = GICH_LR.field("state")
-LR_PRIORITY = GICH_LR.field("priority")
-LR_VID = GICH_LR.field("virtual_id")
 LR_HW = GICH_LR.field("hw")
-LR_EOI = GICH_LR.field("eoi")
 
 # QEMU stores an LR masked to VirtualID|PhysicalID|CPUID|EOI|Priority|State|Grp1|HW, so
 # an HW=0 LR keeps the PhysicalID bits that CPUID does not cover: RES0 architecturally
 LR_KEPT_RESERVED = GICH_LR.reserved_mask & GICH_LR_HW.field("physical_id").mask
-VMPRI_SHIFT = 8 - GICH_VMCR.field("vmprimask").width
+VMPRI_SHIFT = VIRTUAL_PRIORITY.shift  # GICH_VMCR.VMPriMask holds PMR bits [7:3]
 VMCR_MIN_ABP = min_abpr(min_binary_point(VIRT_PRIORITY_BITS))  # GIC_VIRT_MIN_ABPR: 3
 HCR_EN = GICH_HCR.field("en")

@@ -22,7 +22,7 @@ from gicmig.arch.ids import APR_LEVELS, NUM_PRIVATE
 from gicmig.arch.names import register_name
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
-    DIST_BANKS,
+    BIT_BANKS,
     GICC_ABPR,
     GICC_APR,
     GICC_APR_REGS,
@@ -32,7 +32,10 @@ from gicmig.arch.registers import (
     GICC_NO_STATE,
     GICC_PMR,
     GICD_CTLR,
+    GICD_ICFGR,
     GICD_IIDR,
+    GICD_IPRIORITYR,
+    GICD_ITARGETSR,
     GICD_TYPER,
     GICH_APR,
     GICH_EISR0,
@@ -67,9 +70,6 @@ GICC_NSAPR = GICC_NO_STATE["GICC_NSAPR0"]
 GROUP1_NO_ACK = 1022  # GICC_HPPIR for a group 1 interrupt while AckCtl is 0
 IDLE_RPR = 0xFF  # GICC_RPR with nothing active (QEMU's running_priority 0x100)
 
-_BANK = {b.name: b for b in (*DIST_BANKS, *SGI_BANKS)}
-_BIT_BANKS = ("GICD_IGROUPR", "GICD_ISENABLER", "GICD_ICENABLER", "GICD_ISPENDR",
-              "GICD_ICPENDR", "GICD_ISACTIVER", "GICD_ICACTIVER")
 _WORD = 0xFFFF_FFFF
 _ACK_CTL = GICC_CTLR.field("ack_ctl")
 _STATUS = (("misr", GICH_MISR), ("eisr0", GICH_EISR0), ("eisr1", GICH_EISR1),
@@ -101,20 +101,19 @@ def tcg_registers(state: GicState) -> dict[Key, int]:
 
 
 def _banked_dist(state: GicState, img: DistributorImage, c: int, out: dict[Key, int]) -> None:
-    for name in _BIT_BANKS:
-        source = name.replace("GICD_IC", "GICD_IS").removeprefix("GICD_")
-        out[("GICD", c, _BANK[name].offset)] = img.bit_word(source, 0, c)
-    for name in ("GICD_IPRIORITYR", "GICD_ITARGETSR"):
+    for bank in BIT_BANKS:
+        out[("GICD", c, bank.offset)] = img.bit_word(bank, 0, c)
+    for bank in (GICD_IPRIORITYR, GICD_ITARGETSR):
         for i in range(NUM_PRIVATE // 4):
-            value = img.byte_word(name.removeprefix("GICD_"), i, c)
-            if name == "GICD_ITARGETSR" and state.config.num_cpus == 1:
+            value = img.byte_word(bank, i, c)
+            if bank is GICD_ITARGETSR and state.config.num_cpus == 1:
                 value = 0  # a uniprocessor GIC: ITARGETSR is RAZ/WI
-            out[("GICD", c, _BANK[name].offset + 4 * i)] = value
+            out[("GICD", c, bank.offset + 4 * i)] = value
     for i in range(2):
-        out[("GICD", c, _BANK["GICD_ICFGR"].offset + 4 * i)] = img.cfg_word(i, c)
-    for name in ("GICD_CPENDSGIR", "GICD_SPENDSGIR"):
+        out[("GICD", c, GICD_ICFGR.offset + 4 * i)] = img.cfg_word(i, c)
+    for bank in SGI_BANKS:
         for r in range(SGI_BANK_REGS):
-            out[("GICD", c, _BANK[name].offset + 4 * r)] = img.sgi_word(r, c)
+            out[("GICD", c, bank.offset + 4 * r)] = img.sgi_word(r, c)
 
 
 def _shared_dist(state: GicState, img: DistributorImage, out: dict[Key, int]) -> None:
@@ -124,16 +123,14 @@ def _shared_dist(state: GicState, img: DistributorImage, out: dict[Key, int]) ->
     out[("GICD", None, GICD_TYPER.offset)] = GICD_TYPER.pack(
         it_lines_number=words - 1, cpu_number=state.config.num_cpus - 1)
     out[("GICD", None, GICD_IIDR.offset)] = QEMU_GICD_IIDR
-    for name in _BIT_BANKS:
-        source = name.replace("GICD_IC", "GICD_IS").removeprefix("GICD_")
+    for bank in BIT_BANKS:
         for i in range(1, words):
-            out[("GICD", None, _BANK[name].offset + 4 * i)] = img.bit_word(source, i, 0)
-    for name in ("GICD_IPRIORITYR", "GICD_ITARGETSR"):
+            out[("GICD", None, bank.offset + 4 * i)] = img.bit_word(bank, i, 0)
+    for bank in (GICD_IPRIORITYR, GICD_ITARGETSR):
         for i in range(NUM_PRIVATE // 4, 8 * words):
-            out[("GICD", None, _BANK[name].offset + 4 * i)] = img.byte_word(
-                name.removeprefix("GICD_"), i, 0)
+            out[("GICD", None, bank.offset + 4 * i)] = img.byte_word(bank, i, 0)
     for i in range(2, 2 * words):
-        out[("GICD", None, _BANK["GICD_ICFGR"].offset + 4 * i)] = img.cfg_word(i, 0)
+        out[("GICD", None, GICD_ICFGR.offset + 4 * i)] = img.cfg_word(i, 0)
 
 
 def _cpu_interface(state: GicState, raw: RawImage, c: int, out: dict[Key, int]) -> None:

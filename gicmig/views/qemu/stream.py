@@ -71,6 +71,8 @@ def read_arm_gic(source: str | os.PathLike[str] | IO[bytes]) -> ArmGicSection:
         try:
             with open(source, "rb") as f:
                 return _read(StreamInput(f))
+        except GicmigError:
+            raise  # a FileError is an OSError too: it already names what failed
         except OSError as exc:
             raise GicmigError("IO-READ",
                               f"cannot read {source}: {exc.strerror or exc}") from None
@@ -280,6 +282,9 @@ def _gic(w: Walk, at: int, kind: int, section_id: int, instance: int, version: i
 
 
 _GIC_HEAD = re.compile(rb"[\x01\x04](.{4})\x07arm_gic(.{4})(.{4})", re.DOTALL)
+# the most bytes one candidate section spans: header, fields, a subsection (its name up
+# to 255 bytes), footer
+_CANDIDATE = 21 + GIC_SIZE + 2 + 255 + 4 + VIRT_SIZE + 5
 
 
 def _search(w: Walk, reason: str) -> ArmGicSection:
@@ -297,16 +302,19 @@ def _search(w: Walk, reason: str) -> ArmGicSection:
                        f"no arm_gic section header in the stream after byte {start} "
                        f"(searched because {reason})", start)
         at = inp.offset
-        kind = inp.u8()
-        section_id, _, instance, version = (inp.be32(), inp.take(8), inp.be32(), inp.be32())
+        # hold the whole candidate, so that the search can always go back to the byte
+        # after its header: from a file or a pipe, whatever the chunk boundaries
+        inp._fill(_CANDIDATE)
         try:
+            kind = inp.u8()
+            section_id, _, instance, version = (inp.be32(), inp.take(8), inp.be32(),
+                                                inp.be32())
             return _gic(w, at, kind, section_id, instance, version, "search", reason)
         except DecodeError as exc:
-            if exc.code != "QEMU-FOOTER-MISMATCH":
-                raise
-            # a header look-alike inside other data: keep looking after it
+            # a header look-alike inside other data (guest RAM, device registers), whatever
+            # is wrong with it: keep looking after it; report it only if nothing follows
             first_error = first_error or exc
-            if inp.base <= at:
+            if inp.base <= at:  # always, having held the candidate
                 inp.pos = at - inp.base + 1
 
 

@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-from gicmig.arch.registers import (
-    GICD_CTLR,
-    LR_STATES,
-)
+from gicmig.arch.lr import decode as decode_lr
+from gicmig.arch.registers import GICD_CTLR
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.views.qemu.decode import (
     CPU_BIT,
@@ -26,9 +24,6 @@ from gicmig.views.qemu.model import (
     IDLE_PRIORITY,
     LR_HW,
     LR_KEPT_RESERVED,
-    LR_PRIORITY,
-    LR_STATE,
-    LR_VID,
     QEMU_NUM_LRS,
     SPURIOUS,
     VMCR_MIN_ABP,
@@ -300,9 +295,7 @@ def best_virq(r: RawImage, c: int, lrs: list[int]) -> int:
     if not (HCR_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & 3):
         return SPURIOUS
     best = (0x100, SPURIOUS)
-    for lr in lrs:
-        if LR_STATES[LR_STATE.get(lr)] == "pending":
-            prio = LR_PRIORITY.get(lr) << VMPRI_SHIFT
-            if prio < best[0]:
-                best = (prio, LR_VID.get(lr))
+    for lr in map(decode_lr, lrs):
+        if lr.pending and not lr.active and lr.priority < best[0]:
+            best = (lr.priority, lr.virtual_id)
     return best[1] if best[0] < r.v_pmr[c] else SPURIOUS

@@ -7,7 +7,8 @@ import re
 import struct
 from typing import Any
 
-from gicmig.limits import loads_json
+from gicmig.errors import GicmigError
+from gicmig.limits import is_int, loads_json
 from gicmig.views.qemu.framing import (
     ARM_MIN_PAGE_BITS,
     MAX_PAGE_BITS,
@@ -52,7 +53,7 @@ def _parse_vmdesc(w: Walk, data: bytes) -> bool:
                 return True  # a vmdesc that cannot be used: walk without it
             w.vmdesc = devices
             size = doc.get("page_size")
-            if not w.page_bits_known and isinstance(size, int) and size in ARM_PAGE_SIZES:
+            if not w.page_bits_known and is_int(size) and size in ARM_PAGE_SIZES:
                 w.page_size = size
                 w.page_bits_known = True
             return True
@@ -68,11 +69,13 @@ def described(w: Walk, idstr: str, instance: int) -> None:
     for k in range(w.vmdesc_next, len(w.vmdesc)):
         dev = w.vmdesc[k]
         if isinstance(dev, dict) and dev.get("name") == idstr and \
-                dev.get("instance_id") == instance:
+                is_int(dev.get("instance_id")) and dev["instance_id"] == instance:
             w.vmdesc_next = k + 1
             w.used_vmdesc = True
             try:
                 _skip_fields(w.inp, dev)
+            except GicmigError:
+                raise  # the stream itself (truncated, unreadable): not the vmdesc's fault
             except (TypeError, ValueError, KeyError, RecursionError) as exc:
                 raise Unwalkable(f"the vmdesc entry of {idstr!r} is malformed ({exc})") from None
             return
@@ -91,7 +94,7 @@ def _skip_fields(inp: StreamInput, desc: dict[str, Any]) -> None:
     total = 0
     for f in _entries(desc, "fields"):
         count, size = f.get("array_len", 1), f["size"]
-        if not (isinstance(count, int) and isinstance(size, int)) or count < 0 or size < 0:
+        if not (is_int(count) and is_int(size)) or count < 0 or size < 0:
             raise ValueError(f"field {f.get('name')!r} has no usable size")
         total += count * size
     inp.skip(total)

@@ -36,7 +36,7 @@ from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, Violation
-from gicmig.files import _not_a_regular_file
+from gicmig.files import written_in_place
 from gicmig.views.qemu.accel import check_accel, slots_in_use
 from gicmig.views.qemu.convert import convert, qemu_config
 from gicmig.views.qemu.decode import Raw
@@ -95,13 +95,20 @@ def export_qemu(state: GicState, template: str | os.PathLike[str],
         return section, plan_qemu(state, section, accel=accel, lenient=lenient,
                                   num_irqs=num_irqs)
 
-    if str(out) == "-" or _not_a_regular_file(Path(out)):
+    if str(out) == "-" or _in_place(out):
         section, plan = planned()  # a pipe or device: nothing is opened before the plan
         size = _write(template, out, section, plan.main, plan.virt)
     else:
         section, plan, size = _write_alongside(template, out, planned)
     return QemuExport(plan.state, plan.losses, plan.accel, section.machine, section.offset,
                       size)
+
+
+def _in_place(out: str | os.PathLike[str]) -> bool:
+    try:
+        return written_in_place(Path(out))
+    except OSError:
+        return False  # open_atomic refuses it, naming it
 
 
 def plan_qemu(state: GicState, section: ArmGicSection, *, accel: str | None = None,
@@ -190,7 +197,7 @@ def _self_check(fitted: GicState, section: ArmGicSection, main: bytes, virt: byt
     except GicmigError as exc:
         raise GicmigError("INTERNAL-ERROR", f"the written section does not import again ({exc}): "
                                             "a gicmig bug, please report it") from None
-    if back.state != fitted or back.normalized:
+    if back != fitted or back.import_report.normalized:
         raise GicmigError("INTERNAL-ERROR", "the written section imports as another state: a "
                                             "gicmig bug, please report it")
 

@@ -1,0 +1,160 @@
+"""One immutable interrupt table: every per-interrupt field of a GicState, read out of the
+protobuf once, as plain ints (bitmaps) and bytes (byte vectors).
+
+Views read it instead of keeping private copies of the interrupt state: `IrqTable.of(state)`
+builds it, a `TableBuilder` makes a changed table (the one mutable thing, clearly apart),
+and `IrqTable.write_to(state)` is the one place a table goes back into a GicState.
+
+IDs 0-31 are banked: `private[c]` is what CPU c sees (bit i / byte i = interrupt ID i).
+The SPIs are `shared` (bit k / byte k = interrupt ID 32 + k). Field names are the state's
+(`gicmig.core.model.BankedInterrupts` / `SharedInterrupts`), so the register banks of
+`gicmig.arch.registers` (`Bank.state`) name table fields directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.core.model import GicState
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateBank:
+    """IDs 0-31 as one CPU sees them."""
+
+    enabled: int
+    group: int
+    edge: int
+    pending_latch: int
+    line_level: int
+    active: int
+    pending_split_unknown: int
+    latch_maybe_stale: int
+    priority: bytes  # 32 bytes
+    sgi_sources: bytes  # 16 bytes: byte s = SGI s, bit k = source CPU k
+    sgi_active_source: bytes  # 16 bytes: the source CPU of an active SGI
+
+    @property
+    def pending(self) -> int:
+        """What GICD_ISPENDR0 shows: an SGI with a source, a latch, a high level line."""
+        sgi = sum(1 << s for s, v in enumerate(self.sgi_sources) if v)
+        return sgi | self.pending_latch | (self.line_level & ~self.edge)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedBank:
+    """The SPIs (element k = interrupt ID 32 + k)."""
+
+    enabled: int
+    group: int
+    edge: int
+    pending_latch: int
+    line_level: int
+    active: int
+    pending_split_unknown: int
+    latch_maybe_stale: int
+    priority: bytes
+    targets: bytes
+    active_cpu: bytes
+
+    @property
+    def pending(self) -> int:
+        """What GICD_ISPENDRn (n > 0) show: a latch or a high level line."""
+        return self.pending_latch | (self.line_level & ~self.edge)
+
+
+_PRIVATE_FIELDS = tuple(f.name for f in fields(PrivateBank))
+_SHARED_FIELDS = tuple(f.name for f in fields(SharedBank))
+
+
+def _read(bank: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: getattr(bank, n) for n in names}
+
+
+@dataclass(frozen=True, slots=True)
+class IrqTable:
+    private: tuple[PrivateBank, ...]  # one per CPU
+    shared: SharedBank
+
+    @classmethod
+    def of(cls, state: GicState) -> IrqTable:
+        """The table of `state` (read once; later changes to `state` do not show)."""
+        return cls(tuple(PrivateBank(**_read(b, _PRIVATE_FIELDS)) for b in state.banked),
+                   SharedBank(**_read(state.shared, _SHARED_FIELDS)))
+
+    def bit(self, name: str, v: int, c: int) -> int:
+        """Bit `name` (a bitmap field) of interrupt `v` as CPU `c` sees it."""
+        if v < NUM_PRIVATE:
+            return int(getattr(self.private[c], name)) >> v & 1
+        return int(getattr(self.shared, name)) >> (v - NUM_PRIVATE) & 1
+
+    def group(self, v: int, c: int) -> int:
+        return self.bit("group", v, c)
+
+    def edge(self, v: int, c: int) -> int:
+        return self.bit("edge", v, c)
+
+    def priority(self, v: int, c: int) -> int:
+        return self.private[c].priority[v] if v < NUM_PRIVATE else \
+            self.shared.priority[v - NUM_PRIVATE]
+
+    def builder(self) -> TableBuilder:
+        return TableBuilder(self)
+
+    def write_to(self, state: GicState, since: IrqTable | None = None) -> None:
+        """Store this table's fields in `state` (only those that differ from `since`, the
+        table `state` already holds, when given)."""
+        for c, bank in enumerate(self.private):
+            _write(state.banked[c], bank, since.private[c] if since else None, _PRIVATE_FIELDS)
+        _write(state.shared, self.shared, since.shared if since else None, _SHARED_FIELDS)
+
+
+def _write(target: Any, bank: Any, old: Any, names: tuple[str, ...]) -> None:
+    for n in names:
+        value = getattr(bank, n)
+        if old is None or value != getattr(old, n):
+            setattr(target, n, value)
+
+
+class TableBuilder:
+    """The mutable side: the fields the converters change, worked on in place, then frozen
+    into a new table by `build()` (the table it started from is unchanged)."""
+
+    def __init__(self, table: IrqTable) -> None:
+        self.base = table
+        p, sh = table.private, table.shared
+        self.b_active = [b.active for b in p]
+        self.b_latch = [b.pending_latch for b in p]
+        self.b_line = [b.line_level for b in p]
+        self.srcs = [bytearray(b.sgi_sources) for b in p]
+        self.asrc = [bytearray(b.sgi_active_source) for b in p]
+        self.s_active, self.s_latch, self.s_line = sh.active, sh.pending_latch, sh.line_level
+        self.s_cpu = bytearray(sh.active_cpu)
+
+    def set_line(self, v: int, c: int) -> None:
+        if v < NUM_PRIVATE:
+            self.b_line[c] |= 1 << v
+        else:
+            self.s_line |= 1 << (v - NUM_PRIVATE)
+
+    def clear_latch(self, v: int, c: int) -> None:
+        if v < NUM_PRIVATE:
+            self.b_latch[c] &= ~(1 << v)
+        else:
+            self.s_latch &= ~(1 << (v - NUM_PRIVATE))
+
+    def build(self) -> IrqTable:
+        base = self.base
+        private = tuple(
+            replace(b, active=self.b_active[c], pending_latch=self.b_latch[c],
+                    line_level=self.b_line[c], sgi_sources=bytes(self.srcs[c]),
+                    sgi_active_source=bytes(self.asrc[c]))
+            for c, b in enumerate(base.private))
+        shared = replace(base.shared, active=self.s_active, pending_latch=self.s_latch,
+                         line_level=self.s_line, active_cpu=bytes(self.s_cpu))
+        return IrqTable(private, shared)
+
+
+__all__ = ["IrqTable", "PrivateBank", "SharedBank", "TableBuilder"]

@@ -1,0 +1,68 @@
+"""The list register's one decode and one encode (gicmig.arch.lr), pinned on words worked
+out by hand from the architecture's layouts (IHI 0048B §5.3.11), not from the tables."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gicmig.arch.lr import Lr, decode, encode, reserved_bits, state_of
+from gicmig.arch.registers import GICH_LR, GICH_LR_HW, LR_COMMON_FIELDS
+
+#  word          vid pend   act    grp prio  hw     cpuid eoi    phys  reserved
+CASES = [
+    (0x1080_0403, Lr(3, True, False, 0, 0x08, False, 1, False, None, 0)),
+    (0x6808_0020, Lr(32, False, True, 1, 0x80, False, 0, True, None, 0)),
+    (0xB000_7C1E, Lr(30, True, True, 0, 0x00, True, 0, False, 31, 0)),
+    (0x8008_0000, Lr(0, False, False, 0, 0x00, True, 0, False, 512, 0)),  # PhysicalID bit 9
+    (0x0FFF_FFFF, Lr(1023, False, False, 0, 0xF8, False, 7, True, None, 0x0077_E000)),
+    (0x8010_0000, Lr(0, False, False, 0, 0x00, True, 0, False, 0, 0x0010_0000)),
+    (0x0000_2000, Lr(0, False, False, 0, 0x00, False, 0, False, None, 0x2000)),
+    (0x7F80_0000, Lr(0, True, True, 1, 0xF8, False, 0, False, None, 0)),
+]
+
+
+@pytest.mark.parametrize(("word", "want"), CASES)
+def test_decode_pins_every_field(word: int, want: Lr) -> None:
+    assert decode(word) == want
+    assert reserved_bits(word) == want.reserved
+    assert state_of(word) == int(want.pending) | int(want.active) << 1
+    assert decode(word).valid == (want.pending or want.active)
+
+
+def test_encode_pins_every_field() -> None:
+    assert encode(3, pending=True, priority=0x08, cpuid=1) == 0x1080_0403
+    assert encode(32, active=True, group=1, priority=0x80, eoi=True) == 0x6808_0020
+    assert encode(30, pending=True, active=True, physical_id=31) == 0xB000_7C1E
+    assert encode(0, physical_id=512) == 0x8008_0000
+    assert encode(0, pending=True, active=True, group=1, priority=0xF8) == 0x7F80_0000
+    assert encode(1019, eoi=True) == 0x0008_03FB
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"virtual_id": 1024}, {"virtual_id": -1}, {"virtual_id": 0, "priority": 0x81},
+    {"virtual_id": 0, "priority": 0x100}, {"virtual_id": 0, "cpuid": 8},
+    {"virtual_id": 0, "group": 2}, {"virtual_id": 0, "physical_id": 1024},
+    {"virtual_id": 40, "physical_id": 40, "eoi": True},
+    {"virtual_id": 40, "physical_id": 40, "cpuid": 1},
+])
+def test_encode_refuses_what_no_field_holds(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match=r"GICH_LR|HW=1"):
+        encode(**kwargs)  # type: ignore[arg-type]
+
+
+@given(st.integers(0, 0xFFFF_FFFF))
+def test_encode_inverts_decode_on_every_word(word: int) -> None:
+    d = decode(word)
+    assert encode(d.virtual_id, pending=d.pending, active=d.active, group=d.group,
+                  priority=d.priority, cpuid=d.cpuid, eoi=d.eoi,
+                  physical_id=d.physical_id) == word & ~d.reserved
+    layout = GICH_LR_HW if d.hw else GICH_LR
+    assert d.reserved == word & layout.reserved_mask
+
+
+def test_the_two_layouts_share_their_common_fields() -> None:
+    for f in LR_COMMON_FIELDS:
+        assert GICH_LR.field(f.name) is f and GICH_LR_HW.field(f.name) is f
+    assert GICH_LR.reserved_mask == 0x0077_E000 and GICH_LR_HW.reserved_mask == 0x0070_0000
