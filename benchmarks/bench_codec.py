@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import median_seconds, report
+from timing import median_seconds, report
 
 import gicmig
 from gicmig.core.pb import pb

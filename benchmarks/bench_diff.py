@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness import fmt, median_seconds, report
+from timing import fmt, median_seconds, report
 
 import gicmig
 from gicmig.arch.ids import NUM_PRIVATE

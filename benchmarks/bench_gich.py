@@ -5,7 +5,7 @@ Run: python benchmarks/bench_gich.py"""
 
 from __future__ import annotations
 
-from harness import median_seconds, report
+from timing import median_seconds, report
 
 import gicmig
 from gicmig.core.attribution import group_priority_level, split_active_levels

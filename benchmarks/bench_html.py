@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import fmt, median_seconds, report
+from timing import fmt, median_seconds, report
 
 import gicmig
 from gicmig.html import diff_page, state_page

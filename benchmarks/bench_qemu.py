@@ -9,7 +9,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 
-from harness import fmt, median_seconds, report
+from timing import fmt, median_seconds, report
 
 from gicmig.views.qemu.convert import import_qemu
 from gicmig.views.qemu.source import CHUNK

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import fmt, report
+from timing import fmt, report
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "qemu" / "streams"

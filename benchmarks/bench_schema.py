@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import median_seconds, report
+from timing import median_seconds, report
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

@@ -53,7 +53,9 @@ def loads_json(text: str | bytes, **hooks: Any) -> Any:
         duplicated = True
         return _Duplicated(obj, pairs)
 
-    doc = json.loads(text, parse_int=_int, object_pairs_hook=unique, **hooks)
+    if _may_hold_long_int(text):  # else the per-integer hook cannot find anything: skip it
+        hooks.setdefault("parse_int", _int)
+    doc = json.loads(text, object_pairs_hook=unique, **hooks)
     if duplicated or _may_hold_surrogate(text):
         _locate(doc)  # a second walk, only then, names the place
     return doc
@@ -79,8 +81,9 @@ _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def _may_hold_surrogate(text: str | bytes) -> bool:
-    if isinstance(text, bytes):
-        return _SURROGATE_BYTES.search(text) is not None
+    if isinstance(text, bytes):  # UTF-16/32: the escape's bytes are not adjacent, so walk
+        return (json.detect_encoding(text) != "utf-8"
+                or _SURROGATE_BYTES.search(text) is not None)
     if _SURROGATE_ESCAPE.search(text):
         return True
     try:
@@ -88,6 +91,21 @@ def _may_hold_surrogate(text: str | bytes) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+# An integer of more than MAX_INT_DIGITS digits needs such a run of ASCII digits (the only
+# digits json reads): a cheap scan of the text says whether the exact hook can find one
+_DIGITS_AS_ZERO = str.maketrans("123456789", "0" * 9)
+_BYTE_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"0" * 9)
+_LONG_RUN = "0" * (MAX_INT_DIGITS + 1)
+
+
+def _may_hold_long_int(text: str | bytes) -> bool:
+    if isinstance(text, str):
+        return _LONG_RUN in text.translate(_DIGITS_AS_ZERO)
+    if json.detect_encoding(text) != "utf-8":  # UTF-16/32: digits are not adjacent bytes
+        return True
+    return _LONG_RUN.encode() in text.translate(_BYTE_DIGITS_AS_ZERO)
 
 
 def _int(digits: str) -> int:

@@ -77,14 +77,47 @@ def test_registers(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_format(after: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diff", "--format", "json", str(V1 / "busy.json"), str(after)]) == 1
-    got = json.loads(capsys.readouterr().out)
-    assert got[2] == {"path": "cpu1 gicc.pmr", "old": "0xf8", "new": "0x80"}
-    assert [f"{c['path']}: {c['old']} -> {c['new']}" for c in got] == EXPECTED
+    doc = json.loads(capsys.readouterr().out)
+    assert {k: doc[k] for k in ("format", "version", "ok", "exit", "same", "count")} == {
+        "format": "gicmig/diff", "version": 1, "ok": False, "exit": 1, "same": False,
+        "count": 10}
+    assert doc["inputs"] == {"old": str(V1 / "busy.json"), "new": str(after)}
+    got = doc["changes"]
+    # the folded run irq 48-55 is eight entries, one per ID
+    assert [c["intid"] for c in got[:8]] == list(range(48, 56))
+    assert got[0] == {"kind": "interrupt", "cpu": None, "intid": 48, "lr": None,
+                      "priority": None, "field": "enabled", "old": False, "new": True,
+                      "old_missing": None, "new_missing": None,
+                      "register": {"name": "GICD_ISENABLER1", "frame": "GICD", "offset": 0x104,
+                                   "bit": 16, "mask": 1 << 16}}
+    assert got[8] == {"kind": "interrupt", "cpu": 1, "intid": 27, "lr": None, "priority": None,
+                      "field": "pending_latch", "old": False, "new": True, "old_missing": None,
+                      "new_missing": None,
+                      "register": {"name": "GICD_ISPENDR0", "frame": "GICD", "offset": 0x200,
+                                   "bit": 27, "mask": 1 << 27}}
+    assert got[9] == {"kind": "gicc", "cpu": 1, "intid": None, "lr": None, "priority": None,
+                      "field": "pmr", "old": 0xF8, "new": 0x80, "old_missing": None,
+                      "new_missing": None,
+                      "register": {"name": "GICC_PMR", "frame": "GICC", "offset": 4, "bit": 0,
+                                   "mask": 0xFF}}
+    # --registers changes the text form only: the JSON always carries the register
     assert main(["diff", "--format", "json", "--registers", str(V1 / "busy.json"),
                  str(after)]) == 1
-    assert json.loads(capsys.readouterr().out)[2]["register"] == "GICC_PMR bits 7:0"
+    assert json.loads(capsys.readouterr().out) == doc
     assert main(["diff", "--format", "json", str(V1 / "busy.json"), str(V1 / "busy.gicmig")]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    same = json.loads(capsys.readouterr().out)
+    assert (same["ok"], same["exit"], same["same"], same["count"], same["changes"]) == (
+        True, 0, True, 0, [])
+
+
+def test_json_error_is_one_error_document(tmp_path: Path) -> None:
+    missing = gicmig("diff", "--format", "json", "fixtures/v1/busy.json",
+                     str(tmp_path / "nope.gicmig"))
+    assert missing.returncode == 2 and missing.stderr == ""
+    doc = json.loads(missing.stdout)
+    assert doc["format"] == "gicmig/error" and (doc["ok"], doc["exit"]) == (False, 2)
+    assert doc["error"]["code"] == "IO-READ"
+    assert doc["error"]["path"] == str(tmp_path / "nope.gicmig")
 
 
 def test_ignore_and_quiet(after: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from select import select as readable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,7 @@ BIN: dict[type, type] = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add,
                          ast.FloorDiv: ast.Mult, ast.Div: ast.Mult, ast.Mod: ast.FloorDiv,
                          ast.Pow: ast.Mult, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
                          ast.BitOr: ast.BitAnd, ast.BitAnd: ast.BitOr, ast.BitXor: ast.BitOr}
+COLD = 99  # the warm runner's answer: run this mutant in a fresh interpreter
 DELETABLE = (ast.Expr, ast.AugAssign, ast.Raise, ast.Break, ast.Continue)
 
 
@@ -287,6 +289,22 @@ class Index:
         return funcs, [t for t, used in self.tests.items() if used & names]
 
 
+def sample_size(rel: str, sample: int | None, density: list[str]) -> int | None:
+    """How many mutants to draw from module `rel`: --sample, or --density (N per 100 lines
+    for the longest PREFIX=N that matches, at least 1)."""
+    best: tuple[int, float] | None = None
+    for spec in density:
+        prefix, _, n = spec.partition("=")
+        prefix = prefix.rstrip("/")
+        if (rel == prefix or rel.startswith(prefix + "/")) and (
+                best is None or len(prefix) > best[0]):
+            best = (len(prefix), float(n))
+    if best is None:
+        return sample
+    lines = len((ROOT / rel).read_text().splitlines())
+    return max(1, round(best[1] * lines / 100))
+
+
 def make_mutants(rel: str, n: int | None = None, seed: int = 1) -> list[Mutant]:
     return _Maker(rel, (ROOT / rel).read_text()).mutants(n, seed)
 
@@ -299,11 +317,14 @@ class Scratch:
         self.tmp = Path(tempfile.mkdtemp(prefix="gicmig-mutate-"))
         self.repo = self.tmp / "repo"
         shutil.copytree(ROOT, self.repo, ignore=IGNORE, symlinks=True)
+        shared = ROOT.parent / "shared"  # ../shared (real QEMU streams), as tests find it
+        if shared.is_dir():
+            (self.tmp / "shared").symlink_to(shared)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[str] | None = None
 
     def pytest(self, args: list[str], env: dict[str, str], timeout: float | None) -> int | None:
-        full = {**os.environ, **env, "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONPATH": os.pathsep.join([str(self.repo), str(self.repo / "tools")])}
+        full = self.env(env)
         cmd = [sys.executable, "-m", "pytest", "-p", "mutate_plugin", "-p", "no:cacheprovider",
                *args]
         self.proc = subprocess.Popen(cmd, cwd=self.repo, env=full, start_new_session=True,
@@ -315,6 +336,47 @@ class Scratch:
         finally:
             self.stop()
 
+    def warm(self, m: Mutant, source: bytes, args: list[str], env: dict[str, str],
+             timeout: float, collect: list[str]) -> int | None:
+        """Run `m` in a fork of the warm runner (tools/mutate_warm.py); COLD if it cannot
+        be applied there, None on timeout."""
+        if self.worker is None:
+            self.worker = subprocess.Popen(
+                [sys.executable, str(ROOT / "tools" / "mutate_warm.py")], cwd=self.repo,
+                env=self.env({}), start_new_session=True, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            self.ask({"collect": collect})
+            if self.answer(None) != "ready":
+                sys.exit("the warm runner did not start")
+        self.ask({"file": str(self.repo / m.file), "source": source.decode(), "args": args,
+                  "env": env, "package": Path(m.file).parts[0]})
+        pid = int((self.answer(60) or "pid 0").split()[1])
+        rc = self.answer(timeout)
+        if rc is None:
+            os.kill(pid, signal.SIGKILL)
+            self.answer(None)
+            return None
+        return int(rc.split()[1])
+
+    def ask(self, req: dict[str, Any]) -> None:
+        assert self.worker and self.worker.stdin
+        self.worker.stdin.write(json.dumps(req) + "\n")
+        self.worker.stdin.flush()
+
+    def answer(self, timeout: float | None) -> str | None:
+        assert self.worker and self.worker.stdout
+        ready, _, _ = readable([self.worker.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.worker.stdout.readline()
+        if not line:
+            sys.exit("the warm runner died")
+        return line.strip()
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        return {**os.environ, **extra, "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONPATH": os.pathsep.join([str(self.repo), str(self.repo / "tools")])}
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -323,6 +385,10 @@ class Scratch:
 
     def close(self) -> None:
         self.stop()
+        if self.worker is not None:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+            self.worker.wait()
+            self.worker = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -391,15 +457,22 @@ def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], index: Index,
     marker = scratch.tmp / "timed-out"
     marker.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    try:
-        target.write_bytes(original[:m.start] + m.text.encode() + original[m.end:])
-        rc = scratch.pytest(["-x", "-q", *files],
-                            {"MUTATE_SELECT": str(scratch.tmp / "select.json"),
-                             "MUTATE_TIMEOUT": str(marker),
-                             "MUTATE_MAX_EXAMPLES": str(args.max_examples)},
-                            60 + sum(budget.values()))
-    finally:
-        target.write_bytes(original)
+    mutated = original[:m.start] + m.text.encode() + original[m.end:]
+    env = {"MUTATE_SELECT": str(scratch.tmp / "select.json"), "MUTATE_TIMEOUT": str(marker),
+           "MUTATE_MAX_EXAMPLES": str(args.max_examples)}
+    pytest_args = ["-x", "-q", "-p", "mutate_plugin", "-p", "no:cacheprovider", *files]
+    rc: int | None = COLD
+    if args.warm and not m.module_level:
+        collect = sorted({n.split("::")[0] for n in cov["seconds"]})
+        rc = scratch.warm(m, mutated, pytest_args, env, 60 + sum(budget.values()), collect)
+        if rc == 0 and not marker.exists() and args.confirm:
+            rc = COLD  # a warm survivor: confirm it in a fresh interpreter
+    if rc == COLD:
+        try:
+            target.write_bytes(mutated)
+            rc = scratch.pytest(["-x", "-q", *files], env, 60 + sum(budget.values()))
+        finally:
+            target.write_bytes(original)
     if marker.exists():
         rc = None
     m.seconds = round(time.perf_counter() - t0, 2)
@@ -421,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("modules", nargs="+", help="module paths, e.g. gicmig/rules.py")
     p.add_argument("--sample", type=int, help="mutants per module (default: all)")
+    p.add_argument("--density", action="append", default=[], metavar="PREFIX=N",
+                   help="instead of --sample: N mutants per 100 source lines for modules "
+                        "under PREFIX (repeatable, the longest matching prefix wins; at "
+                        "least one per module), e.g. gicmig=9 gicmig/views=12")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--tests", default="tests",
                    help="pytest arguments of the traced run, one string (default: tests)")
@@ -437,23 +514,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rerun", type=Path, metavar="REPORT",
                    help="run only the survivors of this earlier report of the same sample "
                         "(the others stay killed: tests were only added)")
+    p.add_argument("--cold", dest="warm", action="store_false",
+                   help="run every mutant in a fresh interpreter (default: in a fork of a "
+                        "warm one where the mutant is inside a function; survivors are "
+                        "confirmed cold)")
+    p.add_argument("--no-confirm", dest="confirm", action="store_false",
+                   help="keep warm survivors without confirming them cold (a first pass; "
+                        "confirm with --rerun of its report)")
+    p.add_argument("--progress", type=Path, metavar="FILE",
+                   help="append each verdict to FILE and take verdicts already in it "
+                        "(resume an interrupted run of the same code and tests)")
     p.add_argument("--trace-only", action="store_true", help="trace, save --trace, stop")
     p.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
     args = p.parse_args(argv)
-    rels = [str(Path(m).resolve().relative_to(ROOT)) for m in args.modules]
-    chosen = {r: make_mutants(r, args.sample, args.seed) for r in rels}
+    rels = [str(f.relative_to(ROOT)) for m in args.modules for f in (
+        sorted(Path(m).resolve().rglob("*.py")) if Path(m).is_dir() else [Path(m).resolve()])]
+    chosen = {r: make_mutants(r, sample_size(r, args.sample, args.density), args.seed)
+              for r in rels}
     if args.list:
         for ms in chosen.values():
             for m in ms:
                 print(f"{m.file}:{m.line} [{m.scope}] {m.original} -> {m.mutant}")
         return 0
-    known = {(e["scope"], e["original"], e["mutant"], e.get("nth", 0)): e["reason"] for e in
+    known = {(e["file"], e["scope"], e["original"], e["mutant"], e.get("nth", 0)): e["reason"]
+             for e in
              (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
     alive = None
     if args.rerun:
         earlier = json.loads(args.rerun.read_text())
         alive = {(m["file"], m["line"], m["scope"], m["original"], m["mutant"])
                  for m in earlier["survivors"] + earlier["equivalent"]}
+    done: dict[tuple[Any, ...], tuple[str, float]] = {}
+    if args.progress and args.progress.exists():
+        for r in args.progress.read_text().splitlines():
+            *k, status, secs = json.loads(r)
+            done[tuple(k)] = (status, secs)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.perf_counter()
     scratch = Scratch()
@@ -470,8 +565,15 @@ def main(argv: list[str] | None = None) -> int:
                 if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
                     m.status = "killed"  # by the earlier run
                     continue
-                run(m, scratch, cov, index, args)
-                if m.status in ("survived", "not-covered") and m.key() in known:
+                if (m.file, m.line, *m.key()) in done:
+                    m.status, m.seconds = done[(m.file, m.line, *m.key())]
+                else:
+                    run(m, scratch, cov, index, args)
+                    if args.progress:
+                        with args.progress.open("a") as f:
+                            f.write(json.dumps([m.file, m.line, *m.key(), m.status,
+                                                m.seconds]) + "\n")
+                if m.status in ("survived", "not-covered") and (m.file, *m.key()) in known:
                     m.status = "equivalent"
                 print(f"[{i}/{len(ms)}] {m.status:11} {m.file}:{m.line} "
                       f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
@@ -483,6 +585,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['module']:34} {r['mutants']:5} {r['killed']:6} {r['timeout']:4} "
               f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['score']:5}%")
     every = [m for ms in chosen.values() for m in ms]
+    packages: dict[str, list[Mutant]] = {}
+    for r, ms in chosen.items():
+        packages.setdefault(str(Path(r).parent), []).extend(ms)
+    by_package = [summary(k, v) for k, v in packages.items()]
+    if len(by_package) > 1:
+        print()
+        for r in by_package:
+            print(f"{r['module']:34} {r['mutants']:5} {r['killed']:6} {r['timeout']:4} "
+                  f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['score']:5}%")
     total = summary("all", every)
     print(f"{'all':34} {total['mutants']:5} {total['killed']:6} {total['timeout']:4} "
           f"{total['survived'] + total['not-covered']:4} {total['equivalent']:4} "
@@ -491,10 +602,11 @@ def main(argv: list[str] | None = None) -> int:
     def row(m: Mutant) -> dict[str, Any]:
         keep = ("file", "line", "scope", "original", "mutant", "nth", "status", "seconds")
         return {k: v for k, v in asdict(m).items() if k in keep} | (
-            {"reason": known[m.key()]} if m.key() in known else {})
+            {"reason": known[(m.file, *m.key())]} if (m.file, *m.key()) in known else {})
 
     report = {"seed": args.seed, "sample": args.sample, "seconds": round(time.perf_counter() - t0),
-              "modules": rows, "total": total,
+              "density": args.density, "modules": rows, "packages": by_package,
+              "total": total,
               "survivors": [row(m) for m in every if m.status in ("survived", "not-covered")],
               "equivalent": [row(m) for m in every if m.status == "equivalent"]}
     args.report.write_text(json.dumps(report, indent=1) + "\n")

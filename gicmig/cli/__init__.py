@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from importlib import import_module
+from typing import Any, NoReturn
 
 from gicmig import __version__
 
@@ -26,6 +27,7 @@ COMMAND_MODULES = [
     "gicmig.cli.diff_cmds",
     "gicmig.cli.show_cmds",
     "gicmig.cli.gich_cmds",
+    "gicmig.cli.completion_cmds",
 ]
 
 EPILOG = """examples:
@@ -58,6 +60,38 @@ def _docs_line() -> str:
     return f"docs/NAME.md named in help texts: {docs_dir()}"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse as gicmig uses it: no option abbreviation on any parser (subparsers are
+    built with this class too: argparse's own allow_abbrev=False reaches only the parser
+    it is given, on Python 3.10-3.13), and a suggestion for a mistyped command, option or
+    choice (the suggestion code loads only on that error)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            from gicmig.cli._suggest import invalid_choice
+
+            raise invalid_choice(action, value)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            from gicmig.cli._suggest import unrecognized
+
+            self.error(unrecognized(self, ns, extras))
+        return ns
+
+    def error(self, message: str) -> NoReturn:
+        from gicmig.cli._suggest import PLAIN
+
+        if message.startswith(PLAIN):  # a mistyped command or option: one line
+            self.exit(2, f"{self.prog}: {message}\n")
+        super().error(message)
+
+
 class Subcommands:
     """The top-level subcommand table, with named groups (`import`, `export`, `schema`)."""
 
@@ -70,8 +104,10 @@ class Subcommands:
         table = self._top if group is None else self._group(group)
         if "docs/" in help + (epilog or ""):
             epilog = f"{epilog}\n\n{_docs_line()}" if epilog else _docs_line()
-        return table.add_parser(name, help=help, description=help, epilog=epilog,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = table.add_parser(name, help=help, description=help, epilog=epilog,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        _color_option(p, argparse.SUPPRESS)  # after the command too; does not undo one before it
+        return p
 
     def _group(self, name: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
         if name not in self._groups:
@@ -85,12 +121,19 @@ class Subcommands:
         return self._groups[name]
 
 
+def _color_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--color", choices=("auto", "always", "never"), default=default,
+                        help="colour the text output: auto (default) only on a terminal and "
+                             "not when NO_COLOR is set; always; never")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gicmig",
         description="Serialize, validate, convert and diff GICv2 migration state.",
         epilog=f"{EPILOG}\n{_docs_line()}", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gicmig {__version__}")
+    _color_option(parser, "auto")
     sub = Subcommands(parser)
     for name in COMMAND_MODULES:
         import_module(name).register(sub)
@@ -103,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    from gicmig.cli._color import configure
     from gicmig.cli._run import run
 
+    configure(args.color)
     return run(args)
 
 

@@ -101,4 +101,4 @@ def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
         from gicmig.cli.report import sarif_text
 
         sys.stdout.write(sarif_text([finding], successful=False))
-    print(text_line(finding), file=sys.stderr)
+    print(text_line(finding, sys.stderr), file=sys.stderr)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
     from gicmig.core.model import GicState
+    from gicmig.errors import GicmigError
+    from gicmig.statediff.entries import Diff
 
 DIFF_EPILOG = """inputs (detected by content): a .gicmig blob of any schema revision, a JSON
   fixture, a KVM dump, a GICH view; - for stdin. A QEMU migration stream needs its
@@ -19,7 +20,7 @@ DIFF_EPILOG = """inputs (detected by content): a .gicmig blob of any schema revi
 examples:
   gicmig diff fixtures/v1/busy.json after.gicmig
   gicmig diff --registers --ignore 'provenance.*' before.gicmig after.gicmig
-  gicmig diff --format json a.json b.json | jq '.[].path'
+  gicmig diff --format json a.json b.json | jq -c '.changes[]'
   gicmig diff -q expected.json actual.gicmig && echo same
   gicmig diff --format html -o diff.html before.gicmig after.json   # docs/html.md
 
@@ -41,8 +42,9 @@ def register(sub: Subcommands) -> None:
     p.add_argument("old", metavar="A", help="the state before (blob, JSON fixture, VIEW:PATH, -)")
     p.add_argument("new", metavar="B", help="the state after")
     p.add_argument("--format", choices=("text", "json", "html"), default="text",
-                   help="json: a list of {path, old, new} (and register with --registers); "
-                        "html: one self-contained page (give -o FILE)")
+                   help="json: one gicmig/diff document, an entry per fact with typed "
+                        "values (docs/json-output.md); html: one self-contained page "
+                        "(give -o FILE)")
     p.add_argument("-o", "--output", default="-", metavar="FILE",
                    help="write the report here instead of stdout (atomically)")
     p.add_argument("--ignore", action="append", default=[], metavar="PATTERN",
@@ -83,14 +85,17 @@ def _diff(args: argparse.Namespace) -> int:
         if not args.quiet:
             _write_report(args, a, b, changes)
     except GicmigError as exc:  # like diff(1): any trouble is 2, never "different"
-        report_error(getattr(args, "current_path", None) or "gicmig", exc,
-                     "text" if args.format == "html" else args.format)
+        path = getattr(args, "current_path", None) or "gicmig"
+        if args.format == "json":
+            _print_error_document(path, exc)
+        else:
+            report_error(path, exc)
         return 2
     return 1 if changes else 0
 
 
 def _write_report(args: argparse.Namespace, a: GicState, b: GicState,
-                  changes: list[Any]) -> None:
+                  changes: Diff) -> None:
     from gicmig.cli._paths import same_file
     from gicmig.errors import GicmigError
     from gicmig.files import write_atomic
@@ -106,15 +111,45 @@ def _write_report(args: argparse.Namespace, a: GicState, b: GicState,
             raise GicmigError("USAGE", "an HTML page is for a browser: give -o FILE.html")
         write_atomic(out, diff_page(a, b, changes, names=(args.old, args.new)).encode())
     elif out != "-":
-        write_atomic(out, _report(changes, args.format, args.registers).encode())
+        write_atomic(out, _report(args, changes).encode())
+    elif args.format == "text":
+        sys.stdout.write(_coloured(args, changes))
     else:
-        sys.stdout.write(_report(changes, args.format, args.registers))
+        sys.stdout.write(_report(args, changes))
 
 
-def _report(changes: list[Any], fmt: str, registers: bool) -> str:
-    if fmt == "json":
-        return json.dumps([c.as_dict(registers) for c in changes], indent=2) + "\n"
-    return "".join(c.render(registers) + "\n" for c in changes)
+def _report(args: argparse.Namespace, changes: Diff) -> str:
+    if args.format == "json":
+        from gicmig.statediff.entries import dumps
+
+        return dumps(changes.document(old=args.old, new=args.new))
+    return "".join(c.render(args.registers) + "\n" for c in changes)
+
+
+def _coloured(args: argparse.Namespace, changes: Diff) -> str:
+    """The text report for stdout: old values red, new green, registers dim, where the
+    terminal gets colour (gicmig.cli._color); else exactly `_report`."""
+    from gicmig.cli._color import enabled, paint
+
+    if not enabled(sys.stdout):
+        return _report(args, changes)
+    out = sys.stdout
+    lines = []
+    for c in changes:
+        reg = f" {paint(f'[{c.register}]', 'dim', out)}" if args.registers and c.register else ""
+        lines.append(f"{c.path}: {paint(c.old, 'bad', out)} -> {paint(c.new, 'new', out)}{reg}\n")
+    return "".join(lines)
+
+
+def _print_error_document(path: str, exc: GicmigError) -> None:
+    """Trouble under --format json: the one `gicmig/error` document on stdout."""
+    from gicmig.cli.jsondoc import emit, error_document
+
+    message = str(exc).removeprefix(f"{exc.code} ")  # with the byte offset, where one is
+    # exit 2 whatever the error: diff's 1 means "different"
+    emit(error_document(exc.code, message, path, 2, offset=exc.offset,
+                        line=getattr(exc, "line", None), column=getattr(exc, "column", None)),
+         sys.stdout)
 
 
 # --- fixture update -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TextIO
 
 from gicmig import __version__
 from gicmig.errors import one_line
@@ -63,12 +63,18 @@ def finding_from_error(exc: Any, file: str | None = None) -> Finding:
                    line=getattr(exc, "line", None), column=getattr(exc, "column", None))
 
 
-def text_line(f: Finding) -> str:
-    """`FILE:LINE:COL: CODE PLACE: MESSAGE`; FILE alone when no line is known."""
+def text_line(f: Finding, stream: TextIO | None = None) -> str:
+    """`FILE:LINE:COL: CODE PLACE: MESSAGE`; FILE alone when no line is known. The code is
+    coloured when `stream` is a terminal that takes colour (gicmig.cli._color)."""
     where = f.file or "gicmig"
     if f.line:
         where = f"{where}:{f.line}:{f.column or 1}"
-    return one_line(f"{where}: {f.code} {f.text}")  # a file name cannot forge a line
+    code = one_line(f.code)
+    if stream is not None:
+        from gicmig.cli._color import paint
+
+        code = paint(code, "code", stream)  # after escaping: our escapes survive, theirs not
+    return f"{one_line(where)}: {code} {one_line(f.text)}"  # a file name cannot forge a line
 
 
 def _github_escape(value: str, *, prop: bool) -> str:

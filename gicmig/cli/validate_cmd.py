@@ -174,6 +174,7 @@ def summary_line(results: list[FileResult]) -> str:
 def _print(args: argparse.Namespace, results: list[FileResult], skipped: list[str],
            status: int) -> None:
     from gicmig.cli import report
+    from gicmig.cli._color import paint
     from gicmig.errors import one_line
 
     findings = [f for r in results for f in r.findings]
@@ -195,8 +196,9 @@ def _print(args: argparse.Namespace, results: list[FileResult], skipped: list[st
               file=sys.stderr)
     for r in results:
         if r.ok and not args.quiet and args.format == "text":
-            print(one_line(f"{r.path}: ok"))  # a file name cannot forge a line
+            print(f"{one_line(r.path)}: {paint('ok', 'ok', sys.stdout)}")
         for f in r.findings:
-            print(report.github_line(f) if args.format == "github" else report.text_line(f))
+            print(report.github_line(f) if args.format == "github"
+                  else report.text_line(f, sys.stdout))
     if not args.quiet:
         print(summary_line(results))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from gicmig.arch import labels
-from gicmig.arch.bitmaps import nonzero_positions, runs
+from gicmig.arch.bitmaps import nonzero_positions, runs, set_bits
 from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.arch.registers import (
     DIST_BANKS,
@@ -20,9 +20,11 @@ from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
 from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
-    UNKNOWN,
     Change,
     IgnoreMask,
+    Missing,
+    RegRef,
+    Value,
     span,
 )
 
@@ -77,6 +79,18 @@ def _irq_register(attr: str, first: int, last: int) -> str | None:
     return f"{where}, banked" if first < NUM_PRIVATE else where
 
 
+def irq_reg_ref(attr: str, intid: int) -> RegRef | None:
+    """The register word, offset and bits that show `attr` of interrupt `intid`."""
+    bank = _REGS.get(attr)
+    if bank is None:
+        return None
+    name, pos = bank.locate(intid)
+    width = 1 if attr == "edge" else bank.bits
+    lo = pos + _EDGE_BIT.shift if attr == "edge" else pos
+    offset = bank.offset + 4 * (intid // (32 // bank.bits))
+    return RegRef(name, offset, ((1 << width) - 1) << lo)
+
+
 def irq_register(attr: str, intid: int) -> str | None:
     """The register and bit(s) that show `attr` of interrupt `intid`, as `--registers`
     names them (`GICD_ISENABLER1 bit 8`), or None where no register shows it."""
@@ -103,8 +117,8 @@ class Section:
                          for lo, hi in pairwise(cuts)]
         self.cuts = frozenset(cuts)
         self.n = n
-        # (first, attribute order, last, attribute, old, new)
-        self.found: list[tuple[int, int, int, str, str, str]] = []
+        # (first, attribute order, last, attribute, old, new): typed values
+        self.found: list[tuple[int, int, int, str, Value, Value]] = []
 
     def absent(self, k: int) -> tuple[bool, bool]:
         return k >= self.a.count, k >= self.b.count
@@ -122,20 +136,21 @@ class Section:
                 for lo, _, seg in self.segments:
                     oa, ob = self.absent(lo)
                     for first, last in runs(m & seg):
-                        self.found.append((first, order, last, attr, ABSENT if oa else da,
-                                           ABSENT if ob else db))
+                        self.found.append((first, order, last, attr,
+                                           Missing.ABSENT if oa else da,
+                                           Missing.ABSENT if ob else db))
 
-    def vector(self, attr: str, show: Callable[[_Side, int], str], extra: int = 0) -> None:
+    def vector(self, attr: str, show: Callable[[_Side, int], Value], extra: int = 0) -> None:
         """A byte-vector attribute; `extra` adds elements that changed elsewhere (active)."""
         idx = _changed_bytes(self.a.vecs[attr], self.b.vecs[attr], self.n)
         if extra:
             idx = sorted({*idx, *(k for f, la in runs(extra) for k in range(f, la + 1))})
         a, b, order, found, cuts = self.a, self.b, _ORDER[attr], self.found, self.cuts
         first = last = -2
-        cur: tuple[str, str] | None = None
+        cur: tuple[Value, Value] | None = None
         for k in idx:
-            old = ABSENT if k >= a.count else show(a, k)
-            new = ABSENT if k >= b.count else show(b, k)
+            old = Missing.ABSENT if k >= a.count else show(a, k)
+            new = Missing.ABSENT if k >= b.count else show(b, k)
             if old == new:
                 continue
             if k == last + 1 and (old, new) == cur and k not in cuts:
@@ -152,18 +167,38 @@ class Section:
         for lo, hi, _ in self.segments:
             oa, ob = self.absent(lo)
             if oa != ob:
-                self.found.append((lo, -1, hi - 1, "", ABSENT if oa else PRESENT,
-                                   ABSENT if ob else PRESENT))
+                self.found.append((lo, -1, hi - 1, "", not oa, not ob))
 
     def changes(self, mask: IgnoreMask) -> Iterator[Change]:
-        base, cpu = self.base, self.cpu
+        base, cpu = self.base, self.cpu  # cpu is None for SPIs
+        # (first, order, last) is unique in `found`, so the values are never compared
         for first, _, last, attr, old, new in sorted(self.found):
             spans = (_unmasked(self, first, last, attr, mask) if mask.active and first != last
                      else ((first, last),))
+            text = _TEXT.get(attr, _BIT_TEXT)
             for f, la in spans:
                 ids = labels.irq_range(base + f, base + la, cpu)
                 path = f"{ids} {attr}" if attr else ids
-                yield Change(path, old, new, _irq_register(attr, base + f, base + la))
+                where = ("interrupt", attr or "present", cpu, (base + f, base + la), None, None,
+                         None, attr or None)  # an At, as a plain tuple (see At)
+                yield Change(path, text[old], text[new], _irq_register(attr, base + f, base + la),
+                             where, (old, new))
+
+
+# How each attribute's typed values read in the text form (tables: one lookup per value).
+_MISSING_TEXT: dict[Value, str] = {m: m.value for m in Missing}
+_BIT_TEXT: dict[Value, str] = {False: "0", True: "1", **_MISSING_TEXT}
+_CPU_SETS: tuple[tuple[int, ...], ...] = tuple(tuple(set_bits(m)) for m in range(256))
+_CPU_SET_TEXT: dict[Value, str] = {**{_CPU_SETS[m]: labels.cpus(m) for m in range(256)},
+                                   **_MISSING_TEXT}
+_WHO_TEXT: dict[Value, str] = {None: "none", **{n: str(n) for n in range(256)},
+                               **_MISSING_TEXT}
+_TEXT: dict[str, dict[Value, str]] = {
+    "": {True: PRESENT, False: ABSENT},
+    "priority": {**{p: f"{p:#04x}" for p in range(256)}, **_MISSING_TEXT},
+    "targets": _CPU_SET_TEXT, "sources": _CPU_SET_TEXT,
+    "active_cpu": _WHO_TEXT, "active_source": _WHO_TEXT,
+}
 
 
 def _unmasked(sec: Section, first: int, last: int, attr: str,
@@ -180,29 +215,29 @@ def _unmasked(sec: Section, first: int, last: int, attr: str,
     yield from runs(keep)
 
 
-def _classes(side: _Side, attr: str, full: int) -> list[tuple[str, int]]:
+def _classes(side: _Side, attr: str, full: int) -> list[tuple[Value, int]]:
     v = side.bits[attr]
     if attr in ("pending_latch", "line_level"):
         u = side.bits["pending_split_unknown"]
-        return [(UNKNOWN, u), ("0", full & ~v & ~u), ("1", v & ~u)]
-    return [("0", full & ~v), ("1", v)]
+        return [(Missing.UNKNOWN, u), (False, full & ~v & ~u), (True, v & ~u)]
+    return [(False, full & ~v), (True, v)]
 
 
-def _show_prio(side: _Side, k: int) -> str:
-    return f"{side.vecs['priority'][k]:#04x}"
+def _prio(side: _Side, k: int) -> Value:
+    return side.vecs["priority"][k]
 
 
-def _show_cpus(attr: str) -> Callable[[_Side, int], str]:
-    return lambda side, k: labels.cpus(side.vecs[attr][k])
+def _cpus(attr: str) -> Callable[[_Side, int], Value]:
+    return lambda side, k: _CPU_SETS[side.vecs[attr][k]]
 
 
-def _show_who(attr: str) -> Callable[[_Side, int], str]:
-    def show(side: _Side, k: int) -> str:
+def _who(attr: str) -> Callable[[_Side, int], Value]:
+    def typed(side: _Side, k: int) -> Value:
         who = side.vecs[attr][k]
         if not side.bits["active"] >> k & 1 and not who:
-            return "none"
-        return UNKNOWN if who == UNKNOWN_CPU else str(who)
-    return show
+            return None
+        return Missing.UNKNOWN if who == UNKNOWN_CPU else who
+    return typed
 
 
 def spi_changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
@@ -227,14 +262,14 @@ def _spi_side(st: GicState, n: int) -> _Side:
 def interrupt_changes(sec: Section, vectors: tuple[str, ...]) -> None:
     for attr in _BITS:
         sec.classes(attr)
-    sec.vector("priority", _show_prio)
+    sec.vector("priority", _prio)
     active = sec.a.bits["active"] ^ sec.b.bits["active"]
     for attr in vectors:
         if attr in ("active_cpu", "active_source"):
             limit = (1 << len(sec.a.vecs[attr])) - 1
-            sec.vector(attr, _show_who(attr), active & limit)
+            sec.vector(attr, _who(attr), active & limit)
         else:
-            sec.vector(attr, _show_cpus(attr))
+            sec.vector(attr, _cpus(attr))
 
 
 def banked_side(bk: BankedInterrupts, present: bool) -> _Side:

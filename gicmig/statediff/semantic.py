@@ -36,6 +36,7 @@ from gicmig.arch.registers import (
     GICD_TYPER,
     GICH_APR,
     GICH_HCR,
+    GICH_LR,
     GICH_VMCR,
     GICH_VTR,
     lr_layout,
@@ -46,19 +47,28 @@ from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
     UNKNOWN,
+    At,
     Change,
     IgnoreMask,
+    Missing,
+    Value,
     field_changes,
     field_ref,
     pair,
+    reg_ref,
     show_bit,
     show_bool,
 )
+from gicmig.statediff.entries import Diff
 from gicmig.statediff.interrupts import Section, banked_side, interrupt_changes, spi_changes
 
 
-def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> list[Change]:
+def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> Diff:
     """What changed from `a` to `b`, in report order; empty when they are the same.
+
+    The result is a list of `Change` (one text line each) that also gives the typed,
+    structural form: `entries()` (one `Entry` per fact) and `document()` (the
+    `gicmig/diff` JSON document).
 
     `ignore` holds fnmatch globs over the path (`provenance.*`, `cpu? gicc.pmr`,
     `*irq 42 (SPI 10) *`); a glob that names one interrupt also splits a folded run.
@@ -69,9 +79,9 @@ def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> list[Change
     ['cpu0 gicc.pmr: 0x00 -> 0x80']
     """
     if a._pb == b._pb:
-        return []
+        return Diff()
     mask = IgnoreMask(ignore)
-    return [c for c in _changes(a, b, mask) if not mask(c.path)]
+    return Diff([c for c in _changes(a, b, mask) if not mask(c.path)])
 
 
 def _changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
@@ -86,51 +96,86 @@ def _changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
 
 
 # --- parameters, distributor, provenance ---------------------------------------------------
+_TYPER_FIELDS = {"num_cpus": "cpu_number", "num_irqs": "it_lines_number",
+                 "security_extensions": "security_extn"}
+_CONFIG_NAMES = ("num_cpus", "num_irqs", "priority_bits", "min_bpr", "sgi_enables_rao_wi",
+                 "ppi_trigger_programmable", "security_extensions")
+_VTR_FIELDS = (("num_lrs", "list_regs"), ("priority_bits", "pri_bits"),
+               ("preemption_bits", "pre_bits"))
+# The register reference (text) and the structural address of each shared fact, built once.
+_CONFIG_REG = {name: field_ref(GICD_TYPER, f) for name, f in _TYPER_FIELDS.items()}
+_CONFIG_AT = {name: At("config", name, reg=reg_ref(GICD_TYPER, _TYPER_FIELDS[name])
+                       if name in _TYPER_FIELDS else None)
+              for name in ("revision", "virtualization", *_CONFIG_NAMES)}
+_VTR_REG = {name: field_ref(GICH_VTR, f) for name, f in _VTR_FIELDS}
+_VTR_AT = {name: At("config", f"virtualization.{name}", reg=reg_ref(GICH_VTR, f))
+           for name, f in _VTR_FIELDS}
+_CTLR_REG = {name: field_ref(GICD_CTLR, name) for name in ("enable_grp0", "enable_grp1")}
+_CTLR_AT = {name: At("distributor", name, reg=reg_ref(GICD_CTLR, name))
+            for name in ("enable_grp0", "enable_grp1")}
+_PROVENANCE = ("tool", "tool_version", "source", "vmm", "vmm_version", "gicd_iidr",
+               "host_kernel")
+_PROV_AT = {name: At("provenance", name, reg=reg_ref(GICD_IIDR) if name == "gicd_iidr"
+                     else None) for name in _PROVENANCE}
+
+
 def _config(ca: GicConfig, cb: GicConfig) -> Iterator[Change]:
-    yield from pair("config.revision", ca.revision, cb.revision)
-    yield from pair("config.num_cpus", str(ca.num_cpus), str(cb.num_cpus),
-                    register=field_ref(GICD_TYPER, "cpu_number"))
-    yield from pair("config.num_irqs", str(ca.num_irqs), str(cb.num_irqs),
-                    register=field_ref(GICD_TYPER, "it_lines_number"))
-    yield from pair("config.priority_bits", str(ca.priority_bits), str(cb.priority_bits))
-    yield from pair("config.min_bpr", str(ca.min_bpr), str(cb.min_bpr))
-    for name in ("sgi_enables_rao_wi", "ppi_trigger_programmable"):
-        old, new = show_bool(getattr(ca, name)), show_bool(getattr(cb, name))
-        yield from pair(f"config.{name}", old, new)
-    yield from pair("config.security_extensions", show_bool(ca.security_extensions),
-                    show_bool(cb.security_extensions),
-                    register=field_ref(GICD_TYPER, "security_extn"))
+    yield from pair("config.revision", ca.revision, cb.revision,
+                    at=_CONFIG_AT["revision"], values=(ca.revision, cb.revision))
+    for name in _CONFIG_NAMES:
+        va, vb = getattr(ca, name), getattr(cb, name)
+        if va == vb:
+            continue
+        show = show_bool if isinstance(va, bool) else str
+        yield from pair(f"config.{name}", show(va), show(vb), register=_CONFIG_REG.get(name),
+                        at=_CONFIG_AT[name], values=(va, vb))
     va, vb = ca.virtualization, cb.virtualization
     if va is None and vb is None:
         return
     yield from pair("config.virtualization", ABSENT if va is None else PRESENT,
-                    ABSENT if vb is None else PRESENT)
-    for name, field in (("num_lrs", "list_regs"), ("priority_bits", "pri_bits"),
-                        ("preemption_bits", "pre_bits")):
-        old = ABSENT if va is None else str(getattr(va, name))
-        new = ABSENT if vb is None else str(getattr(vb, name))
-        yield from pair(f"config.virtualization.{name}", old, new,
-                        register=field_ref(GICH_VTR, field))
+                    ABSENT if vb is None else PRESENT, at=_CONFIG_AT["virtualization"],
+                    values=(va is not None, vb is not None))
+    for name, _ in _VTR_FIELDS:
+        ta: Value = Missing.ABSENT if va is None else getattr(va, name)
+        tb: Value = Missing.ABSENT if vb is None else getattr(vb, name)
+        yield from pair(f"config.virtualization.{name}", _show(ta), _show(tb),
+                        register=_VTR_REG[name], at=_VTR_AT[name], values=(ta, tb))
+
+
+def _show(value: Value) -> str:
+    return value.value if isinstance(value, Missing) else str(value)
 
 
 def _distributor(a: GicState, b: GicState) -> Iterator[Change]:
     yield from pair("distributor.enable_grp0", show_bit(a.enable_grp0), show_bit(b.enable_grp0),
-                    register=field_ref(GICD_CTLR, "enable_grp0"))
+                    register=_CTLR_REG["enable_grp0"], at=_CTLR_AT["enable_grp0"],
+                    values=(bool(a.enable_grp0), bool(b.enable_grp0)))
 
     def grp1(st: GicState) -> str:
         return UNKNOWN if st.enable_grp1_unknown else show_bit(st.enable_grp1)
 
-    yield from pair("distributor.enable_grp1", grp1(a), grp1(b),
-                    register=field_ref(GICD_CTLR, "enable_grp1"))
+    def grp1_value(st: GicState) -> Value:
+        return Missing.UNKNOWN if st.enable_grp1_unknown else bool(st.enable_grp1)
+
+    old, new = grp1(a), grp1(b)
+    if old != new:
+        yield from pair("distributor.enable_grp1", old, new, register=_CTLR_REG["enable_grp1"],
+                        at=_CTLR_AT["enable_grp1"], values=(grp1_value(a), grp1_value(b)))
 
 
 def _provenance(a: GicState, b: GicState) -> Iterator[Change]:
     pa, pb = a.provenance, b.provenance
-    for name in ("tool", "tool_version", "source", "vmm", "vmm_version", "gicd_iidr",
-                 "host_kernel"):
+    for name in _PROVENANCE:
         va, vb = getattr(pa, name), getattr(pb, name)
+        if va == vb:
+            continue
         yield from pair(f"provenance.{name}", _prov(name, va), _prov(name, vb),
-                        register=GICD_IIDR.name if name == "gicd_iidr" else None)
+                        register=GICD_IIDR.name if name == "gicd_iidr" else None,
+                        at=_PROV_AT[name], values=(_prov_value(va), _prov_value(vb)))
+
+
+def _prov_value(value: str | int | None) -> Value:
+    return Missing.ABSENT if value is None else value  # only gicd_iidr is optional
 
 
 def _prov(name: str, value: str | int | None) -> str:
@@ -160,7 +205,8 @@ def _cpu(a: GicState, b: GicState, c: int, mask: IgnoreMask, resets: _Resets) ->
     has = (c < a._pb.config.num_cpus, c < b._pb.config.num_cpus)
     absent = (not has[0], not has[1])
     if has[0] != has[1]:
-        yield Change(f"cpu{c}", ABSENT if absent[0] else PRESENT, ABSENT if absent[1] else PRESENT)
+        yield Change(f"cpu{c}", ABSENT if absent[0] else PRESENT, ABSENT if absent[1] else PRESENT,
+                     where=At("cpu", "present", c), values=has)
     # a side without this CPU compares as the other side's reset CPU, shown `absent`
     sa = a if has[0] else resets.of(1)
     sb = b if has[1] else resets.of(0)
@@ -178,20 +224,27 @@ def _cpu(a: GicState, b: GicState, c: int, mask: IgnoreMask, resets: _Resets) ->
 def _gicc(c: int, ia: CpuInterface, ib: CpuInterface,
           absent: tuple[bool, bool]) -> Iterator[Change]:
     yield from field_changes(labels.cpu_reg(c, "gicc.ctlr"), (GICC_CTLR, GICC_CTLR),
-                             (ia.ctlr, ib.ctlr), absent)
-    yield from pair(labels.cpu_reg(c, "gicc.pmr"), f"{ia.pmr:#04x}", f"{ib.pmr:#04x}", absent,
-                    field_ref(GICC_PMR, "priority"))
-    yield from pair(labels.cpu_reg(c, "gicc.bpr"), str(ia.bpr), str(ib.bpr), absent,
-                    field_ref(GICC_BPR, "binary_point"))
-    yield from pair(labels.cpu_reg(c, "gicc.abpr"), str(ia.abpr), str(ib.abpr), absent,
-                    field_ref(GICC_ABPR, "binary_point"))
+                             (ia.ctlr, ib.ctlr), absent, at=At("gicc", "ctlr", c))
+    for name, reg, fmt in _GICC_WORDS:
+        va, vb = getattr(ia, name), getattr(ib, name)
+        if va != vb:
+            field = reg.fields[0].name  # the one field of GICC_PMR, _BPR, _ABPR
+            yield from pair(labels.cpu_reg(c, f"gicc.{name}"), format(va, fmt), format(vb, fmt),
+                            absent, field_ref(reg, field),
+                            At("gicc", name, c, reg=reg_ref(reg, field)), (va, vb))
     ga = (ia.active_group0, ia.active_group1, ia.active_group_unknown)
     gb = (ib.active_group0, ib.active_group1, ib.active_group_unknown)
     changed = (ga[0] ^ gb[0]) | (ga[1] ^ gb[1]) | (ga[2] ^ gb[2])
     for first, last in runs(changed):
         for level in range(first, last + 1):
             path = labels.cpu_reg(c, f"gicc.active_priority {2 * level:#04x}")
-            yield from pair(path, _level(ga, level), _level(gb, level), absent)
+            yield from pair(path, _level(ga, level), _level(gb, level), absent,
+                            at=("gicc", "active_priority", c, None, None, 2 * level, None,
+                                None),
+                            values=(_level_value(ga, level), _level_value(gb, level)))
+
+
+_GICC_WORDS = (("pmr", GICC_PMR, "#04x"), ("bpr", GICC_BPR, "d"), ("abpr", GICC_ABPR, "d"))
 
 
 def _level(groups: tuple[int, int, int], level: int) -> str:
@@ -199,6 +252,16 @@ def _level(groups: tuple[int, int, int], level: int) -> str:
     names = [n for n, m in zip(("group0", "group1", UNKNOWN), groups, strict=True)
              if m >> level & 1]
     return "+".join(names) or "inactive"
+
+
+def _level_value(groups: tuple[int, int, int], level: int) -> Value:
+    """The group (0 or 1) an active priority level belongs to: None when inactive,
+    unknown where the group is not known; a valid state has at most one."""
+    if groups[2] >> level & 1:
+        return Missing.UNKNOWN
+    if groups[0] >> level & 1:
+        return 0
+    return 1 if groups[1] >> level & 1 else None
 
 
 def _gich(c: int, a: GicState, b: GicState, absent: tuple[bool, bool],
@@ -209,17 +272,19 @@ def _gich(c: int, a: GicState, b: GicState, absent: tuple[bool, bool],
         return
     if has[0] != has[1] and not absent[0] and not absent[1]:
         yield Change(labels.cpu_reg(c, "gich"), PRESENT if has[0] else ABSENT,
-                     PRESENT if has[1] else ABSENT)
+                     PRESENT if has[1] else ABSENT, where=At("gich", "present", c), values=has)
     # a side without this virtual interface compares as the other side's reset one
     ia = a.virtual[c] if has[0] else resets.of(1).virtual[c]
     ib = b.virtual[c] if has[1] else resets.of(0).virtual[c]
     gone = (not has[0], not has[1])
     yield from field_changes(labels.cpu_reg(c, "gich.hcr"), (GICH_HCR, GICH_HCR),
-                             (ia.hcr, ib.hcr), gone)
+                             (ia.hcr, ib.hcr), gone, at=At("gich", "hcr", c))
     yield from field_changes(labels.cpu_reg(c, "gich.vmcr"), (GICH_VMCR, GICH_VMCR),
-                             (ia.vmcr, ib.vmcr), gone)
-    yield from pair(labels.cpu_reg(c, "gich.apr"), f"{ia.apr:#010x}", f"{ib.apr:#010x}", gone,
-                    GICH_APR.name)
+                             (ia.vmcr, ib.vmcr), gone, at=At("gich", "vmcr", c))
+    if ia.apr != ib.apr:
+        yield from pair(labels.cpu_reg(c, "gich.apr"), f"{ia.apr:#010x}", f"{ib.apr:#010x}", gone,
+                        GICH_APR.name, At("gich", "apr", c, reg=reg_ref(GICH_APR)),
+                        (ia.apr, ib.apr))
     yield from _lrs(c, ia, ib, gone)
 
 
@@ -231,7 +296,8 @@ def _lrs(c: int, ia: VirtualInterface, ib: VirtualInterface,
         vb = lb[n] if n < len(lb) else 0
         absent = (gone[0] or n >= len(la), gone[1] or n >= len(lb))
         yield from field_changes(labels.cpu_reg(c, f"gich.lr{n}"), (lr_layout(va), lr_layout(vb)),
-                                 (va, vb), absent, f"GICH_LR{n}")
+                                 (va, vb), absent, f"GICH_LR{n}", At("gich", "lr", c, lr=n),
+                                 GICH_LR.offset + 4 * n)
 
 
 # --- hypervisor context ---------------------------------------------------------------------
@@ -240,7 +306,8 @@ def _hypervisor(a: GicState, b: GicState) -> Iterator[Change]:
     if ha is None and hb is None:
         return
     yield from pair("hypervisor", ABSENT if ha is None else PRESENT,
-                    ABSENT if hb is None else PRESENT)
+                    ABSENT if hb is None else PRESENT, at=At("hypervisor", "present"),
+                    values=(ha is not None, hb is not None))
     ca, cb = ha or [], hb or []
     for c in range(max(len(ca), len(cb))):
         xa = ca[c] if c < len(ca) else None
@@ -253,11 +320,14 @@ def _hypervisor(a: GicState, b: GicState) -> Iterator[Change]:
 def _vcpu_context(c: int, xa: VcpuContext | None, xb: VcpuContext | None) -> Iterator[Change]:
     absent = (xa is None, xb is None)
     yield from field_changes(labels.cpu_reg(c, "hyp.hcr"), (GICH_HCR, GICH_HCR),
-                             (xa.hcr if xa else 0, xb.hcr if xb else 0), absent)
+                             (xa.hcr if xa else 0, xb.hcr if xb else 0), absent,
+                             at=At("hyp", "hcr", c))
     maps_a, maps_b = _hw_maps(xa), _hw_maps(xb)
     for v in sorted(maps_a.keys() | maps_b.keys()):
         path = labels.cpu_reg(c, f"hyp.hw_mapping {labels.irq(v)}")
-        yield from pair(path, maps_a.get(v, "none"), maps_b.get(v, "none"), absent)
+        pa, pb = maps_a.get(v, ()), maps_b.get(v, ())
+        yield from pair(path, _phys(pa), _phys(pb), absent, at=At("hyp", "hw_mapping", c, (v, v)),
+                        values=(pa, pb))
     ea = xa.eoi_maintenance if xa else 0
     eb = xb.eoi_maintenance if xb else 0
     flips = sorted([(f, la, "0", "1") for f, la in runs(eb & ~ea)]
@@ -265,14 +335,20 @@ def _vcpu_context(c: int, xa: VcpuContext | None, xb: VcpuContext | None) -> Ite
     for first, last, old, new in flips:
         for lo, hi in _kind_spans(first, last):
             path = labels.cpu_reg(c, f"hyp.eoi_maintenance {labels.irq_range(lo, hi)}")
-            yield from pair(path, old, new, absent)
+            yield from pair(path, old, new, absent, at=At("hyp", "eoi_maintenance", c, (lo, hi)),
+                            values=(old == "1", new == "1"))
 
 
-def _hw_maps(ctx: VcpuContext | None) -> dict[int, str]:
+def _hw_maps(ctx: VcpuContext | None) -> dict[int, tuple[int, ...]]:
+    """Virtual ID -> the physical IDs it is mapped to (sorted)."""
     maps: dict[int, list[int]] = {}
     for m in ctx.hw_mappings if ctx else ():
         maps.setdefault(m.virtual_id, []).append(m.physical_id)
-    return {v: ",".join(str(p) for p in sorted(ps)) for v, ps in maps.items()}
+    return {v: tuple(sorted(ps)) for v, ps in maps.items()}
+
+
+def _phys(ids: tuple[int, ...]) -> str:
+    return ",".join(str(p) for p in ids) or "none"
 
 
 def _kind_spans(first: int, last: int) -> Iterator[tuple[int, int]]:

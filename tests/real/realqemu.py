@@ -19,11 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for `harness`
 
-from harness.qemu import driver  # noqa: E402
-
 import gicmig  # noqa: E402
 from gicmig.core.model import GicState  # noqa: E402
 from gicmig.views.qemu.registers import label, tcg_registers  # noqa: E402
+from harness.qemu import driver  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "qemu"
 STREAMS = ("reset", "dist", "cpuif", "virt")  # shared/qemu/streams/<name>.mig

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness.qemu import driver
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from realqemu import (  # first: it puts the repository root (harness/) on sys.path
     SHARED,
@@ -32,6 +31,7 @@ from strategies import qemu_tcg_states  # tests/ (tests/conftest.py puts it on s
 import gicmig
 from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.core.model import GicState
+from harness.qemu import driver
 
 pytestmark = pytest.mark.realqemu
 RANDOM_STATES = 120  # seeded draws; at least MIN_ACCEPTED must be ones QEMU can hold

@@ -6,8 +6,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-from harness.qemu import driver
 from realqemu import SHARED, STREAMS  # first: it puts the repository root on sys.path
+
+from harness.qemu import driver
 
 LOG = """D0 100 0000ffff
 END 00000003

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness.qemu import driver
-from harness.qemu.driver import Write
 from realqemu import (  # first: it puts the repository root (harness/) on sys.path
     SHARED,
     STREAMS,
@@ -43,6 +41,8 @@ from gicmig.arch.registers import (
     SGI_BANKS,
 )
 from gicmig.views.qemu.stream import read_arm_gic
+from harness.qemu import driver
+from harness.qemu.driver import Write
 
 pytestmark = pytest.mark.realqemu
 

@@ -1,4 +1,4 @@
-"""A tiny benchmark harness: medians over many runs, reported as ratios to a reference
+"""Benchmark timing helpers: medians over many runs, reported as ratios to a reference
 measured in the same run (these machines are noisy; absolute times are not comparable)."""
 
 from __future__ import annotations

@@ -1,0 +1,194 @@
+"""Pinned edges of the GICH view that the large mutation sample found unpinned
+(docs/testing.md). Layouts from gic-domain.md §3.2: GICH_LR VirtualID [9:0], CPUID [12:10],
+Priority [27:23], State [29:28], HW [31]; every register is a 32-bit value.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_pinned_gich import regs
+
+from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
+from gicmig.errors import GicmigError, ValidationError
+from gicmig.views.gich import export_gich, fold_nested, fold_vcpu, import_gich
+from gicmig.views.gich.viewfile import GichView, VcpuRegs
+
+
+def _codes(r: VcpuRegs, **kw: object) -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        fold_vcpu(r, 0, **kw)  # type: ignore[arg-type]
+    return [v.code for v in info.value.violations]
+
+
+@pytest.mark.parametrize("field", ["vtr", "hcr", "vmcr", "apr", "lr"])
+@pytest.mark.parametrize("value", [-1, -2, 1 << 32])
+def test_fold_refuses_a_register_outside_32_bits(field: str, value: int) -> None:
+    r = regs(0x1000_0020)
+    kw = {"vtr": r.vtr, "hcr": r.hcr, "vmcr": r.vmcr, "apr": r.apr, "lr": r.lr}
+    kw[field] = (value, *r.lr[1:]) if field == "lr" else value
+    assert _codes(VcpuRegs(**kw)) == ["GICH-VIEW-SCHEMA"]  # type: ignore[arg-type]
+
+
+def test_fold_takes_the_32_bit_edges() -> None:
+    f = fold_vcpu(regs(0x1000_0020, 0, 0, 0), 0)  # 0 is a register value like any other
+    assert [x.intid for x in f.lrs] == [32]
+    with pytest.raises(ValidationError) as info:  # 0xffffffff: refused by content, not size
+        fold_vcpu(regs(0x1000_0020, hcr=0xFFFF_FFFF), 0)
+    assert "GICH-VIEW-SCHEMA" not in [v.code for v in info.value.violations]
+
+
+def test_fold_refuses_no_list_register() -> None:
+    assert _codes(VcpuRegs(0x9000_0003, 1, 0x004C_0000, 0, ())) == ["GICH-VIEW-SCHEMA"]
+
+
+@pytest.mark.parametrize(("vid", "ok"), [(0, True), (15, True), (16, False), (32, False)])
+def test_lr_cpuid_only_on_an_sgi(vid: int, ok: bool) -> None:
+    """§3.2: CPUID [12:10] names the source of a virtual SGI (IDs 0..15) only."""
+    lr = 0x1000_0400 | vid  # pending, CPUID 1
+    if ok:
+        f = fold_vcpu(regs(lr), 0, num_cpus=2, num_irqs=64)
+        assert [(x.intid, x.source) for x in f.lrs] == [(vid, 1)]
+    else:
+        assert _codes(regs(lr), num_cpus=2, num_irqs=64) == ["GICH-LR-CPUID-NOT-SGI"]
+
+
+# --- merge with the distributor image ------------------------------------------------------------
+def _image(num_cpus: int = 2) -> GicState:
+    st = GicState.reset(GicConfig(num_cpus, 64, priority_bits=5, min_bpr=2,
+                                  sgi_enables_rao_wi=False))
+    st.enable_grp0 = st.enable_grp1 = True
+    return st
+
+
+def _refused(view: GichView, **kw: object) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationError) as info:
+        import_gich(view, **kw)  # type: ignore[arg-type]
+    return [(v.code, v.path) for v in info.value.violations]
+
+
+def test_vtr_inconsistency_names_the_vcpu_and_cpu0s_value() -> None:
+    other = regs(vtr=0x9000_0001)  # 2 LRs where cpu0 has 4
+    with pytest.raises(GicmigError) as info:
+        import_gich(GichView((regs(), other), _image()))
+    assert info.value.code == "GICH-VTR-INCONSISTENT"
+    assert info.value.message == "cpu1 gich.vtr: 0x90000001, cpu0 reads 0x90000003"
+
+
+def test_one_violation_per_level_lr_pending_without_latch_or_line() -> None:
+    """A level SPI pending + active in cpu0's LR, the image: neither latched nor high, active
+    on cpu1. The LR is refused for its pending state only; nothing more is read from it."""
+    img = _image()
+    sh = img.shared
+    sh.enabled, sh.priority, sh.targets = 1 << 8, bytes(8) + b"\x40", bytes(8) + b"\x03"
+    sh.active, sh.active_cpu = 1 << 8, bytes(8) + b"\x01"
+    lr = 0x3400_0028  # pending + active, priority 0x40, vID 40
+    assert _refused(GichView((regs(lr), regs()), img)) == [
+        ("GICH-LR-LEVEL-PENDING-MISMATCH", "cpu0 gich.lr0")]
+
+
+@pytest.mark.parametrize("holder", [0, 1])
+def test_a_free_lr_naming_an_idle_spi_is_not_ambiguous(holder: int) -> None:
+    """An idle SPI (not active, not latched; its active-CPU byte 0 at reset) named by a free
+    LR of cpu0 or cpu1: nothing the guest may have finished there."""
+    img = _image()
+    free = (regs(0x0000_0028), regs())[::1 if holder == 0 else -1]  # names SPI 40
+    st = import_gich(GichView(free, img))
+    assert st.shared.active == st.shared.pending_latch == 0
+    img.shared.active = 1 << 8  # active on cpu0: it may have been finished in cpu0's LR
+    if holder == 0:
+        assert _refused(GichView(free, img)) == [
+            ("GICH-LR-INVALID-AMBIGUOUS", "cpu0 gich.lr0")]
+    else:
+        import_gich(GichView(free, img))
+
+
+def test_a_valid_lr_decides_the_stale_latch_mark_of_its_ppi() -> None:
+    """gicmig.abi.kvm.maybe_stale_latch: an active-only LR with EOI marks an active level
+    PPI's latch maybe stale; a pending + active LR is an explicit re-pend and clears it. The
+    mark of the PPI next to it (no LR) is the image's and stays."""
+    img = _image(1)
+    b = img.banked[0]
+    b.enabled, b.priority = 0b11 << 20, bytes(20) + b"\x40\x40"
+    b.active = b.pending_latch = b.latch_maybe_stale = 0b11 << 20
+    repend = 0x3400_0014  # pending + active, priority 0x40, vID 20
+    st = import_gich(GichView((regs(repend),), img))
+    assert st.banked[0].latch_maybe_stale == 1 << 21
+    kvm = 0x2408_0014  # active + EOI: KVM's way to queue an active level PPI
+    st = import_gich(GichView((regs(kvm),), img))
+    assert st.banked[0].latch_maybe_stale == 0b11 << 20
+    img.banked[0].latch_maybe_stale = 0
+    st = import_gich(GichView((regs(kvm),), img))
+    assert st.banked[0].latch_maybe_stale == 1 << 20
+
+
+# --- the nested fold --------------------------------------------------------------------------
+def test_nested_fold_is_strict_and_drops_the_hypervisor_context_by_default() -> None:
+    st = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                  num_lrs=4))  # GICH_VTR 0x90000003
+    v = st.virtual[0]
+    v.hcr, v.vmcr, v.lr = 1, 0x0000_0000, (0x1000_0020, 0, 0, 0)  # VMBP 0, VMABP 0: too low
+    [cpu] = fold_nested(st)
+    assert cpu.fold is None
+    assert [x.code for x in cpu.problems] == ["GICH-VMCR-BINARY-POINT"]
+    [cpu] = fold_nested(st, lenient=True)
+    assert cpu.fold is not None and (cpu.fold.bpr, cpu.fold.abpr) == (2, 3)
+    v.vmcr, v.lr = 0x004C_0000, (0x9000_6C1B, 0, 0, 0)  # HW-mapped PPI 27
+    [cpu] = fold_nested(st)
+    assert [x.code for x in cpu.problems] == ["GICH-LR-HW"]
+    [cpu] = fold_nested(st, keep_hypervisor_context=True)
+    assert cpu.fold is not None and cpu.fold.hw_mappings == (HwMapping(27, 27),)
+
+
+def test_nested_report_gives_the_source_of_an_sgi_only() -> None:
+    from gicmig.views.gich.nested_report import nested_records
+
+    st = GicState.reset(GicConfig(2, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                  num_lrs=4))
+    for v in st.virtual:
+        v.hcr, v.vmcr = 1, 0x004C_0000
+    # SGI 15 from CPU 1, SGI 0 from CPU 0 (EOI), PPI 16: all pending, priority 0
+    st.virtual[0].lr = (0x1000_040F, 0x1008_0000, 0x1000_0010, 0)
+    [rec, _] = nested_records(fold_nested(st))
+    assert rec["lrs"] == [
+        {"lr": 0, "irq": 15, "state": "pending", "group": 0, "priority": "0x00", "source": 1},
+        {"lr": 1, "irq": 0, "state": "pending", "group": 0, "priority": "0x00", "source": 0,
+         "eoi": True},
+        {"lr": 2, "irq": 16, "state": "pending", "group": 0, "priority": "0x00"}]
+
+
+# --- export: the LR planner ---------------------------------------------------------------------
+def test_export_refuses_an_active_spi_of_unknown_cpu_by_its_id() -> None:
+    st = _image()
+    sh = st.shared
+    sh.enabled, sh.priority = 1 << 8, bytes(8) + b"\x40"
+    sh.active, sh.active_cpu = 1 << 8, bytes(8) + bytes([UNKNOWN_CPU])
+    with pytest.raises(ValidationError) as info:
+        export_gich(st)
+    assert [(v.code, v.path) for v in info.value.violations] == [
+        ("GICH-EXPORT-UNKNOWN", "irq 40 (SPI 8)")]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_pending_spis_fill_every_free_lr(count: int) -> None:
+    """Four LRs, `count` pending edge SPIs targeted to cpu0: each gets an LR, best priority
+    first (lower value first, then lower ID)."""
+    st = _image(1)
+    sh = st.shared
+    ids = range(count)
+    sh.enabled = sh.edge = sh.pending_latch = (1 << count) - 1
+    sh.priority = bytes([0x80 - 8 * k for k in ids])  # SPI 32 worst
+    lrs = export_gich(st).vcpus[0].lr
+    # pending 01, priority (0x80 - 8k) >> 3 in [27:23], vID 32 + k
+    want = [0x1000_0000 | (0x80 - 8 * k) >> 3 << 23 | 32 + k for k in reversed(ids)]
+    assert list(lrs) == want + [0] * (4 - count)
+
+
+def test_distributor_path_is_joined_to_the_views_folder() -> None:
+    from gicmig.views.gich.viewfile import distributor_path
+
+    text = '{"distributor": {"path": "img.gicmig"}}'
+    assert distributor_path(text, "/views") == "/views/img.gicmig"
+    assert distributor_path(text, None) == "./img.gicmig"
+    assert distributor_path(text, "") == "./img.gicmig"
+    assert distributor_path('{"distributor": {"path": ""}}', "/views") is None
+    assert distributor_path('{"distributor": {"fixture": {}}}', "/views") is None

@@ -1,0 +1,55 @@
+"""Pinned edges of the KVM view that the large mutation sample found unpinned
+(docs/testing.md). Distributor banks (gic-domain.md §4.5): ICFGR at 0xC00, 2 bits per ID,
+so GICD_ICFGR63 (0xCFC) covers IDs 1008-1023 and 0xD00 is past every bank.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_kvm_replay import KvmModel
+
+from gicmig.abi.kvm.access import Access, KvmDump
+from gicmig.errors import GicmigError
+from gicmig.views.kvm.dump import Loss, parse_writes_document, writes_to_json
+from gicmig.views.kvm.reader import KvmDumpIncomplete, import_kvm
+
+
+def _dump(*extra: Access, drop: tuple[int, ...] = ()) -> KvmDump:
+    base = KvmModel(1, 64).save()
+    kept = tuple(a for a in base.accesses if not (a.group == "dist" and a.offset in drop))
+    return KvmDump(base.nr_irqs, kept + extra)
+
+
+@pytest.mark.parametrize(("offset", "code", "text"), [
+    (0xCFC, "KVM-DUMP-IRQ-OUT-OF-RANGE", "from 1008, beyond nr_irqs 64"),
+    (0xD00, "KVM-DUMP-UNKNOWN-REGISTER", "KVM holds no state there"),
+])
+def test_a_stray_read_past_the_banks(offset: int, code: str, text: str) -> None:
+    with pytest.raises(GicmigError) as info:
+        import_kvm(_dump(Access("dist", 0, offset, 1)))
+    assert info.value.code == code
+    assert text in info.value.message
+
+
+def test_missing_registers_are_listed_as_runs() -> None:
+    """ITARGETSR8, 9 and 11 missing (0x820, 0x824, 0x82c): two runs, in read order."""
+    with pytest.raises(KvmDumpIncomplete) as info:
+        import_kvm(_dump(drop=(0x820, 0x824, 0x82C)))
+    assert info.value.missing == ("GICD_ITARGETSR8-9", "GICD_ITARGETSR11")
+
+
+def test_writes_document_losses_round_trip() -> None:
+    losses = (Loss("KVM-EXPORT-A", "cpu0", "first"), Loss("KVM-EXPORT-B", "irq 40", "second"))
+    writes = (Access("dist", 0, 0x000, 1),)
+    doc = parse_writes_document(writes_to_json(64, writes, losses))
+    assert (doc.nr_irqs, doc.writes, doc.losses) == (64, writes, losses)
+    assert parse_writes_document(writes_to_json(64, writes)).losses == ()
+
+
+def test_writes_document_losses_must_be_a_list() -> None:
+    text = writes_to_json(64, (Access("dist", 0, 0x000, 1),)).replace(
+        '{\n', '{\n  "losses": {},\n', 1)
+    with pytest.raises(GicmigError) as info:
+        parse_writes_document(text)
+    assert info.value.code == "KVM-DUMP-FIELD"
+    assert "losses: expected a list" in info.value.message

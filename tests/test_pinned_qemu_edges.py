@@ -1,0 +1,178 @@
+"""Pinned edges of the QEMU view that the large mutation sample found unpinned
+(docs/testing.md). Field layouts: gic-domain.md §5.2 and §5.5 (arm_gic vmstate, 8 CPU
+slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from test_pinned_qemu import _target, refused, run
+from test_qemu_support import GicImage
+
+from gicmig.core.config import GicConfig
+from gicmig.core.model import GicState
+from gicmig.errors import GicmigError
+from gicmig.views.qemu.accel import evidence, slots_in_use
+from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
+from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.vmstate import ArmGicSection
+
+
+def raw(gic: GicImage) -> RawImage:
+    img = RawImage.blank(gic.virt is not None)
+    img.decode(ArmGicSection(bytes(gic.main), None if gic.virt is None else bytes(gic.virt),
+                             10, 0, 0, None, "framing"))
+    return img
+
+
+def test_cpu_slots_in_use_count_from_zero() -> None:
+    """No CPU slot holds state: 0 slots in use, and no "0xff with N slots" evidence."""
+    empty = raw(GicImage(0, virt=False))
+    assert slots_in_use(empty) == 0
+    assert not any("CPU slot" in e for e in evidence(empty)["tcg"])
+    assert [slots_in_use(raw(GicImage(n, virt=False))) for n in (1, 2, 8)] == [1, 2, 8]
+    one = GicImage(0, virt=False).set("priority_mask", 5, 0xF0)  # only slot 5: six slots in use
+    assert slots_in_use(raw(one)) == 6
+
+
+def test_a_partial_spi_cpu_mask_is_tcg_evidence() -> None:
+    """kvm-arm-gic writes SPI pending/active masks 0x00 or 0xff (§5.5); TCG's are CPU masks."""
+    base = evidence(raw(GicImage.kvm(2)))["tcg"]
+    for name in ("pending", "active"):
+        gic = GicImage.kvm(2).irq(40, **{name: 0x01}).irq(41, **{name: 0xFF})
+        assert evidence(raw(gic))["tcg"] == [*base, f"irq 40 (SPI 8) {name} mask 0x01 "
+                                                    "(not 0x00/0xff)"]
+        gic = GicImage.kvm(2).irq(41, **{name: 0xFF})
+        assert evidence(raw(gic))["tcg"] == base
+
+
+@pytest.mark.parametrize("given", [0, 9])
+def test_num_cpus_outside_1_to_8_is_refused_as_such(given: int) -> None:
+    msg = refused(GicImage(), "QEMU-NUM-CPUS-MISMATCH", num_cpus=given)
+    assert msg == f"QEMU-NUM-CPUS-MISMATCH --num-cpus {given} is not in 1..8"
+
+
+@pytest.mark.parametrize(("machine_irqs", "intid"), [(64, 64), (64, 100), (288, 288)])
+def test_a_priority_beyond_num_irqs_is_refused_by_its_id(machine_irqs: int, intid: int) -> None:
+    """priority2 holds IDs 32..1019: the first ID past num_irqs is already refused, named
+    even when an SPI below it has a priority too."""
+    gic = GicImage().set("priority2", 0, 0x40).set("priority2", intid - 32, 0x80)
+    msg = refused(gic, "QEMU-IRQ-BEYOND-NUM-IRQS", machine=None, num_irqs=machine_irqs)
+    assert msg.startswith(f"QEMU-IRQ-BEYOND-NUM-IRQS irq {intid} (SPI {intid - 32}): priority set")
+
+
+def test_a_priority_on_the_last_id_is_taken() -> None:
+    gic = GicImage().set("priority2", 63 - 32, 0x80)
+    st = run(gic, machine=None, num_irqs=64)
+    assert st.shared.priority[31] == 0x80
+
+
+@pytest.mark.parametrize("name", ["enabled", "group"])
+def test_a_partial_spi_mask_is_named_alone(name: str) -> None:
+    """SPI enabled/group masks are 0x00 or 0xff in both devices (§5.2, §5.5); only the SPI
+    with another value is named, not the SPIs at 0x00 or 0xff around it."""
+    gic = GicImage().irq(40, **{name: 0x01}).irq(41, **{name: 0xFF})
+    msg = refused(gic, "QEMU-VALUE-IMPOSSIBLE")
+    assert msg.startswith(f"QEMU-VALUE-IMPOSSIBLE irq 40 (SPI 8): the SPI {name} mask is "
+                          "neither 0x00 nor 0xff")
+
+
+# --- export: what the TCG GIC holds -------------------------------------------------------------
+def _tcg_virt(num_cpus: int = 1) -> tuple[GicState, GicConfig]:
+    cfg = GicConfig(num_cpus, 288, priority_bits=8, min_bpr=0, sgi_enables_rao_wi=True,
+                    ppi_trigger_programmable=True, num_lrs=4, virtual_priority_bits=5,
+                    virtual_preemption_bits=5)  # QEMU 7.2 virt, TCG, virtualization=on
+    return GicState.reset(cfg), cfg
+
+
+@pytest.mark.parametrize(("hcr", "line"), [(0x0, 0), (0x3, 1)])
+def test_maintenance_line_follows_the_gich_and_spares_the_other_ppis(hcr: int,
+                                                                      line: int) -> None:
+    """The virt board wires GICH maintenance to PPI 25 (ID 25): its line level is what HCR
+    and MISR drive (HCR 0x3 = En + UIE with no valid LR: MISR.U, line high). A wrong level
+    is a loss (strict export refuses it); lenient export sets it, other PPI lines kept."""
+    st, cfg = _tcg_virt()
+    st.virtual[0].hcr = hcr
+    b = st.banked[0]
+    b.line_level = (1 - line) << 25 | 1 << 27 | 1 << 30
+    with pytest.raises(QemuUnrepresentable) as info:
+        fit_tcg(st, cfg)
+    assert [v.code for v in info.value.violations] == ["QEMU-EXPORT-MAINTENANCE-LEVEL"]
+    fitted, losses = fit_tcg(st, cfg, lenient=True)
+    assert [(v.code, v.path) for v in losses] == [
+        ("QEMU-EXPORT-MAINTENANCE-LEVEL", "cpu0 irq 25 (PPI 9)")]
+    assert fitted.banked[0].line_level == line << 25 | 1 << 27 | 1 << 30
+    b.line_level = line << 25 | 1 << 27
+    assert fit_tcg(st, cfg)[1] == []
+
+
+@pytest.mark.parametrize(("bits", "ok"), [(9, False), (10, True), (16, True), (17, False)])
+def test_target_page_bits_are_armv7_and_armv8_page_sizes(bits: int, ok: bool) -> None:
+    """ARM's TARGET_PAGE_BITS: 10 (1 KiB, TARGET_PAGE_BITS_MIN) up to 16 (64 KiB) (literal
+    edges; test_hostile_memory.py holds the allocation side)."""
+    from test_hostile_memory import _with_page_bits
+
+    from gicmig.views.qemu.stream import read_arm_gic
+
+    data = io.BytesIO(_with_page_bits(bits))
+    if not ok:
+        with pytest.raises(GicmigError) as info:
+            read_arm_gic(data)
+        assert (info.value.code, f"target-page-bits is {bits}" in info.value.message) == (
+            "QEMU-FRAMING", True)
+        return
+    try:
+        read_arm_gic(data)
+    except GicmigError as exc:  # 1 KiB pages contradict the synthetic stream's 4 KiB records
+        assert "target-page-bits" not in exc.message
+
+
+def test_kvm_last_spi_edge_is_read() -> None:
+    """kvm-arm-gic: a latched SPI is split (latch OR line unknown) only if it is level; the
+    last SPI of virt (ID 287) edge-triggered and pending is a plain latch."""
+    gic = GicImage.kvm(2).irq(287, pending=0xFF, edge=1).irq(286, pending=0xFF)
+    gic.main[_target(287)] = gic.main[_target(286)] = 0x01
+    sh = run(gic, accel="kvm").shared
+    assert sh.pending_latch == 0b11 << 254
+    assert sh.pending_split_unknown == 1 << 254
+    assert sh.edge == 1 << 255
+
+
+# --- what a guest reads from QEMU's TCG GIC (views/qemu/registers.py) ---------------------------
+def test_read_back_id_registers_are_qemus() -> None:
+    """gic_dist_readb / gic_cpu_read: ARM (0x43b) as implementer; GICC_IIDR architecture
+    version 2 in [19:16]."""
+    from gicmig.views.qemu.registers import QEMU_GICC_IIDR, QEMU_GICD_IIDR, tcg_registers
+
+    assert (QEMU_GICD_IIDR, QEMU_GICC_IIDR) == (0x0000_043B, 0x0002_043B)
+    regs = tcg_registers(GicState.reset(GicConfig.qemu_virt(1)))
+    assert (regs[("GICD", None, 0x008)], regs[("GICC", 0, 0xFC)]) == (0x43B, 0x0002_043B)
+
+
+def test_read_back_apr_words_of_every_level() -> None:
+    """GICC_APRn / GICC_NSAPRn: level L is bit L mod 32 of word L / 32 (levels 0, 31, 32,
+    127: words 0, 0, 1, 3)."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    st = GicState.reset(GicConfig.qemu_virt(1))
+    st.cpu[0].active_group0 = 1 << 0 | 1 << 31 | 1 << 32
+    st.cpu[0].active_group1 = 1 << 127
+    regs = tcg_registers(st)
+    assert [regs[("GICC", 0, 0xD0 + 4 * n)] for n in range(4)] == [0x8000_0001, 1, 0, 0]
+    assert [regs[("GICC", 0, 0xE0 + 4 * n)] for n in range(4)] == [0, 0, 0, 0x8000_0000]
+
+
+@pytest.mark.parametrize(("group", "hppir"), [(0, 27), (1, 1022)])
+def test_read_back_hppir_of_a_ppi_by_its_group(group: int, hppir: int) -> None:
+    """GICC_HPPIR without AckCtl: the ID of a group 0 interrupt, 1022 for group 1."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    st = GicState.reset(GicConfig.qemu_virt(1))
+    st.enable_grp0 = st.enable_grp1 = True
+    b = st.banked[0]
+    b.enabled, b.pending_latch, b.group = 0xFFFF | 1 << 27, 1 << 27, group << 27 | 1 << 26
+    b.priority = bytes(27) + b"\x40"
+    st.cpu[0].ctlr, st.cpu[0].pmr = 0x3, 0xF0
+    assert tcg_registers(st)[("GICC", 0, 0x18)] == hppir
