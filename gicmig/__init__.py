@@ -9,10 +9,9 @@ Names are imported on first use, so that `import gicmig` (and `gicmig --help`) s
 cheap: protobuf and pydantic load only when a function that needs them is called.
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+# `import gicmig` imports nothing else (not even __future__, typing or importlib): issue 14
+# asks for it below 20 ms, and benchmarks/bench_startup.py measures it
+TYPE_CHECKING = False  # mypy takes any TYPE_CHECKING as true
 
 __version__ = "0.1.0"
 
@@ -56,6 +55,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from gicmig.core.config import GicConfig
     from gicmig.core.imported import ImportedState, ImportReport
     from gicmig.core.model import GicState, Irq
@@ -79,14 +80,14 @@ if TYPE_CHECKING:
     from gicmig.views.qemu import export_qemu, import_qemu
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'gicmig' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    value = getattr(__import__(module, fromlist=[name]), name)
     globals()[name] = value
     return value
 
 
-def __dir__() -> list[str]:
+def __dir__() -> "list[str]":
     return sorted(__all__)

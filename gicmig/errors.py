@@ -325,6 +325,11 @@ class GicmigError(Exception):
     def message(self, text: str) -> None:
         self._message = one_line(text)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by value (multiprocessing, pytest-xdist): subclasses take other
+        arguments than (code, message), so rebuild without calling `__init__`."""
+        return _rebuild, (type(self), self.code, self.message), self.__dict__
+
     def __str__(self) -> str:
         where = f" (at byte {self.offset})" if self.offset is not None else ""
         return f"{self.code} {self.message}{where}"
@@ -332,21 +337,46 @@ class GicmigError(Exception):
 
 class InputError(GicmigError, ValueError):
     """Input that is corrupt, breaks a rule or cannot be converted without loss, or an
-    argument value gicmig refuses: also a `ValueError`."""
+    argument value gicmig refuses: also a `ValueError`.
+
+    >>> try:
+    ...     gicmig.import_qemu(b"QEVM", accel="xen")
+    ... except ValueError as e:  # an InputError
+    ...     print(e)
+    QEMU-ACCEL accelerator 'xen': say tcg or kvm
+    """
 
 
 class FileError(GicmigError, OSError):
     """A file (or stdin/stdout) that cannot, or may not, be read or written: also an
-    `OSError` (its `errno` is None; `.code` says IO-READ or IO-WRITE)."""
+    `OSError` (its `errno` is None; `.code` says IO-READ or IO-WRITE).
+
+    >>> try:
+    ...     gicmig.load("no/such.gicmig")
+    ... except OSError as e:  # a FileError
+    ...     print(e)
+    IO-READ cannot read no/such.gicmig: No such file or directory
+    """
 
 
 class DecodeError(InputError):
-    """Input bytes or text that cannot be read as gicmig data."""
+    """Input bytes or text that cannot be read as gicmig data.
+
+    >>> try:
+    ...     gicmig.load(b"GIC")
+    ... except gicmig.DecodeError as e:
+    ...     print(e)
+    INPUT-FORMAT-UNKNOWN neither a .gicmig blob nor a JSON fixture (at byte 0)
+    """
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: a reason code, the place (a path into the state) and a message."""
+    """One broken rule: a reason code, the place (a path into the state) and a message.
+
+    >>> str(Violation("SGI-NOT-EDGE", "cpu1 irq 0 (SGI 0)", "level-triggered"))
+    'SGI-NOT-EDGE cpu1 irq 0 (SGI 0): level-triggered'
+    """
 
     code: str
     path: str
@@ -361,7 +391,16 @@ class Violation:
 
 
 class ValidationError(InputError):
-    """A state that breaks one or more rules; `.violations` lists every one of them."""
+    """A state that breaks one or more rules; `.violations` lists every one of them.
+
+    >>> state = gicmig.GicState.reset(gicmig.GicConfig.qemu_virt(num_cpus=2))
+    >>> state.banked[1].edge = 0xFFFE
+    >>> try:
+    ...     gicmig.validate(state)
+    ... except ValueError as e:  # a ValidationError
+    ...     print(e.code, len(e.violations), e.violations[0].path)
+    SGI-NOT-EDGE 1 cpu1 irq 0 (SGI 0)
+    """
 
     def __init__(self, violations: list[Violation]) -> None:
         first = violations[0]
@@ -395,3 +434,10 @@ def _class_of(code: str) -> type[GicmigError]:
     if category == INTERNAL:
         return GicmigError
     return InputError
+
+
+def _rebuild(cls: type[GicmigError], code: str, message: str) -> GicmigError:
+    err = cls.__new__(cls, code)
+    Exception.__init__(err, message)
+    err.args = (message,)
+    return err  # pickle then restores __dict__: code, message, offset and the rest

@@ -117,3 +117,27 @@ def test_fish_completes(scripts: dict[str, Path]) -> None:
     assert "--num-cpus" in complete("gicmig import kvm --")
     assert complete("gicmig diff fixtures/v1/bu") == ["fixtures/v1/busy.gicmig",
                                                       "fixtures/v1/busy.json"]
+
+
+def test_zsh_completes_at_a_real_prompt(scripts: dict[str, Path], tmp_path: Path) -> None:
+    """An interactive zsh on a pseudo-terminal (zsh/zpty), compinit, the script sourced:
+    typing `gicmig val<TAB>` and `gicmig import kv<TAB>` completes the words."""
+    driver = tmp_path / "drive.zsh"
+    driver.write_text(f"""zmodload zsh/zpty
+zpty -b z "HOME={tmp_path} PS1='%% ' zsh -f -i"
+zpty -w z "autoload -U compinit && compinit -u; source {scripts['zsh']}; cd {ROOT}"
+zpty -w -n z "gicmig val"$'\\t'
+sleep 3
+zpty -w z $'\\x03'
+zpty -w -n z "gicmig import kv"$'\\t'
+sleep 3
+zpty -w z $'\\x03'
+out=""
+while zpty -r -t z line; do out+=$line; done
+print -r -- ${{out//$'\\r'/}}
+zpty -d z
+""")
+    done = subprocess.run([need("zsh"), "-f", str(driver)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert "gicmig validate" in done.stdout
+    assert "gicmig import kvm" in done.stdout

@@ -269,3 +269,54 @@ def test_update_from_replaces_an_unreadable_fixture(tmp_path: Path,
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"{broken}: rewritten (replacing an unreadable fixture: JSON-SYNTAX)")
     assert broken.read_text() == (V1 / "busy.json").read_text()
+
+
+def _validator(name: str) -> object:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    import gicmig
+
+    folder = Path(gicmig.__file__).parent / "schemas"
+    schemas = {p.name: json.loads(p.read_text()) for p in folder.glob("*.v*.json")}
+    registry: Registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    return jsonschema.Draft202012Validator(schemas[name], registry=registry)
+
+
+def test_fixture_update_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    validator = _validator("fixture-update.v1.json")
+    fixture = tmp_path / "f.json"
+    fixture.write_bytes((V1 / "busy.json").read_bytes())
+    st = load(V1 / "busy.gicmig")
+    st.cpu[1].pmr = 0x80
+    source = tmp_path / "new.gicmig"
+    dump(st, source)
+    argv = ["fixture", "update", "--format", "json", str(fixture), "--from", str(source)]
+    assert main([*argv[:2], "--check", *argv[2:]]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    validator.validate(doc)  # type: ignore[attr-defined]
+    assert (doc["ok"], doc["exit"], doc["check"]) == (False, 1, True)
+    assert fixture.read_bytes() == (V1 / "busy.json").read_bytes()  # --check wrote nothing
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    validator.validate(doc)  # type: ignore[attr-defined]
+    (rec,) = doc["files"]
+    assert (rec["result"], rec["cause"], rec["count"]) == ("rewritten", "changes", 1)
+    assert rec["changes"][0]["kind"] == "gicc" and rec["changes"][0]["cpu"] == 1
+    assert (rec["changes"][0]["field"], rec["changes"][0]["old"], rec["changes"][0]["new"]) == (
+        "pmr", 0xF8, 0x80)
+    assert main(argv) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["files"]
+    assert (rec["result"], rec["cause"], rec["changes"]) == ("unchanged", None, [])
+    fresh = tmp_path / "new.json"
+    assert main(["fixture", "update", "--format", "json", str(fresh), "--from", str(source)]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["files"]
+    assert (rec["result"], rec["cause"]) == ("rewritten", "new_file")
+    fixture.write_text("{")
+    assert main(argv) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["files"]
+    assert (rec["cause"], rec["unreadable_code"]) == ("unreadable", "JSON-SYNTAX")
+    assert main(["fixture", "update", "--format", "json", str(tmp_path / "nope.json")]) == 2
+    err = json.loads(capsys.readouterr().out)
+    assert (err["format"], err["exit"], err["error"]["code"]) == ("gicmig/error", 2, "IO-READ")

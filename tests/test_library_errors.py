@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 import gicmig
-from gicmig.errors import REASONS, DecodeError, FileError, GicmigError, InputError, ValidationError
+from gicmig.errors import (
+    REASONS,
+    DecodeError,
+    FileError,
+    GicmigError,
+    InputError,
+    ValidationError,
+    Violation,
+)
 
 
 def test_decode_error_is_a_value_error() -> None:
@@ -52,8 +60,35 @@ def test_every_code_makes_its_kind(code: str) -> None:
                                                              f"{code} message")
 
 
+def test_the_io_codes_are_os_errors_and_the_format_codes_value_errors() -> None:
+    assert [type(GicmigError(c, "m")).__name__ for c in
+            ("IO-READ", "IO-WRITE", "INTERNAL-ERROR", "BLOB-TRUNCATED", "QEMU-ACCEL", "USAGE",
+             "KVM-EXPORT-PPI-EDGE", "SCHEMA-COMPILE")] == [
+        "FileError", "FileError", "GicmigError", "InputError", "InputError", "InputError",
+        "InputError", "InputError"]
+
+
 def test_subclasses_keep_their_own_class() -> None:
     err = DecodeError("IO-READ", "x", offset=4)  # an explicit class is never replaced
     assert type(err) is DecodeError and str(err) == "IO-READ x (at byte 4)"
     with pytest.raises(KeyError):
         GicmigError("NO-SUCH-CODE", "x")
+
+
+def test_errors_pickle_by_value() -> None:
+    import pickle
+
+    from gicmig.views.kvm.reader import KvmDumpIncomplete
+
+    errors: list[GicmigError] = [
+        GicmigError("IO-READ", "cannot read x: No such file or directory"),
+        DecodeError("BLOB-TRUNCATED", "the blob ends", offset=7),
+        ValidationError([Violation("SGI-NOT-EDGE", "cpu1 irq 0 (SGI 0)", "level")]),
+        KvmDumpIncomplete(["GICD_TYPER"]),
+    ]
+    for err in errors:
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert (back.code, back.message, back.offset, str(back), back.args) == (
+            err.code, err.message, err.offset, str(err), err.args)
+        assert vars(back) == vars(err)

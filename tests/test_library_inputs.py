@@ -207,3 +207,33 @@ def test_a_file_object_is_read_with_the_input_bound(monkeypatch: pytest.MonkeyPa
         with pytest.raises(FileError) as info:
             gicmig.load(source)
         assert info.value.message.endswith("is larger than 100 bytes")
+
+
+# --- what an import assumed ---------------------------------------------------------------------
+def test_import_kvm_reports_the_parameters_it_assumed() -> None:
+    report = gicmig.import_kvm(KVM_DUMP).import_report
+    assert [(a.name, a.value, a.why) for a in report.assumed] == [
+        ("num_cpus", 2, "GICD_TYPER.CPUNumber + 1"),
+        ("priority_bits", 5, "KVM's GICv2 implements 5")]
+    assert gicmig.import_kvm(KVM_DUMP, num_cpus=2, priority_bits=5).import_report.assumed == ()
+    state = gicmig.import_kvm(KVM_DUMP, priority_bits=8)
+    assert [a.name for a in state.import_report.assumed] == ["num_cpus"]
+    assert state.config.priority_bits == 8
+
+
+def test_import_qemu_reports_the_parameters_it_assumed() -> None:
+    stream = require_shared_qemu() / "streams" / "virt.mig"
+
+    def assumed(**kw: Any) -> list[str]:
+        return [str(a) for a in gicmig.import_qemu(stream, **kw).import_report.assumed]
+
+    assert assumed() == [
+        "accel=tcg (the section's marks of the QEMU device that wrote it)",
+        "machine=virt (the stream's machine type 'virt-7.2')",
+        "num_irqs=288 (the virt board)", "num_cpus=2 (the per-CPU slots in use)",
+        "priority_bits=8 (QEMU's tcg GIC)"]
+    assert assumed(accel="tcg", machine="virt") == [
+        "num_cpus=2 (the per-CPU slots in use)", "priority_bits=8 (QEMU's tcg GIC)"]
+    assert assumed(num_irqs=288, num_cpus=2, priority_bits=8) == [
+        "accel=tcg (the section's marks of the QEMU device that wrote it)"]
+    assert assumed(accel="tcg", machine="virt", num_cpus=2, priority_bits=8) == []

@@ -3,6 +3,7 @@ they cannot find anything (a speed-up for every JSON reader): the scans must nev
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -30,10 +31,8 @@ def duplicated_keys(text: str | bytes) -> bool:
         seen |= len({k for k, _ in pairs}) < len(pairs)
         return dict(pairs)
 
-    try:
+    with contextlib.suppress(ValueError):
         json.loads(text, object_pairs_hook=hook)
-    except ValueError:
-        pass
     return seen
 
 

@@ -12,9 +12,16 @@ import argparse
 import os
 import sys
 from importlib import import_module
-from typing import Any, NoReturn
 
 from gicmig import __version__
+from gicmig.cli._lazy import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+# what `--format` of the commands whose findings CI reads (validate, schema check) takes:
+# the emitters of gicmig.cli.report
+REPORT_FORMATS = ("text", "json", "github", "sarif")
 
 # Each module defines `register(sub: Subcommands) -> None`.
 COMMAND_MODULES = [

@@ -11,7 +11,11 @@ HTML, files written with -o) is never coloured.
 from __future__ import annotations
 
 import os
-from typing import TextIO
+
+from gicmig.cli._lazy import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _STYLES = {
     "code": "1;31",  # a reason code: bold red

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from gicmig.errors import GicmigError
-
 
 def same_file(a: str, b: str) -> bool:
     try:
@@ -18,4 +16,6 @@ def same_file(a: str, b: str) -> bool:
 def refuse_overwriting_input(args: argparse.Namespace) -> None:
     """USAGE error when `args.output` names the same file as `args.input`."""
     if same_file(args.input, args.output):
+        from gicmig.errors import GicmigError  # not at load: `gicmig --help` stays cheap
+
         raise GicmigError("USAGE", f"output {args.output} is the input: inputs are never modified")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING
 
+from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
+
     from gicmig.cli import Subcommands
 
 

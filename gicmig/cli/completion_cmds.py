@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands

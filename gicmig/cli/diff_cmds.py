@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+
+from gicmig.cli._lazy import TYPE_CHECKING, json
 
 if TYPE_CHECKING:
+
     from gicmig.cli import Subcommands
     from gicmig.core.model import GicState
     from gicmig.errors import GicmigError
@@ -64,6 +66,9 @@ def register(sub: Subcommands) -> None:
                    help="write INPUT's state into FIXTURE (one FIXTURE; it may not exist yet)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if a fixture would change")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: one gicmig/fixture-update document, each fixture's result and "
+                        "its changes as gicmig/diff entries (docs/json-output.md)")
     p.set_defaults(run=_update)
 
 
@@ -141,13 +146,12 @@ def _coloured(args: argparse.Namespace, changes: Diff) -> str:
     return "".join(lines)
 
 
-def _print_error_document(path: str, exc: GicmigError) -> None:
+def _print_error_document(path: str, exc: GicmigError, status: int = 2) -> None:
     """Trouble under --format json: the one `gicmig/error` document on stdout."""
     from gicmig.cli.jsondoc import emit, error_document
 
     message = str(exc).removeprefix(f"{exc.code} ")  # with the byte offset, where one is
-    # exit 2 whatever the error: diff's 1 means "different"
-    emit(error_document(exc.code, message, path, 2, offset=exc.offset,
+    emit(error_document(exc.code, message, path, status, offset=exc.offset,
                         line=getattr(exc, "line", None), column=getattr(exc, "column", None)),
          sys.stdout)
 
@@ -156,58 +160,95 @@ def _print_error_document(path: str, exc: GicmigError) -> None:
 def _update(args: argparse.Namespace) -> int:
     from gicmig.errors import GicmigError
 
-    if args.source is not None and len(args.fixtures) != 1:
-        raise GicmigError("USAGE", "--from writes one fixture: give exactly one FIXTURE")
-    status = 0
-    for path in args.fixtures:
-        args.current_path = path
-        status = max(status, _update_one(args, path))
+    records: list[dict[str, object]] = []
+    try:
+        if args.source is not None and len(args.fixtures) != 1:
+            raise GicmigError("USAGE", "--from writes one fixture: give exactly one FIXTURE")
+        status = 0
+        for path in args.fixtures:
+            args.current_path = path
+            one, record = _update_one(args, path)
+            status = max(status, one)
+            records.append(record)
+    except GicmigError as exc:
+        if args.format != "json":
+            raise
+        from gicmig.cli._run import exit_status
+
+        status = exit_status(exc)
+        _print_error_document(getattr(args, "current_path", None) or "gicmig", exc, status)
+        return status
+    if args.format == "json":
+        print(json.dumps({"format": "gicmig/fixture-update", "version": 1, "ok": status == 0,
+                          "exit": status, "check": args.check, "files": records}))
     return status
 
 
-def _update_one(args: argparse.Namespace, path: str) -> int:
+def _update_one(args: argparse.Namespace, path: str) -> tuple[int, dict[str, object]]:
+    """Update one fixture: its exit status and its record (printed as text here, unless
+    the output is JSON)."""
     from gicmig.files import read_bytes, write_atomic
     from gicmig.formats.io import format_for, load, render
     from gicmig.inputs import load_input
+    from gicmig.statediff.entries import Diff
     from gicmig.statediff.semantic import diff
 
     current: GicState | None
+    cause: str | None = "changes"
+    code: str | None = None
     if args.source is None:
         state = current = load(path)
-        why = ""
     else:
         args.current_path = args.source
         state = load_input(args.source)
         args.current_path = path
-        current, why = _current(path)
+        current, cause, code = _current(path)
     text = render(state, format_for(path))
+    changes = Diff()
     if current is not None and read_bytes(path) == text:
+        result, cause = "unchanged", None
+    else:
+        if current is not None:
+            changes = diff(current, state)
+            cause = "changes" if changes else "format"
+        result = "would_rewrite" if args.check else "rewritten"
+        if not args.check:
+            write_atomic(path, text)
+    entries = [e.as_dict() for e in changes.entries()]
+    record: dict[str, object] = {"path": path, "result": result, "cause": cause,
+                                 "unreadable_code": code,
+              "count": len(entries), "changes": entries}
+    if args.format != "json":
+        _print_update(path, result, cause, code, changes)
+    return (1 if result == "would_rewrite" else 0), record
+
+
+def _print_update(path: str, result: str, cause: str | None, code: str | None,
+                  changes: Diff) -> None:
+    n = len(changes)
+    why = {"changes": f"{n} change{'s' * (n != 1)}", "format": "format only",
+           "new_file": "new file",
+           "unreadable": f"replacing an unreadable fixture: {code}"}.get(cause or "", "")
+    if result == "unchanged":
         print(f"{path}: unchanged")
-        return 0
-    changes = diff(current, state) if current is not None else []
-    if current is not None:
-        n = len(changes)
-        why = f"{n} change{'s' * (n != 1)}" if changes else "format only"
-    if args.check:
-        print(f"{path}: would be rewritten ({why})")
-        return 1
-    write_atomic(path, text)
-    print(f"{path}: rewritten ({why})")
-    for c in changes:
-        print(f"  {c.render()}")
-    return 0
+        return
+    print(f"{path}: {'would be rewritten' if result == 'would_rewrite' else 'rewritten'} ({why})")
+    if result == "rewritten":
+        for c in changes:
+            print(f"  {c.render()}")
 
 
-def _current(path: str) -> tuple[GicState | None, str]:
-    """The fixture's state, or None and why there is none (a new or unreadable file)."""
+def _current(path: str) -> tuple[GicState | None, str, str | None]:
+    """The fixture's state, or None and why there is none (a new or unreadable file, and
+    then the reason code it cannot be read with)."""
     import os
 
     from gicmig.errors import GicmigError
     from gicmig.formats.io import load
 
     if not os.path.exists(path):
-        return None, "new file"
+        return None, "new_file", None
     try:
-        return load(path), ""
+        return load(path), "changes", None
     except GicmigError as exc:
-        return None, f"replacing an unreadable fixture: {exc.code}"
+        return None, "unreadable", exc.code

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from typing import TYPE_CHECKING
 
+from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input, same_file
-from gicmig.cli._run import exit_status
-from gicmig.errors import GicmigError
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -85,7 +82,8 @@ def _u32(text: str) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from gicmig.errors import ValidationError
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
+    from gicmig.errors import GicmigError, ValidationError
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
     from gicmig.views.gich.merge import import_gich
@@ -112,6 +110,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load

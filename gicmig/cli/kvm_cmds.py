@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
+from gicmig.cli._lazy import TYPE_CHECKING
 from gicmig.cli._paths import refuse_overwriting_input
-from gicmig.cli._run import exit_status
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -70,6 +69,7 @@ def register(sub: Subcommands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.files import read_bytes
     from gicmig.formats.io import dump
     from gicmig.views.kvm.dump import parse_dump
@@ -135,6 +135,7 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from gicmig.abi.kvm.fit import dump_kvm, plan_kvm
+    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
     from gicmig.errors import ValidationError
     from gicmig.files import write_atomic
     from gicmig.formats.io import load

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
 
+from gicmig.cli._lazy import TYPE_CHECKING
 from gicmig.cli._paths import same_file
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from gicmig.cli import Subcommands
 
 EPILOG = """examples:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands

@@ -24,7 +24,6 @@ from gicmig import __version__
 from gicmig.errors import one_line
 
 Severity = Literal["error", "warning", "note"]
-FORMATS = ("text", "json", "github", "sarif")  # what `--format` of validate/schema check take
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}

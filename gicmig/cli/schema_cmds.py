@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
-from gicmig.cli.report import FORMATS
+from gicmig.cli import REPORT_FORMATS
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from types import ModuleType
+    from typing import Any
 
     from gicmig.cli import Subcommands
     from gicmig.cli.report import Finding
@@ -55,7 +56,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--against", action="append", metavar="LOCK|DIR|DESCRIPTOR_SET|GIT_REF")
     p.add_argument("--locks", metavar="DIR", help="locks folder (default: gicmig's own)")
     p.add_argument("--waivers", metavar="FILE")
-    p.add_argument("--format", choices=FORMATS, default="text",
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
                    help="text, json (gicmig/schema-check), github (annotations), sarif")
     p.set_defaults(run=_check)
 

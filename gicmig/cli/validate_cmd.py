@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from gicmig.cli.report import FORMATS, Finding
+from gicmig.cli import REPORT_FORMATS
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
+    from gicmig.cli.report import Finding
     from gicmig.errors import GicmigError
 
 EXTENSIONS = (".gicmig", ".json")  # the files a folder contributes
@@ -35,11 +34,13 @@ json: one gicmig/validate document (docs/json-output.md).
 exit codes: 0 every file valid, 1 a file invalid, 2 usage or I/O error (beats 1)"""
 
 
-@dataclass
 class FileResult:
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    exit: int = 0
+    """One file's findings and the exit status they mean (0 when there are none)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.findings: list[Finding] = []
+        self.exit = 0
 
     @property
     def ok(self) -> bool:
@@ -54,7 +55,7 @@ def register(sub: Subcommands) -> None:
     p = sub.add("validate", "check blobs, fixtures and folders of them against every rule",
                 EPILOG)
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR")
-    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print the problems only (no ok lines, no summary)")
     p.add_argument("--allow-unknown", action="store_true",
@@ -98,6 +99,8 @@ def _walk(root: str) -> tuple[list[str], list[str]]:
 
 
 def _regular_inside(path: str, real_root: str) -> bool:
+    import stat
+
     real = os.path.realpath(path)
     try:
         regular = stat.S_ISREG(os.stat(real).st_mode)
@@ -125,7 +128,7 @@ def check_file(path: str, allow_unknown: bool) -> FileResult:
 
 
 def _findings(path: str, exc: GicmigError, json_text: bytes | None) -> list[Finding]:
-    from gicmig.cli.report import finding_from_error
+    from gicmig.cli.report import Finding, finding_from_error
     from gicmig.formats.fixture_locate import locate
 
     violations = getattr(exc, "violations", None)

@@ -178,6 +178,10 @@ class Irq:
 
     `targets`/`active_cpu` apply to SPIs, `sgi_sources`/`sgi_active_source` to SGIs;
     `None` in an `active_*` field means UNKNOWN.
+
+    >>> irq = gicmig.load("fixtures/v1/busy.json").irq(27, cpu=0)
+    >>> irq.pending, irq.pending_latch, irq.line_level
+    (True, False, True)
     """
 
     intid: int

@@ -193,6 +193,10 @@ def to_json(state: GicState) -> str:
 
     Refuses (PAYLOAD-UNKNOWN-FIELDS) a state read with fields of a newer schema revision:
     JSON has no place for them, and they are never dropped silently.
+
+    >>> text = gicmig.to_json(gicmig.GicState.reset(gicmig.GicConfig.qemu_virt(num_cpus=2)))
+    >>> text.splitlines()[1]
+    '  "format": "gicmig-fixture/1",'
     """
     from gicmig.formats.codec import unknown_fields
 
@@ -210,7 +214,15 @@ def to_json(state: GicState) -> str:
 
 # --- JSON -> state ------------------------------------------------------------------------
 def from_json(text: str | bytes) -> GicState:
-    """A validated state from fixture text; DecodeError for bad JSON or a bad shape."""
+    """A validated state from fixture text; DecodeError for bad JSON or a bad shape.
+
+    >>> state = gicmig.GicState.reset(gicmig.GicConfig.qemu_virt(num_cpus=2))
+    >>> gicmig.from_json(gicmig.to_json(state)) == state
+    True
+    >>> gicmig.from_json("{")
+    Traceback (most recent call last):
+    gicmig.errors.DecodeError: JSON-SYNTAX Expecting property name ... (at byte 1)
+    """
     try:
         raw = loads_json(text)
     except json.JSONDecodeError as exc:

@@ -32,7 +32,8 @@ def load(source: Source, *, allow_unknown: bool = False) -> GicState:
     binary file object (read up to MAX_INPUT bytes from where it stands).
 
     >>> state = gicmig.load("fixtures/v1/busy.json")
-    >>> gicmig.load(open("fixtures/v1/busy.gicmig", "rb")) == state  # doctest: +SKIP
+    >>> with open("fixtures/v1/busy.gicmig", "rb") as f:
+    ...     gicmig.load(f) == state
     True
     """
     data = read_source(source, "load")

@@ -79,7 +79,14 @@ class At(NamedTuple):
 class Change:
     """One difference: a stable `path`, the `old` and `new` values as display strings,
     and the register (and bits) that shows it, where one does. `at` and `values` hold
-    the same change structurally (not compared: two changes are equal by what they say)."""
+    the same change structurally (not compared: two changes are equal by what they say).
+
+    >>> a = gicmig.GicState.reset(gicmig.GicConfig.qemu_virt(num_cpus=2))
+    >>> b = a.copy()
+    >>> b.cpu[1].pmr = 0x80
+    >>> gicmig.diff(a, b)[0].render(registers=True)
+    'cpu1 gicc.pmr: 0x00 -> 0x80 [GICC_PMR bits 7:0]'
+    """
 
     path: str
     old: str

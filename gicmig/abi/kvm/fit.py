@@ -62,6 +62,10 @@ def export_kvm(state: GicState, *, lenient: bool = False,
     state came from a KVM with revision 2 or 3, else 2. Strict mode raises
     `KvmUnrepresentable` listing everything KVM cannot hold; lenient mode writes the
     nearest state KVM can hold.
+
+    >>> writes = gicmig.export_kvm(gicmig.import_kvm("fixtures/kvm/two-vcpu.json"))
+    >>> writes[0].group, writes[0].offset  # GICD_IIDR first: it selects the revision
+    ('dist', 8)
     """
     return list(plan_kvm(state, lenient=lenient, iidr_revision=iidr_revision).writes)
 

@@ -43,7 +43,13 @@ def check_config(config: GicConfig) -> list[Violation]:
 
 
 def check(state: GicState) -> list[Violation]:
-    """Every rule `state` breaks, in a stable order (parameters, shape, then state)."""
+    """Every rule `state` breaks, in a stable order (parameters, shape, then state).
+
+    >>> state = GicState.reset(GicConfig.qemu_virt(num_cpus=2))
+    >>> state.banked[1].edge = 0xFFFE  # SGI 0 of CPU 1 level-triggered
+    >>> [str(v) for v in check(state)]
+    ['SGI-NOT-EDGE cpu1 irq 0 (SGI 0): level-triggered; SGIs are always edge']
+    """
     msg = state._pb
     out = list(config_violations(msg.config))
     if out:

@@ -35,6 +35,12 @@ def export_gich(state: GicState, target: GichTarget | None = None, *,
 
     Raises `ValidationError` listing everything the target cannot hold. `lenient` drops
     what `plan_gich` lists as losses instead of refusing it.
+
+    >>> view = gicmig.export_gich(gicmig.load("fixtures/v1/busy.json"))
+    >>> len(view.vcpus), hex(view.vcpus[0].vtr)
+    (2, '0x90000003')
+    >>> gicmig.import_gich(view.to_json().encode()) == gicmig.load("fixtures/v1/busy.json")
+    True
     """
     return plan_gich(state, target, lenient=lenient)[0]
 

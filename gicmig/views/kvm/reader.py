@@ -49,7 +49,7 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.attribution import attribute
 from gicmig.core.image import ICFGR_EDGE, edge_word
-from gicmig.core.imported import ImportedState, ImportReport
+from gicmig.core.imported import Assumption, ImportedState, ImportReport
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError, Violation
@@ -157,7 +157,7 @@ def _ranges(values: list[int]) -> Iterator[tuple[int, int]]:
 
 
 def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
-               priority_bits: int = KVM_PRIORITY_BITS) -> ImportedState:
+               priority_bits: int | None = None) -> ImportedState:
     """Canonical state from a KVM GICv2 register dump (`gicmig.kvm-dump/1` JSON).
 
     `source` is the dump's path (a str is always a path; `-` is stdin), its bytes, a
@@ -167,11 +167,13 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
     `.import_report` lists both (`normalized`, `derived`).
 
     `num_cpus` defaults to GICD_TYPER.CPUNumber + 1; when both are there they must agree.
+    `priority_bits` defaults to KVM's 5 (the dump does not record it). The report's
+    `assumed` lists the defaults the import used.
     Raises `KvmDumpIncomplete`, `InputError` (KVM-DUMP-*), `ValidationError` or
     `FileError` (IO-READ).
 
-    >>> state = import_kvm("tests/data/kvm/two-vcpu.json")  # doctest: +SKIP
-    >>> state.config.num_cpus, state.import_report.view  # doctest: +SKIP
+    >>> state = gicmig.import_kvm("fixtures/kvm/two-vcpu.json")
+    >>> state.config.num_cpus, state.import_report.view
     (2, 'kvm')
     """
     dump = source if isinstance(source, KvmDump) else parse_dump(read_source(source,
@@ -182,6 +184,13 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
     rd = _Reader(regs, n or min(max((a.vcpu for a in dump.accesses), default=0) + 1, 8))
     if n is None:
         rd.missing.append(("", "GICD_TYPER (or the vCPU count: --num-cpus)", -1, ""))
+    assumed = []
+    if num_cpus is None and n is not None:
+        assumed.append(Assumption("num_cpus", n, "GICD_TYPER.CPUNumber + 1"))
+    if priority_bits is None:
+        priority_bits = KVM_PRIORITY_BITS
+        assumed.append(Assumption("priority_bits", priority_bits,
+                                  f"KVM's GICv2 implements {priority_bits}"))
     state = GicState.reset(kvm_config(rd.num_cpus, dump.nr_irqs, priority_bits))
     iidr = _distributor(rd, state, dump.nr_irqs)
     normalized: list[Violation] = []
@@ -197,7 +206,8 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
     p.vmm, p.vmm_version, p.host_kernel = dump.vmm, dump.vmm_version, dump.host_kernel
     derived = attribute(state)
     validate(state)
-    return ImportedState(state, ImportReport("kvm", tuple(normalized), tuple(derived)))
+    return ImportedState(state, ImportReport("kvm", tuple(normalized), tuple(derived),
+                                             tuple(assumed)))
 
 
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.attribution import attribute
 from gicmig.core.config import GicConfig
-from gicmig.core.imported import ImportedState, ImportReport
+from gicmig.core.imported import Assumption, ImportedState, ImportReport
 from gicmig.core.model import GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError
@@ -79,9 +80,9 @@ def import_qemu(source: Source, *, accel: str | None = None,
     `FileError`. The state's `.import_report` (a `QemuImportReport`) lists what `lenient`
     normalized, what the active interrupts explain (accel kvm) and where the section was.
 
-    >>> state = import_qemu("virt.mig", accel="tcg", machine="virt")  # doctest: +SKIP
-    >>> state.virtual[0].hcr, state.import_report.section.located_by  # doctest: +SKIP
-    (268435529, 'framing')
+    >>> state = gicmig.import_qemu("examples/qemu-7.2-virt-template.mig", accel="tcg")
+    >>> state.config.num_cpus, state.import_report.facts()["located_by"]
+    (2, 'vmdesc')
     """
     if accel is not None and accel not in ACCELS:
         raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
@@ -105,6 +106,8 @@ def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int |
             machine: str | None = None, lenient: bool = False) -> ImportedState:
     """`import_qemu` on a section already read from a stream."""
     raw = Raw(section)
+    given: dict[str, object] = {"accel": accel, "machine": machine, "num_cpus": num_cpus,
+                                "num_irqs": num_irqs, "priority_bits": priority_bits}
     accel = check_accel(raw, accel)
     config = qemu_config(raw, section, accel, num_cpus, num_irqs, priority_bits, machine)
     report = Report(lenient)
@@ -117,8 +120,28 @@ def convert(section: ArmGicSection, *, accel: str | None = None, num_cpus: int |
     prov.tool, prov.tool_version, prov.vmm = "gicmig", __version__, "qemu"
     prov.source = f"qemu-{accel}"
     validate(state)
-    return ImportedState(state, QemuImportReport("qemu", tuple(report.items), tuple(derived),
-                                                 section))
+    return ImportedState(state, QemuImportReport(
+        "qemu", tuple(report.items), tuple(derived),
+        _assumed(given, accel, config, section.machine or ""), section))
+
+
+def _assumed(given: Mapping[str, object], accel: str, config: GicConfig,
+             board: str) -> tuple[Assumption, ...]:
+    """The parameters the stream does not record that the caller left to the import."""
+    preset = board.split("-")[0]
+    chosen: dict[str, tuple[int | str, str]] = {
+        "accel": (accel, "the section's marks of the QEMU device that wrote it"),
+        "machine": (preset, f"the stream's machine type {board!r}"),
+        "num_irqs": (config.num_irqs, f"the {preset} board"),
+        "num_cpus": (config.num_cpus, "the per-CPU slots in use"),
+        "priority_bits": (config.priority_bits, f"QEMU's {accel} GIC"),
+    }
+    if given["num_irqs"] is not None or given["machine"] is not None or preset not in MACHINES:
+        del chosen["machine"]  # the stream's board was not used
+    if given["machine"] is not None:
+        del chosen["num_irqs"]  # the caller's board says it
+    return tuple(Assumption(name, value, why) for name, (value, why) in chosen.items()
+                 if given[name] is None)
 
 
 # --- parameters -------------------------------------------------------------------------------

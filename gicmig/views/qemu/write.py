@@ -82,9 +82,13 @@ def export_qemu(state: GicState, template: str | os.PathLike[str],
     `QemuUnrepresentable` listing every state QEMU cannot hold; lenient mode writes the
     nearest state and lists the losses in the report.
 
-    >>> rep = gicmig.export_qemu(gicmig.load("gic.gicmig"), "vm.mig", "out.mig")  # doctest: +SKIP
-    >>> rep.accel, [v.code for v in rep.losses]  # doctest: +SKIP
-    ('tcg', [])
+    >>> import os, tempfile
+    >>> state = gicmig.load("fixtures/v1/reset-virt-2cpu.gicmig")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = os.path.join(folder, "vm.mig")
+    ...     rep = gicmig.export_qemu(state, "examples/qemu-7.2-virt-template.mig", out)
+    ...     print(rep.accel, [v.code for v in rep.losses], gicmig.import_qemu(out) == rep.state)
+    tcg [] True
     """
     if accel is not None and accel not in ACCELS:
         raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
