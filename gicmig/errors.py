@@ -66,6 +66,7 @@ REASONS: dict[str, Reason] = _table(
     ("PAYLOAD-MALFORMED", INVALID, "the payload is not a valid protobuf message"),
     ("PAYLOAD-UNKNOWN-FIELDS", INVALID, "the payload has fields this schema does not define"),
     ("PAYLOAD-NOT-CANONICAL", INVALID, "the payload is not the canonical encoding of its state"),
+    ("PAYLOAD-TOO-LARGE", INVALID, "the state serializes to more than the 1 MiB a blob holds"),
     # JSON fixture
     ("JSON-SYNTAX", INVALID, "the file is not valid JSON"),
     ("JSON-SCHEMA", INVALID, "the JSON does not follow the gicmig fixture format"),
@@ -314,7 +315,7 @@ class GicmigError(Exception):
 
     @property
     def category(self) -> Category:
-        """What kind of failure this is (the CLI exits by it: gicmig.cli.exit_status)."""
+        """What kind of failure this is (the CLI exits by it: gicmig.cli._run.exit_status)."""
         return REASONS[self.code].category
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -22,15 +23,45 @@ def read_bytes(source: str | os.PathLike[str]) -> bytes:
     """The bytes of a file, or of stdin for `-`, at most MAX_INPUT of them."""
     try:
         if str(source) == "-":
-            data: bytes = sys.stdin.buffer.read(MAX_INPUT + 1)
+            data = _read_bounded(sys.stdin.buffer)
         else:
             with open(source, "rb") as f:
-                data = f.read(MAX_INPUT + 1)
+                data = _read_bounded(f)
     except OSError as exc:
         raise GicmigError("IO-READ", f"cannot read {source}: {exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT:
+    if data is None:
         raise GicmigError("IO-READ", f"{source} is larger than {MAX_INPUT} bytes")
     return data
+
+
+_CHUNK = 1 << 20
+
+
+def _read_bounded(f: IO[bytes]) -> bytes | None:
+    """At most MAX_INPUT + 1 bytes of `f`, read in chunks: `f.read(MAX_INPUT + 1)` would
+    allocate 64 MiB for any input, however small (a pipe or a FIFO has no size to ask). A
+    regular file larger than MAX_INPUT is not read at all; from a device or a pipe, reading
+    stops at MAX_INPUT + 1 bytes, never joined into a second copy. None: over the limit."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        info = os.fstat(f.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size > MAX_INPUT:
+            return None
+    return _read_chunks(f)
+
+
+def _read_chunks(f: Readable) -> bytes | None:
+    """`_read_bounded` without the size check (a file object is read from where it stands)."""
+    parts: list[bytes] = []
+    total = 0
+    while total <= MAX_INPUT:
+        part = f.read(min(_CHUNK, MAX_INPUT + 1 - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    if total > MAX_INPUT:
+        return None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class Readable(Protocol):
@@ -62,13 +93,16 @@ def read_source(source: Any, who: str) -> bytes:
     elif callable(getattr(source, "read", None)):
         name = str(getattr(source, "name", "the file"))
         try:
-            data = source.read(MAX_INPUT + 1)
+            probe = source.read(0)  # the type of what it reads, without reading any
+            if not isinstance(probe, (bytes, bytearray)):
+                raise TypeError(f"{who}() reads binary files: {name} returned "
+                                f"{type(probe).__name__}, open it with 'rb'")
+            chunks = _read_chunks(source)  # never one MAX_INPUT allocation for a small input
         except OSError as exc:
             raise GicmigError("IO-READ", f"cannot read {name}: {exc.strerror or exc}") from None
-        if not isinstance(data, (bytes, bytearray)):
-            raise TypeError(f"{who}() reads binary files: {name} returned "
-                            f"{type(data).__name__}, open it with 'rb'")
-        data = bytes(data)
+        if chunks is None:
+            raise GicmigError("IO-READ", f"{name} is larger than {MAX_INPUT} bytes")
+        data = bytes(chunks)
     else:
         raise TypeError(f"{who}() takes a path (str or os.PathLike), bytes or a binary "
                         f"file, not {type(source).__name__}")
@@ -113,11 +147,11 @@ def read_below(base_dir: str | None, name: str, what: str) -> bytes:
         raise GicmigError("IO-READ", f"{what} {name!r} is not a regular file")
     with os.fdopen(fd, "rb") as f:
         try:
-            data = f.read(MAX_INPUT + 1)
+            data = _read_bounded(f)
         except OSError as exc:
             raise GicmigError("IO-READ", f"cannot read {what} {name!r}: "
                               f"{exc.strerror or exc}") from None
-    if len(data) > MAX_INPUT:
+    if data is None:
         raise GicmigError("IO-READ", f"{what} {name!r} is larger than {MAX_INPUT} bytes")
     return data
 
@@ -178,7 +212,7 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         try:
             with os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0) as out:
                 yield out
-        except BrokenPipeError:
+        except (BrokenPipeError, GicmigError):  # a FileError is an OSError too: keep its code
             raise
         except OSError as exc:
             raise GicmigError("IO-WRITE",
@@ -186,25 +220,33 @@ def open_atomic(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         return
     target = Path(path)
     try:
-        if written_in_place(target):
-            with open(target, "wb", buffering=0) as f:
-                yield f
-            return
-        target = target.resolve() if target.is_symlink() else target  # keep the link a link
-        repl = _Replacement(target)
+        in_place = written_in_place(target)
+        if not in_place:
+            target = target.resolve() if target.is_symlink() else target  # a link stays one
+            repl = _Replacement(target)
     except OSError as exc:
         raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
+    if in_place:
+        try:
+            with open(target, "wb", buffering=0) as f:
+                yield f
+        except GicmigError:  # raised by the block (a FileError is an OSError too)
+            raise
+        except OSError as exc:
+            raise GicmigError("IO-WRITE",
+                              f"cannot write {path}: {exc.strerror or exc}") from None
+        return
     try:
         with repl.file as f:
             yield f
             os.fsync(f.fileno())
             repl.commit()
-    except OSError as exc:
+    except BaseException as exc:
         repl.discard()
-        raise GicmigError("IO-WRITE", f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        repl.discard()
-        raise
+        if isinstance(exc, OSError) and not isinstance(exc, GicmigError):
+            raise GicmigError("IO-WRITE",
+                              f"cannot write {path}: {exc.strerror or exc}") from None
+        raise  # the block's own error (also a FileError: IO-READ stays IO-READ)
     finally:
         os.close(repl.folder)
 

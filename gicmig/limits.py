@@ -20,6 +20,7 @@ MAX_JSON = 2 << 20
 MAX_YAML = 64 << 10
 MAX_INT_DIGITS = 40  # digits of a JSON integer (a u64 has 20); Python refuses > 4300
 BOM = b"\xef\xbb\xbf"  # refused at the start of any JSON input (docs/security.md)
+MAX_PAYLOAD = 1 << 20  # a blob's payload: a full GICv2 state is ~6 KiB; near 1 MiB is not one
 MAX_COUNT = 4096  # items of any list whose length a binary input declares
 
 
@@ -36,7 +37,8 @@ class LimitExceeded(ValueError):
 def loads_json(text: str | bytes, **hooks: Any) -> Any:
     """`json.loads` within the limits: at most MAX_JSON bytes, integers of at most
     MAX_INT_DIGITS digits, no lone surrogate in any string, no key twice in one object
-    (JSON leaves that undefined; Python would keep the last silently). Every refusal is a
+    (JSON leaves that undefined; Python would keep the last silently), no nesting deeper
+    than Python's recursion limit (about 1000 levels). Every refusal is a
     ValueError (LimitExceeded or json.JSONDecodeError), as json.loads' own are."""
     if len(text) > MAX_JSON:
         raise LimitExceeded(f"{len(text)} bytes of JSON, more than the {MAX_JSON} gicmig reads")
@@ -55,7 +57,10 @@ def loads_json(text: str | bytes, **hooks: Any) -> Any:
 
     if _may_hold_long_int(text):  # else the per-integer hook cannot find anything: skip it
         hooks.setdefault("parse_int", _int)
-    doc = json.loads(text, object_pairs_hook=unique, **hooks)
+    try:
+        doc = json.loads(text, object_pairs_hook=unique, **hooks)
+    except RecursionError:  # `[[[[...` deeper than the interpreter's recursion limit
+        raise LimitExceeded("arrays or objects nested too deeply") from None
     if duplicated or _may_hold_surrogate(text):
         _locate(doc)  # a second walk, only then, names the place
     return doc

@@ -24,6 +24,12 @@ _recorded: dict[str, list[str]] = {}
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--record-messages", metavar="FILE",
                      help="record every gicmig error message raised per test (refactor gate)")
+    # issue 13's hostile-input suite (tests/hostile/, docs/security.md)
+    parser.addoption("--hostile-seconds", type=float, metavar="N", default=None,
+                     help="hostile suite: a fuzzing campaign of about N seconds per input "
+                     "class instead of the fixed CI cases (also GICMIG_HOSTILE_SECONDS)")
+    parser.addoption("--hostile-report", metavar="FILE",
+                     help="hostile suite: write the per-class report (JSON) to FILE")
 
 
 @pytest.fixture(autouse=True)

@@ -66,3 +66,5 @@ def test_the_two_layouts_share_their_common_fields() -> None:
     for f in LR_COMMON_FIELDS:
         assert GICH_LR.field(f.name) is f and GICH_LR_HW.field(f.name) is f
     assert GICH_LR.reserved_mask == 0x0077_E000 and GICH_LR_HW.reserved_mask == 0x0070_0000
+
+

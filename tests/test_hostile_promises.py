@@ -476,3 +476,350 @@ def test_without_o_tmpfile_a_named_temporary_is_used_and_removed_on_error(
         assert len(list(tmp_path.iterdir())) == 2  # the named temporary, beside it
         raise RuntimeError
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"] and out.read_bytes() == b"one"
+
+
+# --- 8, 9. schema folders: protoc's error, bounded layout files, imports, limits, no temp -------
+def _protos(folder: Path, **files: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("__", "/")).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name.replace("__", "/")).write_text(f'syntax = "proto3";\n{text}\n')
+    return folder
+
+
+def _schema_refused(folder: Path, code: str) -> tuple[str, str]:
+    from gicmig.schemacheck.sources import compile_dir
+
+    with pytest.raises(GicmigError) as info:
+        compile_dir(folder)
+    assert info.value.code == code, info.value
+    return str(info.value), refused(gicmig("schema", "check", str(folder)), code)
+
+
+def test_schema_compile_shows_protocs_error_not_its_warning(tmp_path: Path) -> None:
+    folder = _protos(tmp_path / "p", a_proto='import "b.proto";\nmessage A { int32 x = 1; }',
+                     b_proto="message B { int32 y = 1; }",
+                     c_proto="message C { Missing z = 1; }")
+    for name in ("a_proto", "b_proto", "c_proto"):
+        (folder / name).rename(folder / name.replace("_", "."))
+    lib, line = _schema_refused(folder, "SCHEMA-COMPILE")
+    assert '"Missing" is not defined' in lib and '"Missing" is not defined' in line
+    assert "warning" not in lib and "unused" not in line
+
+
+def test_first_error_skips_warnings() -> None:
+    from gicmig.schemacheck.sources import first_error
+
+    assert first_error("a.proto:2:1: warning: Import b.proto is unused.\n"
+                       'c.proto:2:13: "M" is not defined.\n') == \
+        'c.proto:2:13: "M" is not defined.'
+    assert first_error("a.proto:1:1: warning: only this\n") == "a.proto:1:1: warning: only this"
+    assert first_error("") == "protoc failed"
+
+
+def _outside(tmp_path: Path) -> Path:
+    return _protos(tmp_path / "outside", secret_proto="message Secret { int32 s = 1; }")
+
+
+@pytest.mark.parametrize("how", ["symlinked folder", "symlinked file", "fifo", "dev zero"])
+def test_protoc_never_imports_what_is_not_a_regular_file_in_the_folder(
+        how: str, tmp_path: Path) -> None:
+    import os
+
+    outside = _outside(tmp_path)
+    (outside / "secret_proto").rename(outside / "secret.proto")
+    name = {"symlinked folder": "ext/secret.proto", "symlinked file": "s.txt",
+            "fifo": "pipe", "dev zero": "zero"}[how]
+    folder = _protos(tmp_path / "p")
+    (folder / "a.proto").write_text(f'syntax = "proto3";\nimport /* c */ "{name[:2]}" '
+                                    f'"{name[2:]}";\nmessage A {{ int32 x = 1; }}\n')
+    if how == "symlinked folder":
+        os.symlink(outside, folder / "ext")
+    elif how == "symlinked file":
+        os.symlink(outside / "secret.proto", folder / "s.txt")
+    elif how == "fifo":
+        os.mkfifo(folder / "pipe")
+    else:
+        os.symlink("/dev/zero", folder / "zero")
+    lib, line = _schema_refused(folder, "SCHEMA-INPUT")
+    assert f'import "{name[:2]}" "{name[2:]}"' in lib and "not a regular file" in line
+
+
+def test_an_import_inside_the_folder_and_a_comment_are_fine(tmp_path: Path) -> None:
+    from gicmig.schemacheck.sources import compile_dir
+
+    folder = _protos(tmp_path / "p", b_proto="message B { int32 y = 1; }")
+    (folder / "b_proto").rename(folder / "b.proto")
+    (folder / "a.proto").write_text('syntax = "proto3";\n// import "../../etc/passwd";\n'
+                                    'import "b.proto";\nmessage A { B b = 1; }\n')
+    assert compile_dir(folder).files == {"a.proto", "b.proto"}
+
+
+@pytest.mark.parametrize("how", ["fifo", "symlink out", "too large", "root out"])
+def test_buf_yaml_is_read_bounded_and_never_through_a_symlink_or_fifo(
+        how: str, tmp_path: Path) -> None:
+    import os
+
+    folder = _protos(tmp_path / "p", a_proto="message A { int32 x = 1; }")
+    (folder / "a_proto").rename(folder / "a.proto")
+    outside = tmp_path / "buf.yaml"
+    outside.write_text("version: v2\n")
+    code = "IO-READ"
+    if how == "fifo":
+        os.mkfifo(folder / "buf.yaml")  # not ignored, not waited on
+    elif how == "symlink out":
+        os.symlink(outside, folder / "buf.yaml")
+    elif how == "too large":
+        (folder / "buf.yaml").write_text("version: v2\n" + "# padding\n" * 7000)
+        code = "SCHEMA-LAYOUT"
+    else:
+        os.symlink(_outside(tmp_path), folder / "mod")
+        (folder / "buf.yaml").write_text("version: v2\nmodules:\n  - path: mod\n")
+        code = "SCHEMA-LAYOUT"
+    _schema_refused(folder, code)
+
+
+def test_the_child_has_a_time_a_memory_and_an_output_limit() -> None:
+    import time
+
+    from gicmig.schemacheck import child
+
+    start = time.monotonic()
+    done = child.run(lambda: time.sleep(60) or 0, seconds=0.5, memory=64 << 20)
+    assert done.status is None and done.why == "took too long"
+    assert time.monotonic() - start < 30
+    done = child.run(lambda: len(bytearray(1 << 30)), seconds=30, memory=64 << 20)
+    assert done.status != 0  # MemoryError in the child: it cannot map 1 GiB
+    import os
+
+    def flood() -> int:
+        while True:
+            os.write(1, bytes(1 << 20))
+
+    done = child.run(flood, seconds=30, memory=256 << 20)
+    assert done.why == "wrote too much" and len(done.stdout) <= (64 << 20) + (1 << 20)
+    done = child.run(lambda: os.write(1, b"fine") and 3, seconds=30, memory=64 << 20)
+    assert (done.status, done.stdout, done.why) == (3, b"fine", "")
+
+
+_SCRATCH = """
+import sys, time
+from gicmig.files import scratch_folder
+with scratch_folder("gicmig-test-") as tmp:
+    open(tmp + "/f", "w").write("x")
+    print(tmp, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_killed_check_leaves_no_temporary_folder(sig: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", _SCRATCH], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    assert proc.stdout is not None
+    folder = Path(proc.stdout.readline().strip())
+    assert folder.parent == tmp_path and (folder / "f").exists()
+    proc.send_signal(getattr(signal, sig))
+    proc.wait(timeout=60)
+    for _ in range(600):
+        if not folder.exists():
+            break
+        time.sleep(0.05)
+    assert not folder.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_schema_check_writes_no_temporary_files(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "gicmig", "schema", "check",
+                           str(ROOT / "proto")], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 10. --format json on a full stdout: one line on stderr, exit 2 -----------------------------
+@pytest.mark.parametrize("argv", [
+    ["validate", "BAD"], ["validate", str(BUSY)], ["info", "MISSING"],
+    ["import", "kvm", "-o", "OUT", "BAD"], ["import", "gich", "-o", "OUT", "BAD"],
+    ["import", "qemu", "-o", "OUT", "BAD"], ["export", "kvm", "-o", "OUT", "MISSING"],
+    ["diff", str(BUSY), "BAD"], ["schema", "check", "MISSING"],
+])
+def test_json_reports_on_a_full_stdout(argv: list[str], tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": 1, "a": 2}')
+    subst = {"BAD": str(bad), "MISSING": str(tmp_path / "missing"),
+             "OUT": str(tmp_path / "out.gicmig")}
+    args = [subst.get(a, a) for a in argv] + ["--format", "json"]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "gicmig", *args], stdout=full,
+                              stderr=subprocess.PIPE, timeout=60, text=True)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "IO-WRITE" in lines[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.gicmig").exists()
+
+
+# --- 11. memory: at most 64 MiB plus 4x the input, measured as the process's peak RSS -----------
+_PEAK = """
+import gc, resource, sys
+from pathlib import Path
+import gicmig.formats.codec, gicmig.schemacheck.layout, gicmig.schemacheck.sources
+from gicmig.errors import GicmigError
+kind, path = sys.argv[1], sys.argv[2]
+gc.collect()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    if kind == "blob":
+        gicmig.formats.codec.decode(open(path, "rb").read())
+    elif kind == "fds":
+        gicmig.schemacheck.sources.read_descriptor_set(path)
+    else:
+        gicmig.schemacheck.layout.roots(Path(path).parent)
+    code = "accepted"
+except GicmigError as exc:
+    code = exc.code
+print(code, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def _varint(n: int) -> bytes:
+    out = b""
+    while n > 0x7F:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def _peak(kind: str, path: Path) -> tuple[str, int]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _PEAK, kind, str(path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    code, grown = proc.stdout.split()
+    return code, int(grown)
+
+
+@pytest.mark.parametrize("shape", ["banked", "cpu", "hypervisor vcpus"])
+def test_a_protobuf_payload_at_the_limit_stays_in_the_memory_promise(
+        shape: str, tmp_path: Path) -> None:
+    """Empty submessages, 2 bytes each on the wire, are the costliest protobuf shape."""
+    from gicmig.formats.envelope import MAX_PAYLOAD, pack
+
+    outer, item = {"banked": (0x1A, 0x1A), "cpu": (0x1A, 0x2A),
+                   "hypervisor vcpus": (0x22, 0x0A)}[shape]
+    inner = bytes([item, 0]) * ((MAX_PAYLOAD - 8) // 2)
+    path = tmp_path / "worst.gicmig"
+    path.write_bytes(pack(bytes([outer]) + _varint(len(inner)) + inner, 1))
+    code, grown = _peak("blob", path)
+    assert code != "accepted" and grown < (64 << 20) + 4 * path.stat().st_size, grown
+
+
+@pytest.mark.parametrize("shape", ["files", "messages"])
+def test_a_descriptor_set_of_max_input_stays_in_the_memory_promise(
+        shape: str, tmp_path: Path) -> None:
+    """64 MiB of empty descriptors took protobuf's parser 4-5 GiB; now a child parses it
+    first within the promise, and the refusal costs the reading of the file."""
+    from gicmig.limits import MAX_INPUT
+
+    if shape == "files":
+        data = b"\x0a\x00" * (MAX_INPUT // 2)
+    else:
+        inner = b"\x22\x00" * ((MAX_INPUT - 16) // 2)
+        data = b"\x0a" + _varint(len(inner)) + inner
+    path = tmp_path / "worst.binpb"
+    path.write_bytes(data)
+    code, grown = _peak("fds", path)
+    assert code == "SCHEMA-INPUT" and grown < (64 << 20) + 4 * len(data), grown
+
+
+def test_a_real_descriptor_set_is_still_read(tmp_path: Path) -> None:
+    from gicmig.schemacheck import sources
+
+    lock = ROOT / "gicmig/data/schema-revision-3.binpb"
+    assert sources.read_descriptor_set(lock).files == {"gicmig/v1/gicmig.proto"}
+    size = sources._PARSED_HERE + 1  # parsed in a child first: the same result
+    big = tmp_path / "padded.binpb"
+    big.write_bytes(lock.read_bytes() + b"\xfa\x07" + _varint(size) + bytes(size))
+    assert sources.read_descriptor_set(big).files == {"gicmig/v1/gicmig.proto"}
+
+
+def test_yaml_at_its_limit_stays_in_the_memory_promise(tmp_path: Path) -> None:
+    from gicmig.limits import MAX_YAML
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+    text = ("[" + "{}," * (MAX_YAML // 3) + "{}]")[:MAX_YAML - 1] + "]"
+    (folder / "buf.yaml").write_text(text)
+    code, grown = _peak("yaml", folder / "buf.yaml")
+    assert code == "SCHEMA-LAYOUT" and grown < (64 << 20) + 4 * MAX_YAML, grown
+
+
+def _corrupt_stream(kind: str) -> bytes:
+    from test_qemu_support import GicImage, stream
+
+    if kind == "QEMU-IRQ-BEYOND-NUM-IRQS":  # virt-7.2 has 288 IDs; state for ID 300
+        return stream(GicImage().irq(300, enabled=0xFF).section())
+    img = GicImage(2, virt=False)
+    img.set("irq_target", 0, 0x02)  # a kvm-arm-gic mark on a TCG image
+    return stream(img.section())
+
+
+@pytest.mark.parametrize("code", ["QEMU-IRQ-BEYOND-NUM-IRQS", "QEMU-ACCEL-CONFLICT"])
+def test_a_corrupt_stream_exits_1_from_a_file_and_a_pipe(code: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "corrupt.mig"
+    path.write_bytes(_corrupt_stream(code))
+    before = digest(path)
+    refused(gicmig("import", "qemu", str(path), "-o", str(tmp_path / "o.json")), code)
+    proc = subprocess.run([sys.executable, "-m", "gicmig", "import", "qemu", "-", "-o",
+                           str(tmp_path / "o.json")], input=path.read_bytes(),
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 1 and f": {code} " in proc.stderr.decode()
+    assert len(proc.stderr.splitlines()) == 1 and digest(path) == before
+    assert not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.parametrize("where", ["new", "fifo", "stdout"])
+def test_an_error_raised_inside_open_atomic_keeps_its_code(where: str, tmp_path: Path,
+                                                           capfdbinary: Any) -> None:
+    """A FileError (IO-READ, e.g. a template that changed while copied) is an OSError too:
+    the writer must not turn it into IO-WRITE."""
+    import os
+    import threading
+
+    from gicmig.files import open_atomic
+
+    path = {"new": str(tmp_path / "out.mig"), "fifo": str(tmp_path / "fifo"),
+            "stdout": "-"}[where]
+    drain = None
+    if where == "fifo":
+        os.mkfifo(path)
+        drain = threading.Thread(target=lambda: Path(path).read_bytes())
+        drain.start()
+    with pytest.raises(GicmigError) as info, open_atomic(path) as f:
+        f.write(b"x")
+        raise GicmigError("IO-READ", "the template changed while gicmig read it")
+    if drain is not None:
+        drain.join(timeout=60)
+    assert info.value.code == "IO-READ" and "template changed" in info.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["fifo"] if where == "fifo" else [])

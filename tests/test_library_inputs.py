@@ -201,7 +201,10 @@ def test_a_file_object_is_read_with_the_input_bound(monkeypatch: pytest.MonkeyPa
 
     f = Recording(BUSY_BLOB.read_bytes())
     assert gicmig.load(f) == gicmig.load(BUSY)
-    assert Recording.asked == [gicmig.files.MAX_INPUT + 1]  # never an unbounded read()
+    # a type probe, then bounded chunks: never an unbounded read(), and never one read of
+    # MAX_INPUT + 1 (that allocates 64 MiB for any input, however small)
+    assert Recording.asked[0] == 0
+    assert Recording.asked[1:] and all(0 < n <= 1 << 20 for n in Recording.asked[1:])
     monkeypatch.setattr(gicmig.files, "MAX_INPUT", 100)
     for source in (io.BytesIO(BUSY_BLOB.read_bytes()), BUSY_BLOB.read_bytes(), BUSY_BLOB):
         with pytest.raises(FileError) as info:

@@ -10,7 +10,7 @@ from test_pinned_gich import regs
 
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState, HwMapping
 from gicmig.errors import GicmigError, ValidationError
-from gicmig.views.gich import export_gich, fold_nested, fold_vcpu, import_gich
+from gicmig.views.gich import export_gich, fold_nested, fold_vcpu, import_gich, vtr_params
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
 
 
@@ -192,3 +192,68 @@ def test_distributor_path_is_joined_to_the_views_folder() -> None:
     assert distributor_path(text, "") == "./img.gicmig"
     assert distributor_path('{"distributor": {"path": ""}}', "/views") is None
     assert distributor_path('{"distributor": {"fixture": {}}}', "/views") is None
+
+
+def test_export_apr_group_split_names_the_level_and_both_groups() -> None:
+    """GICH_APR has one bit per level for both groups (§3.2): a group 0 active priority with
+    no active interrupt to explain it would come back group-unknown."""
+    st = GicState.reset(GicConfig(1, 64, priority_bits=8, min_bpr=0))
+    st.cpu[0].bpr, st.cpu[0].abpr = 2, 3
+    st.cpu[0].active_group0 = 1 << 4  # level 4: group priority 0x08
+    with pytest.raises(ValidationError) as info:
+        export_gich(st)
+    assert [(v.code, v.path, v.message) for v in info.value.violations] == [(
+        "GICH-EXPORT-APR-GROUP-SPLIT", "cpu0 gicc.active_priorities",
+        "group priority 0x08 is group 0; GICH_APR holds one set for both groups, and the "
+        "active interrupts make it group-unknown on import")]
+
+
+def test_gich_apr_bits_beyond_the_preemption_levels_are_not_levels() -> None:
+    """GICH_VTR 0x6c000003: PREbits 4 -> 16 GICH_APR bits, bit n = level n << 3 (group
+    priority n << 4); bits 16..31 name no level."""
+    from gicmig.views.gich import apr_to_levels
+
+    p = vtr_params(0x6C00_0003)
+    assert p.preemption_bits == 4
+    assert apr_to_levels(0xFFFF_0003, p) == 1 | 1 << 8
+    assert apr_to_levels(0x0000_8000, p) == 1 << 120
+
+
+def test_an_unknown_cpu_spi_is_placed_by_its_own_groups_binary_point() -> None:
+    """Group 0 priority 0xa8 with BPR 2 is level 0xa8 (bits 7:3), in Group 1 (ABPR 4, no
+    CBPR: bits 7:4) it would be 0xa0: cpu1 holds 0xa8, so the group 0 SPI is active there."""
+    from gicmig.abi.kvm import kvm_config
+    from gicmig.core.attribution import attribute
+
+    st = GicState.reset(kvm_config(2, 64))
+    st.enable_grp1_unknown = True
+    sh = st.shared
+    sh.active, sh.priority, sh.active_cpu = 1 << 16, bytes(16) + b"\xa8", bytes(16) + b"\xff"
+    for c in (0, 1):
+        st.cpu[c].bpr, st.cpu[c].abpr = 2, 4
+    st.cpu[0].active_group_unknown = 1 << 0xA0 // 2
+    st.cpu[1].active_group_unknown = 1 << 0xA8 // 2
+    attribute(st)
+    assert st.shared.active_cpu[16] == 1
+    assert st.cpu[1].active_group0 == 1 << 0xA8 // 2
+
+
+def test_a_free_lr_naming_a_latched_spi_is_ambiguous() -> None:
+    """A latched (not active) SPI named by a free LR: the guest may have taken it there."""
+    img = _image()
+    img.shared.pending_latch, img.shared.edge = 1 << 8, 1 << 8
+    img.shared.targets = bytes(8) + b"\x01"
+    assert _refused(GichView((regs(0x0000_0028), regs()), img)) == [
+        ("GICH-LR-INVALID-AMBIGUOUS", "cpu0 gich.lr0")]
+
+
+def test_read_back_icfgr_banks_two_words_per_cpu() -> None:
+    """GICD_ICFGR0/1 (0xc00, 0xc04) are banked per CPU, ICFGR2.. (SPIs) shared."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    regs_ = tcg_registers(GicState.reset(GicConfig.qemu_virt(1)))
+    banked = sorted(k[2] for k in regs_ if k[0] == "GICD" and k[1] == 0 and 0xC00 <= k[2] < 0xD00)
+    shared = sorted(k[2] for k in regs_ if k[0] == "GICD" and k[1] is None
+                    and 0xC00 <= k[2] < 0xD00)
+    assert banked == [0xC00, 0xC04]
+    assert shared == [0xC00 + 4 * i for i in range(2, 18)]  # 288 IDs: ICFGR2..17

@@ -53,3 +53,11 @@ def test_writes_document_losses_must_be_a_list() -> None:
         parse_writes_document(text)
     assert info.value.code == "KVM-DUMP-FIELD"
     assert "losses: expected a list" in info.value.message
+
+
+def test_writes_document_loss_fields_must_be_strings() -> None:
+    text = writes_to_json(64, (Access("dist", 0, 0x000, 1),), (Loss("A", "b", "c"),))
+    with pytest.raises(GicmigError) as info:
+        parse_writes_document(text.replace('"place": "b"', '"place": 7'))
+    assert info.value.code == "KVM-DUMP-FIELD"
+    assert "losses[0]: code, place and message are strings" in info.value.message

@@ -6,10 +6,11 @@ slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from test_pinned_qemu import _target, refused, run
-from test_qemu_support import GicImage
+from test_qemu_support import GicImage, stream
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
@@ -176,3 +177,37 @@ def test_read_back_hppir_of_a_ppi_by_its_group(group: int, hppir: int) -> None:
     b.priority = bytes(27) + b"\x40"
     st.cpu[0].ctlr, st.cpu[0].pmr = 0x3, 0xF0
     assert tcg_registers(st)[("GICC", 0, 0x18)] == hppir
+
+
+@pytest.mark.parametrize(("cpus", "slots"), [(1, 2), (3, 2)])
+def test_template_of_another_cpu_count_names_both_counts(cpus: int, slots: int,
+                                                         tmp_path: Path) -> None:
+    from test_qemu_export import reset, tcg_template
+
+    from gicmig.views.qemu.write import export_qemu
+
+    with pytest.raises(GicmigError) as info:
+        export_qemu(reset(cpus, virt=True), tcg_template(tmp_path, slots, True),
+                    tmp_path / "out.mig")
+    assert info.value.code == "QEMU-TEMPLATE-NUM-CPUS"
+    assert info.value.message == (
+        f"the state's GIC has {cpus} CPU interfaces, the template's has {slots} (its CPU "
+        f"slots in use): use a template of a VM with -smp {cpus}")
+
+
+def test_template_with_an_empty_cpu_slot_between_used_ones(tmp_path: Path) -> None:
+    """Slots 0 and 2 in use, slot 1 empty: three slots in use, but no 3-CPU GIC."""
+    from test_qemu_export import reset, write
+
+    from gicmig.views.qemu.write import export_qemu
+
+    gic = GicImage(3, virt=True)
+    for name in ("running_priority", "current_pending", "abpr"):
+        gic.set(name, 1, 0)
+    for name in ("running_priority", "current_pending", "bpr", "abpr"):
+        gic.vset(name, 1, 0)
+    template = write(tmp_path, stream(gic.section()), "gap.mig")
+    with pytest.raises(GicmigError) as info:
+        export_qemu(reset(3, virt=True), template, tmp_path / "out.mig")
+    assert info.value.code == "QEMU-TEMPLATE-NUM-CPUS"
+    assert info.value.message.startswith("the template does not hold a 3-CPU GIC: ")

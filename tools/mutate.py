@@ -483,8 +483,8 @@ def run(m: Mutant, scratch: Scratch, cov: dict[str, Any], index: Index,
 
 def summary(rel: str, ms: list[Mutant]) -> dict[str, Any]:
     count = {s: sum(m.status == s for m in ms) for s in
-             ("killed", "timeout", "survived", "not-covered", "equivalent")}
-    scored = len(ms) - count["equivalent"]
+             ("killed", "timeout", "survived", "not-covered", "equivalent", "pending")}
+    scored = len(ms) - count["equivalent"] - count["pending"]
     dead = count["killed"] + count["timeout"]
     return {"module": rel, "mutants": len(ms), **count,
             "score": round(100 * dead / scored, 1) if scored else 100.0}
@@ -521,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-confirm", dest="confirm", action="store_false",
                    help="keep warm survivors without confirming them cold (a first pass; "
                         "confirm with --rerun of its report)")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="start no mutant after this many seconds; the rest are reported "
+                        "as not run (a sample cut short says so)")
     p.add_argument("--progress", type=Path, metavar="FILE",
                    help="append each verdict to FILE and take verdicts already in it "
                         "(resume an interrupted run of the same code and tests)")
@@ -540,10 +543,13 @@ def main(argv: list[str] | None = None) -> int:
              for e in
              (json.loads(args.equivalent.read_text()) if args.equivalent.exists() else [])}
     alive = None
+    not_run: set[tuple[Any, ...]] = set()
     if args.rerun:
         earlier = json.loads(args.rerun.read_text())
         alive = {(m["file"], m["line"], m["scope"], m["original"], m["mutant"])
                  for m in earlier["survivors"] + earlier["equivalent"]}
+        not_run = {(m["file"], m["line"], m["scope"], m["original"], m["mutant"])
+                   for m in earlier.get("not_run", [])}
     done: dict[tuple[Any, ...], tuple[str, float]] = {}
     if args.progress and args.progress.exists():
         for r in args.progress.read_text().splitlines():
@@ -560,30 +566,39 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         if args.trace_only:
             return 0
-        for ms in chosen.values():
-            for i, m in enumerate(ms, 1):
-                if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
-                    m.status = "killed"  # by the earlier run
-                    continue
-                if (m.file, m.line, *m.key()) in done:
-                    m.status, m.seconds = done[(m.file, m.line, *m.key())]
-                else:
-                    run(m, scratch, cov, index, args)
-                    if args.progress:
-                        with args.progress.open("a") as f:
-                            f.write(json.dumps([m.file, m.line, *m.key(), m.status,
-                                                m.seconds]) + "\n")
-                if m.status in ("survived", "not-covered") and (m.file, *m.key()) in known:
-                    m.status = "equivalent"
-                print(f"[{i}/{len(ms)}] {m.status:11} {m.file}:{m.line} "
-                      f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
+        queue = [(i, len(ms), m) for ms in chosen.values() for i, m in enumerate(ms, 1)]
+        if args.budget is not None:  # a sample cut short is then a uniform subsample
+            random.Random(args.seed).shuffle(queue)
+        for i, n, m in queue:
+            if (m.file, m.line, *m.key()[:3]) in not_run:
+                continue  # not run in the earlier report either
+            if alive is not None and (m.file, m.line, *m.key()[:3]) not in alive:
+                m.status = "killed"  # by the earlier run
+                continue
+            if (m.file, m.line, *m.key()) not in done and args.budget is not None \
+                    and time.perf_counter() - t0 > args.budget:
+                continue  # stays "pending": not run
+            if (m.file, m.line, *m.key()) in done:
+                m.status, m.seconds = done[(m.file, m.line, *m.key())]
+            else:
+                run(m, scratch, cov, index, args)
+                if args.progress:
+                    with args.progress.open("a") as f:
+                        f.write(json.dumps([m.file, m.line, *m.key(), m.status,
+                                            m.seconds]) + "\n")
+            if m.status in ("survived", "not-covered") and (m.file, *m.key()) in known:
+                m.status = "equivalent"
+            print(f"[{i}/{n}] {m.status:11} {m.file}:{m.line} "
+                  f"{m.original} -> {m.mutant} ({m.seconds} s)", flush=True)
     finally:
         scratch.close()
     rows = [summary(r, ms) for r, ms in chosen.items()]
-    print(f"\n{'module':34} {'total':>5} {'killed':>6} {'t/o':>4} {'surv':>4} {'eqv':>4} score")
+    print(f"\n{'module':34} {'total':>5} {'killed':>6} {'t/o':>4} {'surv':>4} {'eqv':>4} "
+          f"{'n/r':>4} score")
     for r in rows:
         print(f"{r['module']:34} {r['mutants']:5} {r['killed']:6} {r['timeout']:4} "
-              f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['score']:5}%")
+              f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['pending']:4} "
+                  f"{r['score']:5}%")
     every = [m for ms in chosen.values() for m in ms]
     packages: dict[str, list[Mutant]] = {}
     for r, ms in chosen.items():
@@ -593,11 +608,12 @@ def main(argv: list[str] | None = None) -> int:
         print()
         for r in by_package:
             print(f"{r['module']:34} {r['mutants']:5} {r['killed']:6} {r['timeout']:4} "
-                  f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['score']:5}%")
+                  f"{r['survived'] + r['not-covered']:4} {r['equivalent']:4} {r['pending']:4} "
+                  f"{r['score']:5}%")
     total = summary("all", every)
     print(f"{'all':34} {total['mutants']:5} {total['killed']:6} {total['timeout']:4} "
           f"{total['survived'] + total['not-covered']:4} {total['equivalent']:4} "
-          f"{total['score']:5}%   ({time.perf_counter() - t0:.0f} s)")
+          f"{total['pending']:4} {total['score']:5}%   ({time.perf_counter() - t0:.0f} s)")
 
     def row(m: Mutant) -> dict[str, Any]:
         keep = ("file", "line", "scope", "original", "mutant", "nth", "status", "seconds")
@@ -608,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
               "density": args.density, "modules": rows, "packages": by_package,
               "total": total,
               "survivors": [row(m) for m in every if m.status in ("survived", "not-covered")],
-              "equivalent": [row(m) for m in every if m.status == "equivalent"]}
+              "equivalent": [row(m) for m in every if m.status == "equivalent"],
+              "not_run": [row(m) for m in every if m.status == "pending"]}
     args.report.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,10 +84,12 @@ def _tracing(item: Any, files: set[str], package: str) -> Iterator[Any]:
     _clear_caches(package)
     t0 = time.perf_counter()
     sys.settrace(call)
+    threading.settrace(call)  # code a test runs in a thread (the QEMU writer's copy) too
     try:
         result = yield
     finally:
         sys.settrace(None)
+        threading.settrace(None)  # type: ignore[arg-type]
     out = Path(os.environ["MUTATE_TRACE"])
     with out.open("a") as f:
         f.write(json.dumps([item.nodeid, time.perf_counter() - t0,

@@ -57,20 +57,23 @@ _RES_SW, _RES_HW = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
 
 
 _new = tuple.__new__  # Lr(...) without NamedTuple's keyword-handling __new__ (hot path)
+# the same facts pre-shifted for `decode`: State's bits, HW and EOI in place, and Priority
+# moved straight to bits [7:3] of an 8-bit priority
+_PENDING, _ACTIVE = _PEND_BIT << _STATE_S, _ACT_BIT << _STATE_S
+_HW_BIT, _EOI_BIT = 1 << _HW_S, 1 << _EOI_S
+_PRIO_TO_8, _PRIO_8 = _PRIO_S - _VP_S, _PRIO_M << _VP_S
 
 
 def decode(value: int) -> Lr:
     """The fields of list register `value` (a 32-bit word), under the layout its HW bit
     selects; bits that layout reserves are returned in `reserved`, not judged."""
-    state = value >> _STATE_S & _STATE_M
-    if value >> _HW_S & 1:
-        return _new(Lr, (value >> _VID_S & _VID_M, bool(state & _PEND_BIT),
-                         bool(state & _ACT_BIT), value >> _GRP1_S & _GRP1_M,
-                         (value >> _PRIO_S & _PRIO_M) << _VP_S, True, 0, False,
-                         value >> _PHYS_S & _PHYS_M, value & _RES_HW))
-    return _new(Lr, (value >> _VID_S & _VID_M, bool(state & _PEND_BIT), bool(state & _ACT_BIT),
-                     value >> _GRP1_S & _GRP1_M, (value >> _PRIO_S & _PRIO_M) << _VP_S, False,
-                     value >> _CPUID_S & _CPUID_M, bool(value >> _EOI_S & 1), None,
+    if value & _HW_BIT:
+        return _new(Lr, (value >> _VID_S & _VID_M, value & _PENDING != 0, value & _ACTIVE != 0,
+                         value >> _GRP1_S & _GRP1_M, value >> _PRIO_TO_8 & _PRIO_8, True, 0,
+                         False, value >> _PHYS_S & _PHYS_M, value & _RES_HW))
+    return _new(Lr, (value >> _VID_S & _VID_M, value & _PENDING != 0, value & _ACTIVE != 0,
+                     value >> _GRP1_S & _GRP1_M, value >> _PRIO_TO_8 & _PRIO_8, False,
+                     value >> _CPUID_S & _CPUID_M, value & _EOI_BIT != 0, None,
                      value & _RES_SW))
 
 

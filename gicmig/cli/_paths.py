@@ -9,7 +9,7 @@ import os
 def same_file(a: str, b: str) -> bool:
     try:
         return a != "-" and b != "-" and os.path.samefile(a, b)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in a path an input names
         return False
 
 

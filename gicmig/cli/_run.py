@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
         _flush_stdout()
         return status
     except GicmigError as exc:
-        report_error(getattr(args, "current_path", None) or "gicmig", exc,
-                     getattr(args, "format", "text"))
-        return exit_status(exc)
+        written = report_error(getattr(args, "current_path", None) or "gicmig", exc,
+                               getattr(args, "format", "text"))
+        return exit_status(exc) if written else 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -72,33 +72,59 @@ def _flush_stdout() -> None:
         raise GicmigError("IO-WRITE", f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
+_dropped: list[bool] = []  # stdout could not be written: reports go to stderr
+
+
 def _drop_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's last flush cannot fail too."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+    _dropped.append(True)
 
 
-def report_error(path: str, exc: GicmigError, fmt: str = "text") -> None:
-    """A command that failed before its report: one line on stderr, or under
-    `--format json` the `gicmig/error` document on stdout (and nothing else there)."""
-    from gicmig.cli.report import finding_from_error, text_line
+def report_error(path: str, exc: GicmigError, fmt: str = "text") -> bool:
+    """Report `exc`, a command that failed before its report: one line on stderr, or under
+    `--format json` the `gicmig/error` document on stdout (and nothing else there); under
+    `--format github|sarif` also its annotation / SARIF log on stdout. False when stdout
+    cannot take the document (a full disk): then one IO-WRITE line on stderr says so, and
+    the command exits 2."""
+    if fmt in ("json", "github", "sarif") and not _dropped:
+        try:
+            sys.stdout.write(_machine_report(path, exc, fmt))
+            sys.stdout.flush()
+            if fmt == "json":
+                return True
+        except BrokenPipeError:  # the reader left: nobody to tell
+            _drop_stdout()
+            return True
+        except OSError as full:
+            _drop_stdout()
+            _print_line("gicmig", GicmigError(
+                "IO-WRITE", f"cannot write the JSON report of {exc.code} to stdout: "
+                f"{full.strerror or full}"))
+            return False
+    _print_line(path, exc)  # also when stdout already failed: stderr still works
+    return True
+
+
+def _machine_report(path: str, exc: GicmigError, fmt: str) -> str:
+    from gicmig.cli import report
 
     if fmt == "json":
-        from gicmig.cli.jsondoc import emit, error_document
+        from gicmig.cli.jsondoc import dumps, error_document
 
-        emit(error_document(exc.code, exc.message, None if path == "gicmig" else path,
-                            exit_status(exc), offset=exc.offset,
-                            line=getattr(exc, "line", None),
-                            column=getattr(exc, "column", None)))
-        return
-    finding = finding_from_error(exc, path)
-    if fmt == "github":  # the annotation for the workflow log, the line for people
-        from gicmig.cli.report import github_line
+        return dumps(error_document(exc.code, exc.message, None if path == "gicmig" else path,
+                                    exit_status(exc), offset=exc.offset,
+                                    line=getattr(exc, "line", None),
+                                    column=getattr(exc, "column", None)))
+    finding = report.finding_from_error(exc, path)
+    if fmt == "github":  # the annotation for the workflow log; the line for people follows
+        return report.github_line(finding) + "\n"
+    return report.sarif_text([finding], successful=False)
 
-        print(github_line(finding), file=sys.stdout)
-    elif fmt == "sarif":
-        from gicmig.cli.report import sarif_text
 
-        sys.stdout.write(sarif_text([finding], successful=False))
-    print(text_line(finding, sys.stderr), file=sys.stderr)
+def _print_line(path: str, exc: GicmigError) -> None:
+    from gicmig.cli.report import finding_from_error, text_line
+
+    print(text_line(finding_from_error(exc, path), sys.stderr), file=sys.stderr)

@@ -13,7 +13,8 @@ The SPIs are `shared` (bit k / byte k = interrupt ID 32 + k). Field names are th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 from gicmig.arch.ids import NUM_PRIVATE
@@ -67,10 +68,8 @@ class SharedBank:
 
 _PRIVATE_FIELDS = tuple(f.name for f in fields(PrivateBank))
 _SHARED_FIELDS = tuple(f.name for f in fields(SharedBank))
-
-
-def _read(bank: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    return {n: getattr(bank, n) for n in names}
+# every field of a bank (of the table, or of the state's façade) as one tuple, in field order
+_PRIVATE_GET, _SHARED_GET = attrgetter(*_PRIVATE_FIELDS), attrgetter(*_SHARED_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +80,8 @@ class IrqTable:
     @classmethod
     def of(cls, state: GicState) -> IrqTable:
         """The table of `state` (read once; later changes to `state` do not show)."""
-        return cls(tuple(PrivateBank(**_read(b, _PRIVATE_FIELDS)) for b in state.banked),
-                   SharedBank(**_read(state.shared, _SHARED_FIELDS)))
+        return cls(tuple(PrivateBank(*_PRIVATE_GET(b)) for b in state.banked),
+                   SharedBank(*_SHARED_GET(state.shared)))
 
     def bit(self, name: str, v: int, c: int) -> int:
         """Bit `name` (a bitmap field) of interrupt `v` as CPU `c` sees it."""
@@ -106,16 +105,23 @@ class IrqTable:
     def write_to(self, state: GicState, since: IrqTable | None = None) -> None:
         """Store this table's fields in `state` (only those that differ from `since`, the
         table `state` already holds, when given)."""
+        banks = state.banked
         for c, bank in enumerate(self.private):
-            _write(state.banked[c], bank, since.private[c] if since else None, _PRIVATE_FIELDS)
-        _write(state.shared, self.shared, since.shared if since else None, _SHARED_FIELDS)
+            old = since.private[c] if since else None
+            if bank is not old:
+                _write(banks[c], _PRIVATE_GET(bank), _PRIVATE_GET(old) if old else None,
+                       _PRIVATE_FIELDS)
+        old_sh = since.shared if since else None
+        if self.shared is not old_sh:
+            _write(state.shared, _SHARED_GET(self.shared),
+                   _SHARED_GET(old_sh) if old_sh else None, _SHARED_FIELDS)
 
 
-def _write(target: Any, bank: Any, old: Any, names: tuple[str, ...]) -> None:
-    for n in names:
-        value = getattr(bank, n)
-        if old is None or value != getattr(old, n):
-            setattr(target, n, value)
+def _write(target: Any, values: tuple[Any, ...], old: tuple[Any, ...] | None,
+           names: tuple[str, ...]) -> None:
+    for i, value in enumerate(values):
+        if old is None or value != old[i]:
+            setattr(target, names[i], value)
 
 
 class TableBuilder:
@@ -146,15 +152,27 @@ class TableBuilder:
             self.s_latch &= ~(1 << (v - NUM_PRIVATE))
 
     def build(self) -> IrqTable:
+        """The table with this builder's changes (a bank without any is the base's own)."""
         base = self.base
-        private = tuple(
-            replace(b, active=self.b_active[c], pending_latch=self.b_latch[c],
-                    line_level=self.b_line[c], sgi_sources=bytes(self.srcs[c]),
-                    sgi_active_source=bytes(self.asrc[c]))
-            for c, b in enumerate(base.private))
-        shared = replace(base.shared, active=self.s_active, pending_latch=self.s_latch,
-                         line_level=self.s_line, active_cpu=bytes(self.s_cpu))
-        return IrqTable(private, shared)
+        private = []
+        for c, b in enumerate(base.private):
+            now = (self.b_active[c], self.b_latch[c], self.b_line[c], bytes(self.srcs[c]),
+                   bytes(self.asrc[c]))
+            if now == (b.active, b.pending_latch, b.line_level, b.sgi_sources,
+                       b.sgi_active_source):
+                private.append(b)
+                continue
+            private.append(PrivateBank(b.enabled, b.group, b.edge, now[1], now[2], now[0],
+                                       b.pending_split_unknown, b.latch_maybe_stale,
+                                       b.priority, now[3], now[4]))
+        sh = base.shared
+        cpu = bytes(self.s_cpu)
+        if (self.s_active, self.s_latch, self.s_line, cpu) != (
+                sh.active, sh.pending_latch, sh.line_level, sh.active_cpu):
+            sh = SharedBank(sh.enabled, sh.group, sh.edge, self.s_latch, self.s_line,
+                            self.s_active, sh.pending_split_unknown, sh.latch_maybe_stale,
+                            sh.priority, sh.targets, cpu)
+        return IrqTable(tuple(private), sh)
 
 
 __all__ = ["IrqTable", "PrivateBank", "SharedBank", "TableBuilder"]

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import google_crc32c
 
 from gicmig.errors import DecodeError
+from gicmig.limits import MAX_PAYLOAD
 
 MAGIC = b"\x89GICMIG\n"
 ENVELOPE_VERSION = 1
 HEADER_LENGTH = 32
-MAX_PAYLOAD = 1 << 20  # a full GICv2 state is ~6 KiB; anything near 1 MiB is not one
 REQUIRED_FLAGS = 0x0000_FFFF
 _LAYOUT = struct.Struct("<8sHHIIIII")
 _CRC_AT = 28

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gicmig.errors import GicmigError
+from gicmig.files import read_below
+from gicmig.limits import loads_json
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data"
 MANIFEST_NAME = re.compile(r"^schema-revision-([1-9][0-9]{0,5})\.json$")
@@ -48,11 +49,10 @@ class LockRecord:
 
     def descriptor_bytes(self) -> bytes:
         """The locked FileDescriptorSet's bytes, refused unless their digest is the lock's."""
-        try:
-            data = self.descriptor_path.read_bytes()
-        except OSError as exc:
-            raise GicmigError("IO-READ", f"cannot read {self.descriptor_path}: "
-                              f"{exc.strerror or exc}") from None
+        # bounded, and only a regular file inside the locks folder (never a FIFO, a device
+        # or a symlink out of it): a locks folder given with --locks is an input
+        data = read_below(str(self.descriptor_path.parent), self.descriptor_path.name,
+                          "locked descriptor set")
         got = hashlib.sha256(data).hexdigest()
         if got != self.sha256:
             raise GicmigError("SCHEMA-LOCK-CORRUPT",
@@ -66,14 +66,13 @@ R = TypeVar("R", bound=LockRecord)
 
 def read_lock(manifest: Path, cls: type[R]) -> R:
     """The lock `manifest` describes, as a `cls` (LockRecord or a subclass)."""
+    data = read_below(str(manifest.parent), manifest.name, "lock manifest")
     try:
-        record = json.loads(manifest.read_text(encoding="utf-8"))
+        record = loads_json(data)
         revision = int(record["revision"])
         files = tuple(str(f) for f in record["files"])
         digest = str(record["sha256"])
         locked = str(record.get("locked", ""))
-    except OSError as exc:
-        raise GicmigError("IO-READ", f"cannot read {manifest}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise GicmigError("SCHEMA-LOCK-CORRUPT", f"{manifest}: not a lock manifest ({exc})"
                           ) from None

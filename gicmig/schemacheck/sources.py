@@ -166,11 +166,37 @@ def _literal(text: str) -> str | None:
     return None if "\0" in name or not name else name
 
 
+# protobuf's C parser takes up to ~80x a descriptor set's size (measured: 64 MiB of empty
+# `file` entries, 5 GiB): a set larger than this is parsed in a child with the memory
+# gicmig promises for any input (64 MiB + 4x its size) first, then here if it fitted
+_PARSED_HERE = 256 << 10
+
+
+def _fits(data: bytes, label: str) -> None:
+    """SCHEMA-INPUT unless `data` parses within 64 MiB + 4x its size (docs/security.md)."""
+    from google.protobuf import descriptor_pb2
+
+    def parse() -> int:
+        try:
+            descriptor_pb2.FileDescriptorSet().ParseFromString(data)
+        except Exception:  # malformed, or the allocation failed at the limit
+            return 2
+        return 0
+
+    budget = (64 << 20) + 4 * len(data)
+    done = child.run(parse, seconds=PROTOC_SECONDS, memory=budget)
+    if done.status != 0:
+        raise GicmigError("SCHEMA-INPUT", f"{label} is not a FileDescriptorSet gicmig can read "
+                          f"in the {budget >> 20} MiB it allows {len(data)} bytes of input")
+
+
 def parse_fds(data: bytes, label: str, *, verify: bool = True) -> Any:
     """A FileDescriptorSet from bytes; with `verify`, refused unless it is consistent
     (protoc's own output needs no second opinion: pass verify=False)."""
     from google.protobuf import descriptor_pb2
 
+    if len(data) > _PARSED_HERE:
+        _fits(data, label)
     fds = descriptor_pb2.FileDescriptorSet()
     try:
         fds.ParseFromString(data)

@@ -8,17 +8,19 @@ so that a valid state costs a few whole-bitmap operations.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
-from gicmig.core.rules.context import Context, Section, context_for
+from gicmig.core.rules.context import Context, Section, context_for, violation
 from gicmig.core.rules.hypervisor import HYPERVISOR
 from gicmig.core.rules.interfaces import CPUS, VIRTUAL
 from gicmig.core.rules.interrupts import BANKED, DISTRIBUTOR, SHARED
 from gicmig.core.rules.params import config_violations
 from gicmig.core.rules.shape import shape_ok, shape_violations
 from gicmig.errors import ValidationError, Violation
+from gicmig.limits import MAX_PAYLOAD
 
 __all__ = ["SECTIONS", "Section", "check", "check_config", "context_for", "explain",
            "fast_ok", "validate"]
@@ -55,7 +57,20 @@ def check(state: GicState) -> list[Violation]:
     if out:
         return out  # the other rules are defined in terms of valid parameters
     ctx = context_for(msg.config.SerializeToString(deterministic=True))
-    return [] if fast_ok(ctx, msg) else explain(ctx, msg)
+    out = list(_payload_size(msg))
+    return out if fast_ok(ctx, msg) else out + explain(ctx, msg)
+
+
+def _payload_size(msg: Any) -> Iterator[Violation]:
+    """What `encode` would refuse to write: only the provenance strings (and fields of a
+    newer schema) are unbounded, so a state that passes every other rule can exceed it."""
+    size = msg.ByteSize()
+    if size > MAX_PAYLOAD:
+        p = msg.provenance
+        strings = sum(map(len, (p.tool, p.tool_version, p.vmm, p.vmm_version, p.host_kernel)))
+        yield violation("PAYLOAD-TOO-LARGE", "payload",
+                        f"{size} bytes serialized, more than the {MAX_PAYLOAD} a blob holds "
+                        f"(the provenance strings take {strings} characters)")
 
 
 def fast_ok(ctx: Context, msg: Any) -> bool:

@@ -4,14 +4,14 @@ shape of a section of rules (`Section`)."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from gicmig.arch import bitmaps, priority
 from gicmig.arch.ids import NUM_PRIVATE, SGI_MASK
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
+from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_LR, GICH_LR_HW, GICH_VMCR, Field
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.errors import Violation
 
@@ -49,11 +49,48 @@ class Context:
         self.min_vmabp = priority.min_abpr(self.min_vmbp)
         self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
+        self.lr_hw_mask = GICH_LR.field("hw").mask
+        self.lr_res_sw, self.lr_res_hw = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask
+        # reserved in a software LR only (fields of a hardware one): the HW bit moved there
+        self.lr_sw_only = self.lr_res_sw & ~self.lr_res_hw
+        self.lr_hw_shift = self.lr_hw_mask.bit_length() - 1
         self.ctlr_reserved = GICC_CTLR.reserved_mask
         self.sgi_lanes = sum(SGI_MASK << 32 * c for c in range(self.num_cpus))
         # representable active-priority levels, repeated in 128-bit lanes per CPU count
         self.apr_lanes = [sum(self.apr_levels << 128 * c for c in range(k)) for k in range(9)]
         self.hcr_reserved, self.vmcr_reserved = GICH_HCR.reserved_mask, GICH_VMCR.reserved_mask
+        # for the bulk checks: one lane per CPU, packed by precompiled structs (a section's
+        # bulk check runs after shape_ok, so it sees exactly num_cpus entries)
+        n = self.num_cpus
+        self.u32 = struct.Struct(f"<{n}I")  # a 32-bit word per CPU
+        self.s16, self.s32 = struct.Struct("16s" * n), struct.Struct("32s" * n)  # zero-padded
+        # no byte value is out of range (8 priority bits, 8 CPUs): the byte checks can go
+        self.any_prio, self.any_source = self.prio_mask == 0xFF, self.cpu_mask == 0xFF
+        self.any_target = self.target_mask == 0xFF
+        self.lr_res_lanes = repeat(self.lr_res_sw, 32, n * self.num_lrs)
+        self.lr_hw_lanes = repeat(1, 32, n * self.num_lrs)
+        self.vmbp_min = LaneMinimum(self.vmbp, self.min_vmbp, n)
+        self.vmabp_min = LaneMinimum(self.vmabp, self.min_vmabp, n)
+
+
+def repeat(value: int, bits: int, count: int) -> int:
+    """`value` in each of `count` lanes of `bits` bits."""
+    return int.from_bytes(value.to_bytes(bits // 8, "little") * count, "little")
+
+
+class LaneMinimum:
+    """Whether a register field is at least `low` in every 32-bit lane of a packed word
+    (one lane per CPU): adding 2**width - low carries into the bit above the field exactly
+    where the field is >= low."""
+
+    def __init__(self, field: Field, low: int, lanes: int) -> None:
+        self.shift = field.shift
+        self.mask = repeat((1 << field.width) - 1, 32, lanes)
+        self.bias = repeat((1 << field.width) - low, 32, lanes)
+        self.carry = repeat(1 << field.width, 32, lanes)
+
+    def holds(self, words: int) -> bool:
+        return (((words >> self.shift) & self.mask) + self.bias) & self.carry == self.carry
 
 
 @lru_cache(maxsize=64)
@@ -78,16 +115,8 @@ def violation(code: str, path: str, message: str) -> Violation:
     return Violation(code, path, message)
 
 
-def lanes(values: tuple[int, ...], fmt: str) -> int:
+def lanes(values: Sequence[int], fmt: str) -> int:
     return int.from_bytes(struct.pack(f"<{len(values)}{fmt}", *values), "little")
-
-
-def padded(vectors: tuple[bytes, ...], width: int) -> bytes | None:
-    """The vectors, each zero-padded to `width`, joined; None if one is too long or is
-    not trimmed (ends in a zero byte)."""
-    if max(map(len, vectors)) > width or b"\0" in {v[-1:] for v in vectors}:
-        return None
-    return b"".join(v.ljust(width, b"\0") for v in vectors)
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,23 @@ from typing import Any
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.lr import reserved_bits
 from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
-from gicmig.core.rules.context import Context, Section, padded
+from gicmig.core.rules.context import Context, Section, lanes
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
 
 
 # --- CPU interfaces ---------------------------------------------------------------------------
 def _cpus_ok(ctx: Context, msg: Any) -> bool:
-    cpus = msg.state.cpu
     rows = [(c.ctlr, c.pmr, c.bpr, c.abpr, c.active_group0, c.active_group1,
-             c.active_group_unknown) for c in cpus]
+             c.active_group_unknown) for c in msg.state.cpu]
     ctlr, pmr, bpr, abpr, g0_l, g1_l, unk_l = zip(*rows, strict=True)
-    g0, g1, unk = padded(g0_l, 16), padded(g1_l, 16), padded(unk_l, 16)
-    if g0 is None or g1 is None or unk is None:
+    vectors = (*g0_l, *g1_l, *unk_l)
+    if max(map(len, vectors)) > 16 or b"\0" in {v[-1:] for v in vectors}:
         return False
-    a0, a1, au = (int.from_bytes(x, "little") for x in (g0, g1, unk))
+    # 128 levels per CPU: 16-byte lanes, zero-padded by the struct
+    a0 = int.from_bytes(ctx.s16.pack(*g0_l), "little")
+    a1 = int.from_bytes(ctx.s16.pack(*g1_l), "little")
+    au = int.from_bytes(ctx.s16.pack(*unk_l), "little") if any(unk_l) else 0
     return (not reduce(or_, ctlr) & ctx.ctlr_reserved
             and max(pmr) <= 0xFF and not reduce(or_, pmr) & ~ctx.prio_mask
             and ctx.min_bpr <= min(bpr) and max(bpr) <= 7
@@ -72,16 +74,19 @@ def _virtual_ok(ctx: Context, msg: Any) -> bool:
     virtual = msg.state.virtual
     if not virtual:
         return True
-    rows = [(v.hcr, v.vmcr, v.apr, v.lr) for v in virtual]
+    rows = [(v.hcr, v.vmcr, v.apr, v.lr[:]) for v in virtual]  # [:]: a list, read once
     hcr, vmcr, apr, lrs = zip(*rows, strict=True)
-    if max(map(len, lrs)) > ctx.num_lrs or any(len(x) and not x[-1] for x in lrs):
+    if max(map(len, lrs)) > ctx.num_lrs or 0 in [x[-1] for x in lrs if x]:
         return False
     every = [lr for x in lrs for lr in x]
-    if any(map(reserved_bits, every)):
-        return False
+    if every:  # each LR's reserved bits, by its HW bit, in 32-bit lanes at once
+        words = lanes(every, "I")
+        hw = (words >> ctx.lr_hw_shift) & ctx.lr_hw_lanes
+        if words & (ctx.lr_res_lanes ^ hw * ctx.lr_sw_only):
+            return False
+    words = int.from_bytes(ctx.u32.pack(*vmcr), "little")
     return (not reduce(or_, hcr) & ctx.hcr_reserved and not reduce(or_, vmcr) & ctx.vmcr_reserved
-            and min(map(ctx.vmbp.get, vmcr)) >= ctx.min_vmbp
-            and min(map(ctx.vmabp.get, vmcr)) >= ctx.min_vmabp
+            and ctx.vmbp_min.holds(words) and ctx.vmabp_min.holds(words)
             and not reduce(or_, apr) >> ctx.apr_bits)
 
 

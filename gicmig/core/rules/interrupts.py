@@ -12,8 +12,6 @@ from gicmig.core.model import UNKNOWN_CPU
 from gicmig.core.rules.context import (
     Context,
     Section,
-    lanes,
-    padded,
     stray_or_bad,
 )
 from gicmig.core.rules.context import violation as _v
@@ -43,24 +41,31 @@ DISTRIBUTOR = Section("distributor", _distributor_ok, lambda ctx, msg: _distribu
 
 # --- the banks of IDs 0-31, per CPU -------------------------------------------------------------
 def _banked_ok(ctx: Context, msg: Any) -> bool:
-    banked = msg.state.banked
     rows = [(b.enabled, b.edge, b.pending_latch, b.line_level, b.active,
              b.pending_split_unknown, b.priority, b.sgi_sources, b.sgi_active_source,
-             b.latch_maybe_stale) for b in banked]
+             b.latch_maybe_stale) for b in msg.state.banked]
     (en, edge_l, latch_l, line_l, act_l, unk_l, prio_l, src_l, who_l,
      stale_l) = zip(*rows, strict=True)
-    sgi = ctx.sgi_lanes
-    edge, latch, line = lanes(edge_l, "I"), lanes(latch_l, "I"), lanes(line_l, "I")
-    if (edge & sgi != sgi or (ctx.rao and lanes(en, "I") & sgi != sgi)
-            or (latch | line) & sgi or lanes(unk_l, "I") & ~(~edge & latch & ~line)
-            or lanes(stale_l, "I") & ~(~edge & latch & lanes(act_l, "I"))):
+    sgi, u32 = ctx.sgi_lanes, ctx.u32  # a 32-bit lane per CPU
+    edge = int.from_bytes(u32.pack(*edge_l), "little")
+    latch = int.from_bytes(u32.pack(*latch_l), "little")
+    line = int.from_bytes(u32.pack(*line_l), "little")
+    if (edge & sgi != sgi or (latch | line) & sgi
+            or (ctx.rao and int.from_bytes(u32.pack(*en), "little") & sgi != sgi)):
         return False
-    prio, src, who = padded(prio_l, 32), padded(src_l, 16), padded(who_l, 16)
-    if prio is None or src is None or who is None:
+    active = int.from_bytes(u32.pack(*act_l), "little")
+    if ((any(unk_l) and int.from_bytes(u32.pack(*unk_l), "little") & ~(~edge & latch & ~line))
+            or (any(stale_l)
+                and int.from_bytes(u32.pack(*stale_l), "little") & ~(~edge & latch & active))):
         return False
-    active = lanes(tuple(a & SGI_MASK for a in act_l), "H")
-    return (not prio.translate(None, ctx.bad_prio) and not src.translate(None, ctx.bad_source)
-            and not stray_or_bad(who, active, ctx.cpu_ids))
+    if (max(map(len, prio_l)) > 32 or max(map(len, src_l)) > 16 or max(map(len, who_l)) > 16
+            or b"\0" in {v[-1:] for v in (*prio_l, *src_l, *who_l)}):
+        return False
+    # values alone matter for priorities and sources; SGI active sources by position, in
+    # 32-byte lanes against the 32-bit active words (bytes 16-31 are padding zeros)
+    return ((ctx.any_prio or not b"".join(prio_l).translate(None, ctx.bad_prio))
+            and (ctx.any_source or not b"".join(src_l).translate(None, ctx.bad_source))
+            and not stray_or_bad(ctx.s32.pack(*who_l), active, ctx.cpu_ids))
 
 
 def _banked(ctx: Context, c: int, b: Any) -> Iterator[Violation]:
@@ -143,20 +148,19 @@ BANKED = Section("banked interrupts", _banked_ok, _every_bank)
 def _shared_ok(ctx: Context, msg: Any) -> bool:
     sh = msg.state.shared
     n = ctx.num_spis
-    raw = (sh.enabled, sh.group, sh.edge, sh.pending_latch, sh.line_level, sh.active,
-           sh.pending_split_unknown, sh.latch_maybe_stale)
+    raw = (sh.edge, sh.pending_latch, sh.line_level, sh.active, sh.pending_split_unknown,
+           sh.latch_maybe_stale, sh.enabled, sh.group)
     prio, targets, who = sh.priority, sh.targets, sh.active_cpu
     if b"\0" in {v[-1:] for v in (*raw, prio, targets, who)}:
         return False
-    bitmaps = [int.from_bytes(x, "little") for x in raw]
-    if any(b >> n for b in bitmaps):
-        return False
-    _, _, edge, latch, line, active, unk, stale = bitmaps
-    return (len(prio) <= n and len(targets) <= n and len(who) <= n
+    edge, latch, line, active, unk, stale, enabled, group = (
+        int.from_bytes(x, "little") for x in raw)
+    return (not (edge | latch | line | active | unk | stale | enabled | group) >> n
+            and len(prio) <= n and len(targets) <= n and len(who) <= n
             and not unk & ~(~edge & latch & ~line)
             and not stale & ~(~edge & latch & active)
-            and not prio.translate(None, ctx.bad_prio)
-            and not targets.translate(None, ctx.bad_target)
+            and (ctx.any_prio or not prio.translate(None, ctx.bad_prio))
+            and (ctx.any_target or not targets.translate(None, ctx.bad_target))
             and not stray_or_bad(who, active, ctx.cpu_ids))
 
 

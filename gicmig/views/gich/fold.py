@@ -31,6 +31,8 @@ from gicmig.views.gich.params import (
 )
 from gicmig.views.gich.viewfile import VcpuRegs
 
+_new = tuple.__new__  # a NamedTuple without its keyword-handling __new__ (per LR)
+
 
 # --- per-vCPU fold ----------------------------------------------------------------------------
 class LrFact(NamedTuple):
@@ -141,11 +143,12 @@ def _lrs(lrs: tuple[int, ...], cpu: int, params: VtrParams, num_cpus: int | None
         d = decode_lr(lr)
         vid = d.virtual_id
         # fast path: a valid HW=0 LR with nothing to report (everything else: _lr_fact)
-        if d.valid and not (d.hw or d.reserved) and vid < limit and vid not in seen and not (
+        valid = d.pending or d.active
+        if valid and not (d.hw or d.reserved) and vid < limit and vid not in seen and not (
                 d.priority & unimplemented or (d.cpuid and (vid >= NUM_SGIS or d.cpuid >= ncpu))):
             seen[vid] = n
-            facts.append(LrFact(n, vid, d.pending, d.active, d.group, d.priority, d.cpuid, None,
-                                d.eoi))
+            facts.append(_new(LrFact, (n, vid, d.pending, d.active, d.group, d.priority,
+                                       d.cpuid, None, d.eoi)))
             continue
         fact = _lr_fact(d, lr, n, cpu, num_cpus, num_irqs, out)
         if fact is None:

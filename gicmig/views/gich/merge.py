@@ -105,20 +105,21 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
         _ambiguous(before, f, holder, image.config.num_irqs, out)
     if out:
         raise ValidationError(out)
-    irqs.build().write_to(st, since=before)
-    _stale_latches(st, folds)
+    after = irqs.build()
+    after.write_to(st, since=before)
+    _stale_latches(st, after, folds)
     _interfaces(st, image, folds, out)
     if out:
         raise ValidationError(out)
     return st
 
 
-def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
+def _stale_latches(st: GicState, table: IrqTable, folds: list[VcpuFold]) -> None:
     """KVM's stale latch in a GICH view (gicmig.abi.kvm.maybe_stale_latch): an active-only
     list register with EOI (how KVM queues an active level interrupt) next to an image
     whose latch is set is marked latch_maybe_stale. A valid LR decides for its interrupt
     (pending + active in the LR is an explicit re-pend); elsewhere the image's mark stays."""
-    sh, banks = st.shared, st.banked
+    sh, banks = table.shared, table.private  # `st`'s interrupts
     s_mark, b_mark = sh.latch_maybe_stale, [b.latch_maybe_stale for b in banks]
     for f in folds:
         c = f.cpu
@@ -134,10 +135,10 @@ def _stale_latches(st: GicState, folds: list[VcpuFold]) -> None:
     for c, b in enumerate(banks):
         mark = maybe_stale_latch(b.pending_latch, b.active, b.edge) & b_mark[c]
         if mark != b.latch_maybe_stale:
-            b.latch_maybe_stale = mark
+            st.banked[c].latch_maybe_stale = mark
     mark = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge) & s_mark
     if mark != sh.latch_maybe_stale:
-        sh.latch_maybe_stale = mark
+        st.shared.latch_maybe_stale = mark
 
 
 def _fold_lrs(irqs: TableBuilder, before: IrqTable, f: VcpuFold, holder: dict[int, int],

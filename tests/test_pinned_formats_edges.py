@@ -1,0 +1,91 @@
+"""Pinned edges of the schema-revision writer that the large mutation sample found
+unpinned (docs/testing.md): revisions are numbered 1..SCHEMA_REVISION (3 today)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gicmig.core.model import GicConfig, GicState
+from gicmig.errors import GicmigError
+from gicmig.formats.revisions import check_revision, lost_fields
+
+
+@pytest.mark.parametrize(("revision", "ok"), [(0, False), (1, True), (3, True), (4, False)])
+def test_schema_revisions_are_1_to_3(revision: int, ok: bool) -> None:
+    st = GicState.reset(GicConfig(1, 64))
+    if ok:
+        check_revision(st, revision)
+        assert lost_fields(st, revision) == []
+        return
+    with pytest.raises(GicmigError) as info:
+        check_revision(st, revision)
+    assert info.value.code == "SCHEMA-REVISION-UNKNOWN"
+    assert info.value.message == (f"schema revision {revision} is not one of this gicmig's "
+                                  "1..3")
+
+
+def test_a_revision_3_field_is_lost_in_revision_2_only() -> None:
+    st = GicState.reset(GicConfig(1, 64))
+    st.shared.latch_maybe_stale = 0  # revision 3's field, unset: nothing lost
+    assert lost_fields(st, 2) == [] and lost_fields(st, 1) == []
+
+
+def test_lock_manifest_path() -> None:
+    from pathlib import Path
+
+    from gicmig.formats.locked import MANIFEST_NAME, manifest_path
+
+    assert manifest_path(Path("/locks"), 3) == Path("/locks/schema-revision-3.json")
+    assert MANIFEST_NAME.match(manifest_path(Path("."), 12).name)
+
+
+def test_diff_of_an_lr_that_changes_layout() -> None:
+    """GICH_LR HW=0 (CPUID, EOI) vs HW=1 (PhysicalID): a field one side lacks shows as '-'."""
+    import gicmig
+
+    a = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                 num_lrs=4))
+    b = a.copy()
+    a.virtual[0].lr = (0x1008_0420, 0, 0, 0)  # pending, EOI, CPUID 1, vID 32
+    b.virtual[0].lr = (0x9000_6C1B, 0, 0, 0)  # pending, HW, PhysicalID 27, vID 27
+    assert [str(c) for c in gicmig.diff(a, b)] == [
+        "cpu0 gich.lr0.virtual_id: 32 -> 27", "cpu0 gich.lr0.cpuid: 1 -> -",
+        "cpu0 gich.lr0.physical_id: - -> 27", "cpu0 gich.lr0.eoi: 1 -> -",
+        "cpu0 gich.lr0.hw: 0 -> 1"]
+
+
+def test_fixture_ctlr_flags_pack_to_the_gicc_ctlr_bits() -> None:
+    """fixtures/v1/busy.json cpu0: EnableGrp0 [0], EnableGrp1 [1], AckCtl [2], FIQEn [3] =
+    0x0f, as GICC_CTLR names them."""
+    from pathlib import Path
+
+    from gicmig.formats.fixture import from_json
+
+    st = from_json((Path(__file__).resolve().parents[1] / "fixtures" / "v1"
+                    / "busy.json").read_bytes())
+    assert st.cpu[0].ctlr == 0x0F
+
+
+def test_proto_digest_covers_file_names(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gicmig.core.pb import proto_digest
+
+    root = Path(str(tmp_path))
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    (root / "a" / "x.proto").write_text("syntax = 'proto3';")
+    (root / "b" / "y.proto").write_text("syntax = 'proto3';")
+    assert proto_digest(root / "a") != proto_digest(root / "b")
+
+
+def test_no_locks_folder_is_no_locks_when_allowed(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gicmig.formats.locked import LockRecord, list_locks
+
+    missing = Path(str(tmp_path)) / "none"
+    assert list_locks(missing, LockRecord, missing_ok=True) == []
+    with pytest.raises(GicmigError) as info:
+        list_locks(missing, LockRecord)
+    assert info.value.code == "IO-READ"
