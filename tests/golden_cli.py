@@ -80,6 +80,26 @@ def corpus() -> Iterator[list[str]]:
     yield ["diff", "-q", "fixtures/v1/max.json", "fixtures/v1/max.gicmig"]
     yield ["schema", "json"]
     yield ["schema", "gich-view"]
+    # issue 14: folders, -q, the CI formats, and a JSON document of every kind
+    yield ["validate", "fixtures/v1/invalid"]
+    yield ["validate", "-q", "fixtures/v1", "fixtures/v2/busy-rev1-content.json"]
+    yield ["validate", "--format", "json", "fixtures/v1/invalid"]
+    yield ["validate", "--format", "github", "fixtures/v1/invalid", "fixtures/v1/busy.json"]
+    yield ["validate", "--format", "sarif", "fixtures/v1/invalid/CPU-BPR-RANGE.json",
+           "fixtures/v1/invalid/BLOB-TRUNCATED.gicmig", "fixtures/v1/busy.json"]
+    yield ["validate", "--format", "json", "fixtures/v1/busy.json", "OUT/missing.json"]
+    yield ["info", "--format", "json", "fixtures/v1/invalid/BLOB-TRUNCATED.gicmig"]
+    yield ["import", "kvm", "fixtures/kvm/firecracker-gicv2.json", "-o", "OUT/s",
+           "--format", "json"]
+    yield ["import", "kvm", "OUT/missing.json", "-o", "OUT/s", "--format", "json"]
+    yield ["show", "--format", "json", "fixtures/v1/busy.json"]
+    yield ["compat", "--format", "json", "fixtures/v3/kvm-stale-latch.gicmig", "--revision", "2"]
+    yield ["compat", "--format", "json", "fixtures/v1/busy.gicmig", "--revision", "1"]
+    lossy = ["schema", "check", "--against", "3", "gicmig/data/schema-revision-1.binpb"]
+    for fmt in ("text", "json", "github", "sarif"):
+        yield [*lossy, "--format", fmt]
+    yield ["schema", "check", "--against", "2", "--format", "json",
+           "gicmig/data/schema-revision-3.binpb"]
 
 
 def _chain() -> Iterator[list[list[str]]]:
@@ -110,11 +130,14 @@ def _chain() -> Iterator[list[list[str]]]:
                 "-o", "OUT/same.mig", "--format", "json"]]
 
 
-def _run(argv: list[str], out: Path) -> dict[str, object]:
+def _run(argv: list[str], out: Path, full: bool = False) -> dict[str, object]:
     from gicmig.cli import main
 
     real = [a.replace("OUT/", f"{out}/").replace("STREAMS/", f"{STREAMS}/") for a in argv]
-    stdout, stderr = io.StringIO(), io.StringIO()
+    # text streams over bytes, as a process has: `-o -` writes bytes to sys.stdout.buffer
+    out_bytes, err_bytes = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out_bytes, encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(err_bytes, encoding="utf-8", write_through=True)
     before = {p: p.read_bytes() for p in out.iterdir()}
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         try:
@@ -123,12 +146,15 @@ def _run(argv: list[str], out: Path) -> dict[str, object]:
             status = exc.code if isinstance(exc.code, int) else 2
     files = {p.name: _text(p.read_bytes()) for p in sorted(out.iterdir())
              if before.get(p) != p.read_bytes()}
-    return {"argv": argv, "status": status, "stdout": _clean(stdout.getvalue(), out),
-            "stderr": _clean(stderr.getvalue(), out), "files": files}
+    return {"argv": argv, "status": status,
+            "stdout": _clean(out_bytes.getvalue().decode(errors="replace"), out, full),
+            "stderr": _clean(err_bytes.getvalue().decode(errors="replace"), out, full),
+            "files": files}
 
 
-def _clean(text: str, out: Path) -> str:
-    return _text(text.replace(str(out), "OUT").replace(str(STREAMS), "STREAMS").encode())
+def _clean(text: str, out: Path, full: bool = False) -> str:
+    text = text.replace(str(out), "OUT").replace(str(STREAMS), "STREAMS")
+    return text if full else _text(text.encode())
 
 
 def _text(data: bytes) -> str:
@@ -141,8 +167,9 @@ def _text(data: bytes) -> str:
     return f"sha256:{hashlib.sha256(data).hexdigest()} {len(data)} bytes: {head!r}"
 
 
-def record(tmp: Path) -> list[dict[str, object]]:
-    """Run the corpus in ROOT (inputs are relative paths); outputs go below `tmp`."""
+def record(tmp: Path, full: bool = False) -> list[dict[str, object]]:
+    """Run the corpus in ROOT (inputs are relative paths); outputs go below `tmp`.
+    `full`: stdout and stderr whole (the golden file keeps long ones as a hash)."""
     cwd = os.getcwd()
     os.chdir(ROOT)
     results = []
@@ -150,11 +177,11 @@ def record(tmp: Path) -> list[dict[str, object]]:
         for i, argv in enumerate(corpus()):
             out = tmp / f"c{i}"
             out.mkdir()
-            results.append(_run(argv, out))
+            results.append(_run(argv, out, full))
         for i, steps in enumerate(_chain()):
             out = tmp / f"chain{i}"
             out.mkdir()
-            results.extend(_run(argv, out) for argv in steps)
+            results.extend(_run(argv, out, full) for argv in steps)
     finally:
         os.chdir(cwd)
     return results

@@ -83,10 +83,15 @@ def test_validate_reports_every_file_and_every_violation() -> None:
     assert out.returncode == 1
     report = json.loads(out.stdout)
     assert [f["ok"] for f in report["files"]] == [True, False, False]
-    assert [e["code"] for e in report["files"][1]["errors"]] == ["CPU-BPR-RANGE"] * 2
-    assert report["files"][2]["errors"][0]["offset"] == 856
+    assert [e["code"] for e in report["files"][1]["findings"]] == ["CPU-BPR-RANGE"] * 2
+    assert [e["line"] for e in report["files"][1]["findings"]] == [99, 100]
+    assert report["files"][2]["findings"][0]["offset"] == 856
+    assert report["summary"] == {"files": 3, "ok": 1, "invalid": 2, "unreadable": 0}
+    assert (report["format"], report["version"], report["ok"], report["exit"]) == (
+        "gicmig/validate", 1, False, 1)
     text = run("validate", *files).stdout.decode().splitlines()
-    assert text[0].endswith("busy.gicmig: ok") and len(text) == 4
+    assert text[0].endswith("busy.gicmig: ok") and len(text) == 5
+    assert text[-1] == "3 files: 1 ok, 2 invalid"
 
 
 def test_validate_exit_2_beats_1() -> None:

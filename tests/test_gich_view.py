@@ -194,6 +194,8 @@ def test_cli_refusal_is_one_line_per_reason_and_exit_1(tmp_path: Path, busy_view
             "--format", "json")
     rec = json.loads(r.stdout)
     assert r.returncode == 1 and [e["code"] for e in rec["errors"]] == ["GICH-LR-RESERVED-BITS"]
+    assert rec["format"] == "gicmig/import-report" and rec["exit"] == 1
+    assert rec["errors"][0]["place"] == "cpu1 gich.lr0"
 
 
 def test_cli_lenient_reports_normalizations(tmp_path: Path, busy_view: str) -> None:

@@ -40,7 +40,7 @@ def test_integers_over_4300_digits_are_refused(tmp_path: Path, reader: str, sour
     bad = tmp_path / "bad.json"
     bad.write_text(_long_int(source.read_text(), key))
     before = digest(bad)
-    args = (["validate", str(bad)] if reader == "fixture"
+    args = (["validate", "-q", str(bad)] if reader == "fixture"
             else ["import", "kvm", str(bad), "-o", str(tmp_path / "o")])
     line = refused(gicmig(*args), code)
     assert "integer of 5000 digits" in line
@@ -68,7 +68,7 @@ def test_a_lone_surrogate_in_a_provenance_string_is_refused(tmp_path: Path,
     assert exc.value.code == "JSON-SYNTAX" and "lone surrogate" in exc.value.message
     bad = tmp_path / "bad.json"
     bad.write_text(text)
-    for cmd in (["validate", str(bad)], ["encode", str(bad), "-o", str(tmp_path / "o")]):
+    for cmd in (["validate", "-q", str(bad)], ["encode", str(bad), "-o", str(tmp_path / "o")]):
         assert "lone surrogate" in refused(gicmig(*cmd), "JSON-SYNTAX")
     # a surrogate pair is one character, and fine
     pair = from_json(BUSY.read_text().replace('"tool": "gicmig"', '"tool": "\\ud83d\\ude00"'))

@@ -42,7 +42,7 @@ def _readers(tmp: Path) -> list[tuple[str, str, Path, Callable[[bytes], Any], li
     wv = tmp / "waivers.json"
     wv.write_text('{"waivers": []}')
     return [
-        ("fixture", "JSON-SYNTAX", BUSY, from_json, ["validate"]),
+        ("fixture", "JSON-SYNTAX", BUSY, from_json, ["validate", "-q"]),
         ("kvm dump", "KVM-DUMP-SYNTAX", DUMP, parse_dump,
          ["import", "kvm", "-o", str(tmp / "o.gicmig")]),
         ("gich view", "GICH-VIEW-SYNTAX", view, lambda b: parse_view(b, base_dir=str(tmp)),
@@ -118,7 +118,7 @@ def test_a_bom_is_refused_alike_by_the_library_and_the_cli(tmp_path: Path) -> No
     with pytest.raises(GicmigError) as info:  # a path: the same code, not "unknown format"
         load(bom)
     assert info.value.code == "JSON-SYNTAX"
-    for argv in (["validate"], ["encode", "-o", str(tmp_path / "o")]):
+    for argv in (["validate", "-q"], ["encode", "-o", str(tmp_path / "o")]):
         refused(gicmig(*argv, str(bom)), "JSON-SYNTAX")
     out = gicmig("diff", str(bom), str(BUSY))  # diff: 1 means "different", trouble is 2
     assert out.status == 2 and "JSON-SYNTAX a UTF-8 byte order mark" in out.stderr
@@ -159,7 +159,7 @@ def test_a_forged_key_prints_one_line_in_every_reader(tmp_path: Path) -> None:
 def test_a_forged_file_name_prints_one_line(tmp_path: Path) -> None:
     path = tmp_path / "a\nb: OK.json"
     path.write_text("{")
-    out = gicmig("validate", str(path))
+    out = gicmig("validate", "-q", str(path))
     assert len((out.stderr + out.stdout.decode()).splitlines()) == 1 and out.status == 1
 
 

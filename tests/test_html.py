@@ -303,7 +303,9 @@ def test_show_text_lists_the_non_reset_facts() -> None:
     regs = gicmig_cli("show", "--registers", "fixtures/v1/busy.json").stdout.splitlines()
     assert "cpu1 gicc.pmr: 0xf8 [GICC_PMR bits 7:0]" in regs
     js = json.loads(gicmig_cli("show", "--format", "json", "fixtures/v1/busy.gicmig").stdout)
-    assert js == [{"path": c.path, "value": c.new, "register": c.register} for c in facts]
+    assert (js["format"], js["version"], js["ok"], js["exit"]) == ("gicmig/show", 1, True, 0)
+    assert js["facts"] == [{"path": c.path, "value": c.new, "register": c.register}
+                           for c in facts]
 
 
 def _inputs(tmp: Path) -> dict[str, str]:

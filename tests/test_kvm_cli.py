@@ -71,15 +71,17 @@ def test_incomplete_dump_exits_1_listing_what_is_missing(tmp_path: Path) -> None
     res = run("import", "kvm", str(FIRECRACKER), "-o", str(out), "--format", "json")
     assert res.returncode == 1
     report = json.loads(res.stdout)
-    assert report["code"] == "KVM-DUMP-INCOMPLETE"
-    assert report["missing"][0] == "GICD_TYPER (or the vCPU count: --num-cpus)"
+    assert (report["format"], report["exit"]) == ("gicmig/error", 1)
+    assert report["error"]["code"] == "KVM-DUMP-INCOMPLETE"
+    assert report["error"]["missing"][0] == "GICD_TYPER (or the vCPU count: --num-cpus)"
 
 
 def test_json_report(tmp_path: Path) -> None:
     res = run("import", "kvm", str(TWO_VCPU), "-o", str(tmp_path / "s.gicmig"),
               "--format", "json")
     report = json.loads(res.stdout)
-    assert res.returncode == 0 and report["ok"] and report["gicd_iidr"] == "0x4b00343b"
+    assert res.returncode == 0 and report["ok"] and report["gicd_iidr"] == 0x4b00343b
+    assert report["format"] == "gicmig/import-report" and report["view"] == "kvm"
     assert report["unknown"]["spi_active_cpu"] == []
     assert report["unknown"]["active_priority_group"] == {}
     assert report["normalized"] == []
@@ -123,7 +125,7 @@ def import_kvm_fixture() -> GicState:
     (["import", "kvm", str(TWO_VCPU), "-o", str(TWO_VCPU)], "USAGE", 2),
     (["import", "kvm", str(TWO_VCPU), "--num-cpus", "3", "-o", "-"],
      "KVM-DUMP-TYPER-MISMATCH", 1),
-    (["export", "kvm", str(TWO_VCPU), "-o", "-"], "JSON-", 1),  # a dump is not a state
+    (["export", "kvm", str(TWO_VCPU), "-o", "-"], "INPUT-FORMAT-UNKNOWN", 1),  # not a state
 ])
 def test_errors(args: list[str], code: str, status: int) -> None:
     res = run(*args)

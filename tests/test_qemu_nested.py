@@ -57,12 +57,14 @@ def test_a_quiescent_view_folds_into_the_nested_cpu_interface(
     status, out = _import(tmp_path, _quiescent(), "--format", "json")
     assert status == 0 and out.exists()
     text = capsys.readouterr().out
-    nested = json.loads(text[: text.index("\n}\n") + 2])["nested"]
+    doc = json.loads(text)  # one gicmig/import-report document
+    assert (doc["format"], doc["ok"], doc["exit"]) == ("gicmig/import-report", True, 0)
+    nested = doc["nested"]
     cpu0 = nested[0]
-    assert cpu0["ok"] and cpu0["interface"]["pmr"] == "0xf8"
+    assert cpu0["ok"] and cpu0["interface"]["pmr"] == 0xf8
     assert cpu0["interface"]["ctlr"] == ["enable_grp0", "enable_grp1"]
     assert cpu0["lrs"] == [{"lr": 0, "irq": 45, "state": "pending", "group": 1,
-                            "priority": "0x50"}]
+                            "priority": 0x50}]
 
 
 def test_hypervisor_context_only_when_asked(tmp_path: Path,

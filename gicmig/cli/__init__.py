@@ -19,9 +19,14 @@ from gicmig.cli._lazy import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
+# what `--format` of the commands whose findings CI reads (validate, schema check) takes:
+# the emitters of gicmig.cli.report
+REPORT_FORMATS = ("text", "json", "github", "sarif")
+
 # Each module defines `register(sub: Subcommands) -> None`.
 COMMAND_MODULES = [
     "gicmig.cli.codec_cmds",
+    "gicmig.cli.validate_cmd",
     "gicmig.cli.schema_cmds",
     "gicmig.cli.kvm_cmds",
     "gicmig.cli.qemu_cmds",

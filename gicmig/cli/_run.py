@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import os
 import sys
 
-from gicmig.errors import Category, GicmigError, one_line
+from gicmig.errors import Category, GicmigError
 
 # the exit status of each category of error (gicmig.errors), as the table "Exit codes
 # per class" of docs/security.md says: 1 the input is invalid or a conversion would lose
@@ -84,19 +83,18 @@ def _drop_stdout() -> None:
     _dropped.append(True)
 
 
-def error_record(path: str, exc: GicmigError) -> dict[str, object]:
-    return {"path": path, "code": exc.code, "message": exc.message, "offset": exc.offset}
-
-
 def report_error(path: str, exc: GicmigError, fmt: str = "text") -> bool:
-    """Report `exc`: one line on stderr, or with `--format json` a document on stdout.
-    False when stdout cannot take that document (a full disk): then one IO-WRITE line on
-    stderr says so, and the command exits 2."""
-    if fmt == "json" and not _dropped:
+    """Report `exc`, a command that failed before its report: one line on stderr, or under
+    `--format json` the `gicmig/error` document on stdout (and nothing else there); under
+    `--format github|sarif` also its annotation / SARIF log on stdout. False when stdout
+    cannot take the document (a full disk): then one IO-WRITE line on stderr says so, and
+    the command exits 2."""
+    if fmt in ("json", "github", "sarif") and not _dropped:
         try:
-            print(json.dumps({"ok": False, "errors": [error_record(path, exc)]}),
-                  file=sys.stdout, flush=True)
-            return True
+            sys.stdout.write(_machine_report(path, exc, fmt))
+            sys.stdout.flush()
+            if fmt == "json":
+                return True
         except BrokenPipeError:  # the reader left: nobody to tell
             _drop_stdout()
             return True
@@ -110,12 +108,23 @@ def report_error(path: str, exc: GicmigError, fmt: str = "text") -> bool:
     return True
 
 
-def _print_line(path: str, exc: GicmigError) -> None:
-    from gicmig.cli._color import paint
+def _machine_report(path: str, exc: GicmigError, fmt: str) -> str:
+    from gicmig.cli import report
 
-    line = getattr(exc, "line", None)
-    where = f"{path}:{line}:{getattr(exc, 'column', 1)}" if line else path
-    text = str(exc)  # one line already: GicmigError escapes its message
-    if text.startswith(f"{exc.code} "):
-        text = paint(exc.code, "code", sys.stderr) + text[len(exc.code):]
-    print(f"{one_line(where)}: {text}", file=sys.stderr)
+    if fmt == "json":
+        from gicmig.cli.jsondoc import dumps, error_document
+
+        return dumps(error_document(exc.code, exc.message, None if path == "gicmig" else path,
+                                    exit_status(exc), offset=exc.offset,
+                                    line=getattr(exc, "line", None),
+                                    column=getattr(exc, "column", None)))
+    finding = report.finding_from_error(exc, path)
+    if fmt == "github":  # the annotation for the workflow log; the line for people follows
+        return report.github_line(finding) + "\n"
+    return report.sarif_text([finding], successful=False)
+
+
+def _print_line(path: str, exc: GicmigError) -> None:
+    from gicmig.cli.report import finding_from_error, text_line
+
+    print(text_line(finding_from_error(exc, path), sys.stderr), file=sys.stderr)

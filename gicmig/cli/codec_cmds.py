@@ -1,4 +1,4 @@
-"""encode, decode, validate, info and `schema json`."""
+"""encode, decode, info and `schema json` (validate: validate_cmd)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from gicmig.cli._lazy import TYPE_CHECKING, json
 from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
-    from typing import Any
 
     from gicmig.cli import Subcommands
 
@@ -32,14 +31,6 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--allow-unknown", action="store_true",
                    help="accept fields of a newer schema revision")
     p.set_defaults(run=_decode)
-
-    p = sub.add("validate", "check blobs and fixtures against every rule",
-                "example: gicmig validate --format json fixtures/v1/*.gicmig")
-    p.add_argument("inputs", nargs="+", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--allow-unknown", action="store_true",
-                   help="accept fields of a newer schema revision")
-    p.set_defaults(run=_validate)
 
     p = sub.add("info", "show a blob's header and provenance (any schema revision)",
                 "example: gicmig info busy.gicmig")
@@ -81,76 +72,6 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from gicmig.cli._run import exit_status  # not at load: `gicmig --help` stays cheap
-    from gicmig.errors import GicmigError, ValidationError
-    from gicmig.formats.io import load
-
-    records: list[dict[str, Any]] = []
-    status = 0
-    progress = sys.stderr.isatty() and len(args.inputs) > 20  # only where a person watches
-    for n, path in enumerate(args.inputs, 1):
-        if progress:
-            print(f"\r[{n}/{len(args.inputs)}] {path[-60:]:60}", end="", file=sys.stderr)
-        try:
-            load(path, allow_unknown=args.allow_unknown)
-            records.append({"path": path, "ok": True, "errors": []})
-        except ValidationError as exc:
-            errs = [{"code": v.code, "place": v.path, "message": v.message,
-                     "line": None, "column": None} for v in exc.violations]
-            _add_lines(path, errs)
-            records.append({"path": path, "ok": False, "errors": errs})
-            status = max(status, 1)
-        except GicmigError as exc:
-            err = {"code": exc.code, "message": exc.message, "offset": exc.offset,
-                   "line": getattr(exc, "line", None), "column": getattr(exc, "column", None)}
-            if exc.code == "JSON-SCHEMA":
-                err["place"] = exc.message.split(":")[0]
-                _add_lines(path, [err])
-                err.pop("place")
-            records.append({"path": path, "ok": False, "errors": [err]})
-            status = max(status, exit_status(exc))
-    if progress:
-        print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
-    _print_validation(records, args.format)
-    return status
-
-
-def _add_lines(path: str, errors: list[dict[str, Any]]) -> None:
-    """For a JSON fixture, where each violation lives in the text (ruff-style locations)."""
-    from gicmig.files import read_bytes
-    from gicmig.formats.fixture_locate import locate
-    from gicmig.formats.io import sniff
-
-    data = read_bytes(path) if path != "-" else b""
-    if sniff(data) != "json":
-        return
-    text = data.decode("utf-8", "replace")
-    for e in errors:
-        where = locate(text, e.get("place") or "")
-        if where:
-            e["line"], e["column"] = where
-
-
-def _print_validation(records: list[dict[str, Any]], fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps({"ok": all(r["ok"] for r in records), "files": records}, indent=2))
-        return
-    from gicmig.cli._color import paint
-    from gicmig.errors import one_line  # a file name cannot forge a line either
-
-    for r in records:
-        if r["ok"]:
-            print(f"{one_line(r['path'])}: {paint('ok', 'ok', sys.stdout)}")
-        for e in r["errors"]:
-            line, col = e.get("line"), e.get("column") or 1
-            where = f"{r['path']}:{line}:{col}" if line else r["path"]
-            place = f"{e['place']}: " if e.get("place") else ""
-            at = f" (at byte {e['offset']})" if e.get("offset") is not None else ""
-            print(f"{one_line(where)}: {paint(e['code'], 'code', sys.stdout)} "
-                  f"{one_line(place + e['message'] + at)}")
-
-
 def _info(args: argparse.Namespace) -> int:
     from gicmig.files import read_bytes
     from gicmig.formats.codec import SCHEMA_REVISION, info
@@ -164,23 +85,29 @@ def _info(args: argparse.Namespace) -> int:
         "readable_by_this_gicmig": i.header.schema_revision <= SCHEMA_REVISION,
         "flags": i.header.flags,
         "payload_length": i.payload_length,
-        "payload_crc32c": f"{i.header.payload_crc32c:#010x}",
+        "payload_crc32c": i.header.payload_crc32c,
         "num_cpus": i.num_cpus,
         "num_irqs": i.num_irqs,
         "provenance": {"tool": p.tool, "tool_version": p.tool_version, "source": p.source,
                        "vmm": p.vmm, "vmm_version": p.vmm_version,
-                       "gicd_iidr": None if p.gicd_iidr is None else f"{p.gicd_iidr:#010x}",
+                       "gicd_iidr": p.gicd_iidr,
                        "host_kernel": p.host_kernel},
         "unknown_fields": list(i.unknown_fields),
     }
     if args.format == "json":
-        print(json.dumps(record, indent=2))
+        from gicmig.cli.jsondoc import document, emit
+
+        emit(document("info", ok=True, exit=0, path=args.input, **record))
         return 0
     for key, value in record.items():
         if isinstance(value, dict):
             for k, v in value.items():
+                if k == "gicd_iidr" and v is not None:
+                    v = f"{v:#010x}"
                 if v not in ("", None):
                     print(f"{key}.{k}: {v}")
+        elif key == "payload_crc32c":
+            print(f"{key}: {value:#010x}")
         elif value not in ([], None):
             print(f"{key}: {value}")
     return 0

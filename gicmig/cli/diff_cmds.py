@@ -148,9 +148,12 @@ def _coloured(args: argparse.Namespace, changes: Diff) -> str:
 
 def _print_error_document(path: str, exc: GicmigError, status: int = 2) -> None:
     """Trouble under --format json: the one `gicmig/error` document on stdout."""
+    from gicmig.cli.jsondoc import emit, error_document
+
     message = str(exc).removeprefix(f"{exc.code} ")  # with the byte offset, where one is
-    print(json.dumps({"format": "gicmig/error", "version": 1, "ok": False, "exit": status,
-                      "error": {"code": exc.code, "message": message, "path": path}}))
+    emit(error_document(exc.code, message, path, status, offset=exc.offset,
+                        line=getattr(exc, "line", None), column=getattr(exc, "column", None)),
+         sys.stdout)
 
 
 # --- fixture update -----------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def _import(args: argparse.Namespace) -> int:
         state = import_gich(view, lenient=args.lenient,
                             keep_hypervisor_context=args.keep_hypervisor_context)
     except ValidationError as exc:
-        _report(args, list(exc.violations), ok=False)
+        _report(args, list(exc.violations), ok=False, status=exit_status(exc))
         return exit_status(exc)
     dump(state, args.output)
     _report(args, list(state.normalizations), ok=True)
@@ -124,26 +124,27 @@ def _export(args: argparse.Namespace) -> int:
         view, losses = plan_gich(state, GichTarget(vtr=args.vtr, eoi_policy=args.eoi_policy),
                                  lenient=args.lenient)
     except ValidationError as exc:
-        _report(args, list(exc.violations), ok=False)
+        _report(args, list(exc.violations), ok=False, status=exit_status(exc), export=True)
         return exit_status(exc)
     write_atomic(args.output, view.to_json(distributor=args.distributor).encode())
-    _report(args, list(losses), ok=True)
+    _report(args, list(losses), ok=True, export=True)
     return 0
 
 
-def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool) -> None:
-    """Errors (refused) or normalizations (accepted): one line each, or one JSON record."""
-    out = sys.stderr if args.output == "-" or not ok else sys.stdout
+def _report(args: argparse.Namespace, items: list[Violation], *, ok: bool, status: int = 0,
+            export: bool = False) -> None:
+    """Errors (refused) or normalizations/losses (accepted): one line each, or one
+    gicmig/import-report or gicmig/export-report document."""
+    from gicmig.cli.report import emit_conversion, print_violations
+
     if args.format == "json":
-        key = "normalized" if ok else "errors"
-        print(json.dumps({"ok": ok, "path": args.input, "output": args.output if ok else None,
-                          key: [{"code": v.code, "place": v.path, "message": v.message}
-                                for v in items]}, indent=2),
-              file=sys.stdout if args.output != "-" else sys.stderr)
+        extra = {"lenient": args.lenient} if export else {"derived": []}
+        emit_conversion("export-report" if export else "import-report", "gich", items,
+                        input=args.input, output=args.output, refused=not ok, status=status,
+                        out=sys.stdout if args.output != "-" else sys.stderr, **extra)
         return
-    tail = " (normalized: --lenient)" if ok else ""
-    for v in items:
-        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=out)
+    print_violations(items, args.input, " (normalized: --lenient)" if ok else "",
+                     sys.stderr if args.output == "-" or not ok else sys.stdout)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gicmig.cli._lazy import TYPE_CHECKING, json
+from gicmig.cli._lazy import TYPE_CHECKING
 from gicmig.cli._paths import refuse_overwriting_input
 
 if TYPE_CHECKING:
@@ -83,8 +83,10 @@ def _import(args: argparse.Namespace) -> int:
     except KvmDumpIncomplete as exc:
         if args.format != "json":
             raise
-        print(json.dumps({"ok": False, "path": args.input, "code": exc.code,
-                          "message": exc.message, "missing": list(exc.missing)}, indent=2))
+        from gicmig.cli.jsondoc import emit, error_document
+
+        emit(error_document(exc.code, exc.message, args.input, exit_status(exc),
+                            missing=list(exc.missing)))
         return exit_status(exc)
     dump(state, args.output)
     _report_import(args, state)
@@ -100,14 +102,17 @@ def _report_import(args: argparse.Namespace, state: GicState) -> None:
     norm = getattr(state, "normalizations", ())
     derived = getattr(state, "derivations", ())
     if args.format == "json":
-        print(json.dumps({"ok": True, "path": args.input, "output": args.output,
-                          "num_cpus": cfg.num_cpus, "num_irqs": cfg.num_irqs,
-                          "gicd_iidr": None if iidr is None else f"{iidr:#010x}",
-                          "normalized": [{"code": v.code, "place": v.path,
-                                          "message": v.message} for v in norm],
-                          "derived": [{"place": d.place, "message": d.message}
-                                      for d in derived],
-                          "unknown": marks}, indent=2), file=out)
+        from gicmig.cli.jsondoc import document, emit
+        from gicmig.cli.report import from_violations, records
+
+        emit(document("import-report", ok=True, exit=0, view="kvm", input=args.input,
+                      output=args.output, num_cpus=cfg.num_cpus, num_irqs=cfg.num_irqs,
+                      gicd_iidr=iidr, errors=[],
+                      normalized=records(from_violations(norm, args.input, "warning")),
+                      derived=[{"place": d.place, "message": d.message} for d in derived],
+                      unknown={**marks, "active_priority_group": {  # numbers, not labels
+                          cpu: [int(gp, 16) for gp in levels]
+                          for cpu, levels in marks["active_priority_group"].items()}}), out)
         return
     print(f"{args.input}: {cfg.num_cpus} vCPUs, {cfg.num_irqs} interrupt IDs, GICD_IIDR "
           f"{iidr or 0:#010x} -> {args.output}", file=out)
@@ -142,7 +147,7 @@ def _export(args: argparse.Namespace) -> int:
     try:
         plan = plan_kvm(state, lenient=args.lenient, iidr_revision=args.iidr_revision)
     except ValidationError as exc:
-        _report_losses(args, list(exc.violations), refused=True)
+        _report_losses(args, list(exc.violations), refused=True, status=exit_status(exc))
         return exit_status(exc)
     if args.dump:
         text = dump_to_json(dump_kvm(state, lenient=args.lenient,
@@ -156,14 +161,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report_losses(args: argparse.Namespace, violations: list[Violation], *,
-                   refused: bool) -> None:
+                   refused: bool, status: int = 0) -> None:
+    from gicmig.cli.report import emit_conversion, print_violations
+
     if args.format == "json":
-        out = sys.stderr if args.output == "-" else sys.stdout
-        print(json.dumps({"ok": not refused, "path": args.input, "lenient": args.lenient,
-                          "losses" if not refused else "errors": [
-                              {"code": v.code, "place": v.path, "message": v.message}
-                              for v in violations]}, indent=2), file=out)
+        emit_conversion("export-report", "kvm", violations, input=args.input,
+                        output=args.output, refused=refused, status=status,
+                        out=sys.stderr if args.output == "-" else sys.stdout,
+                        lenient=args.lenient)
         return
-    tail = "" if refused else " (accepted with --lenient)"
-    for v in violations:
-        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=sys.stderr)
+    print_violations(violations, args.input, "" if refused else " (accepted with --lenient)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gicmig.cli._lazy import TYPE_CHECKING, json
+from gicmig.cli._lazy import TYPE_CHECKING
 from gicmig.cli._paths import same_file
 
 if TYPE_CHECKING:
@@ -71,43 +71,68 @@ def _import_qemu(args: argparse.Namespace) -> int:
                         machine=args.machine, lenient=args.lenient)
     report = state.import_report
     assert isinstance(report, QemuImportReport)
-    for v in report.normalized:
-        print(f"{args.stream}: normalized {v.code} {v.path}: {v.message}", file=sys.stderr)
-    for d in report.derived:
-        print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
-    if args.nested and not _nested_ok(args, state):
-        return 1  # nothing written: the import as asked for is refused
-    dump(state, args.output)
-    if args.output == "-":
-        return 0
+    if args.format != "json":
+        for v in report.normalized:
+            print(f"{args.stream}: normalized {v.code} {v.path}: {v.message}", file=sys.stderr)
+        for d in report.derived:
+            print(f"{args.stream}: derived {d.place}: {d.message}", file=sys.stderr)
+    nested = _nested(args, state) if args.nested else None
+    refused = nested is not None and not all(r["ok"] for r in nested)
+    if not refused:
+        dump(state, args.output)
+    facts = report.facts()
+    if args.format == "json":
+        _json_report(args, state, report, nested, refused)
+    elif not refused and args.output != "-":
+        cfg = state.config
+        print(f"{args.stream}: imported {state.provenance.source} state "
+              f"({cfg.num_cpus} CPUs, {cfg.num_irqs} IDs) to {args.output}; "
+              f"{len(report.normalized)} normalized; {facts.get('section', '')}, located by "
+              f"{facts.get('located_by', '?')}")
+    return 1 if refused else 0  # refused: nothing written
+
+
+def _json_report(args: argparse.Namespace, state: Any, report: Any,
+                 nested: list[dict[str, Any]] | None, refused: bool) -> None:
+    """The gicmig/import-report of `import qemu` (stderr when the state went to stdout)."""
+    from gicmig.cli.jsondoc import document, emit
+    from gicmig.cli.report import from_violations, records
+
     cfg = state.config
     facts = report.facts()
-    record = {"input": args.stream, "output": args.output, "ok": True,
-              "source": state.provenance.source, "num_cpus": cfg.num_cpus,
-              "num_irqs": cfg.num_irqs, "priority_bits": cfg.priority_bits, **facts,
-              "normalized": [{"code": v.code, "message": f"{v.path}: {v.message}"}
-                             for v in report.normalized],
-              "derived": [{"place": d.place, "message": d.message} for d in report.derived]}
-    if args.format == "json":
-        print(json.dumps(record, indent=2))
-    else:
-        print(f"{args.stream}: imported {record['source']} state ({cfg.num_cpus} CPUs, "
-              f"{cfg.num_irqs} IDs) to {args.output}; {len(report.normalized)} normalized; "
-              f"{facts.get('section', '')}, located by {facts.get('located_by', '?')}")
-    return 0
+    extra: dict[str, Any] = {} if nested is None else {"nested": nested}
+    if facts:
+        extra["stream"] = {**facts, "virtualization_extensions":
+                           facts["virtualization_extensions"] == "yes"}
+    emit(document("import-report", ok=not refused, exit=1 if refused else 0, view="qemu",
+                  input=args.stream, output=None if refused else args.output,
+                  source=state.provenance.source, num_cpus=cfg.num_cpus,
+                  num_irqs=cfg.num_irqs, priority_bits=cfg.priority_bits,
+                  errors=[e for r in nested or () for e in r["errors"]],
+                  normalized=records(from_violations(report.normalized, args.stream,
+                                                     "warning")),
+                  derived=[{"place": d.place, "message": d.message} for d in report.derived],
+                  **extra),
+         sys.stderr if args.output == "-" else sys.stdout)
 
 
-def _nested_ok(args: argparse.Namespace, state: Any) -> bool:
-    """Fold and report the nested guest's CPU interfaces; False if any CPU was refused."""
+def _nested(args: argparse.Namespace, state: Any) -> list[dict[str, Any]]:
+    """Fold and report the nested guest's CPU interfaces (text now, JSON records returned);
+    a record with ok false is a CPU refused."""
     from gicmig.views.gich.nested import fold_nested
     from gicmig.views.gich.nested_report import nested_records, nested_text
 
     results = fold_nested(state, lenient=args.lenient,
                           keep_hypervisor_context=args.keep_hypervisor_context)
     if args.format == "json":
-        print(json.dumps({"nested": nested_records(results)}, indent=2))
-    else:
-        for line in nested_text(results):
-            print(f"{args.stream}: {line}", file=sys.stderr if line.startswith("refused") or
-                  ": GICH-" in line else sys.stdout)
-    return all(not r.problems for r in results)
+        from gicmig.cli.report import Finding, records
+
+        recs = nested_records(results, typed=True)
+        for rec in recs:
+            rec["errors"] = records(Finding(e["code"], e["message"], file=args.stream,
+                                            place=e["place"]) for e in rec["errors"])
+        return recs
+    for line in nested_text(results):
+        print(f"{args.stream}: {line}", file=sys.stderr if line.startswith("refused") or
+              ": GICH-" in line else sys.stdout)
+    return [{"ok": not r.problems} for r in results]

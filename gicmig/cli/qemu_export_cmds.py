@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gicmig.cli._lazy import TYPE_CHECKING, json
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -64,29 +64,28 @@ def _export(args: argparse.Namespace) -> int:
         args.current_path = args.input
         if not exc.code.startswith(("QEMU-EXPORT-", "KVM-EXPORT-")):
             raise
-        _report(args, list(exc.violations), None)
+        _report(args, list(exc.violations), None, exit_status(exc))
         return exit_status(exc)
     _report(args, list(rep.losses), rep)
     return 0
 
 
-def _report(args: argparse.Namespace, losses: list[Violation], rep: QemuExport | None) -> None:
+def _report(args: argparse.Namespace, losses: list[Violation], rep: QemuExport | None,
+            status: int = 0) -> None:
     refused = rep is None
     out = sys.stderr if args.output == "-" else sys.stdout
+    from gicmig.cli.report import emit_conversion, print_violations
+
     if args.format == "json":
-        record: dict[str, object] = {
-            "ok": not refused, "path": args.input, "template": args.template,
-            "output": args.output, "lenient": args.lenient,
-            "losses" if not refused else "errors": [
-                {"code": v.code, "place": v.path, "message": v.message} for v in losses]}
+        extra: dict[str, object] = {}
         if rep is not None:
-            record.update(accel=rep.accel, machine=rep.machine,
-                          section_offset=rep.section_offset, size=rep.size)
-        print(json.dumps(record, indent=2), file=out)
+            extra.update(accel=rep.accel, machine=rep.machine,
+                         section_offset=rep.section_offset, size=rep.size)
+        emit_conversion("export-report", "qemu", losses, input=args.input, output=args.output,
+                        refused=refused, status=status, out=out, lenient=args.lenient,
+                        template=args.template, **extra)
         return
-    tail = "" if refused else " (accepted with --lenient)"
-    for v in losses:
-        print(f"{args.input}: {v.code} {v.path}: {v.message}{tail}", file=sys.stderr)
+    print_violations(losses, args.input, "" if refused else " (accepted with --lenient)")
     if rep is not None:
         print(f"{args.input}: wrote {args.output} ({rep.size} bytes) from template "
               f"{args.template}: arm_gic at byte {rep.section_offset}, accel {rep.accel}, "

@@ -6,13 +6,15 @@ import argparse
 import os
 import sys
 
-from gicmig.cli._lazy import TYPE_CHECKING, json
+from gicmig.cli import REPORT_FORMATS
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
     from gicmig.cli import Subcommands
+    from gicmig.cli.report import Finding
     from gicmig.schemacheck.sources import Schema
 
 DEFAULT_WAIVERS = os.path.join("schema", "waivers.json")
@@ -24,6 +26,7 @@ CHECK_EPILOG = """examples:
   gicmig schema check --against base.binpb --waivers schema/waivers.json proto
   gicmig schema check --against '.git#branch=main'          # proto/ as on main
   gicmig schema check --against '.git#tag=v1.0,subdir=proto' proto
+  gicmig schema check --format github      # GitHub Actions annotations (sarif: SARIF 2.1.0)
 
 --against takes a locked revision number, a lock or other FileDescriptorSet file
 (protoc --descriptor_set_out, buf build -o x.binpb), a folder of .proto files
@@ -53,7 +56,8 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--against", action="append", metavar="LOCK|DIR|DESCRIPTOR_SET|GIT_REF")
     p.add_argument("--locks", metavar="DIR", help="locks folder (default: gicmig's own)")
     p.add_argument("--waivers", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                   help="text, json (gicmig/schema-check), github (annotations), sarif")
     p.set_defaults(run=_check)
 
     p = sub.add("compat", "can an older schema revision read this blob without loss?",
@@ -118,8 +122,23 @@ def _check(args: argparse.Namespace) -> int:
     baselines = _baselines(args)
     waivers, waiver_file = _waivers(args)
     report = check.check_schema(current, baselines, waivers)
+    status = 0 if report.ok else 1
     if args.format == "json":
-        print(json.dumps(check.render_json(report), indent=2))
+        from gicmig.cli.jsondoc import document, emit
+
+        payload = check.render_json(report)
+        del payload["ok"]
+        emit(document("schema-check", ok=report.ok, exit=status, proto_dir=args.proto_dir,
+                      **payload))
+    elif args.format in ("github", "sarif"):
+        from gicmig.cli import report as emitters
+
+        found = _findings(report, waiver_file or DEFAULT_WAIVERS)
+        if args.format == "sarif":
+            sys.stdout.write(emitters.sarif_text(found))
+        else:
+            for f in found:
+                print(emitters.github_line(f))
     else:
         for line in check.render_text(report, waiver_file):
             print(line)
@@ -127,7 +146,27 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{args.proto_dir}: {len(report.breaking)} breaking, {waived} waived, "
               f"{len(report.expired)} expired waivers against {', '.join(report.against)}",
               file=sys.stderr)
-    return 0 if report.ok else 1
+    return status
+
+
+def _findings(report: Any, waiver_file: str) -> list[Finding]:
+    """The check's results as findings: breaking ones errors, waived ones notes."""
+    from gicmig.cli.report import Finding
+
+    out = []
+    for r in report.results:
+        waived = ""
+        if r.waiver is not None:
+            until = f" until {r.waiver.expires.isoformat()}" if r.waiver.expires else ""
+            waived = f" [waived{until}: {r.waiver.reason}]"
+        out.append(Finding(r.rule, f"{r.message}{waived} (against {', '.join(r.against)})",
+                           "note" if r.waiver is not None else "error", file=r.path,
+                           line=r.line or None, column=r.column or None, place=r.element))
+    for w in report.expired:
+        out.append(Finding("SCHEMA-WAIVER-EXPIRED",
+                           f"{w.describe()} expired on {w.expires.isoformat()}: it waives "
+                           "nothing until renewed or removed", file=waiver_file))
+    return out
 
 
 def _lock(args: argparse.Namespace) -> int:
@@ -174,11 +213,12 @@ def _compat(args: argparse.Namespace) -> int:
     locks.get_lock(args.revision)  # an unknown revision is a usage error, not "lossy"
     lost = revisions.lost_fields(state, args.revision)
     if args.format == "json":
-        print(json.dumps({
-            "path": args.input, "blob_revision": state.schema_revision,
-            "revision": args.revision, "lossless": not lost,
-            "lost": [{"path": x.path, "number": x.number, "value": x.value} for x in lost]},
-            indent=2))
+        from gicmig.cli.jsondoc import document, emit
+
+        emit(document(
+            "compat", ok=not lost, exit=1 if lost else 0, path=args.input,
+            blob_revision=state.schema_revision, revision=args.revision, lossless=not lost,
+            lost=[{"path": x.path, "number": x.number, "value": x.value} for x in lost]))
     elif lost:
         for x in lost:
             print(f"{args.input}: revision {args.revision} lacks {x}")

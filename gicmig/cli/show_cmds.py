@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gicmig.cli._lazy import TYPE_CHECKING, json
+from gicmig.cli._lazy import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from gicmig.cli import Subcommands
@@ -72,8 +72,10 @@ def render(state: GicState, name: str, fmt: str, registers: bool = False) -> str
         return state_page(state, name)
     facts = from_reset(state)
     if fmt == "json":
-        return json.dumps([{"path": c.path, "value": c.new, "register": c.register}
-                           for c in facts], indent=2) + "\n"
+        from gicmig.cli.jsondoc import document, dumps
+
+        return dumps(document("show", ok=True, exit=0, input=name, facts=[
+            {"path": c.path, "value": c.new, "register": c.register} for c in facts]))
     cfg = state.config
     virt = cfg.virtualization
     lines = [f"# {name}: {cfg.num_cpus} CPUs, {cfg.num_irqs} interrupt IDs, {cfg.revision}"

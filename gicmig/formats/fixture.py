@@ -19,6 +19,7 @@ generated from them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -37,8 +38,9 @@ from gicmig.core.model import (
     HwMapping,
 )
 from gicmig.core.rules import check_config, validate
-from gicmig.errors import DecodeError, ValidationError
-from gicmig.formats.fixture_write import state_to_doc, write_doc
+from gicmig.errors import DecodeError, ValidationError, Violation
+from gicmig.formats.fixture_errors import FixtureShapeError, shape_error
+from gicmig.formats.fixture_write import FORMAT, state_to_doc, write_doc
 from gicmig.limits import loads_json
 
 
@@ -70,7 +72,8 @@ FieldMap = dict[str, Hex]  # a register written field by field
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+    # strict: "2" and 2.0 are not integers, 1 is not true (hex strings pass through _hex)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ProvenanceJ(_Strict):
@@ -165,7 +168,7 @@ class VcpuContextJ(_Strict):
 class FixtureJ(_Strict):
     """A gicmig JSON fixture."""
 
-    model_config = ConfigDict(extra="forbid", title="gicmig fixture")
+    model_config = ConfigDict(extra="forbid", strict=True, title="gicmig fixture")
     format: Literal["gicmig-fixture/1"]  # = fixture_write.FORMAT (a Literal needs text)
     schema_revision: int = Field(ge=1)
     provenance: ProvenanceJ = ProvenanceJ()
@@ -232,25 +235,35 @@ def from_json(text: str | bytes) -> GicState:
         raise DecodeError("JSON-SYNTAX", str(exc)) from None
     except RecursionError:
         raise DecodeError("JSON-SYNTAX", "nested too deeply to be a fixture") from None
+    other = raw.get("format") if isinstance(raw, dict) else None
+    if isinstance(other, str) and other != FORMAT:  # another document, not a broken fixture
+        raise DecodeError("INPUT-FORMAT-UNKNOWN", f"format {json.dumps(other)[:60]} is not a "
+                          f"JSON fixture ({FORMAT}): a view is read by `gicmig import`")
     try:
         doc = FixtureJ.model_validate(raw)
     except PydanticError as exc:
-        raise DecodeError("JSON-SCHEMA", _describe(exc)) from None
+        raise shape_error(exc, raw, FixtureJ) from None
     state = _build(doc)
     validate(state)
     return state
 
 
-def _describe(exc: PydanticError) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top)"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{loc}: {first['msg']}{more}"
+def _fail(where: str, message: str) -> FixtureShapeError:
+    return FixtureShapeError([Violation("JSON-SCHEMA", where, message)])
 
 
-def _fail(where: str, message: str) -> DecodeError:
-    return DecodeError("JSON-SCHEMA", f"{where}: {message}")
+class _Problems(list[Violation]):
+    """The shape errors found while building, so that one read reports all of them."""
+
+    def run(self, step: Callable[..., object], *args: Any) -> None:
+        try:
+            step(*args)
+        except FixtureShapeError as exc:
+            self.extend(exc.violations)
+
+    def raise_any(self) -> None:
+        if self:
+            raise FixtureShapeError(list(self))
 
 
 def _build(doc: FixtureJ) -> GicState:
@@ -269,26 +282,31 @@ def _build(doc: FixtureJ) -> GicState:
     bad = check_config(config)
     if bad:  # before anything is sized by these numbers
         raise ValidationError(bad)
-    if len(doc.cpus) != c.num_cpus:
-        raise _fail("cpus", f"{len(doc.cpus)} entries for num_cpus {c.num_cpus}")
+    problems = _Problems()
     if doc.schema_revision > SCHEMA_REVISION:
-        raise _fail("schema_revision", f"{doc.schema_revision} is newer than this gicmig's "
-                                       f"{SCHEMA_REVISION}")
+        problems.append(Violation("JSON-SCHEMA", "schema_revision", f"{doc.schema_revision} "
+                                  f"is newer than this gicmig's {SCHEMA_REVISION}"))
+    if len(doc.cpus) != c.num_cpus:
+        problems.append(Violation("JSON-SCHEMA", "cpus",
+                                  f"{len(doc.cpus)} entries for num_cpus {c.num_cpus}"))
+        problems.raise_any()  # everything per CPU is sized by num_cpus
     state = GicState.reset(config)
     state.schema_revision = doc.schema_revision
     _set_provenance(state, doc.provenance)
     state.enable_grp0 = doc.distributor.enable_grp0
     state.enable_grp1 = doc.distributor.enable_grp1
     state.enable_grp1_unknown = doc.distributor.enable_grp1_unknown
-    _set_spis(state, doc.spis)
+    _set_spis(state, doc.spis, problems)
     for i, cj in enumerate(doc.cpus):
         if cj.cpu != i:
-            raise _fail(f"cpus.{i}.cpu", f"is {cj.cpu}; CPU entries are in order 0..n-1")
-        _set_banked(state, i, cj.irqs)
-        _set_interface(state, i, cj.interface)
-        _set_virtual(state, i, cj.virtual)
+            problems.append(Violation("JSON-SCHEMA", f"cpus.{i}.cpu",
+                                      f"is {cj.cpu}; CPU entries are in order 0..n-1"))
+        _set_banked(state, i, cj.irqs, problems)
+        problems.run(_set_interface, state, i, cj.interface)
+        problems.run(_set_virtual, state, i, cj.virtual)
     if doc.hypervisor is not None:
-        _set_hypervisor(state, doc.hypervisor)
+        problems.run(_set_hypervisor, state, doc.hypervisor)
+    problems.raise_any()
     return state
 
 
@@ -317,22 +335,26 @@ def _cpu_byte(value: int | str | None, where: str, active: bool) -> int:
     return UNKNOWN_CPU if value == "unknown" else int(value)
 
 
-def _set_spis(state: GicState, spis: dict[str, IrqJ]) -> None:
+def _set_spis(state: GicState, spis: dict[str, IrqJ], problems: _Problems) -> None:
     n = state.config.num_irqs
     bits = dict.fromkeys(("enabled", "group", "edge", "pending_latch", "line_level", "active",
                           "pending_split_unknown", "latch_maybe_stale"), 0)
     prio, targets, active_cpu = bytearray(n - 32), bytearray(n - 32), bytearray(n - 32)
     for key, e in spis.items():
-        intid = _irq_id(key, f"spis.{key}", NUM_PRIVATE, n)
-        k = intid - NUM_PRIVATE
-        if e.sources or e.active_source is not None:
-            raise _fail(f"spis.{key}", "sources/active_source apply to SGIs only")
+        try:
+            intid = _irq_id(key, f"spis.{key}", NUM_PRIVATE, n)
+            k = intid - NUM_PRIVATE
+            if e.sources or e.active_source is not None:
+                raise _fail(f"spis.{key}", "sources/active_source apply to SGIs only")
+            if e.priority > 0xFF:
+                raise _fail(f"spis.{key}.priority", f"{e.priority:#x} is wider than 8 bits")
+            active_cpu[k] = _cpu_byte(e.active_cpu, f"spis.{key}.active_cpu", e.active)
+        except FixtureShapeError as exc:
+            problems.extend(exc.violations)
+            continue
         for name, value in _flag_values(e, default_enabled=False, default_edge=False):
             bits[name] |= value << k
-        if e.priority > 0xFF:
-            raise _fail(f"spis.{key}.priority", f"{e.priority:#x} is wider than 8 bits")
         prio[k], targets[k] = e.priority, bitmaps.from_indices(e.targets)
-        active_cpu[k] = _cpu_byte(e.active_cpu, f"spis.{key}.active_cpu", e.active)
     sh = state.shared
     for name, value in bits.items():
         setattr(sh, name, value)
@@ -348,7 +370,7 @@ def _flag_values(e: IrqJ, *, default_enabled: bool, default_edge: bool) -> list[
             ("latch_maybe_stale", int(e.latch_maybe_stale))]
 
 
-def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
+def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ], problems: _Problems) -> None:
     b = state.banked[cpu]
     bits = {"enabled": 0, "group": 0, "edge": 0, "pending_latch": 0, "line_level": 0,
             "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0,
@@ -356,20 +378,26 @@ def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ]) -> None:
     prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
     for key, e in irqs.items():
         where = f"cpus.{cpu}.irqs.{key}"
-        intid = _irq_id(key, where, 0, NUM_PRIVATE)
-        sgi = intid < NUM_SGIS
-        if e.targets or e.active_cpu is not None:
-            raise _fail(where, "targets/active_cpu apply to SPIs only")
-        if not sgi and (e.sources or e.active_source is not None):
-            raise _fail(where, "sources/active_source apply to SGIs only")
+        try:
+            intid = _irq_id(key, where, 0, NUM_PRIVATE)
+            sgi = intid < NUM_SGIS
+            if e.targets or e.active_cpu is not None:
+                raise _fail(where, "targets/active_cpu apply to SPIs only")
+            if not sgi and (e.sources or e.active_source is not None):
+                raise _fail(where, "sources/active_source apply to SGIs only")
+            if e.priority > 0xFF:
+                raise _fail(f"{where}.priority", f"{e.priority:#x} is wider than 8 bits")
+            if sgi:
+                active_src[intid] = _cpu_byte(e.active_source, f"{where}.active_source",
+                                              e.active)
+        except FixtureShapeError as exc:
+            problems.extend(exc.violations)
+            continue
         for name, value in _flag_values(e, default_enabled=sgi, default_edge=sgi):
             bits[name] = (bits[name] & ~(1 << intid)) | (value << intid)
-        if e.priority > 0xFF:
-            raise _fail(f"{where}.priority", f"{e.priority:#x} is wider than 8 bits")
         prio[intid] = e.priority
         if sgi:
             sources[intid] = bitmaps.from_indices(e.sources)
-            active_src[intid] = _cpu_byte(e.active_source, f"{where}.active_source", e.active)
     for name, value in bits.items():
         setattr(b, name, value)
     b.priority, b.sgi_sources, b.sgi_active_source = bytes(prio), bytes(sources), bytes(active_src)

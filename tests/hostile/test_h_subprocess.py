@@ -121,14 +121,14 @@ def test_the_worst_json_shape_at_the_size_limit(tmp_path: Path) -> None:
                        ("KVM dump", b'{"format": "gicmig.kvm-dump/1", "registers": [')):
         f = tmp_path / f"{name}.json"
         f.write_bytes(head + body.rstrip(b",") + b"]}")
-        argv = (["validate", str(f)] if name == "fixture"
+        argv = (["validate", "-q", str(f)] if name == "fixture"
                 else ["import", "kvm", str(f), "-o", str(tmp_path / "o")])
         found += _check(f"worst JSON shape ({name})", argv, f.stat().st_size, inputs=(f,),
                         idle=["validate", str(GOOD)], report_on_stdout=name == "fixture")
     assert not found, found
 
 
-@pytest.mark.parametrize("cmd", [["validate", "-"], ["import", "kvm", "-", "-o", "{o}"],
+@pytest.mark.parametrize("cmd", [["validate", "-q", "-"], ["import", "kvm", "-", "-o", "{o}"],
                                  ["import", "gich", "-", "-o", "{o}"]])
 def test_deep_nesting_on_a_pipe(tmp_path: Path, cmd: list[str]) -> None:
     data = b"[" * 200_000 + b"]" * 200_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gicmig.arch import labels
+from gicmig.arch import bitmaps, labels
 from gicmig.arch.registers import GICC_CTLR
 from gicmig.views.gich.fold import LrFact
 from gicmig.views.gich.nested import NestedCpu, fold_groups
@@ -12,10 +12,11 @@ from gicmig.views.gich.nested import NestedCpu, fold_groups
 _STATES = {(True, False): "pending", (False, True): "active", (True, True): "pending+active"}
 
 
-def _lr(f: LrFact) -> dict[str, Any]:
+def _lr(f: LrFact, typed: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"lr": f.lr_index, "irq": f.intid,
                            "state": _STATES.get((f.pending, f.active), "invalid"),
-                           "group": f.group, "priority": f"{f.priority:#04x}"}
+                           "group": f.group,
+                           "priority": f.priority if typed else f"{f.priority:#04x}"}
     if f.intid < 16:
         out["source"] = f.source
     if f.eoi:
@@ -23,21 +24,27 @@ def _lr(f: LrFact) -> dict[str, Any]:
     return out
 
 
-def nested_records(results: list[NestedCpu]) -> list[dict[str, Any]]:
+def nested_records(results: list[NestedCpu], *, typed: bool = False) -> list[dict[str, Any]]:
+    """One record per CPU; `typed`: numbers as integers (the JSON document), else as the
+    text report writes them (hex strings)."""
+    def levels(mask: int) -> list[Any]:
+        return [2 * lv for lv in bitmaps.set_bits(mask)] if typed \
+            else labels.group_priorities(mask)
+
     out = []
     for r in results:
         rec: dict[str, Any] = {"cpu": r.cpu, "ok": not r.problems}
         if r.fold is not None:
             f = r.fold
-            rec["interface"] = {"ctlr": GICC_CTLR.flags(f.ctlr), "pmr": f"{f.pmr:#04x}",
+            rec["interface"] = {"ctlr": GICC_CTLR.flags(f.ctlr),
+                                "pmr": f.pmr if typed else f"{f.pmr:#04x}",
                                 "bpr": f.bpr, "abpr": f.abpr,
-                                "active_priorities": labels.group_priorities(f.active_levels)}
+                                "active_priorities": levels(f.active_levels)}
             g0, g1, unk = fold_groups(f)
             rec["interface"]["active_groups"] = {
-                "group0": labels.group_priorities(g0), "group1": labels.group_priorities(g1),
-                "unknown": labels.group_priorities(unk)}
-            rec["lrs"] = [_lr(x) for x in f.lrs]
-            rec["hypervisor"] = {"hcr": f"{f.hcr:#010x}",
+                "group0": levels(g0), "group1": levels(g1), "unknown": levels(unk)}
+            rec["lrs"] = [_lr(x, typed) for x in f.lrs]
+            rec["hypervisor"] = {"hcr": f.hcr if typed else f"{f.hcr:#010x}",
                                  "hw_mappings": [[m.virtual_id, m.physical_id]
                                                  for m in f.hw_mappings]}
         rec["errors"] = [{"code": v.code, "place": v.path, "message": v.message}
