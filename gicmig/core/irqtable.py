@@ -22,8 +22,8 @@ from gicmig.core.model import GicState
 
 
 @dataclass(frozen=True, slots=True)
-class PrivateBank:
-    """IDs 0-31 as one CPU sees them."""
+class _Bank:
+    """What every interrupt has, one bit (or byte) per ID of the bank."""
 
     enabled: int
     group: int
@@ -33,7 +33,13 @@ class PrivateBank:
     active: int
     pending_split_unknown: int
     latch_maybe_stale: int
-    priority: bytes  # 32 bytes
+    priority: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateBank(_Bank):
+    """IDs 0-31 as one CPU sees them (priority: 32 bytes)."""
+
     sgi_sources: bytes  # 16 bytes: byte s = SGI s, bit k = source CPU k
     sgi_active_source: bytes  # 16 bytes: the source CPU of an active SGI
 
@@ -45,18 +51,9 @@ class PrivateBank:
 
 
 @dataclass(frozen=True, slots=True)
-class SharedBank:
+class SharedBank(_Bank):
     """The SPIs (element k = interrupt ID 32 + k)."""
 
-    enabled: int
-    group: int
-    edge: int
-    pending_latch: int
-    line_level: int
-    active: int
-    pending_split_unknown: int
-    latch_maybe_stale: int
-    priority: bytes
     targets: bytes
     active_cpu: bytes
 
