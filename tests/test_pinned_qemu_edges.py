@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
-from test_pinned_qemu import _target, refused, run
+from test_pinned_qemu import _pending_spi, _target, refused, run
 from test_qemu_support import GicImage, stream
 
 from gicmig.core.config import GicConfig
@@ -18,7 +18,7 @@ from gicmig.errors import GicmigError
 from gicmig.views.qemu.accel import evidence, slots_in_use
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.vmstate import ArmGicSection
+from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
 def raw(gic: GicImage) -> RawImage:
@@ -211,3 +211,25 @@ def test_template_with_an_empty_cpu_slot_between_used_ones(tmp_path: Path) -> No
         export_qemu(reset(3, virt=True), template, tmp_path / "out.mig")
     assert info.value.code == "QEMU-TEMPLATE-NUM-CPUS"
     assert info.value.message.startswith("the template does not hold a 3-CPU GIC: ")
+
+
+@pytest.mark.parametrize(("intid", "stale_ok"), [(15, False), (16, True)])
+def test_a_stale_current_pending_behind_a_ppi_but_not_an_sgi(intid: int,
+                                                             stale_ok: bool) -> None:
+    """Deviation 19 (a HW=1 LR's virtual EOI deactivates without gic_update): a cached
+    current_pending (SPI 40) behind a better pending interrupt is accepted when that one is
+    a PPI (ID 16 up), never when it is an SGI (ID 15 down), which no HW=1 LR can carry."""
+    gic = GicImage().set("ctlr", 0, 1).set("cpu_ctlr", 0, 1).set("priority_mask", 0, 0xF0)
+    _pending_spi(gic, 40, 0x20)
+    gic.irq(intid, enabled=0xFF, pending=0x01).set("priority1", intid * NCPU, 0x10)
+    if intid < 16:
+        gic.set("sgi_pending", intid * NCPU, 0x02)  # from CPU 1
+    assert run(gic.set("current_pending", 0, intid)).import_report.normalized == ()
+    gic.set("current_pending", 0, 40)
+    if stale_ok:
+        assert run(gic).import_report.normalized == ()
+    else:
+        assert refused(gic, "QEMU-CACHE-MISMATCH") == (
+            "QEMU-CACHE-MISMATCH cpu0 current_pending: QEMU's cached value is 40, its own "
+            "rules give 15 (--lenient: ignored: gicmig does not store QEMU's caches and "
+            "recomputes them)")
