@@ -6,11 +6,12 @@ slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 from test_pinned_qemu import _pending_spi, _target, refused, run
-from test_qemu_support import GicImage, stream
+from test_qemu_support import GicImage, be32, stream, stream_parts
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
@@ -18,6 +19,7 @@ from gicmig.errors import GicmigError
 from gicmig.views.qemu.accel import evidence, slots_in_use
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
+from gicmig.views.qemu.stream import read_arm_gic
 from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
@@ -233,3 +235,26 @@ def test_a_stale_current_pending_behind_a_ppi_but_not_an_sgi(intid: int,
             "QEMU-CACHE-MISMATCH cpu0 current_pending: QEMU's cached value is 40, its own "
             "rules give 15 (--lenient: ignored: gicmig does not store QEMU's caches and "
             "recomputes them)")
+
+
+def _with_device(fields: list[dict[str, object]], body: bytes) -> bytes:
+    """A stream whose only device section before arm_gic is "dev" (section 3, version 1),
+    `body` long and described in the vmdesc by `fields`."""
+    parts = list(stream_parts(GicImage().section(), devices=False, vmdesc=False))
+    dev = b"\x04" + be32(3) + b"\x03dev" + be32(0) + be32(1) + body + b"\x7e" + be32(3)
+    doc = json.dumps({"page_size": 4096, "devices": [
+        {"name": "dev", "instance_id": 0, "vmsd_name": "dev", "version": 1,
+         "fields": fields}]}).encode()
+    return b"".join([*parts[:-2], dev, *parts[-2:], b"\x06" + be32(len(doc)) + doc])
+
+
+def test_a_vmdesc_field_of_array_len_0_takes_no_bytes() -> None:
+    """A VMS_ARRAY of length 0 (a uint32 array, 4 bytes an element) puts nothing on the
+    wire: the walk skips the device's 8 bytes of the uint64 after it, and arm_gic is found
+    through the vmdesc, right behind the device's footer."""
+    plain = _with_device([{"name": "x", "type": "uint64", "size": 8}], bytes(8))
+    data = _with_device([{"name": "none", "array_len": 0, "type": "uint32", "size": 4},
+                         {"name": "x", "type": "uint64", "size": 8}], bytes(8))
+    found = read_arm_gic(io.BytesIO(data))
+    assert (found.located_by, found.search_reason) == ("vmdesc", None)
+    assert found.offset == read_arm_gic(io.BytesIO(plain)).offset == data.index(b"\x07arm_gic") - 5
