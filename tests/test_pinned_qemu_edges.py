@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_pinned_qemu import _pending_spi, _target, refused, run
-from test_qemu_support import GicImage, be32, stream, stream_parts
+from test_qemu_support import PAGE, GicImage, be32, be64, stream, stream_parts
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
@@ -258,3 +258,58 @@ def test_a_vmdesc_field_of_array_len_0_takes_no_bytes() -> None:
     found = read_arm_gic(io.BytesIO(data))
     assert (found.located_by, found.search_reason) == ("vmdesc", None)
     assert found.offset == read_arm_gic(io.BytesIO(plain)).offset == data.index(b"\x07arm_gic") - 5
+
+
+class _ShortFirstRead(io.RawIOBase):
+    """A pipe whose first read() gives only `first` bytes (as a pipe may), then the rest."""
+
+    def __init__(self, data: bytes, first: int) -> None:
+        self.data, self.first = data, first
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buf), len(self.data), self.first or len(buf))
+        self.first = 0
+        buf[:n], self.data = self.data[:n], self.data[n:]
+        return n
+
+
+def test_the_stream_header_is_8_bytes() -> None:
+    """The header is the magic 'QEVM' and a be32 format version (QEMU_VM_FILE_MAGIC,
+    QEMU_VM_FILE_VERSION 3): all 8 bytes are awaited however a pipe splits them, and a
+    stream that ends inside them is truncated in the header, named as such."""
+    data = stream(GicImage().section(), devices=False, vmdesc=False)
+    for first in (4, 7, 8):
+        assert read_arm_gic(_ShortFirstRead(data, first)).offset == \
+            read_arm_gic(io.BytesIO(data)).offset
+    with pytest.raises(GicmigError) as info:
+        read_arm_gic(io.BytesIO(data[:7]))
+    assert info.value.code == "QEMU-TRUNCATED"
+    assert info.value.message == ("the stream ends at byte 7 inside the stream header "
+                                  "(8 bytes needed from byte 0)")
+
+
+@pytest.mark.parametrize(("bit", "flags"), [(0x100, "0x122"), (0x800, "0x822"),
+                                            (0x1000, None)])
+def test_a_zero_page_run_stops_at_a_flag_bit_above_the_low_byte(bit: int,
+                                                                 flags: str | None) -> None:
+    """A RAM record header is the page's offset OR'd with its flags: every bit below the
+    target page size (4 KiB here) is a flag (ram_load: flags = addr & ~TARGET_PAGE_MASK).
+    A zero-page record of a run carrying flag 0x100 (RAM_SAVE_FLAG_COMPRESS_PAGE) or 0x800
+    is no plain zero page: the framing walk stops at it (and the header search finds the
+    GIC); bit 12 is the page address, so that record is still a zero page of the run."""
+    parts = list(stream_parts(GicImage().section(), devices=False, vmdesc=False))
+    k = parts.index(be64(0x02) + b"\x0dmach-virt.ram\x00") + 5  # the 6th zero page
+    assert parts[k] == be64(5 * PAGE | 0x22) + b"\x00"
+    parts[k] = be64(5 * PAGE | 0x22 | bit) + b"\x00"
+    data = b"".join(parts)
+    found = read_arm_gic(io.BytesIO(data))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    if flags is None:
+        assert (found.located_by, found.search_reason) == ("framing", None)
+    else:
+        at = data.index(parts[k])
+        assert (found.located_by, found.search_reason) == (
+            "search", f"RAM record flags {flags} at byte {at} are not ones gicmig can walk")
