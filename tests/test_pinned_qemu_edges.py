@@ -16,6 +16,7 @@ from test_qemu_support import PAGE, GicImage, be32, be64, stream, stream_parts
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
 from gicmig.errors import GicmigError
+from gicmig.views.qemu import source
 from gicmig.views.qemu.accel import evidence, slots_in_use
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
@@ -313,3 +314,111 @@ def test_a_zero_page_run_stops_at_a_flag_bit_above_the_low_byte(bit: int,
         at = data.index(parts[k])
         assert (found.located_by, found.search_reason) == (
             "search", f"RAM record flags {flags} at byte {at} are not ones gicmig can walk")
+
+
+# --- the stream window's refill boundary (gicmig.views.qemu.source, CHUNK 16 here) ----------
+_DATA = bytes(range(256)) * 4
+
+
+def _inputs(data: bytes) -> dict[str, io.RawIOBase | io.BytesIO]:
+    """The same bytes as a seekable file (skip seeks) and as a pipe (skip reads)."""
+    return {"file": io.BytesIO(data), "pipe": _ShortFirstRead(data, 0)}
+
+
+@pytest.mark.parametrize("kind", ["file", "pipe"])
+@pytest.mark.parametrize("step", [12, 13, 14, 16 + 13, 3 * 16 + 14])
+def test_take_and_skip_ending_around_the_refill_boundary(monkeypatch: pytest.MonkeyPatch,
+                                                         kind: str, step: int) -> None:
+    """After take(3) the window holds bytes 3..15: a take or skip of 12, 13 or 14 bytes ends
+    one before, exactly at or one after its end, longer ones chunks later; each lands on
+    the right offset and the next bytes are the stream's own."""
+    monkeypatch.setattr(source, "CHUNK", 16)
+    for how in ("take", "skip"):
+        inp = source.StreamInput(_inputs(_DATA)[kind])
+        assert inp.take(3) == _DATA[:3] and len(inp.buf) == 16
+        got = getattr(inp, how)(step)
+        assert got == (_DATA[3:3 + step] if how == "take" else None)
+        assert inp.offset == 3 + step
+        assert inp.take(5) == _DATA[3 + step:8 + step]
+
+
+@pytest.mark.parametrize("kind", ["file", "pipe"])
+def test_skip_to_the_very_end_and_one_past_it(monkeypatch: pytest.MonkeyPatch,
+                                              kind: str) -> None:
+    monkeypatch.setattr(source, "CHUNK", 16)
+    data = _DATA[:40]
+    inp = source.StreamInput(_inputs(data)[kind])
+    inp.take(3)
+    inp.skip(37)  # ends exactly at the end of the stream
+    assert (inp.offset, inp.peek()) == (40, None)
+    inp = source.StreamInput(_inputs(data)[kind])
+    inp.take(3)
+    inp.where = "a device section"
+    with pytest.raises(GicmigError) as info:
+        inp.skip(38)
+    assert info.value.code == "QEMU-TRUNCATED"
+    # a file seeks past the window and counts what the window lacked (25 of 38), a pipe
+    # reads on and counts what it still lacked at the end (1)
+    needed = {"file": 25, "pipe": 1}[kind]
+    assert info.value.message == ("the stream ends at byte 40 inside a device section "
+                                  f"({needed} bytes needed from byte 40)")
+    assert (info.value.offset, inp.offset) == (40, 40)
+
+
+def test_a_seekable_input_is_read_from_where_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file object already at byte 5: offsets count from there, and a skip's seek too."""
+    monkeypatch.setattr(source, "CHUNK", 16)
+    f = io.BytesIO(_DATA)
+    f.seek(5)
+    inp = source.StreamInput(f)
+    assert (inp.size, inp.take(2)) == (len(_DATA) - 5, _DATA[5:7])
+    inp.skip(30)
+    assert (inp.offset, inp.take(3)) == (32, _DATA[37:40])
+
+
+def _records(count: int, odd: int | None, byte6: int = 0, flag: int = 0x22) -> bytes:
+    """`count` 9-byte zero-page records (header, then the fill byte); the one at index
+    `odd` gets byte 6 = `byte6` and byte 7 = `flag`."""
+    out = bytearray()
+    for k in range(count):
+        head = bytearray(be64(k * PAGE | 0x22))
+        if k == odd:
+            head[6], head[7] = byte6, flag
+        out += head + b"\x00"
+    return bytes(out)
+
+
+@pytest.mark.parametrize("odd", [0, 1, 15, 16, 17, 79, 80, 81, 199])
+@pytest.mark.parametrize(("byte6", "flag"), [(0, 0x2A), (0x01, 0x22), (0x08, 0x22)])
+def test_a_record_run_stops_exactly_at_the_first_other_record(odd: int, byte6: int,
+                                                               flag: int) -> None:
+    """run() takes records 16, then 64, then 2048 at a time: a record with another flag
+    byte, or a flag bit of `mask6` in byte 6, ends the run on its own index, whichever
+    window it falls in, first or last of it."""
+    inp = source.StreamInput(io.BytesIO(_records(200, odd, byte6, flag)))
+    inp.peek()
+    assert inp.run(0x22, 9, 0x0F) == odd
+    assert inp.offset == 9 * odd
+
+
+def test_a_record_run_ignores_byte6_bits_outside_the_mask() -> None:
+    inp = source.StreamInput(io.BytesIO(_records(200, 50, 0x10)))
+    inp.peek()
+    assert (inp.run(0x22, 9, 0x0F), inp.offset) == (200, 1800)
+    inp = source.StreamInput(io.BytesIO(_records(200, 50, 0x01)))
+    inp.peek()
+    assert (inp.run(0x22, 9, 0), inp.offset) == (200, 1800)  # no mask: byte 6 unread
+
+
+@pytest.mark.parametrize("tail", [0, 1, 8])
+def test_a_record_run_ends_at_the_last_whole_record_in_the_window(
+        monkeypatch: pytest.MonkeyPatch, tail: int) -> None:
+    """The window holds 20 records and `tail` bytes of the next: the run counts the 20
+    whole ones, leaves the partial one, and the next run after a refill goes on from it."""
+    monkeypatch.setattr(source, "CHUNK", 9 * 20 + tail)
+    inp = source.StreamInput(_ShortFirstRead(_records(50, None), 0))
+    inp.peek()
+    assert (inp.run(0x22, 9, 0x0F), inp.offset) == (20, 180)
+    assert inp.run(0x22, 9, 0x0F) == 0
+    inp.peek()
+    assert inp.take(9) == _records(50, None)[180:189]
