@@ -353,6 +353,10 @@ def test_skip_to_the_very_end_and_one_past_it(monkeypatch: pytest.MonkeyPatch,
     assert (inp.offset, inp.peek()) == (40, None)
     inp = source.StreamInput(_inputs(data)[kind])
     inp.take(3)
+    inp.skip(36)
+    assert (inp.peek(), inp.offset) == (data[39], 39)  # the last byte is still there
+    inp = source.StreamInput(_inputs(data)[kind])
+    inp.take(3)
     inp.where = "a device section"
     with pytest.raises(GicmigError) as info:
         inp.skip(38)
