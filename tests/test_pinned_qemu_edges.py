@@ -249,13 +249,15 @@ def _with_device(fields: list[dict[str, object]], body: bytes) -> bytes:
     return b"".join([*parts[:-2], dev, *parts[-2:], b"\x06" + be32(len(doc)) + doc])
 
 
-def test_a_vmdesc_field_of_array_len_0_takes_no_bytes() -> None:
-    """A VMS_ARRAY of length 0 (a uint32 array, 4 bytes an element) puts nothing on the
-    wire: the walk skips the device's 8 bytes of the uint64 after it, and arm_gic is found
-    through the vmdesc, right behind the device's footer."""
+@pytest.mark.parametrize("empty", [{"name": "none", "array_len": 0, "type": "uint32", "size": 4},
+                                   {"name": "none", "type": "buffer", "size": 0}])
+def test_a_vmdesc_field_of_array_len_0_takes_no_bytes(empty: dict[str, object]) -> None:
+    """A VMS_ARRAY of length 0 (a uint32 array, 4 bytes an element) or a field of size 0
+    (an empty buffer) puts nothing on the wire: the walk skips the device's 8 bytes of the
+    uint64 after it, and arm_gic is found through the vmdesc, right behind the device's
+    footer."""
     plain = _with_device([{"name": "x", "type": "uint64", "size": 8}], bytes(8))
-    data = _with_device([{"name": "none", "array_len": 0, "type": "uint32", "size": 4},
-                         {"name": "x", "type": "uint64", "size": 8}], bytes(8))
+    data = _with_device([empty, {"name": "x", "type": "uint64", "size": 8}], bytes(8))
     found = read_arm_gic(io.BytesIO(data))
     assert (found.located_by, found.search_reason) == ("vmdesc", None)
     assert found.offset == read_arm_gic(io.BytesIO(plain)).offset == data.index(b"\x07arm_gic") - 5
