@@ -61,3 +61,14 @@ def test_writes_document_loss_fields_must_be_strings() -> None:
         parse_writes_document(text.replace('"place": "b"', '"place": 7'))
     assert info.value.code == "KVM-DUMP-FIELD"
     assert "losses[0]: code, place and message are strings" in info.value.message
+
+
+@pytest.mark.parametrize("intid", [16, 31])
+def test_a_ppi_edge_bit_lands_on_its_own_id(intid: int) -> None:
+    """GICD_ICFGR1 holds PPIs 16..31 (2 bits each): the edge bit of the first and the last
+    PPI lands on exactly that ID, next to the SGIs' fixed edges (0x0000ffff)."""
+    model = KvmModel(1, 64)
+    model.private[0][intid].edge = True
+    st = import_kvm(model.save())
+    assert st.banked[0].edge == 0xFFFF | 1 << intid
+    assert [i for i in range(16, 32) if st.irq(i, 0).edge] == [intid]

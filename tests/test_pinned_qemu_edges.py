@@ -6,19 +6,22 @@ slots, kvm-arm-gic setting SGI enables of the existing vCPUs only).
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
-from test_pinned_qemu import _target, refused, run
-from test_qemu_support import GicImage, stream
+from test_pinned_qemu import _pending_spi, _target, refused, run
+from test_qemu_support import PAGE, GicImage, be32, be64, stream, stream_parts
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
 from gicmig.errors import GicmigError
+from gicmig.views.qemu import source
 from gicmig.views.qemu.accel import evidence, slots_in_use
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.vmstate import ArmGicSection
+from gicmig.views.qemu.stream import read_arm_gic
+from gicmig.views.qemu.vmstate import NCPU, ArmGicSection
 
 
 def raw(gic: GicImage) -> RawImage:
@@ -211,3 +214,217 @@ def test_template_with_an_empty_cpu_slot_between_used_ones(tmp_path: Path) -> No
         export_qemu(reset(3, virt=True), template, tmp_path / "out.mig")
     assert info.value.code == "QEMU-TEMPLATE-NUM-CPUS"
     assert info.value.message.startswith("the template does not hold a 3-CPU GIC: ")
+
+
+@pytest.mark.parametrize(("intid", "stale_ok"), [(15, False), (16, True)])
+def test_a_stale_current_pending_behind_a_ppi_but_not_an_sgi(intid: int,
+                                                             stale_ok: bool) -> None:
+    """Deviation 19 (a HW=1 LR's virtual EOI deactivates without gic_update): a cached
+    current_pending (SPI 40) behind a better pending interrupt is accepted when that one is
+    a PPI (ID 16 up), never when it is an SGI (ID 15 down), which no HW=1 LR can carry."""
+    gic = GicImage().set("ctlr", 0, 1).set("cpu_ctlr", 0, 1).set("priority_mask", 0, 0xF0)
+    _pending_spi(gic, 40, 0x20)
+    gic.irq(intid, enabled=0xFF, pending=0x01).set("priority1", intid * NCPU, 0x10)
+    if intid < 16:
+        gic.set("sgi_pending", intid * NCPU, 0x02)  # from CPU 1
+    assert run(gic.set("current_pending", 0, intid)).import_report.normalized == ()
+    gic.set("current_pending", 0, 40)
+    if stale_ok:
+        assert run(gic).import_report.normalized == ()
+    else:
+        assert refused(gic, "QEMU-CACHE-MISMATCH") == (
+            "QEMU-CACHE-MISMATCH cpu0 current_pending: QEMU's cached value is 40, its own "
+            "rules give 15 (--lenient: ignored: gicmig does not store QEMU's caches and "
+            "recomputes them)")
+
+
+def _with_device(fields: list[dict[str, object]], body: bytes) -> bytes:
+    """A stream whose only device section before arm_gic is "dev" (section 3, version 1),
+    `body` long and described in the vmdesc by `fields`."""
+    parts = list(stream_parts(GicImage().section(), devices=False, vmdesc=False))
+    dev = b"\x04" + be32(3) + b"\x03dev" + be32(0) + be32(1) + body + b"\x7e" + be32(3)
+    doc = json.dumps({"page_size": 4096, "devices": [
+        {"name": "dev", "instance_id": 0, "vmsd_name": "dev", "version": 1,
+         "fields": fields}]}).encode()
+    return b"".join([*parts[:-2], dev, *parts[-2:], b"\x06" + be32(len(doc)) + doc])
+
+
+@pytest.mark.parametrize("empty", [{"name": "none", "array_len": 0, "type": "uint32", "size": 4},
+                                   {"name": "none", "type": "buffer", "size": 0}])
+def test_a_vmdesc_field_of_array_len_0_takes_no_bytes(empty: dict[str, object]) -> None:
+    """A VMS_ARRAY of length 0 (a uint32 array, 4 bytes an element) or a field of size 0
+    (an empty buffer) puts nothing on the wire: the walk skips the device's 8 bytes of the
+    uint64 after it, and arm_gic is found through the vmdesc, right behind the device's
+    footer."""
+    plain = _with_device([{"name": "x", "type": "uint64", "size": 8}], bytes(8))
+    data = _with_device([empty, {"name": "x", "type": "uint64", "size": 8}], bytes(8))
+    found = read_arm_gic(io.BytesIO(data))
+    assert (found.located_by, found.search_reason) == ("vmdesc", None)
+    assert found.offset == read_arm_gic(io.BytesIO(plain)).offset == data.index(b"\x07arm_gic") - 5
+
+
+class _ShortFirstRead(io.RawIOBase):
+    """A pipe whose first read() gives only `first` bytes (as a pipe may), then the rest."""
+
+    def __init__(self, data: bytes, first: int) -> None:
+        self.data, self.first = data, first
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buf), len(self.data), self.first or len(buf))
+        self.first = 0
+        buf[:n], self.data = self.data[:n], self.data[n:]
+        return n
+
+
+def test_the_stream_header_is_8_bytes() -> None:
+    """The header is the magic 'QEVM' and a be32 format version (QEMU_VM_FILE_MAGIC,
+    QEMU_VM_FILE_VERSION 3): all 8 bytes are awaited however a pipe splits them, and a
+    stream that ends inside them is truncated in the header, named as such."""
+    data = stream(GicImage().section(), devices=False, vmdesc=False)
+    for first in (4, 7, 8):
+        assert read_arm_gic(_ShortFirstRead(data, first)).offset == \
+            read_arm_gic(io.BytesIO(data)).offset
+    with pytest.raises(GicmigError) as info:
+        read_arm_gic(io.BytesIO(data[:7]))
+    assert info.value.code == "QEMU-TRUNCATED"
+    assert info.value.message == ("the stream ends at byte 7 inside the stream header "
+                                  "(8 bytes needed from byte 0)")
+
+
+@pytest.mark.parametrize(("bit", "flags"), [(0x100, "0x122"), (0x800, "0x822"),
+                                            (0x1000, None)])
+def test_a_zero_page_run_stops_at_a_flag_bit_above_the_low_byte(bit: int,
+                                                                 flags: str | None) -> None:
+    """A RAM record header is the page's offset OR'd with its flags: every bit below the
+    target page size (4 KiB here) is a flag (ram_load: flags = addr & ~TARGET_PAGE_MASK).
+    A zero-page record of a run carrying flag 0x100 (RAM_SAVE_FLAG_COMPRESS_PAGE) or 0x800
+    is no plain zero page: the framing walk stops at it (and the header search finds the
+    GIC); bit 12 is the page address, so that record is still a zero page of the run."""
+    parts = list(stream_parts(GicImage().section(), devices=False, vmdesc=False))
+    k = parts.index(be64(0x02) + b"\x0dmach-virt.ram\x00") + 5  # the 6th zero page
+    assert parts[k] == be64(5 * PAGE | 0x22) + b"\x00"
+    parts[k] = be64(5 * PAGE | 0x22 | bit) + b"\x00"
+    data = b"".join(parts)
+    found = read_arm_gic(io.BytesIO(data))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    if flags is None:
+        assert (found.located_by, found.search_reason) == ("framing", None)
+    else:
+        at = data.index(parts[k])
+        assert (found.located_by, found.search_reason) == (
+            "search", f"RAM record flags {flags} at byte {at} are not ones gicmig can walk")
+
+
+# --- the stream window's refill boundary (gicmig.views.qemu.source, CHUNK 16 here) ----------
+_DATA = bytes(range(256)) * 4
+
+
+def _inputs(data: bytes) -> dict[str, io.RawIOBase | io.BytesIO]:
+    """The same bytes as a seekable file (skip seeks) and as a pipe (skip reads)."""
+    return {"file": io.BytesIO(data), "pipe": _ShortFirstRead(data, 0)}
+
+
+@pytest.mark.parametrize("kind", ["file", "pipe"])
+@pytest.mark.parametrize("step", [12, 13, 14, 16 + 13, 3 * 16 + 14])
+def test_take_and_skip_ending_around_the_refill_boundary(monkeypatch: pytest.MonkeyPatch,
+                                                         kind: str, step: int) -> None:
+    """After take(3) the window holds bytes 3..15: a take or skip of 12, 13 or 14 bytes ends
+    one before, exactly at or one after its end, longer ones chunks later; each lands on
+    the right offset and the next bytes are the stream's own."""
+    monkeypatch.setattr(source, "CHUNK", 16)
+    for how in ("take", "skip"):
+        inp = source.StreamInput(_inputs(_DATA)[kind])
+        assert inp.take(3) == _DATA[:3] and len(inp.buf) == 16
+        got = getattr(inp, how)(step)
+        assert got == (_DATA[3:3 + step] if how == "take" else None)
+        assert inp.offset == 3 + step
+        assert inp.take(5) == _DATA[3 + step:8 + step]
+
+
+@pytest.mark.parametrize("kind", ["file", "pipe"])
+def test_skip_to_the_very_end_and_one_past_it(monkeypatch: pytest.MonkeyPatch,
+                                              kind: str) -> None:
+    monkeypatch.setattr(source, "CHUNK", 16)
+    data = _DATA[:40]
+    inp = source.StreamInput(_inputs(data)[kind])
+    inp.take(3)
+    inp.skip(37)  # ends exactly at the end of the stream
+    assert (inp.offset, inp.peek()) == (40, None)
+    inp = source.StreamInput(_inputs(data)[kind])
+    inp.take(3)
+    inp.skip(36)
+    assert (inp.peek(), inp.offset) == (data[39], 39)  # the last byte is still there
+    inp = source.StreamInput(_inputs(data)[kind])
+    inp.take(3)
+    inp.where = "a device section"
+    with pytest.raises(GicmigError) as info:
+        inp.skip(38)
+    assert info.value.code == "QEMU-TRUNCATED"
+    # a file seeks past the window and counts what the window lacked (25 of 38), a pipe
+    # reads on and counts what it still lacked at the end (1)
+    needed = {"file": 25, "pipe": 1}[kind]
+    assert info.value.message == ("the stream ends at byte 40 inside a device section "
+                                  f"({needed} bytes needed from byte 40)")
+    assert (info.value.offset, inp.offset) == (40, 40)
+
+
+def test_a_seekable_input_is_read_from_where_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file object already at byte 5: offsets count from there, and a skip's seek too."""
+    monkeypatch.setattr(source, "CHUNK", 16)
+    f = io.BytesIO(_DATA)
+    f.seek(5)
+    inp = source.StreamInput(f)
+    assert (inp.size, inp.take(2)) == (len(_DATA) - 5, _DATA[5:7])
+    inp.skip(30)
+    assert (inp.offset, inp.take(3)) == (32, _DATA[37:40])
+
+
+def _records(count: int, odd: int | None, byte6: int = 0, flag: int = 0x22) -> bytes:
+    """`count` 9-byte zero-page records (header, then the fill byte); the one at index
+    `odd` gets byte 6 = `byte6` and byte 7 = `flag`."""
+    out = bytearray()
+    for k in range(count):
+        head = bytearray(be64(k * PAGE | 0x22))
+        if k == odd:
+            head[6], head[7] = byte6, flag
+        out += head + b"\x00"
+    return bytes(out)
+
+
+@pytest.mark.parametrize("odd", [0, 1, 15, 16, 17, 79, 80, 81, 199])
+@pytest.mark.parametrize(("byte6", "flag"), [(0, 0x2A), (0x01, 0x22), (0x08, 0x22)])
+def test_a_record_run_stops_exactly_at_the_first_other_record(odd: int, byte6: int,
+                                                               flag: int) -> None:
+    """run() takes records 16, then 64, then 2048 at a time: a record with another flag
+    byte, or a flag bit of `mask6` in byte 6, ends the run on its own index, whichever
+    window it falls in, first or last of it."""
+    inp = source.StreamInput(io.BytesIO(_records(200, odd, byte6, flag)))
+    inp.peek()
+    assert inp.run(0x22, 9, 0x0F) == odd
+    assert inp.offset == 9 * odd
+
+
+def test_a_record_run_ignores_byte6_bits_outside_the_mask() -> None:
+    inp = source.StreamInput(io.BytesIO(_records(200, 50, 0x10)))
+    inp.peek()
+    assert (inp.run(0x22, 9, 0x0F), inp.offset) == (200, 1800)
+    inp = source.StreamInput(io.BytesIO(_records(200, 50, 0x01)))
+    inp.peek()
+    assert (inp.run(0x22, 9, 0), inp.offset) == (200, 1800)  # no mask: byte 6 unread
+
+
+@pytest.mark.parametrize("tail", [0, 1, 8])
+def test_a_record_run_ends_at_the_last_whole_record_in_the_window(
+        monkeypatch: pytest.MonkeyPatch, tail: int) -> None:
+    """The window holds 20 records and `tail` bytes of the next: the run counts the 20
+    whole ones, leaves the partial one, and the next run after a refill goes on from it."""
+    monkeypatch.setattr(source, "CHUNK", 9 * 20 + tail)
+    inp = source.StreamInput(_ShortFirstRead(_records(50, None), 0))
+    inp.peek()
+    assert (inp.run(0x22, 9, 0x0F), inp.offset) == (20, 180)
+    assert inp.run(0x22, 9, 0x0F) == 0
+    inp.peek()
+    assert inp.take(9) == _records(50, None)[180:189]
