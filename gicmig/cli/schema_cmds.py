@@ -152,20 +152,16 @@ def _check(args: argparse.Namespace) -> int:
 def _findings(report: Any, waiver_file: str) -> list[Finding]:
     """The check's results as findings: breaking ones errors, waived ones notes."""
     from gicmig.cli.report import Finding
+    from gicmig.schemacheck.check import expired_message, waiver_label
 
     out = []
     for r in report.results:
-        waived = ""
-        if r.waiver is not None:
-            until = f" until {r.waiver.expires.isoformat()}" if r.waiver.expires else ""
-            waived = f" [waived{until}: {r.waiver.reason}]"
+        waived = f" {waiver_label(r)}" if r.waiver is not None else ""
         out.append(Finding(r.rule, f"{r.message}{waived} (against {', '.join(r.against)})",
                            "note" if r.waiver is not None else "error", file=r.path,
                            line=r.line or None, column=r.column or None, place=r.element))
-    for w in report.expired:
-        out.append(Finding("SCHEMA-WAIVER-EXPIRED",
-                           f"{w.describe()} expired on {w.expires.isoformat()}: it waives "
-                           "nothing until renewed or removed", file=waiver_file))
+    out += [Finding("SCHEMA-WAIVER-EXPIRED", expired_message(w), file=waiver_file)
+            for w in report.expired]
     return out
 
 

@@ -82,19 +82,29 @@ def _merge(merged: dict[tuple[str, int, int, str, str, str], Result], current: S
     merged[key].against.append(label)
 
 
+def waiver_label(r: Result) -> str:
+    """`[waived until DATE: reason]` for a waived result, "" for a breaking one."""
+    if r.waiver is None:
+        return ""
+    until = f" until {r.waiver.expires.isoformat()}" if r.waiver.expires else ""
+    return f"[waived{until}: {r.waiver.reason}]"
+
+
+def expired_message(w: wv.Waiver) -> str:
+    """What a SCHEMA-WAIVER-EXPIRED finding says of waiver `w`."""
+    assert w.expires is not None
+    return f"{w.describe()} expired on {w.expires.isoformat()}: it waives nothing until " \
+        "renewed or removed"
+
+
 def render_text(report: Report, waiver_file: str = "waivers") -> list[str]:
     lines = []
     for r in report.results:
-        waived = ""
-        if r.waiver is not None:
-            until = f" until {r.waiver.expires.isoformat()}" if r.waiver.expires else ""
-            waived = f"[waived{until}: {r.waiver.reason}] "
+        waived = f"{waiver_label(r)} " if r.waiver is not None else ""
         lines.append(f"{r.path}:{r.line}:{r.column}: {r.rule} {waived}{r.message} "
                      f"(element {r.element}; against {', '.join(r.against)})")
-    for w in report.expired:
-        assert w.expires is not None
-        lines.append(f"{waiver_file}: SCHEMA-WAIVER-EXPIRED {w.describe()} expired on "
-                     f"{w.expires.isoformat()}: it waives nothing until renewed or removed")
+    lines += [f"{waiver_file}: SCHEMA-WAIVER-EXPIRED {expired_message(w)}"
+              for w in report.expired]
     return lines
 
 
