@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
 
+from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE
 from gicmig.core.model import GicState
 
@@ -46,7 +47,7 @@ class PrivateBank(_Bank):
     @property
     def pending(self) -> int:
         """What GICD_ISPENDR0 shows: an SGI with a source, a latch, a high level line."""
-        sgi = sum(1 << s for s, v in enumerate(self.sgi_sources) if v)
+        sgi = bitmaps.nonzero(self.sgi_sources)  # an SGI with any source is pending
         return sgi | self.pending_latch | (self.line_level & ~self.edge)
 
 

@@ -289,7 +289,7 @@ def _banked(rd: _Reader, state: GicState, c: int) -> None:
     _private_targets(rd, c)
     sources = b"".join(rd.pair(_SGI_PENDING, r, c).to_bytes(4, "little")
                        for r in range(SGI_BANK_REGS))
-    shown = sum(1 << s for s in range(NUM_SGIS) if sources[s])
+    shown = bitmaps.nonzero(sources[:NUM_SGIS])
     if len(rd.missing) == complete and pending & SGI_MASK != shown:
         raise GicmigError("KVM-DUMP-INCONSISTENT",
                           f"vcpu{c} GICD_ISPENDR0 shows SGIs {pending & SGI_MASK:#06x} "
