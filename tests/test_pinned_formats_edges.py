@@ -89,3 +89,80 @@ def test_no_locks_folder_is_no_locks_when_allowed(tmp_path: object) -> None:
     with pytest.raises(GicmigError) as info:
         list_locks(missing, LockRecord)
     assert info.value.code == "IO-READ"
+
+
+def _virtual_doc(**hcr: object) -> bytes:
+    import json
+
+    from gicmig.formats.fixture_write import state_to_doc
+
+    st = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                  num_lrs=4))
+    doc = state_to_doc(st)
+    doc["cpus"][0]["virtual"]["hcr"] = hcr
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(("hcr", "value"), [
+    ({"en": 1}, 0x1), ({"eoicount": 31}, 0xF800_0000), ({"eoicount": "0x1f"}, 0xF800_0000),
+    ({"en": 1, "uie": 1, "npie": 1}, 0x0000_000B)])
+def test_fixture_hcr_fields_pack_to_the_gich_hcr_bits(hcr: dict[str, object],
+                                                      value: int) -> None:
+    """GICH_HCR (gic-domain.md §3.2): En [0], UIE [1], NPIE [3], EOICount [31:27]."""
+    from gicmig.formats.fixture import from_json
+
+    assert from_json(_virtual_doc(**hcr)).virtual[0].hcr == value
+
+
+@pytest.mark.parametrize(("hcr", "text"), [
+    ({"bogus": 1}, "cpus.0.virtual.hcr.bogus: GICH_HCR has no field"),
+    ({"en": 2}, "cpus.0.virtual.hcr.en: En holds 1 bits, not 0x2"),
+    ({"eoicount": 32}, "cpus.0.virtual.hcr.eoicount: EOICount holds 5 bits, not 0x20"),
+    ({"eoicount": "0x1G"}, "cpus.0.virtual.hcr.eoicount: '0x1G' is not a 0x... hex number"),
+    ({"eoicount": "0x"}, "cpus.0.virtual.hcr.eoicount: '0x' is not a 0x... hex number")])
+def test_fixture_hcr_refuses_what_gich_hcr_cannot_hold(hcr: dict[str, object],
+                                                       text: str) -> None:
+    """An unknown field name, a value wider than its field or a malformed hex string is
+    refused at its key, never dropped."""
+    from gicmig.formats.fixture import from_json
+
+    with pytest.raises(GicmigError) as info:
+        from_json(_virtual_doc(**hcr))
+    assert info.value.code == "JSON-SCHEMA"
+    assert info.value.message.startswith(text)
+
+
+@pytest.mark.parametrize(("given", "shown"), [
+    ("0123456789" * 4, "0123456789" * 4),
+    ("0123456789" * 4 + "X", "0123456789" * 3 + "0123456..."),
+])
+def test_a_fixture_message_shows_a_string_of_at_most_40_characters(given: str,
+                                                                   shown: str) -> None:
+    import json
+
+    from gicmig.formats.fixture import from_json
+    from gicmig.formats.fixture_write import state_to_doc
+
+    doc = state_to_doc(GicState.reset(GicConfig(1, 64)))
+    doc["config"]["num_cpus"] = given
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert info.value.message == (f'config.num_cpus: must be an integer, not the string '
+                                  f'"{shown}"')
+
+
+def test_decode_without_validation_returns_the_state_as_written() -> None:
+    """validate_state=False stops after the integrity checks: a state that breaks a rule
+    (SGI 0 of cpu1 level-triggered, SGI-NOT-EDGE) comes back as written, revision kept."""
+    from gicmig.formats import envelope
+    from gicmig.formats.codec import decode
+
+    st = GicState.reset(GicConfig(2, 64))
+    st.banked[1].edge = 0xFFFE
+    blob = envelope.pack(st._pb.SerializeToString(deterministic=True), 2)
+    back = decode(blob, validate_state=False)
+    assert isinstance(back, GicState) and back.schema_revision == 2
+    assert back.banked[1].edge == 0xFFFE and back == st
+    with pytest.raises(GicmigError) as info:
+        decode(blob)
+    assert info.value.code == "SGI-NOT-EDGE"

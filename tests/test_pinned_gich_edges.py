@@ -257,3 +257,61 @@ def test_read_back_icfgr_banks_two_words_per_cpu() -> None:
                     and 0xC00 <= k[2] < 0xD00)
     assert banked == [0xC00, 0xC04]
     assert shared == [0xC00 + 4 * i for i in range(2, 18)]  # 288 IDs: ICFGR2..17
+
+
+@pytest.mark.parametrize(("lr", "problem"), [
+    (0x1080_0020, "priority 0x08 sets bits below the 4 GICH_VTR.PRIbits implements"),
+    (0x1100_0020, None),
+    (0x1180_0020, "priority 0x18 sets bits below the 4 GICH_VTR.PRIbits implements"),
+    (0x1780_0020, "priority 0x78 sets bits below the 4 GICH_VTR.PRIbits implements"),
+    (0x1F00_0020, None)])
+def test_an_lr_priority_below_4_pribits_is_refused(lr: int, problem: str | None) -> None:
+    """§3.2: GICH_VTR 0x6c000003 = PRIbits 4, PREbits 4, 4 LRs: priorities keep bits [7:4];
+    GICH_LR.Priority holds bits [7:3] (field [27:23]), so bit 3 (0x08) is unimplemented.
+    VMCR holds the minimum binary points of 4 preemption bits (VMBP 3, VMABP 4)."""
+    r = regs(lr, vtr=0x6C00_0003, vmcr=3 << 21 | 4 << 18)
+    if problem is None:
+        assert [(x.intid, x.priority) for x in fold_vcpu(r, 0).lrs] == [
+            (32, (lr >> 23 & 0x1F) << 3)]
+        return
+    with pytest.raises(ValidationError) as info:
+        fold_vcpu(r, 0)
+    assert [str(v) for v in info.value.violations] == [
+        f"GICH-LR-PRIORITY-UNIMPLEMENTED cpu0 gich.lr0: {problem}"]
+
+
+@pytest.mark.parametrize(("pending", "last_lr"), [
+    (0b01, 0x1800_0020),   # SPI 32 (priority 0x80) alone
+    (0b11, 0x1400_0021)])  # SPI 33 (priority 0x40) beats SPI 32 for the one free LR
+def test_one_free_lr_takes_the_best_pending_spi(pending: int, last_lr: int) -> None:
+    """Four LRs, three held by active level PPIs 27-29 (state 10, EOI 1 to resample the
+    line, priorities 0x10/0x18/0x20 in [27:23] as 2/3/4): the one LR left holds the best
+    pending SPI (state 01)."""
+    st = _image(1)
+    b = st.banked[0]
+    b.active = 1 << 27 | 1 << 28 | 1 << 29
+    b.priority = bytes(27) + bytes([0x10, 0x18, 0x20])
+    st.cpu[0].active_group0 = 1 << 0x10 // 2 | 1 << 0x18 // 2 | 1 << 0x20 // 2
+    sh = st.shared
+    sh.enabled = sh.edge = sh.pending_latch = pending
+    sh.priority = bytes([0x80, 0x40])
+    assert list(export_gich(st).vcpus[0].lr) == [0x2108_001B, 0x2188_001C, 0x2208_001D, last_lr]
+
+
+@pytest.mark.parametrize(("grp0", "grp1", "lrs"), [
+    (False, False, [0, 0, 0, 0]),
+    (True, False, [0x1800_0020, 0, 0, 0]),
+    (False, True, [0x5400_0021, 0, 0, 0]),
+    (True, True, [0x5400_0021, 0x1800_0020, 0, 0])])
+def test_pending_spis_reach_an_lr_only_in_an_enabled_group(grp0: bool, grp1: bool,
+                                                           lrs: list[int]) -> None:
+    """GICD_CTLR.EnableGrp0/EnableGrp1 (bits 0/1, §1.2) gate forwarding: SPI 32 (Group 0, priority
+    0x80) and SPI 33 (Group 1, priority 0x40, LR bit 30) are pending; an LR holds each
+    only when its group is enabled, the better priority first."""
+    st = _image(1)
+    st.enable_grp0, st.enable_grp1 = grp0, grp1
+    sh = st.shared
+    sh.enabled = sh.edge = sh.pending_latch = 0b11
+    sh.group = 0b10
+    sh.priority = bytes([0x80, 0x40])
+    assert list(export_gich(st).vcpus[0].lr) == lrs

@@ -41,6 +41,14 @@ def test_cpu_slots_in_use_count_from_zero() -> None:
     assert slots_in_use(raw(one)) == 6
 
 
+@pytest.mark.parametrize("name", ["apr", "nsapr"])
+def test_an_apr_word_alone_puts_its_cpu_slot_in_use(name: str) -> None:
+    """QEMU's apr/nsapr are [GIC_NR_APRS = 4][GIC_NCPU = 8], word-major: word 2 of CPU 5
+    is element 2 * 8 + 5. That word alone makes six slots in use."""
+    assert slots_in_use(raw(GicImage(0, virt=False).set(name, 2 * NCPU + 5, 1))) == 6
+    assert slots_in_use(raw(GicImage(0, virt=False).set(name, 3 * NCPU + 7, 1))) == 8
+
+
 def test_a_partial_spi_cpu_mask_is_tcg_evidence() -> None:
     """kvm-arm-gic writes SPI pending/active masks 0x00 or 0xff (§5.5); TCG's are CPU masks."""
     base = evidence(raw(GicImage.kvm(2)))["tcg"]
@@ -318,6 +326,62 @@ def test_a_zero_page_run_stops_at_a_flag_bit_above_the_low_byte(bit: int,
             "search", f"RAM record flags {flags} at byte {at} are not ones gicmig can walk")
 
 
+@pytest.mark.parametrize(("page", "flags"), [(5, 0x22), (66, 0x28)])
+def test_a_record_run_stops_at_a_record_without_flags(page: int, flags: int) -> None:
+    """A record whose flag bits are all 0 (no RAM_SAVE_FLAG_*) right after a zero page
+    (0x22 = ZERO | CONTINUE, 9 bytes) or a data page (0x28 = PAGE | CONTINUE, 8 + 4 KiB
+    bytes) is no record of that run: the framing walk stops at it and the header search
+    finds the GIC. The stream has 64 zero pages, then 4 data pages."""
+    parts = list(stream_parts(GicImage().section(), devices=False, vmdesc=False))
+    k = parts.index(be64(0x02) + b"\x0dmach-virt.ram\x00") + page
+    assert parts[k][:8] == be64(page * PAGE | flags)
+    parts[k] = be64(page * PAGE) + parts[k][8:]  # the page address kept, no flags
+    data = b"".join(parts)
+    found = read_arm_gic(io.BytesIO(data))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    assert (found.located_by, found.search_reason) == (
+        "search", f"RAM record flags 0x0 at byte {data.index(parts[k])} are not ones gicmig "
+        "can walk")
+
+
+def test_a_device_sent_as_an_iterative_section_is_not_walked_by_its_vmdesc() -> None:
+    """QEMU_VM_SECTION_START (0x01) begins an iterative section (RAM, block): its parts have
+    no vmdesc layout, even when the vmdesc describes a device of that name and instance
+    (here 'timer', sent as 0x01 instead of QEMU_VM_SECTION_FULL 0x04). The framing walk
+    stops there and the header search finds the GIC."""
+    parts = list(stream_parts(GicImage().section()))
+    (k,) = [i for i, p in enumerate(parts) if p.startswith(b"\x04" + be32(3) + b"\x05timer")]
+    parts[k] = b"\x01" + parts[k][1:]
+    data = b"".join(parts)
+    found = read_arm_gic(io.BytesIO(data))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    assert (found.located_by, found.search_reason) == (
+        "search", "iterative section 'timer' has no layout gicmig knows")
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_a_stream_version_other_than_3_is_refused_at_byte_4(version: int) -> None:
+    """QEMU_VM_FILE_VERSION (3) is the big-endian word after the magic 'QEVM', bytes 4-7."""
+    with pytest.raises(GicmigError) as info:
+        read_arm_gic(io.BytesIO(stream(GicImage().section(), version=version)))
+    assert (info.value.code, info.value.offset) == ("QEMU-STREAM-VERSION", 4)
+    assert str(info.value) == (f"QEMU-STREAM-VERSION stream format version {version}; "
+                               "gicmig reads version 3 (at byte 4)")
+
+
+def test_the_vmdesc_page_size_frames_ram_when_the_configuration_has_none() -> None:
+    """Without configuration/target-page-bits the walk takes the page size from the vmdesc
+    ("page_size": 4096, a power of two in ARM's 2^10..2^16): the 4 KiB data pages are then
+    skipped whole and the GIC is reached by framing, with the vmdesc's device layouts."""
+    parts = list(stream_parts(GicImage().section()))
+    assert parts[2].startswith(b"\x05\x1econfiguration/target-page-bits")
+    del parts[2]
+    data = b"".join(parts)
+    found = read_arm_gic(io.BytesIO(data))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    assert (found.located_by, found.search_reason) == ("vmdesc", None)
+
+
 # --- the stream window's refill boundary (gicmig.views.qemu.source, CHUNK 16 here) ----------
 _DATA = bytes(range(256)) * 4
 
@@ -428,3 +492,61 @@ def test_a_record_run_ends_at_the_last_whole_record_in_the_window(
     assert inp.run(0x22, 9, 0x0F) == 0
     inp.peek()
     assert inp.take(9) == _records(50, None)[180:189]
+
+
+@pytest.mark.parametrize("num_irqs", [64, 96])
+def test_read_back_shared_distributor_registers_end_at_num_irqs(num_irqs: int) -> None:
+    """gic-domain.md §1 (GICD map): the shared words of the bit banks (IGROUPR 0x080 ..
+    ICACTIVER 0x380, one bit per ID), of IPRIORITYR (0x400) and ITARGETSR (0x800, a byte per
+    ID) and of ICFGR (0xC00, 2 bits per ID) run from the first SPI to num_irqs - 1."""
+    from gicmig.views.qemu.registers import tcg_registers
+
+    words = num_irqs // 32
+    banks = (0x080, 0x100, 0x180, 0x200, 0x280, 0x300, 0x380)
+    expected = {0x000, 0x004, 0x008}
+    expected |= {b + 4 * i for b in banks for i in range(1, words)}
+    expected |= {b + 4 * i for b in (0x400, 0x800) for i in range(8, num_irqs // 4)}
+    expected |= {0xC00 + 4 * i for i in range(2, num_irqs // 16)}
+    regs = tcg_registers(GicState.reset(GicConfig(1, num_irqs)))
+    assert {off for kind, cpu, off in regs if kind == "GICD" and cpu is None} == expected
+
+
+@pytest.mark.parametrize("member", ["enabled", "group"])
+def test_the_last_irq_state_slot_is_read_to_its_last_member(member: str) -> None:
+    """irq_state is GIC_MAXIRQ (1020) records of 7 bytes, `group` the last member (§5.2):
+    a bit of ID 1019, far past virt's 288 IDs, is read and refused by its ID."""
+    message = refused(GicImage().irq(1019, **{member: 1}), "QEMU-IRQ-BEYOND-NUM-IRQS")
+    assert message == (f"QEMU-IRQ-BEYOND-NUM-IRQS irq 1019 (SPI 987): {member} is 0x01, but "
+                       "the GIC has 288 interrupt IDs (check --num-irqs or --machine)")
+
+
+@pytest.mark.parametrize("slip", ["state", "normalized"])
+def test_the_written_section_must_import_as_exactly_the_fitted_state(
+        monkeypatch: pytest.MonkeyPatch, slip: str) -> None:
+    """The writer's safety net: re-importing the new section bytes must give back the fitted
+    state with nothing normalized. An encoder slip (simulated by altering the re-import)
+    is an INTERNAL-ERROR, never a silently different stream."""
+    from dataclasses import replace
+
+    from gicmig.core.imported import ImportedState
+    from gicmig.errors import Violation
+    from gicmig.views.qemu import write
+
+    section = read_arm_gic(io.BytesIO(stream(GicImage().section())))
+    state = run(GicImage())
+    real = write.convert
+
+    def slipped(*args: object, **kw: object) -> ImportedState:
+        back = real(*args, **kw)  # type: ignore[arg-type]
+        if slip == "state":
+            back.enable_grp0 = not back.enable_grp0
+            return back
+        note = Violation("QEMU-X", "cpu0", "changed")
+        return ImportedState(back, replace(back.import_report, normalized=(note,)))
+
+    assert write.plan_qemu(state, section).state == state  # unaltered: it passes
+    monkeypatch.setattr(write, "convert", slipped)
+    with pytest.raises(GicmigError) as info:
+        write.plan_qemu(state, section)
+    assert info.value.code == "INTERNAL-ERROR"
+    assert "the written section imports as another state" in info.value.message

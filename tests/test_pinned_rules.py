@@ -230,6 +230,16 @@ def test_banked_vectors_have_fixed_lengths() -> None:
         assert codes(st) == ["STATE-IRQ-OUT-OF-RANGE"], name
 
 
+def test_sgi_active_sources_end_at_sgi_15() -> None:
+    """sgi_active_source has one entry per SGI (16): a 17th entry, even on an active PPI
+    16 and naming a present CPU, is out of range for the fast path and the named rules."""
+    st = GicState.reset(GicConfig(2, 64))
+    st._pb.state.banked[1].active = 1 << 16
+    assert codes(st) == []
+    st._pb.state.banked[1].sgi_active_source = bytes(16) + b"\x01"
+    assert codes(st) == ["STATE-IRQ-OUT-OF-RANGE"]
+
+
 @pytest.mark.parametrize(("num_cpus", "good", "bad"), [
     (1, [0x00], [0x01, 0x80]), (2, [0x01, 0x02, 0x03], [0x04, 0x80, 0x05]),
     (3, [0x07], [0x08]), (8, [0xFF, 0x80], [])])

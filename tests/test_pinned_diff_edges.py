@@ -1,0 +1,30 @@
+"""Pinned edges of the semantic diff that the full mutation run found unpinned
+(docs/testing.md): hypervisor context present on one side only, in both directions."""
+
+from __future__ import annotations
+
+import pytest
+
+import gicmig
+from gicmig.core.model import GicConfig, GicState
+
+
+def _pair() -> tuple[GicState, GicState]:
+    a = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                 num_lrs=4))
+    b = a.copy()
+    (ctx,) = a.keep_hypervisor_context()  # GICH_HCR.En = 1, as a running hypervisor leaves it
+    ctx.eoi_maintenance = 1 << 40 | 1 << 41
+    return a, b
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_hypervisor_context_on_one_side_only(forward: bool) -> None:
+    with_ctx, without = _pair()
+    old, new = ("1", "absent") if forward else ("absent", "1")
+    present = ["present", "absent"] if forward else ["absent", "present"]
+    got = gicmig.diff(with_ctx, without) if forward else gicmig.diff(without, with_ctx)
+    assert [str(c) for c in got] == [
+        f"hypervisor: {present[0]} -> {present[1]}",
+        f"cpu0 hyp.hcr.en: {old} -> {new}",
+        f"cpu0 hyp.eoi_maintenance irq 40-41 (SPI 8-9): {old} -> {new}"]
