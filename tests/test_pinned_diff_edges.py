@@ -28,3 +28,20 @@ def test_hypervisor_context_on_one_side_only(forward: bool) -> None:
         f"hypervisor: {present[0]} -> {present[1]}",
         f"cpu0 hyp.hcr.en: {old} -> {new}",
         f"cpu0 hyp.eoi_maintenance irq 40-41 (SPI 8-9): {old} -> {new}"]
+
+
+@pytest.mark.parametrize(("bits", "lines"), [
+    (0b11 << 16, ["cpu0 hyp.eoi_maintenance irq 16-17 (PPI 0-1): 0 -> 1"]),
+    (0b11 << 32, ["cpu0 hyp.eoi_maintenance irq 32-33 (SPI 0-1): 0 -> 1"]),
+    (0b1111 << 14, ["cpu0 hyp.eoi_maintenance irq 14-15 (SGI 14-15): 0 -> 1",
+                    "cpu0 hyp.eoi_maintenance irq 16-17 (PPI 0-1): 0 -> 1"]),
+    (0b11 << 31, ["cpu0 hyp.eoi_maintenance irq 31 (PPI 15): 0 -> 1",
+                  "cpu0 hyp.eoi_maintenance irq 32 (SPI 0): 0 -> 1"])])
+def test_eoi_maintenance_runs_split_where_a_kind_ends(bits: int, lines: list[str]) -> None:
+    """SGIs are IDs 0-15, PPIs 16-31, SPIs from 32: a run starting exactly at 16 or 32 is
+    one line, a run across 15/16 or 31/32 splits there."""
+    a, _ = _pair()
+    b = a.copy()
+    (ctx,) = b.hypervisor or []
+    ctx.eoi_maintenance = a.hypervisor[0].eoi_maintenance | bits  # type: ignore[index]
+    assert [str(c) for c in gicmig.diff(a, b)] == lines

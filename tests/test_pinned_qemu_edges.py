@@ -382,6 +382,22 @@ def test_the_vmdesc_page_size_frames_ram_when_the_configuration_has_none() -> No
     assert (found.located_by, found.search_reason) == ("vmdesc", None)
 
 
+@pytest.mark.parametrize("pad", [0, 70_000, 600_000])
+def test_a_vmdesc_larger_than_the_first_tail_read_is_found(pad: int) -> None:
+    """The vmdesc is looked for in the last 64 KiB, then 512 KiB, 4 MiB...: a vmdesc of
+    70 or 600 KB (a long unknown key) still describes the devices the walk skips."""
+    parts = list(stream_parts(GicImage().section()))
+    assert parts[-1][:1] == b"\x06"
+    doc = json.loads(parts[-1][5:])
+    doc["x-pad"] = "p" * pad
+    text = json.dumps(doc).encode()
+    parts[-1] = b"\x06" + be32(len(text)) + text
+    data = b"".join(parts)
+    found = read_arm_gic(io.BytesIO(data))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    assert (found.located_by, found.search_reason) == ("vmdesc", None)
+
+
 # --- the stream window's refill boundary (gicmig.views.qemu.source, CHUNK 16 here) ----------
 _DATA = bytes(range(256)) * 4
 
