@@ -566,3 +566,32 @@ def test_the_written_section_must_import_as_exactly_the_fitted_state(
         write.plan_qemu(state, section)
     assert info.value.code == "INTERNAL-ERROR"
     assert "the written section imports as another state" in info.value.message
+
+
+@pytest.mark.parametrize("kernel_bytes", [None, 0, 5])
+def test_copy_falls_back_to_reading_from_where_the_kernel_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_bytes: int | None) -> None:
+    """splice._copy: the kernel calls absent (None), copying nothing, or stopping after 5
+    bytes: the chunked copy goes on from exactly offset + what was copied."""
+    import os
+
+    from gicmig.views.qemu.splice import _copy
+
+    data = bytes(range(256)) * 3
+    (tmp_path / "src").write_bytes(data)
+    monkeypatch.delattr(os, "sendfile", raising=False)
+    if kernel_bytes is None:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    else:
+        budget = [kernel_bytes]
+
+        def partial(sfd: int, dfd: int, count: int, offset: int) -> int:
+            k = min(count, budget[0])
+            budget[0] -= k
+            return os.write(dfd, os.pread(sfd, k, offset)) if k else 0
+
+        monkeypatch.setattr(os, "copy_file_range", partial)
+    with (tmp_path / "src").open("rb") as src, (tmp_path / "dst").open("wb", buffering=0) as dst:
+        dst.write(b"head")
+        _copy(src, dst, 100, 300)
+    assert (tmp_path / "dst").read_bytes() == b"head" + data[100:400]
