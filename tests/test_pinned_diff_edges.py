@@ -45,3 +45,19 @@ def test_eoi_maintenance_runs_split_where_a_kind_ends(bits: int, lines: list[str
     (ctx,) = b.hypervisor or []
     ctx.eoi_maintenance = a.hypervisor[0].eoi_maintenance | bits  # type: ignore[index]
     assert [str(c) for c in gicmig.diff(a, b)] == lines
+
+
+@pytest.mark.parametrize("which", ["no values", "no place"])
+def test_a_change_without_its_structural_form_has_no_entries(which: str) -> None:
+    """A Change the diff did not build (no `where` or no `values`) is shown as text but
+    gives no JSON entry; one with both gives exactly one."""
+    from gicmig.statediff.change import At, Change
+    from gicmig.statediff.entries import entries_of
+
+    at = At("gicc", "pmr", 0)
+    made = Change("cpu0 gicc.pmr", "0x00", "0x80", where=at, values=(0, 0x80))
+    assert [(e.kind, e.field, e.old, e.new, e.cpu) for e in entries_of(made)] == [
+        ("gicc", "pmr", 0, 0x80, 0)]
+    partial = (Change("cpu0 gicc.pmr", "0x00", "0x80", where=at) if which == "no values"
+               else Change("cpu0 gicc.pmr", "0x00", "0x80", values=(0, 0x80)))
+    assert list(entries_of(partial)) == []

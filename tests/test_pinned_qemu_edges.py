@@ -595,3 +595,59 @@ def test_copy_falls_back_to_reading_from_where_the_kernel_stopped(
         dst.write(b"head")
         _copy(src, dst, 100, 300)
     assert (tmp_path / "dst").read_bytes() == b"head" + data[100:400]
+
+
+def test_the_search_goes_back_after_a_look_alike_that_fails_at_its_footer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A look-alike arm_gic header (version 12, FULL) 40 bytes before the real section:
+    read as a section, its fields run into the real one, whose GIC bytes 9848.. hold a
+    look-alike 'arm_gic_virt_state' subsection header, so it fails only at its footer,
+    21 + 9888 + 24 + VIRT_SIZE bytes on. Even when the stream is read 16 bytes at a time,
+    the search holds that whole candidate and resumes at the byte after its header."""
+    from gicmig.views.qemu.vmstate import VIRT_SIZE
+
+    monkeypatch.setattr(source, "CHUNK", 16)
+    img = GicImage()
+    img.main[9848:9872] = b"\x05\x12arm_gic_virt_state" + be32(1)  # nsapr words of cpus 6-7
+    real = img.section()
+    look = b"\x04" + be32(99) + b"\x07arm_gic" + be32(0) + be32(12) + b"\xaa" * 19
+    data = b"QEVM" + be32(3) + b"\x99" + look + real + b"\x00"
+    found = read_arm_gic(io.BytesIO(data))
+    assert (found.offset, found.section_id, found.located_by) == (49, 10, "search")
+    assert found.search_reason == "record type 0x99 at byte 8 is not one gicmig knows"
+    assert found.virt is not None and len(found.virt) == VIRT_SIZE
+
+
+def test_a_refused_export_stops_the_template_copy(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """export qemu copies the template in a thread while it plans; when planning refuses
+    (here an invalid state), the copy is stopped before the error is raised and nothing is
+    left behind. The kernel copy is slowed to 64 bytes a call so that it is still running."""
+    import os
+    import threading
+    import time
+
+    from gicmig.errors import ValidationError
+    from gicmig.views.qemu.write import export_qemu
+
+    template = tmp_path / "virt.mig"
+    template.write_bytes(stream(GicImage().section()))
+    state = run(GicImage())
+    state.banked[0].edge = 0xFFFE  # SGI 0 level-triggered: SGI-NOT-EDGE
+    real = os.copy_file_range
+
+    def slow(src: int, dst: int, count: int, off_src: int, off_dst: int) -> int:
+        time.sleep(0.05)
+        return real(src, dst, min(count, 64), off_src, off_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", slow)
+    try:
+        with pytest.raises(ValidationError):
+            export_qemu(state, template, tmp_path / "out.mig")
+        assert [t.name for t in threading.enumerate() if t.name == "gicmig-copy"] == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["virt.mig"]
+    finally:
+        for t in threading.enumerate():
+            if t.name == "gicmig-copy":
+                t.stop.set()  # type: ignore[attr-defined]
+                t.join()
