@@ -166,3 +166,23 @@ def test_decode_without_validation_returns_the_state_as_written() -> None:
     with pytest.raises(GicmigError) as info:
         decode(blob)
     assert info.value.code == "SGI-NOT-EDGE"
+
+
+@pytest.mark.parametrize(("keys", "more"), [
+    (["num_cpus"], ""), (["num_cpus", "num_irqs"], " (+1 more)"),
+    (["num_cpus", "num_irqs", "min_bpr"], " (+2 more)")])
+def test_a_fixture_shape_error_counts_the_others(keys: list[str], more: str) -> None:
+    import json
+
+    from gicmig.formats.fixture import from_json
+    from gicmig.formats.fixture_write import state_to_doc
+
+    doc = state_to_doc(GicState.reset(GicConfig(1, 64)))
+    for key in keys:
+        doc["config"][key] = "x"
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert info.value.message == ('config.num_cpus: must be an integer, not the string "x"'
+                                  + more)
+    assert [v.path for v in info.value.violations] == [  # type: ignore[attr-defined]
+        f"config.{k}" for k in keys]

@@ -315,3 +315,38 @@ def test_pending_spis_reach_an_lr_only_in_an_enabled_group(grp0: bool, grp1: boo
     sh.group = 0b10
     sh.priority = bytes([0x80, 0x40])
     assert list(export_gich(st).vcpus[0].lr) == lrs
+
+
+def test_export_names_each_banks_first_unrepresentable_priority() -> None:
+    """A GICH_LR holds priority bits [7:3] (5 bits, mask 0xf8): each bank's first priority
+    with lower bits set is named with that CPU's own value, then how many more it has."""
+    st = GicState.reset(GicConfig(2, 64))  # 8 priority bits, minimum BPR 0
+    for c, value in ((0, 0x11), (1, 0x22)):
+        st.banked[c].priority = bytes(27) + bytes([value, 0x33])
+    st.shared.priority = bytes([0x00, 0x44])
+    with pytest.raises(ValidationError) as info:
+        export_gich(st)
+    mask = "has bits below the 5 a GICH_LR holds (mask 0xf8)"
+    assert [str(v) for v in info.value.violations][:3] == [
+        f"GICH-EXPORT-PRIORITY cpu0 irq 27 (PPI 11): priority 0x11 {mask}; 1 more on this bank",
+        f"GICH-EXPORT-PRIORITY cpu1 irq 27 (PPI 11): priority 0x22 {mask}; 1 more on this bank",
+        f"GICH-EXPORT-PRIORITY irq 33 (SPI 1): priority 0x44 {mask}"]
+
+
+def test_nested_text_names_a_refused_vcpu_and_its_problems() -> None:
+    """GICH_VTR 0x90000003 (5 preemption bits): VMCR 0 holds VMBP 0 / VMABP 0, below the
+    minima 7 - 5 = 2 and 3 (§3.2), so cpu0 is refused; cpu1 (VMCR 0x004c0000: VMBP 2,
+    VMABP 3) folds, with SPI 32 pending in LR0."""
+    from gicmig.views.gich.nested_report import nested_text
+
+    st = GicState.reset(GicConfig(2, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                  num_lrs=4))
+    for v in st.virtual:
+        v.hcr, v.vmcr = 1, 0x004C_0000
+    st.virtual[0].vmcr = 0
+    st.virtual[1].lr = (0x1000_0020, 0, 0, 0)
+    assert nested_text(fold_nested(st)) == [
+        "refused nested cpu0: 1 problem(s)",
+        "cpu0 gich.vmcr: GICH-VMCR-BINARY-POINT VMBP 0 / VMABP 0 below the minima 2 / 3",
+        "nested cpu1 gicc: ctlr [] pmr 0x00 bpr 2 abpr 3 active []",
+        "nested cpu1 lr0: irq 32 (SPI 0) pending group 0 priority 0x00"]

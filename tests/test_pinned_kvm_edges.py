@@ -72,3 +72,17 @@ def test_a_ppi_edge_bit_lands_on_its_own_id(intid: int) -> None:
     st = import_kvm(model.save())
     assert st.banked[0].edge == 0xFFFF | 1 << intid
     assert [i for i in range(16, 32) if st.irq(i, 0).edge] == [intid]
+
+
+@pytest.mark.parametrize(("offset", "message"), [
+    ("0xffffffff", "writes[0]: dist offset 0xffffffff is not a 32-bit aligned offset below "
+                   "0x1000 (the ABI accesses whole registers only)"),
+    ("0x100000000", "writes[0].offset: 0x100000000 does not fit in 32 bits")])
+def test_a_write_offset_is_a_32_bit_field(offset: str, message: str) -> None:
+    """KVM_DEV_ARM_VGIC_OFFSET is attr bits [31:0] (gic-domain.md §4.5): an offset of 33
+    bits is refused as such, before the register check."""
+    text = ('{"format": "gicmig.kvm-writes/1", "nr_irqs": 64, "writes": [{"group": "dist", '
+            f'"vcpu": 0, "offset": "{offset}", "value": "0x1"}}]}}')
+    with pytest.raises(GicmigError) as info:
+        parse_writes_document(text)
+    assert (info.value.code, info.value.message) == ("KVM-DUMP-RANGE", message)
