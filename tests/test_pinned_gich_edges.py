@@ -350,3 +350,18 @@ def test_nested_text_names_a_refused_vcpu_and_its_problems() -> None:
         "cpu0 gich.vmcr: GICH-VMCR-BINARY-POINT VMBP 0 / VMABP 0 below the minima 2 / 3",
         "nested cpu1 gicc: ctlr [] pmr 0x00 bpr 2 abpr 3 active []",
         "nested cpu1 lr0: irq 32 (SPI 0) pending group 0 priority 0x00"]
+
+
+def test_a_lenient_fold_drops_only_the_unimplemented_lrs() -> None:
+    """GICH_VTR 0x90000003 says 4 LRs; a fifth, zero (RAZ/WI), is dropped when lenient,
+    and LR3 (SPI 32 pending) is kept."""
+    from test_pinned_gich import VTR
+
+    r = regs(0, 0, 0, 0x1000_0020)
+    r = VcpuRegs(r.vtr, r.hcr, r.vmcr, r.apr, (*r.lr, 0))
+    f = fold_vcpu(r, 0, lenient=True)
+    assert VTR == 0x9000_0003
+    assert [(x.lr_index, x.intid) for x in f.lrs] == [(3, 32)]
+    assert [(v.code, v.message) for v in f.normalizations] == [(
+        "GICH-LR-COUNT", "5 list registers given, GICH_VTR.ListRegs says 4; LR4.. are "
+        "unimplemented (RAZ/WI), all zero, and were dropped")]

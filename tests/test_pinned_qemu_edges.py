@@ -651,3 +651,20 @@ def test_a_refused_export_stops_the_template_copy(tmp_path: Path,
             if t.name == "gicmig-copy":
                 t.stop.set()  # type: ignore[attr-defined]
                 t.join()
+
+
+def test_plan_qemu_is_strict_unless_asked() -> None:
+    """plan_qemu (public) refuses a lossy fit by default: an UNKNOWN EnableGrp1 cannot be
+    held by the TCG GIC, which keeps both enables; lenient=True sets it to EnableGrp0."""
+    from gicmig.views.qemu import plan_qemu
+
+    section = read_arm_gic(io.BytesIO(stream(GicImage().section())))
+    state = run(GicImage())
+    state.enable_grp1_unknown = True
+    with pytest.raises(QemuUnrepresentable) as info:
+        plan_qemu(state, section)
+    assert info.value.code == "QEMU-EXPORT-UNKNOWN"
+    plan = plan_qemu(state, section, lenient=True)
+    assert [v.code for v in plan.losses] == ["QEMU-EXPORT-UNKNOWN"]
+    assert (plan.state.enable_grp1, plan.state.enable_grp1_unknown) == (False, False)
+
