@@ -186,3 +186,14 @@ def test_a_fixture_shape_error_counts_the_others(keys: list[str], more: str) -> 
                                   + more)
     assert [v.path for v in info.value.violations] == [  # type: ignore[attr-defined]
         f"config.{k}" for k in keys]
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (b"\x01", "01"), (bytes(7) + b"\x01", "0000000000000001"), (bytes(8) + b"\x01", "9 bytes")])
+def test_a_lost_bytes_field_shows_up_to_8_bytes_in_hex(value: bytes, shown: str) -> None:
+    """latch_maybe_stale (state.shared field 11) arrived in revision 3: writing revision 2
+    loses it, and the message shows its bytes in hex up to 8 bytes, else their count."""
+    st = GicState.reset(GicConfig(1, 64))
+    st._pb.state.shared.latch_maybe_stale = value
+    assert [str(x) for x in lost_fields(st, 2)] == [
+        f"state.shared.latch_maybe_stale (field 11) = {shown}"]
