@@ -197,3 +197,31 @@ def test_a_lost_bytes_field_shows_up_to_8_bytes_in_hex(value: bytes, shown: str)
     st._pb.state.shared.latch_maybe_stale = value
     assert [str(x) for x in lost_fields(st, 2)] == [
         f"state.shared.latch_maybe_stale (field 11) = {shown}"]
+
+
+@pytest.mark.parametrize("good", [4, 5, 7])
+def test_a_blob_is_sniffed_by_its_first_4_magic_bytes(good: int) -> None:
+    """Any input starting with the magic's first 4 bytes (0x89 'GIC') is read as a blob,
+    so a damaged magic is named as such (BLOB-BAD-MAGIC at its first wrong byte), not as
+    an unknown format."""
+    import gicmig
+    from gicmig.formats.envelope import MAGIC
+    from gicmig.formats.io import sniff
+
+    data = MAGIC[:good] + b"X" * 60
+    assert sniff(data) == "blob"
+    with pytest.raises(GicmigError) as info:
+        gicmig.load(data)
+    assert (info.value.code, info.value.offset) == ("BLOB-BAD-MAGIC", good)  # type: ignore[attr-defined]
+
+
+def test_proto_digest_covers_file_contents(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gicmig.core.pb import proto_digest
+
+    root = Path(str(tmp_path))
+    for name, text in (("a", "syntax = 'proto3';"), ("b", "syntax = 'proto2';")):
+        (root / name).mkdir()
+        (root / name / "x.proto").write_text(text)
+    assert proto_digest(root / "a") != proto_digest(root / "b")

@@ -668,3 +668,50 @@ def test_plan_qemu_is_strict_unless_asked() -> None:
     assert [v.code for v in plan.losses] == ["QEMU-EXPORT-UNKNOWN"]
     assert (plan.state.enable_grp1, plan.state.enable_grp1_unknown) == (False, False)
 
+
+
+def test_copy_writes_every_byte_through_short_writes(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe may take fewer bytes than offered: the chunked copy writes the rest, from
+    exactly where the short write stopped (here at most 7 bytes a call)."""
+    import os
+
+    from gicmig.views.qemu.splice import _copy
+
+    class ShortWrites(io.RawIOBase):
+        def __init__(self) -> None:
+            self.got = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            return -1  # unused: no kernel copy here
+
+        def write(self, data: object) -> int:
+            view = memoryview(data)  # type: ignore[arg-type]
+            self.got += view[:7]
+            return min(7, len(view))
+
+    data = bytes(range(256)) * 3
+    (tmp_path / "src").write_bytes(data)
+    monkeypatch.delattr(os, "sendfile", raising=False)
+    monkeypatch.delattr(os, "copy_file_range", raising=False)
+    dst = ShortWrites()
+    with (tmp_path / "src").open("rb") as src:
+        _copy(src, dst, 100, 300)  # type: ignore[arg-type]
+    assert bytes(dst.got) == data[100:400]
+
+
+@pytest.mark.parametrize("accel", ["arm", "TCG", ""])
+def test_an_unknown_accelerator_name_is_refused_by_the_library(accel: str) -> None:
+    """import_qemu, export_qemu and plan_qemu (public, reached without export_qemu) alike."""
+    from gicmig.views.qemu import plan_qemu
+
+    section = read_arm_gic(io.BytesIO(stream(GicImage().section())))
+    for call in (lambda: run(GicImage(), accel),
+                 lambda: plan_qemu(run(GicImage()), section, accel=accel)):
+        with pytest.raises(GicmigError) as info:
+            call()
+        assert (info.value.code, info.value.message) == (
+            "QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
