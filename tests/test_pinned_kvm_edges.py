@@ -86,3 +86,15 @@ def test_a_write_offset_is_a_32_bit_field(offset: str, message: str) -> None:
     with pytest.raises(GicmigError) as info:
         parse_writes_document(text)
     assert (info.value.code, info.value.message) == ("KVM-DUMP-RANGE", message)
+
+
+@pytest.mark.parametrize(("num_cpus", "ranges"), [(None, 22), (1, 21), (2, 33)])
+def test_an_empty_dump_lacks_everything_but_names_no_vcpu(num_cpus: int | None,
+                                                          ranges: int) -> None:
+    """A dump of no access reads no vCPU's registers: it is incomplete (without GICD_TYPER
+    the vCPU count is missing too), never out of range for a 1-vCPU VM."""
+    with pytest.raises(KvmDumpIncomplete) as info:
+        import_kvm(KvmDump(64, ()), num_cpus=num_cpus)
+    assert f"the dump lacks registers the state needs ({ranges} ranges): " in str(info.value)
+    assert ("GICD_TYPER (or the vCPU count: --num-cpus)" in info.value.missing) == (
+        num_cpus is None)

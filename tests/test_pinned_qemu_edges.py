@@ -715,3 +715,27 @@ def test_an_unknown_accelerator_name_is_refused_by_the_library(accel: str) -> No
             call()
         assert (info.value.code, info.value.message) == (
             "QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
+
+
+def test_convert_is_strict_unless_asked() -> None:
+    """convert (public: import_qemu on a section already read) refuses QEMU 7.2's benign
+    deviations by default, like import_qemu: ITARGETSR 0x04 on a 2-CPU GIC (deviation 5)."""
+    from gicmig.views.qemu import convert
+
+    section = read_arm_gic(io.BytesIO(stream(GicImage().set("irq_target", 32, 0x04).section())))
+    with pytest.raises(GicmigError) as info:
+        convert(section, machine="virt")
+    assert info.value.code == "QEMU-SPI-TARGET-ABSENT-CPU"
+    state = convert(section, machine="virt", lenient=True)
+    assert [v.code for v in state.import_report.normalized] == ["QEMU-SPI-TARGET-ABSENT-CPU"]
+    assert state.shared.targets[0] == 0x00
+
+
+def test_export_refuses_an_unknown_accelerator_before_opening_anything(tmp_path: Path) -> None:
+    from gicmig.views.qemu import export_qemu
+
+    with pytest.raises(GicmigError) as info:
+        export_qemu(run(GicImage()), tmp_path / "missing.mig", tmp_path / "out.mig", accel="arm")
+    assert (info.value.code, info.value.message) == (
+        "QEMU-ACCEL", "accelerator 'arm': say tcg or kvm")
+    assert list(tmp_path.iterdir()) == []
