@@ -68,3 +68,17 @@ def test_this_trees_own_code_is_never_borrowed(tmp_path: Path,
     monkeypatch.setattr(sys, "path", [str(ROOT), str(tmp_path)])
     with pytest.raises(ImportError, match="generated at install time"):
         pb._borrow_installed()
+
+
+def test_unknown_markers_list_every_private_and_shared_mark() -> None:
+    from gicmig.core.markers import unknown_markers
+    from gicmig.core.model import GicConfig, GicState
+
+    st = GicState.reset(GicConfig(2, 64))
+    st.banked[1].latch_maybe_stale = 1 << 27
+    st.banked[0].pending_split_unknown = 1 << 20
+    st.shared.latch_maybe_stale = 1 << 3
+    assert unknown_markers(st) == {
+        "enable_grp1": False, "pending_split": ["cpu0 irq 20 (PPI 4)"],
+        "sgi_active_source": [], "spi_active_cpu": [], "active_priority_group": {},
+        "latch_maybe_stale": ["cpu1 irq 27 (PPI 11)", "irq 35 (SPI 3)"]}

@@ -225,3 +225,20 @@ def test_proto_digest_covers_file_contents(tmp_path: object) -> None:
         (root / name).mkdir()
         (root / name / "x.proto").write_text(text)
     assert proto_digest(root / "a") != proto_digest(root / "b")
+
+
+@pytest.mark.parametrize("place", ["cpus.0.interface.pmr", "cpus[0].interface.pmr",
+                                   "cpu0 gicc.pmr"])
+def test_a_shape_error_place_under_cpus_n_is_located_in_that_cpus_entry(place: str) -> None:
+    """pydantic names cpus.0 by list index, the rules by `cpu0`: both lead to the entry
+    whose "cpu" is 0 in fixtures/v1/busy.json (pmr 0xf0; cpu1's is 0xf8), never to a key
+    "0" further on (cpu1's SGI 0)."""
+    from pathlib import Path
+
+    from gicmig.formats.fixture_locate import locate
+
+    text = (Path(__file__).resolve().parents[1] / "fixtures" / "v1" / "busy.json").read_text()
+    where = locate(text, place)
+    assert where is not None
+    line, col = where
+    assert text.splitlines()[line - 1][col - 1:].startswith('"pmr": "0xf0"')

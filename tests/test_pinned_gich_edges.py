@@ -365,3 +365,21 @@ def test_a_lenient_fold_drops_only_the_unimplemented_lrs() -> None:
     assert [(v.code, v.message) for v in f.normalizations] == [(
         "GICH-LR-COUNT", "5 list registers given, GICH_VTR.ListRegs says 4; LR4.. are "
         "unimplemented (RAZ/WI), all zero, and were dropped")]
+
+
+def test_nested_records_give_group_priorities_typed_and_as_text() -> None:
+    """GICH_APR bits 1 and 4 with 5 preemption bits (GICH_VTR 0x90000003) are group
+    priorities 0x08 and 0x20 (bit n = n << 3, §3.2); the active LR0 (priority 0x20,
+    Group 0) explains 0x20, 0x08 stays of unknown group."""
+    from gicmig.views.gich.nested_report import nested_records
+
+    st = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                  num_lrs=4))
+    v = st.virtual[0]
+    v.hcr, v.vmcr, v.apr, v.lr = 1, 0x004C_0000, 1 << 4 | 1 << 1, (0x2200_0020, 0, 0, 0)
+    [typed] = nested_records(fold_nested(st, lenient=True), typed=True)
+    assert typed["interface"]["active_priorities"] == [0x08, 0x20]
+    assert typed["interface"]["active_groups"] == {"group0": [0x20], "group1": [],
+                                                   "unknown": [0x08]}
+    [text] = nested_records(fold_nested(st, lenient=True))
+    assert text["interface"]["active_priorities"] == ["0x08", "0x20"]
