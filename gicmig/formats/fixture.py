@@ -269,13 +269,14 @@ class _Problems(list[Violation]):
 def _build(doc: FixtureJ) -> GicState:
     c = doc.config
     v = c.virtualization
+    # without virtualization extensions GicConfig's own defaults stand (not restated here)
+    virt: dict[str, Any] = {} if v is None else {
+        "num_lrs": v.num_lrs, "virtual_priority_bits": v.priority_bits,
+        "virtual_preemption_bits": v.preemption_bits}
     config = GicConfig(
         c.num_cpus, c.num_irqs, priority_bits=c.priority_bits, min_bpr=c.min_bpr,
         sgi_enables_rao_wi=c.sgi_enables_rao_wi,
-        ppi_trigger_programmable=c.ppi_trigger_programmable,
-        num_lrs=v.num_lrs if v else None,
-        virtual_priority_bits=v.priority_bits if v else 5,
-        virtual_preemption_bits=v.preemption_bits if v else 5,
+        ppi_trigger_programmable=c.ppi_trigger_programmable, **virt,
     )
     config._pb.revision = REVISIONS[c.revision]
     config._pb.security_extensions = c.security_extensions
