@@ -27,7 +27,15 @@ from pydantic import ValidationError as PydanticError
 
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
+from gicmig.arch.registers import (
+    GICC_CTLR,
+    GICH_HCR,
+    GICH_LR,
+    GICH_VMCR,
+    LR_STATES,
+    Register,
+    lr_layout,
+)
 from gicmig.core.config import REVISIONS, GicConfig
 from gicmig.core.model import (
     RESET_BANKED,
@@ -474,7 +482,7 @@ def _pack_lr(fields: dict[str, int | str], where: str) -> int:
     values["state"] = LR_STATES.index(str(state))
     if any(isinstance(v, str) for v in values.values()):
         raise _fail(where, "field values are numbers or 0x... strings")
-    layout = lr_layout(int(values.get("hw", 0)) << 31)
+    layout = lr_layout(int(values.get("hw", 0)) << GICH_LR.field("hw").shift)  # its HW bit's
     return _pack_fields(layout, values, where)
 
 
