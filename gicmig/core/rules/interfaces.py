@@ -10,10 +10,12 @@ from typing import Any
 
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.lr import reserved_bits
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
+from gicmig.arch.registers import GICC_BPR, GICC_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.rules.context import Context, Section, lanes
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
+
+_BP_MAX = GICC_BPR.field("binary_point").mask  # 7: the largest BPR / ABPR (a 3-bit field)
 
 
 # --- CPU interfaces ---------------------------------------------------------------------------
@@ -30,8 +32,8 @@ def _cpus_ok(ctx: Context, msg: Any) -> bool:
     au = int.from_bytes(ctx.s16.pack(*unk_l), "little") if any(unk_l) else 0
     return (not reduce(or_, ctlr) & ctx.ctlr_reserved
             and max(pmr) <= 0xFF and not reduce(or_, pmr) & ~ctx.prio_mask
-            and ctx.min_bpr <= min(bpr) and max(bpr) <= 7
-            and ctx.min_abpr <= min(abpr) and max(abpr) <= 7
+            and ctx.min_bpr <= min(bpr) and max(bpr) <= _BP_MAX
+            and ctx.min_abpr <= min(abpr) and max(abpr) <= _BP_MAX
             and not (a0 | a1 | au) & ~ctx.apr_lanes[len(rows)] and not au & (a0 | a1))
 
 
@@ -45,9 +47,10 @@ def _cpu(ctx: Context, c: int, ci: Any) -> Iterator[Violation]:
                  f"(mask {ctx.prio_mask:#04x})")
     for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_abpr)):
         value = getattr(ci, name)
-        if not low <= value <= 7:
+        if not low <= value <= _BP_MAX:
             yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),
-                     f"{value} is not in {low}..7 (minimum from config.min_bpr {ctx.min_bpr})")
+                     f"{value} is not in {low}..{_BP_MAX} "
+                     f"(minimum from config.min_bpr {ctx.min_bpr})")
     g0, g1, unk = (int.from_bytes(x, "little") for x in
                    (ci.active_group0, ci.active_group1, ci.active_group_unknown))
     for name, levels in (("active_group0", g0), ("active_group1", g1),

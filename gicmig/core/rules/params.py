@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from gicmig.arch.registers import VIRTUAL_PRIORITY
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
+
+_LR_BITS = VIRTUAL_PRIORITY.width  # GICH_LR.Priority: the most a virtual interface implements
 
 
 def config_violations(c: Any) -> Iterator[Violation]:
@@ -35,7 +38,8 @@ def _config_virt(v: Any) -> Iterator[Violation]:
     if not 1 <= v.num_lrs <= 64:
         yield _v("CONFIG-VIRTUALIZATION", "config.virtualization.num_lrs",
                  f"{v.num_lrs} is not in 1..64")
-    if not 1 <= v.preemption_bits <= v.priority_bits <= 5:
+    if not 1 <= v.preemption_bits <= v.priority_bits <= _LR_BITS:
         yield _v("CONFIG-VIRTUALIZATION", "config.virtualization",
                  f"preemption_bits {v.preemption_bits} / priority_bits {v.priority_bits} "
-                 "break 1 <= preemption <= priority <= 5 (GICH_LR holds 5 priority bits)")
+                 f"break 1 <= preemption <= priority <= {_LR_BITS} "
+                 f"(GICH_LR holds {_LR_BITS} priority bits)")
