@@ -18,6 +18,7 @@ def test_derived_parameters(bits: int, min_bpr: int, mask: int, pre: int) -> Non
     cfg = GicConfig(3, 96, priority_bits=bits, min_bpr=min_bpr)
     assert cfg.priority_mask == mask
     assert cfg.preemption_bits == pre == priority.preemption_bits(bits, min_bpr)
+    assert priority.group_levels(pre) == 2 ** pre  # GICH_APR-format bits that can be set
     assert cfg.min_abpr == min_bpr + 1
     assert cfg.cpu_mask == 0b111
     assert cfg.num_spis == 64

@@ -30,6 +30,12 @@ def preemption_bits(priority_bits: int, min_bpr: int) -> int:
     return min(priority_bits, 7 - min_bpr)
 
 
+def group_levels(preemption_bits: int) -> int:
+    """How many preemption levels `preemption_bits` give: the bits of a GICH_APR-format
+    register that can be set (2**P)."""
+    return 1 << preemption_bits
+
+
 def level_shift(preemption_bits: int) -> int:
     """Bit n of a GICH_APR-format register is canonical level n << level_shift."""
     return 7 - preemption_bits

@@ -106,9 +106,9 @@ def _virtual(ctx: Context, c: int, v: Any) -> Iterator[Violation]:
     if vmbp < ctx.min_vmbp or vmabp < ctx.min_vmabp:
         yield _v("VIRT-VMCR-BINARY-POINT", labels.cpu_reg(c, "gich.vmcr"),
                  f"VMBP {vmbp} / VMABP {vmabp} below the minima {ctx.min_vmbp} / {ctx.min_vmabp}")
-    if v.apr >> (1 << virt.preemption_bits):
+    if v.apr >> ctx.apr_bits:
         yield _v("VIRT-APR-UNREPRESENTABLE", labels.cpu_reg(c, "gich.apr"),
-                 f"{v.apr:#010x} sets levels beyond the {1 << virt.preemption_bits} that "
+                 f"{v.apr:#010x} sets levels beyond the {ctx.apr_bits} that "
                  f"{virt.preemption_bits} preemption bits give")
     for n, lr in enumerate(v.lr):
         reserved = reserved_bits(lr)
