@@ -26,7 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic import ValidationError as PydanticError
 
 from gicmig.arch import bitmaps
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.ids import MAX_CPUS, NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICH_HCR,
@@ -73,7 +73,7 @@ Hex = Annotated[
                               {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,8}$"}]}),
 ]
 U32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
-Cpu = Annotated[int, Field(ge=0, le=7)]
+Cpu = Annotated[int, Field(ge=0, le=MAX_CPUS - 1)]
 IntId = Annotated[int, Field(ge=0, le=1023)]
 CpuOrUnknown = Cpu | Literal["unknown"]
 FieldMap = dict[str, Hex]  # a register written field by field

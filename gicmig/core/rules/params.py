@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from gicmig.arch.ids import MAX_CPUS
 from gicmig.arch.registers import VIRTUAL_PRIORITY
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
@@ -16,8 +17,8 @@ def config_violations(c: Any) -> Iterator[Violation]:
     if c.revision != 2:
         name = {0: "unspecified", 1: "GICv1"}.get(c.revision, str(c.revision))
         yield _v("CONFIG-REVISION", "config.revision", f"{name}; schema v1 holds GICv2 only")
-    if not 1 <= c.num_cpus <= 8:
-        yield _v("CONFIG-NUM-CPUS", "config.num_cpus", f"{c.num_cpus} is not in 1..8")
+    if not 1 <= c.num_cpus <= MAX_CPUS:
+        yield _v("CONFIG-NUM-CPUS", "config.num_cpus", f"{c.num_cpus} is not in 1..{MAX_CPUS}")
     n = c.num_irqs
     if not (n == 1020 or (32 <= n <= 992 and n % 32 == 0)):
         yield _v("CONFIG-NUM-IRQS", "config.num_irqs",
