@@ -202,9 +202,14 @@ class Bank:
     bits: int
     state: str | None
 
+    @property
+    def per_word(self) -> int:
+        """Interrupt IDs per 32-bit register of the bank."""
+        return 32 // self.bits
+
     def locate(self, irq: int) -> tuple[str, int]:
         """The register instance name and bit position that hold interrupt `irq`."""
-        per_word = 32 // self.bits
+        per_word = self.per_word
         return f"{self.name}{irq // per_word}", (irq % per_word) * self.bits
 
 

@@ -84,7 +84,7 @@ def irq_reg_ref(attr: str, intid: int) -> RegRef | None:
     name, pos = bank.locate(intid)
     width = 1 if attr == "edge" else bank.bits
     lo = pos + _EDGE_BIT.shift if attr == "edge" else pos
-    offset = bank.offset + 4 * (intid // (32 // bank.bits))
+    offset = bank.offset + 4 * (intid // bank.per_word)
     return RegRef(name, offset, ((1 << width) - 1) << lo)
 
 
