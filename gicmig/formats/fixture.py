@@ -348,7 +348,7 @@ def _set_spis(state: GicState, spis: dict[str, IrqJ], problems: _Problems) -> No
     n = state.config.num_irqs
     bits = dict.fromkeys(("enabled", "group", "edge", "pending_latch", "line_level", "active",
                           "pending_split_unknown", "latch_maybe_stale"), 0)
-    prio, targets, active_cpu = bytearray(n - 32), bytearray(n - 32), bytearray(n - 32)
+    prio, targets, active_cpu = (bytearray(n - NUM_PRIVATE) for _ in range(3))
     for key, e in spis.items():
         try:
             intid = _irq_id(key, f"spis.{key}", NUM_PRIVATE, n)
@@ -384,7 +384,7 @@ def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ], problems: _Pro
     bits = {"enabled": 0, "group": 0, "edge": 0, "pending_latch": 0, "line_level": 0,
             "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0,
             **RESET_BANKED}  # absent SGIs: at reset
-    prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
+    prio, sources, active_src = bytearray(NUM_PRIVATE), bytearray(NUM_SGIS), bytearray(NUM_SGIS)
     for key, e in irqs.items():
         where = f"cpus.{cpu}.irqs.{key}"
         try:

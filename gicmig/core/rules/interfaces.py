@@ -9,12 +9,14 @@ from operator import or_
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS
 from gicmig.arch.lr import reserved_bits
 from gicmig.arch.registers import GICC_BPR, GICC_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.rules.context import Context, Section, lanes
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
 
+_APR_BYTES = APR_LEVELS // 8  # an active-priority bitmap of 128 levels
 _BP_MAX = GICC_BPR.field("binary_point").mask  # 7: the largest BPR / ABPR (a 3-bit field)
 
 
@@ -24,7 +26,7 @@ def _cpus_ok(ctx: Context, msg: Any) -> bool:
              c.active_group_unknown) for c in msg.state.cpu]
     ctlr, pmr, bpr, abpr, g0_l, g1_l, unk_l = zip(*rows, strict=True)
     vectors = (*g0_l, *g1_l, *unk_l)
-    if max(map(len, vectors)) > 16 or b"\0" in {v[-1:] for v in vectors}:
+    if max(map(len, vectors)) > _APR_BYTES or b"\0" in {v[-1:] for v in vectors}:
         return False
     # 128 levels per CPU: 16-byte lanes, zero-padded by the struct
     a0 = int.from_bytes(ctx.s16.pack(*g0_l), "little")
