@@ -242,3 +242,39 @@ def test_a_shape_error_place_under_cpus_n_is_located_in_that_cpus_entry(place: s
     assert where is not None
     line, col = where
     assert text.splitlines()[line - 1][col - 1:].startswith('"pmr": "0xf0"')
+
+
+@pytest.mark.parametrize("cpu", [0, 1])
+def test_a_shape_error_in_the_first_list_entry_is_named_by_its_index(cpu: int) -> None:
+    import json
+
+    from gicmig.formats.fixture import from_json
+    from gicmig.formats.fixture_write import state_to_doc
+
+    doc = state_to_doc(GicState.reset(GicConfig(2, 64)))
+    doc["cpus"][cpu]["interface"] = {"pmr": "x"}
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert info.value.message == f"cpus.{cpu}.interface.pmr: 'x' is not a 0x... hex number"
+
+
+@pytest.mark.parametrize(("named", "recorded", "ok"), [(3, 3, True), (3, 2, False),
+                                                       (2, 3, False)])
+def test_a_lock_manifest_records_the_revision_its_name_says(tmp_path: object, named: int,
+                                                            recorded: int, ok: bool) -> None:
+    import json
+    from pathlib import Path
+
+    from gicmig.formats.locked import LockRecord, manifest_path, read_lock
+
+    path = manifest_path(Path(str(tmp_path)), named)
+    path.write_text(json.dumps({"revision": recorded, "files": ["gicmig.proto"],
+                                "sha256": "0" * 64}))
+    if ok:
+        lock = read_lock(path, LockRecord)
+        assert (lock.revision, lock.files) == (recorded, ("gicmig.proto",))
+        return
+    with pytest.raises(GicmigError) as info:
+        read_lock(path, LockRecord)
+    assert (info.value.code, info.value.message) == (
+        "SCHEMA-LOCK-CORRUPT", f"{path}: records revision {recorded}, its name says otherwise")
