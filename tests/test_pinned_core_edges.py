@@ -82,3 +82,21 @@ def test_unknown_markers_list_every_private_and_shared_mark() -> None:
         "enable_grp1": False, "pending_split": ["cpu0 irq 20 (PPI 4)"],
         "sgi_active_source": [], "spi_active_cpu": [], "active_priority_group": {},
         "latch_maybe_stale": ["cpu1 irq 27 (PPI 11)", "irq 35 (SPI 3)"]}
+
+
+def test_clearing_one_latch_keeps_the_others() -> None:
+    """TableBuilder.clear_latch (an LR takes an edge interrupt's pending state out of the
+    distributor): only that interrupt's latch goes, on its own CPU or in the SPI bank."""
+    from gicmig.core.irqtable import IrqTable
+    from gicmig.core.model import GicConfig, GicState
+
+    st = GicState.reset(GicConfig(2, 64))
+    for c in (0, 1):
+        st.banked[c].pending_latch = 1 << 27 | 1 << 28
+    st.shared.pending_latch = 1 << 0 | 1 << 8  # SPIs 32 and 40
+    work = IrqTable.of(st).builder()
+    work.clear_latch(27, 0)
+    work.clear_latch(40, 1)
+    table = work.build()
+    assert [b.pending_latch for b in table.private] == [1 << 28, 1 << 27 | 1 << 28]
+    assert table.shared.pending_latch == 1 << 0

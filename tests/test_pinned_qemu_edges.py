@@ -739,3 +739,46 @@ def test_export_refuses_an_unknown_accelerator_before_opening_anything(tmp_path:
     assert (info.value.code, info.value.message) == (
         "QEMU-ACCEL", "accelerator 'arm': say tcg or kvm")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stale_current_pending_sgi_behind_a_better_ppi_is_accepted() -> None:
+    """Deviation 19: the cached current_pending may be an SGI (5, priority 0x20) when the
+    only better pending interrupt is a PPI (20, priority 0x10), which a HW=1 LR's EOI can
+    have made pending again without gic_update; only the interrupts before the cached one
+    must be PPIs or SPIs, not the cached one itself."""
+    gic = GicImage().set("ctlr", 0, 1).set("cpu_ctlr", 0, 1).set("priority_mask", 0, 0xF0)
+    gic.irq(5, enabled=0xFF, pending=0x01).set("priority1", 5 * NCPU, 0x20)
+    gic.set("sgi_pending", 5 * NCPU, 0x02)  # from CPU 1
+    gic.irq(20, enabled=0xFF, pending=0x01).set("priority1", 20 * NCPU, 0x10)
+    for cached in (20, 5):
+        assert run(gic.set("current_pending", 0, cached)).import_report.normalized == ()
+
+
+def test_an_export_written_in_place_replaces_the_virtualization_fields(tmp_path: Path) -> None:
+    """Into a pipe (/dev/fd/N: written in place, not through a temporary file) the new
+    arm_gic_virt_state bytes replace the template's too: the written stream imports as the
+    exported state, GICH_HCR and an LR included."""
+    import os
+    import threading
+
+    from gicmig.views.qemu import export_qemu, import_qemu
+
+    template = tmp_path / "virt.mig"
+    template.write_bytes(stream(GicImage().section()))
+    state = run(GicImage())
+    state.virtual[0].hcr = 1
+    state.virtual[0].lr = (0x1000_0020, 0, 0, 0)  # SPI 32 pending in LR0
+    r, w = os.pipe()
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(os.fdopen(r, "rb").read()))
+    reader.start()
+    try:
+        export_qemu(state, template, f"/dev/fd/{w}")
+    finally:
+        os.close(w)
+        reader.join()
+    back = read_arm_gic(io.BytesIO(got[0]))
+    assert back.virt is not None and back.virt != read_arm_gic(io.BytesIO(
+        template.read_bytes())).virt
+    again = import_qemu(io.BytesIO(got[0]), machine="virt")
+    assert (again.virtual[0].hcr, again.virtual[0].lr) == (1, (0x1000_0020, 0, 0, 0))
