@@ -537,3 +537,19 @@ def test_revision_messages() -> None:
         cfg._pb.revision = revision
         assert [v.message for v in check_config(cfg)] == [
             f"{name}; schema v1 holds GICv2 only"]
+
+
+@pytest.mark.parametrize(("edge", "latch", "active", "ok"), [
+    (0, 1, 1, True), (0, 0, 1, False), (1, 1, 1, False), (0, 1, 0, False), (1, 0, 1, False)])
+def test_an_spi_latch_maybe_stale_mark_needs_an_active_level_spi_with_its_latch(
+        edge: int, latch: int, active: int, ok: bool) -> None:
+    """The maybe-stale-latch mark (revision 3) is defined only for an active
+    level-triggered interrupt whose pending latch is set: SPI 40 with each alone off."""
+    st = GicState.reset(GicConfig(2, 64))
+    sh = st.shared
+    sh.edge, sh.pending_latch, sh.active = edge << 8, latch << 8, active << 8
+    if active:
+        sh.active_cpu = bytes(8) + b"\x00"  # active on cpu0
+        st.cpu[0].active_group0 = 1  # its group priority 0x00 is active there
+    sh.latch_maybe_stale = 1 << 8
+    assert codes(st) == ([] if ok else ["IRQ-LATCH-STALE-INVALID"])
