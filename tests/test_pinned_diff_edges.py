@@ -61,3 +61,34 @@ def test_a_change_without_its_structural_form_has_no_entries(which: str) -> None
     partial = (Change("cpu0 gicc.pmr", "0x00", "0x80", where=at) if which == "no values"
                else Change("cpu0 gicc.pmr", "0x00", "0x80", values=(0, 0x80)))
     assert list(entries_of(partial)) == []
+
+
+def test_active_priority_entries_carry_the_level_group() -> None:
+    """gicc.active_priority entries: the group of the level (0 or 1), None when inactive."""
+    from gicmig.core.model import GicConfig
+
+    a = GicState.reset(GicConfig(1, 64))
+    b = a.copy()
+    b.cpu[0].active_group0 = 1 << 0x40 // 2
+    b.cpu[0].active_group1 = 1 << 0x60 // 2
+    d = gicmig.diff(a, b)
+    assert [str(c) for c in d] == ["cpu0 gicc.active_priority 0x40: inactive -> group0",
+                                   "cpu0 gicc.active_priority 0x60: inactive -> group1"]
+    assert [(e.kind, e.field, e.priority, e.old, e.new) for e in d.entries()] == [
+        ("gicc", "active_priority", 0x40, None, 0), ("gicc", "active_priority", 0x60, None, 1)]
+    back = gicmig.diff(b, a)
+    assert [(e.old, e.new) for e in back.entries()] == [(0, None), (1, None)]
+
+
+def test_an_lr_past_the_other_sides_list_registers_is_absent_there() -> None:
+    """8 LRs against 4 (GICH_VTR.ListRegs differs): LR4, holding SPI 32 pending on one side
+    only, is absent on the other, not an empty register."""
+    from gicmig.core.model import GicConfig
+
+    kw: dict[str, object] = {"priority_bits": 5, "min_bpr": 2, "sgi_enables_rao_wi": False}
+    a = GicState.reset(GicConfig(1, 64, num_lrs=8, **kw))  # type: ignore[arg-type]
+    b = GicState.reset(GicConfig(1, 64, num_lrs=4, **kw))  # type: ignore[arg-type]
+    a.virtual[0].lr = (0, 0, 0, 0, 0x1000_0020, 0, 0, 0)
+    assert [str(c) for c in gicmig.diff(a, b)] == [
+        "config.virtualization.num_lrs: 8 -> 4", "cpu0 gich.lr4.virtual_id: 32 -> absent",
+        "cpu0 gich.lr4.state: pending -> absent"]
