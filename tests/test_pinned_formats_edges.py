@@ -278,3 +278,20 @@ def test_a_lock_manifest_records_the_revision_its_name_says(tmp_path: object, na
         read_lock(path, LockRecord)
     assert (info.value.code, info.value.message) == (
         "SCHEMA-LOCK-CORRUPT", f"{path}: records revision {recorded}, its name says otherwise")
+
+
+def test_an_unknown_ctlr_flag_lists_the_gicc_ctlr_bits() -> None:
+    """GICC_CTLR's one-bit fields, in bit order (gic-domain.md §2.2): bits 0-9."""
+    import json
+
+    from gicmig.formats.fixture import from_json
+    from gicmig.formats.fixture_write import state_to_doc
+
+    doc = state_to_doc(GicState.reset(GicConfig(1, 64)))
+    doc["cpus"][0]["interface"] = {"ctlr": ["bogus"]}
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert info.value.message == (
+        "cpus.0.interface.ctlr: 'bogus' is not a GICC_CTLR bit (enable_grp0, enable_grp1, "
+        "ack_ctl, fiq_en, cbpr, fiq_byp_dis_grp0, irq_byp_dis_grp0, fiq_byp_dis_grp1, "
+        "irq_byp_dis_grp1, eoi_mode)")

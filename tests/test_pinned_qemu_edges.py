@@ -568,6 +568,23 @@ def test_the_written_section_must_import_as_exactly_the_fitted_state(
     assert "the written section imports as another state" in info.value.message
 
 
+def test_a_written_section_that_does_not_import_again_is_an_internal_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from gicmig.views.qemu import write
+
+    def refused(*args: object, **kw: object) -> None:
+        raise GicmigError("QEMU-FRAMING", "no")
+
+    section = read_arm_gic(io.BytesIO(stream(GicImage().section())))
+    state = run(GicImage())
+    monkeypatch.setattr(write, "convert", refused)
+    with pytest.raises(GicmigError) as info:
+        write.plan_qemu(state, section)
+    assert (info.value.code, info.value.message) == (
+        "INTERNAL-ERROR", "the written section does not import again (QEMU-FRAMING no): a gicmig "
+        "bug, please report it")
+
+
 @pytest.mark.parametrize("kernel_bytes", [None, 0, 5])
 def test_copy_falls_back_to_reading_from_where_the_kernel_stopped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_bytes: int | None) -> None:
