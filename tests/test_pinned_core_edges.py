@@ -100,3 +100,23 @@ def test_clearing_one_latch_keeps_the_others() -> None:
     table = work.build()
     assert [b.pending_latch for b in table.private] == [1 << 28, 1 << 27 | 1 << 28]
     assert table.shared.pending_latch == 1 << 0
+
+
+@pytest.mark.parametrize(("value", "ok"), [(-1, False), (0, True), (0xFFFF_FFFF, True),
+                                           (0x1_0000_0000, False), (True, False)])
+def test_a_config_parameter_is_any_uint32_until_the_rules_judge_it(value: int,
+                                                                   ok: bool) -> None:
+    """GicConfig takes what a uint32 field holds (0..0xffffffff; the rules then name a
+    range problem); outside that, a typed error instead of protobuf's ValueError."""
+    from gicmig.core.config import GicConfig
+    from gicmig.core.rules import check_config
+    from gicmig.errors import GicmigError
+
+    if ok:
+        cfg = GicConfig(value, 64)
+        assert [v.code for v in check_config(cfg)] == ["CONFIG-NUM-CPUS"]  # not in 1..8
+        return
+    with pytest.raises(GicmigError) as info:
+        GicConfig(value, 64)
+    assert (info.value.code, info.value.message) == (
+        "CONFIG-NUM-CPUS", f"num_cpus = {value!r} is not a number in 0..4294967295")
