@@ -199,7 +199,7 @@ def test_a_lost_bytes_field_shows_up_to_8_bytes_in_hex(value: bytes, shown: str)
         f"state.shared.latch_maybe_stale (field 11) = {shown}"]
 
 
-@pytest.mark.parametrize("good", [4, 5, 7])
+@pytest.mark.parametrize("good", [3, 4, 5, 7])
 def test_a_blob_is_sniffed_by_its_first_4_magic_bytes(good: int) -> None:
     """Any input starting with the magic's first 4 bytes (0x89 'GIC') is read as a blob,
     so a damaged magic is named as such (BLOB-BAD-MAGIC at its first wrong byte), not as
@@ -209,6 +209,9 @@ def test_a_blob_is_sniffed_by_its_first_4_magic_bytes(good: int) -> None:
     from gicmig.formats.io import sniff
 
     data = MAGIC[:good] + b"X" * 60
+    if good < 4:  # 0x89 'GI' and then another byte: not a blob
+        assert sniff(data) == "unknown"
+        return
     assert sniff(data) == "blob"
     with pytest.raises(GicmigError) as info:
         gicmig.load(data)
@@ -295,3 +298,41 @@ def test_an_unknown_ctlr_flag_lists_the_gicc_ctlr_bits() -> None:
         "cpus.0.interface.ctlr: 'bogus' is not a GICC_CTLR bit (enable_grp0, enable_grp1, "
         "ack_ctl, fiq_en, cbpr, fiq_byp_dis_grp0, irq_byp_dis_grp0, fiq_byp_dis_grp1, "
         "irq_byp_dis_grp1, eoi_mode)")
+
+
+def test_fixture_lrs_may_start_empty_but_not_end_empty() -> None:
+    import json
+
+    from gicmig.formats.fixture import from_json
+    from gicmig.formats.fixture_write import state_to_doc
+
+    st = GicState.reset(GicConfig(1, 64, priority_bits=5, min_bpr=2, sgi_enables_rao_wi=False,
+                                  num_lrs=4))
+    st.virtual[0].hcr, st.virtual[0].lr = 1, (0, 0x1000_0020, 0, 0)  # LR1: SPI 32 pending
+    doc = state_to_doc(st)
+    assert doc["cpus"][0]["virtual"]["lr"] == [
+        {"state": "invalid"}, {"state": "pending", "virtual_id": 32}]
+    assert from_json(json.dumps(doc).encode()).virtual[0].lr == (0, 0x1000_0020, 0, 0)
+    doc["cpus"][0]["virtual"]["lr"].append({})
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert info.value.message == ("cpus.0.virtual.lr: ends in an empty LR {}: trailing empty "
+                                  "LRs are omitted")
+
+
+@pytest.mark.parametrize(("priority", "problem"), [("0xff", None),
+                                                   ("0x100", "0x100 is wider than 8 bits")])
+def test_a_fixture_priority_is_one_byte(priority: str, problem: str | None) -> None:
+    import json
+
+    from gicmig.formats.fixture import from_json
+    from gicmig.formats.fixture_write import state_to_doc
+
+    doc = state_to_doc(GicState.reset(GicConfig(1, 64)))
+    doc["cpus"][0]["irqs"] = {"27": {"priority": priority}}
+    if problem is None:
+        assert from_json(json.dumps(doc).encode()).banked[0].priority[27] == 0xFF
+        return
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert info.value.message == f"cpus.0.irqs.27.priority: {problem}"
