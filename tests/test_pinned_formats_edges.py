@@ -336,3 +336,14 @@ def test_a_fixture_priority_is_one_byte(priority: str, problem: str | None) -> N
     with pytest.raises(GicmigError) as info:
         from_json(json.dumps(doc).encode())
     assert info.value.message == f"cpus.0.irqs.27.priority: {problem}"
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"QEVM\x00\x00\x00\x03", "qemu"), (b"QEV", "unknown"), (b"  {", "json"),
+    (b"\xef\xbb\xbf{", "json"), (b"[", "unknown"), (b"", "unknown")])
+def test_sniff_names_each_input_kind_by_its_first_bytes(head: bytes, kind: str) -> None:
+    """QEMU's stream magic 'QEVM'; a JSON object, after whitespace or a BOM (refused later
+    by the JSON reader, with its own message)."""
+    from gicmig.formats.io import sniff
+
+    assert sniff(head) == kind
