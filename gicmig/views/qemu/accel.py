@@ -71,8 +71,8 @@ def evidence(r: RawImage) -> dict[str, list[str]]:
         c = next(c for c in range(NCPU) if any(r.nsapr[c::NCPU]))
         tcg.append(f"{labels.cpu_reg(c, 'gicc.nsapr')} is set")
     if any(r.apr[NCPU:]):  # APR1-3 of any slot
-        k = next(k for k in range(NCPU, len(r.apr)) if r.apr[k])
-        tcg.append(f"{labels.cpu_reg(k % NCPU, f'gicc.apr{k // NCPU}')} is {r.apr[k]:#x} "
+        w = next(w for w in range(NCPU, len(r.apr)) if r.apr[w])  # word w // NCPU, slot w % NCPU
+        tcg.append(f"{labels.cpu_reg(w % NCPU, f'gicc.apr{w // NCPU}')} is {r.apr[w]:#x} "
                    "(KVM's GICv2 APR is the GICH_APR image, in APR0 only)")
     if max(r.pmr) >> (8 - KVM_PMR_SHIFT):
         c = next(c for c in range(NCPU) if r.pmr[c] >> (8 - KVM_PMR_SHIFT))
