@@ -14,6 +14,8 @@ from gicmig.arch.registers import (
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.views.qemu.decode import Converter, bank_mask
 
+_ENABLED = KVM_GICD_CTLR.field("enabled")
+
 
 # --- kvm-arm-gic ------------------------------------------------------------------------------
 class KvmArmGic(Converter):
@@ -24,7 +26,7 @@ class KvmArmGic(Converter):
 
     def distributor(self) -> None:
         st = self.state
-        st.enable_grp0 = bool(KVM_GICD_CTLR.field("enabled").get(self.raw.ctlr))
+        st.enable_grp0 = bool(_ENABLED.get(self.raw.ctlr))
         st.enable_grp1, st.enable_grp1_unknown = False, True
 
     def spis(self) -> None:
