@@ -299,7 +299,7 @@ def best_virq(r: RawImage, c: int, lrs: Sequence[int]) -> int:
     if not (HCR_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & 3):
         return SPURIOUS
     best = (0x100, SPURIOUS)
-    for lr in map(decode_lr, lrs):
+    for lr in map(decode_lr, filter(None, lrs)):  # a zero LR is invalid: never pending
         if lr.pending and not lr.active and lr.priority < best[0]:
             best = (lr.priority, lr.virtual_id)
     return best[1] if best[0] < r.v_pmr[c] else SPURIOUS
