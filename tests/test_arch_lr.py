@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gicmig.arch.lr import Lr, decode, encode, reserved_bits, state_of
+from gicmig.arch.gich import status_registers
+from gicmig.arch.lr import Lr, LrBits, decode, decode_bits, encode, reserved_bits, state_of
 from gicmig.arch.registers import GICH_LR, GICH_LR_HW, LR_COMMON_FIELDS
 
 #  word          vid pend   act    grp prio  hw     cpuid eoi    phys  reserved
@@ -68,3 +69,47 @@ def test_the_two_layouts_share_their_common_fields() -> None:
     assert GICH_LR.reserved_mask == 0x0077_E000 and GICH_LR_HW.reserved_mask == 0x0070_0000
 
 
+
+
+def test_decode_bits_pins_every_lr_of_the_cases() -> None:
+    """The bulk decode on the words above: bit i is LRi's pending / active / EOI request
+    (EOI under HW=0 only: 0x8008_0000 has PhysicalID bit 9 where HW=0 has EOI)."""
+    words = [w for w, _ in CASES]
+    assert decode_bits(words) == LrBits(pending=0b1000_0101, active=0b1000_0110,
+                                        eoi=0b0001_0010)
+    assert decode_bits(()) == LrBits(0, 0, 0)
+    assert decode_bits([0x3000_0000] * 65) == LrBits((1 << 65) - 1, (1 << 65) - 1, 0)
+
+
+def _by_lr(words: list[int]) -> LrBits:
+    pend = act = eoi = 0
+    for i, d in enumerate(map(decode, words)):
+        pend |= d.pending << i
+        act |= d.active << i
+        eoi |= d.eoi << i
+    return LrBits(pend, act, eoi)
+
+
+@given(st.lists(st.integers(0, 0xFFFF_FFFF), max_size=70))
+def test_decode_bits_is_decode_of_each_lr(words: list[int]) -> None:
+    assert decode_bits(words) == _by_lr(words)
+    assert decode_bits(tuple(words)) == _by_lr(words)
+
+
+@given(st.integers(0, 0xFFFF_FFFF), st.integers(0, 0xFFFF_FFFF),
+       st.lists(st.integers(0, 0xFFFF_FFFF), max_size=64))
+def test_status_registers_follow_each_decoded_lr(hcr: int, vmcr: int, words: list[int]) -> None:
+    """EISR/ELRSR/MISR by the architecture's per-LR definitions, read through `decode`."""
+    lrs = [decode(w) for w in words]
+    eisr = sum(1 << i for i, d in enumerate(lrs) if not d.valid and d.eoi)
+    elrsr = sum(1 << i for i, d in enumerate(lrs) if not d.valid and not d.eoi)
+    valid = sum(d.valid for d in lrs)
+    g0, g1 = vmcr & 1, vmcr >> 1 & 1
+    misr = (int(eisr != 0) | (hcr >> 1 & int(valid <= 1)) << 1
+            | (hcr >> 2 & int(hcr >> 27 != 0)) << 2
+            | (hcr >> 3 & int(not any(d.pending and not d.active for d in lrs))) << 3
+            | (hcr >> 4 & g0) << 4 | (hcr >> 5 & 1 - g0) << 5
+            | (hcr >> 6 & g1) << 6 | (hcr >> 7 & 1 - g1) << 7)
+    assert status_registers(hcr, vmcr, words) == {
+        "misr": misr & 0xFF, "eisr0": eisr & 0xFFFF_FFFF, "eisr1": eisr >> 32,
+        "elrsr0": elrsr & 0xFFFF_FFFF, "elrsr1": elrsr >> 32}
