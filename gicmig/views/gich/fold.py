@@ -250,16 +250,19 @@ def _lr_problem(d: Lr, lr: int, n: int, cpu: int, num_cpus: int | None,
               f"{num_cpus} CPUs exist")
 
 
+_EN_BIT, _EOICOUNT_BITS, _HCR_RESERVED = _EN.mask, _EOICOUNT.mask, GICH_HCR.reserved_mask
+
+
 def _hcr(hcr: int, cpu: int, any_valid: bool, keep: bool, out: list[Violation]) -> None:
-    if hcr & GICH_HCR.reserved_mask:
+    if hcr & _HCR_RESERVED:
         out.append(_v("GICH-HCR-RESERVED-BITS", cpu, "gich.hcr",
-                      f"{hcr:#010x} sets reserved bits {hcr & GICH_HCR.reserved_mask:#010x}"))
-    if any_valid and not _EN.get(hcr):
+                      f"{hcr:#010x} sets reserved bits {hcr & _HCR_RESERVED:#010x}"))
+    if any_valid and not hcr & _EN_BIT:
         out.append(_v("GICH-HCR-DISABLED", cpu, "gich.hcr",
                       f"{hcr:#010x}: En = 0 hides the valid list registers from the guest"))
     if keep:
         return
-    if _EOICOUNT.get(hcr):
+    if hcr & _EOICOUNT_BITS:
         out.append(_v("GICH-HCR-EOICOUNT", cpu, "gich.hcr",
                       f"{hcr:#010x}: EOICount {_EOICOUNT.get(hcr)}: EOIs of interrupts outside "
                       "the LRs not yet accounted (non-quiescent)"))
@@ -270,19 +273,24 @@ def _hcr(hcr: int, cpu: int, any_valid: bool, keep: bool, out: list[Violation]) 
                       "(keep it to carry them)"))
 
 
+# GICH_VMCR's priority fields as (shift, mask), read per vCPU
+(_VMPRIMASK_S, _VMPRIMASK_M), (_VMBP_S, _VMBP_M), (_VMABP_S, _VMABP_M) = (
+    (f.shift, (1 << f.width) - 1) for f in map(GICH_VMCR.field, ("vmprimask", "vmbp", "vmabp")))
+_VMCR_RESERVED = GICH_VMCR.reserved_mask
+
+
 def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Violation],
           norm: list[Violation]) -> tuple[int, int, int, int]:
-    if vmcr & GICH_VMCR.reserved_mask:
+    if vmcr & _VMCR_RESERVED:
         out.append(_v("GICH-VMCR-RESERVED-BITS", cpu, "gich.vmcr",
-                      f"{vmcr:#010x} sets reserved bits {vmcr & GICH_VMCR.reserved_mask:#010x}"))
-    f = GICH_VMCR.unpack(vmcr)
+                      f"{vmcr:#010x} sets reserved bits {vmcr & _VMCR_RESERVED:#010x}"))
     ctlr = arch_gich.ctlr_of_vmcr(vmcr)
-    pmr = VIRTUAL_PRIORITY.put(0, f["vmprimask"])
+    pmr = (vmcr >> _VMPRIMASK_S & _VMPRIMASK_M) << VIRTUAL_PRIORITY.shift
     if pmr & ~params.priority_mask:
         out.append(_v("GICH-VMCR-PRIMASK-UNIMPLEMENTED", cpu, "gich.vmcr",
                       f"VMPriMask gives GICC_PMR {pmr:#04x}, with bits below the "
                       f"{params.priority_bits} GICH_VTR.PRIbits implements"))
-    bpr, abpr = f["vmbp"], f["vmabp"]
+    bpr, abpr = vmcr >> _VMBP_S & _VMBP_M, vmcr >> _VMABP_S & _VMABP_M
     low, alow = params.min_bpr, params.min_abpr
     if bpr < low or abpr < alow:
         msg = f"VMBP {bpr} / VMABP {abpr} below the minima {low} / {alow}"

@@ -8,7 +8,7 @@ preemption bits GICH_VTR gives (5 on GIC-400: level 4n).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from gicmig.arch import bitmaps, priority
 from gicmig.arch import gich as arch_gich
@@ -55,6 +55,16 @@ class VtrParams:
 
 def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
     """Decode GICH_VTR; raise GICH-VTR-INVALID for a value no GICv2 can report."""
+    params = _vtr_params(vtr)
+    if isinstance(params, str):
+        raise GicmigError("GICH-VTR-INVALID", f"{where}: {vtr:#010x}: {params}")
+    return params
+
+
+@lru_cache(maxsize=64)
+def _vtr_params(vtr: int) -> VtrParams | str:
+    """The parameters GICH_VTR `vtr` gives, or what is wrong with it: derived once per
+    value (a view's vCPUs and every export to one target share it)."""
     f = GICH_VTR.unpack(vtr)
     pri, pre = f["pri_bits"] + 1, f["pre_bits"] + 1
     problems = []
@@ -65,7 +75,7 @@ def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
     if pre > pri:
         problems.append(f"{pre} preemption bits exceed {pri} priority bits")
     if problems:
-        raise GicmigError("GICH-VTR-INVALID", f"{where}: {vtr:#010x}: " + "; ".join(problems))
+        return "; ".join(problems)
     return VtrParams(f["list_regs"] + 1, pri, pre)
 
 
