@@ -40,6 +40,12 @@ class VtrParams:
         return priority.priority_mask(self.priority_bits)
 
     @cached_property
+    def held_priorities(self) -> bytes:
+        """The 8-bit priorities the LRs can hold, as a `bytes.translate` delete set: a
+        priority vector `v` has one they cannot iff `v.translate(None, held_priorities)`."""
+        return bytes(v for v in range(256) if not v & ~self.priority_mask)
+
+    @cached_property
     def min_bpr(self) -> int:
         return priority.min_binary_point(self.preemption_bits)
 
@@ -51,6 +57,11 @@ class VtrParams:
     def level_shift(self) -> int:
         """GICH_APR bit n <-> canonical active-priority level n << level_shift."""
         return priority.level_shift(self.preemption_bits)
+
+    @cached_property
+    def apr_levels(self) -> int:
+        """The canonical active-priority levels GICH_APR can hold (a 128-level bitmap)."""
+        return priority.representable_levels(self.priority_bits, self.min_bpr)
 
 
 def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
