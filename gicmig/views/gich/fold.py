@@ -26,7 +26,6 @@ from gicmig.views.gich.params import (
     MIN_PHYSICAL_ID,
     VtrParams,
     apr_to_levels,
-    status_registers,
     vtr_params,
 )
 from gicmig.views.gich.viewfile import VcpuRegs
@@ -316,7 +315,7 @@ def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]
     given = {k: getattr(regs, k) for k in ("misr", "eisr0", "eisr1", "elrsr0", "elrsr1")}
     if all(v is None for v in given.values()):
         return
-    derived = status_registers(VcpuRegs(regs.vtr, regs.hcr, regs.vmcr, regs.apr, lrs))
+    derived = arch_gich.status_registers(regs.hcr, regs.vmcr, lrs)
     for name, value in given.items():
         if value is not None and value != derived[name]:
             code = f"GICH-{name.rstrip('01').upper()}-MISMATCH"

@@ -24,7 +24,6 @@ from gicmig.views.gich.params import (
     GichTarget,
     VtrParams,
     levels_to_apr,
-    status_registers,
     vtr_params,
 )
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
@@ -114,7 +113,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     irqs = IrqTable.of(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
-    _fit_interfaces(state, irqs, params, out)
+    cpus = _fit_interfaces(state, irqs, params, out)
     plans = _plan(state, irqs, params, out)
     if out:
         raise ValidationError(out)
@@ -128,20 +127,24 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         maps = {m.virtual_id: m.physical_id for m in hyp[c].hw_mappings} if hyp else {}
         lrs = [_encode(work, irqs, s, c, maps, target.eoi_policy) for s in slots]
         lrs += [0] * (params.num_lrs - len(lrs))
-        ci = state.cpu[c]
-        regs = VcpuRegs(target.vtr, hyp[c].hcr if hyp else _EN.put(0, 1),
-                        arch_gich.vmcr_of(ci.ctlr, ci.pmr, ci.bpr, ci.abpr),
-                        levels_to_apr(ci.active_group0 | ci.active_group1
-                                      | ci.active_group_unknown, params), tuple(lrs))
-        if target.status_registers:
-            regs = VcpuRegs(regs.vtr, regs.hcr, regs.vmcr, regs.apr, regs.lr,
-                            **status_registers(regs))
+        ctlr, pmr, bpr, abpr, g0, g1, unk = cpus[c]
+        hcr = hyp[c].hcr if hyp else _HCR_EN
+        vmcr = arch_gich.vmcr_of(ctlr, pmr, bpr, abpr)
+        apr = levels_to_apr(g0 | g1 | unk, params)
+        status = arch_gich.status_registers(hcr, vmcr, lrs) if target.status_registers else {}
+        regs = VcpuRegs(target.vtr, hcr, vmcr, apr, tuple(lrs), **status)
         vcpus.append(regs)
     work.build().write_to(image, since=irqs)
-    for ci in image.cpu:
-        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = 0, 0, cfg.min_bpr, cfg.min_abpr
-        ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
+    # the image's CPU interfaces are at reset: the view's VMCR/APR hold them
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+    for ci, was in zip(image.cpu, cpus, strict=True):
+        for name, value, old in zip(_CPU_FIELDS, reset, was, strict=True):
+            if value != old:
+                setattr(ci, name, value)
     return GichView(tuple(vcpus), image)
+
+
+_HCR_EN = _EN.mask  # GICH_HCR with only En set: what a hypervisor runs a vCPU with
 
 
 def _fit_priorities(state: GicState, irqs: IrqTable, params: VtrParams,
@@ -162,8 +165,10 @@ def _fit_priorities(state: GicState, irqs: IrqTable, params: VtrParams,
 
 
 def _fit_interfaces(state: GicState, irqs: IrqTable, params: VtrParams,
-                    out: list[Violation]) -> None:
-    cpus = [_CPU_GET(ci) for ci in state.cpu]  # each CPU interface read once
+                    out: list[Violation]) -> list[_Cpu]:
+    """Refuse the CPU interfaces the target's VMCR/APR cannot hold; return each as read
+    (its `_CPU_FIELDS`)."""
+    cpus: list[_Cpu] = [_CPU_GET(ci) for ci in state.cpu]  # each CPU interface read once
     for c, (ctlr, pmr, bpr, abpr, g0, g1, unk) in enumerate(cpus):
         if pmr & ~params.priority_mask:
             out.append(_v("GICH-EXPORT-PMR", c, "gicc.pmr",
@@ -184,11 +189,13 @@ def _fit_interfaces(state: GicState, irqs: IrqTable, params: VtrParams,
                           f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
                           f"has {1 << params.preemption_bits} levels"))
     _fit_groups(cpus, irqs, out)
+    return cpus
 
 
 # a CPU interface's fields that the export reads, in one call
-_CPU_GET = attrgetter("ctlr", "pmr", "bpr", "abpr", "active_group0", "active_group1",
-                      "active_group_unknown")
+_CPU_FIELDS = ("ctlr", "pmr", "bpr", "abpr", "active_group0", "active_group1",
+               "active_group_unknown")
+_CPU_GET = attrgetter(*_CPU_FIELDS)
 _Cpu = tuple[int, int, int, int, int, int, int]
 
 
