@@ -116,9 +116,29 @@ def test_a_valid_lr_decides_the_stale_latch_mark_of_its_ppi() -> None:
     kvm = 0x2408_0014  # active + EOI: KVM's way to queue an active level PPI
     st = import_gich(GichView((regs(kvm),), img))
     assert st.banked[0].latch_maybe_stale == 0b11 << 20
+    no_eoi = 0x2400_0014  # active only, without EOI: decides "not stale"
+    assert import_gich(GichView((regs(no_eoi),), img)).banked[0].latch_maybe_stale == 1 << 21
     img.banked[0].latch_maybe_stale = 0
     st = import_gich(GichView((regs(kvm),), img))
     assert st.banked[0].latch_maybe_stale == 1 << 20
+
+
+def test_a_valid_lr_decides_the_stale_latch_mark_of_its_spi() -> None:
+    """The same for SPIs 40 and 41 (active on cpu0, level, latched, both marked): a
+    pending + active LR clears SPI 40's mark, KVM's active-only LR with EOI keeps or sets
+    it, an active-only LR without EOI (not how KVM queues it) clears it; SPI 41 has no LR
+    and keeps the image's mark."""
+    img = _image(1)
+    sh = img.shared
+    sh.enabled = sh.active = sh.pending_latch = sh.latch_maybe_stale = 0b11 << 8
+    sh.priority = bytes(8) + b"\x40\x40"  # one CPU: no targets (ITARGETSR RAZ/WI)
+    repend, kvm, no_eoi = 0x3400_0028, 0x2408_0028, 0x2400_0028  # vID 40, priority 0x40
+    assert import_gich(GichView((regs(repend),), img)).shared.latch_maybe_stale == 1 << 9
+    assert import_gich(GichView((regs(kvm),), img)).shared.latch_maybe_stale == 0b11 << 8
+    assert import_gich(GichView((regs(no_eoi),), img)).shared.latch_maybe_stale == 1 << 9
+    sh.latch_maybe_stale = 0
+    assert import_gich(GichView((regs(kvm),), img)).shared.latch_maybe_stale == 1 << 8
+    assert import_gich(GichView((regs(no_eoi),), img)).shared.latch_maybe_stale == 0
 
 
 # --- the nested fold --------------------------------------------------------------------------

@@ -140,14 +140,12 @@ def _lrs(lrs: tuple[int, ...], cpu: int, params: VtrParams, num_cpus: int | None
         if not lr:
             continue  # an empty LR names nothing
         d = decode_lr(lr)
-        vid = d.virtual_id
+        vid, pend, act, grp, prio, is_hw, src, eoi, _, res = d  # one unpack: hot, per LR
         # fast path: a valid HW=0 LR with nothing to report (everything else: _lr_fact)
-        valid = d.pending or d.active
-        if valid and not (d.hw or d.reserved) and vid < limit and vid not in seen and not (
-                d.priority & unimplemented or (d.cpuid and (vid >= NUM_SGIS or d.cpuid >= ncpu))):
+        if (pend or act) and not (is_hw or res) and vid < limit and vid not in seen and not (
+                prio & unimplemented or (src and (vid >= NUM_SGIS or src >= ncpu))):
             seen[vid] = n
-            facts.append(_new(LrFact, (n, vid, d.pending, d.active, d.group, d.priority,
-                                       d.cpuid, None, d.eoi)))
+            facts.append(_new(LrFact, (n, vid, pend, act, grp, prio, src, None, eoi)))
             continue
         fact = _lr_fact(d, lr, n, cpu, num_cpus, num_irqs, out)
         if fact is None:
