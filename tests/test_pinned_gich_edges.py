@@ -37,6 +37,16 @@ def test_fold_takes_the_32_bit_edges() -> None:
     assert "GICH-VIEW-SCHEMA" not in [v.code for v in info.value.violations]
 
 
+@pytest.mark.parametrize(("cpuid", "codes"), [(1, []), (2, ["GICH-LR-CPUID-ABSENT"])])
+def test_an_sgi_source_is_one_of_the_cpus(cpuid: int, codes: list[str]) -> None:
+    """CPUID of a pending SGI 5 at the edge: CPU 1 exists in a 2-CPU GIC, CPU 2 does not."""
+    r = regs(0x1000_0005 | cpuid << 10)
+    if codes:
+        assert _codes(r, num_cpus=2) == codes
+    else:
+        assert [(x.intid, x.source) for x in fold_vcpu(r, 0, num_cpus=2).lrs] == [(5, cpuid)]
+
+
 def test_fold_refuses_no_list_register() -> None:
     assert _codes(VcpuRegs(0x9000_0003, 1, 0x004C_0000, 0, ())) == ["GICH-VIEW-SCHEMA"]
 
