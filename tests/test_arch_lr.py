@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gicmig.arch.gich import status_registers
+from gicmig.arch.gich import status_registers, vmcr_of
 from gicmig.arch.lr import Lr, LrBits, decode, decode_bits, encode, reserved_bits, state_of
 from gicmig.arch.registers import GICH_LR, GICH_LR_HW, LR_COMMON_FIELDS
 
@@ -113,3 +113,17 @@ def test_status_registers_follow_each_decoded_lr(hcr: int, vmcr: int, words: lis
     assert status_registers(hcr, vmcr, words) == {
         "misr": misr & 0xFF, "eisr0": eisr & 0xFFFF_FFFF, "eisr1": eisr >> 32,
         "elrsr0": elrsr & 0xFFFF_FFFF, "elrsr1": elrsr >> 32}
+
+
+@pytest.mark.parametrize(("bpr", "abpr"), [(8, 3), (2, 8), (-1, 3), (2, -1)])
+def test_vmcr_of_refuses_a_binary_point_vmbp_or_vmabp_cannot_hold(bpr: int, abpr: int) -> None:
+    with pytest.raises(ValueError, match=r"VMBP|VMABP"):
+        vmcr_of(0, 0, bpr, abpr)
+
+
+def test_vmcr_of_pins_every_field() -> None:
+    """VMPriMask [31:27] = PMR[7:3], VMBP [23:21], VMABP [20:18], VEM [9], VMCBPR [4],
+    VMFIQEn [3], VMAckCtl [2], VMGrp1En [1], VMGrp0En [0] (IHI 0048B §5.3.5)."""
+    assert vmcr_of(0x21F, 0xFF, 7, 7) == 0xF8FC_021F
+    assert vmcr_of(0x1E0, 0x07, 0, 0) == 0  # bypass disables and PMR[2:0] have no field
+    assert vmcr_of(0x001, 0x80, 2, 3) == 0x804C_0001
