@@ -90,18 +90,23 @@ class _Reader:
 
     def _get(self, group: str, vcpu: int | None, offset: int) -> int | None:
         """One read; `vcpu=None`: a shared register, which every vCPU must read alike."""
+        regs = self.regs
         if vcpu is not None:
-            self.used.add((group, vcpu, offset))
-            return self.regs.get((group, vcpu, offset))
-        seen = [(c, self.regs[(group, c, offset)]) for c in range(self.num_cpus)
-                if (group, c, offset) in self.regs]
-        self.used.update((group, c, offset) for c, _ in seen)
-        for c, v in seen[1:]:
-            if v != seen[0][1]:
+            key = (group, vcpu, offset)
+            self.used.add(key)
+            return regs.get(key)
+        keys = [k for k in [(group, c, offset) for c in range(self.num_cpus)] if k in regs]
+        if not keys:
+            return None
+        self.used.update(keys)
+        first = regs[keys[0]]
+        for key in keys[1:]:
+            if regs[key] != first:
                 raise GicmigError("KVM-DUMP-INCONSISTENT",
                                   f"{register_name(group, offset)} is not banked, but vcpu"
-                                  f"{seen[0][0]} read {seen[0][1]:#010x} and vcpu{c} {v:#010x}")
-        return seen[0][1] if seen else None
+                                  f"{keys[0][1]} read {first:#010x} and vcpu{key[1]} "
+                                  f"{regs[key]:#010x}")
+        return first
 
     def read(self, group: str, vcpu: int | None, offset: int, name: str,
              index: int = -1) -> int:
