@@ -52,11 +52,13 @@ KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes
 def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
-    from gicmig.abi.kvm.fit import dump_kvm
+    from gicmig.abi.kvm.image import register_image
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs
-    regs = dump_kvm(st, lenient=True, iidr_revision=KVM_IIDR_UNWRITTEN).registers()
+    # `st` is fitted already (_fit_kvm): KVM holds it as it is, and reads it back as its
+    # register image
+    regs = {a.key: a.value for a in register_image(st, KVM_IIDR_UNWRITTEN)}
     img = RawImage.blank(False)
     # arm_gic_common_reset: what kvm_arm_gic_get leaves alone keeps these values
     img.running = _slots([IDLE_PRIORITY] * n)
