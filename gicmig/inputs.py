@@ -129,9 +129,17 @@ def load_input(spec: str) -> GicState:
     data = read_bytes(spec)
     if data.startswith(QEMU_MAGIC):
         return _load_qemu(None)(data, {}, spec)
-    view = re.match(rb'(?:\xef\xbb\xbf)?\s*{\s*"format"\s*:\s*"gicmig\.(kvm-dump|gich-view)/',
-                    data[:4096])  # with a BOM too: the reader refuses it in its own words
-    if view:
-        loader = _load_kvm if view.group(1) == b"kvm-dump" else _load_gich
-        return loader(data, {}, spec)
-    return load(data)
+    # a view's document names its format first (the views own the names); with a BOM too:
+    # the reader refuses it in its own words
+    view = re.match(rb'(?:\xef\xbb\xbf)?\s*{\s*"format"\s*:\s*"(gicmig\.[a-z-]+/)', data[:4096])
+    loader = _views_by_format().get(view.group(1).decode()) if view else None
+    return loader(data, {}, spec) if loader else load(data)
+
+
+def _views_by_format() -> dict[str, Loader]:
+    """The loader of each view document, by its format name up to the version."""
+    from gicmig.views.gich.viewfile import FORMAT as GICH_VIEW
+    from gicmig.views.kvm.dump import FORMAT as KVM_DUMP
+
+    return {name.partition("/")[0] + "/": loader
+            for name, loader in ((KVM_DUMP, _load_kvm), (GICH_VIEW, _load_gich))}

@@ -14,6 +14,10 @@ from gicmig.core.pb import pb
 REVISIONS: dict[str, int] = {"GICv1": pb.REVISION_GICV1, "GICv2": pb.REVISION_GICV2}
 REVISION_NAMES = {v: k for k, v in REVISIONS.items()}
 
+# QEMU's `virt` board, the preset `GicConfig.qemu_virt` builds; the QEMU view reads them here
+QEMU_VIRT_IRQS = 288  # hw/arm/virt.c: 256 SPIs + 32
+QEMU_NUM_LRS = 4  # hard-coded at realize when virtualization extensions are on
+
 
 class VirtualizationExtensions(Facade):
     """Parameters of an emulated GIC that has the virtualization extensions itself."""
@@ -97,7 +101,7 @@ class GicConfig(Facade):
     @classmethod
     def qemu_virt(cls, num_cpus: int = 2, *, virtualization: bool = False) -> GicConfig:
         """QEMU's `virt` board GICv2: 288 IDs, 8 priority bits, RAO/WI SGI enables."""
-        return cls(num_cpus, 288, num_lrs=4 if virtualization else None)
+        return cls(num_cpus, QEMU_VIRT_IRQS, num_lrs=QEMU_NUM_LRS if virtualization else None)
 
     @property
     def revision(self) -> str:

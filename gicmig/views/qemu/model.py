@@ -11,14 +11,15 @@ from gicmig.arch.registers import (
     GICH_LR_HW,
     VIRTUAL_PRIORITY,
 )
+from gicmig.core.config import QEMU_NUM_LRS as QEMU_NUM_LRS  # the view reads it from here
+from gicmig.core.config import QEMU_VIRT_IRQS
 
 ACCELS = ("tcg", "kvm")
 
-# --machine presets: what the board gives the GIC (hw/arm/virt.c: 256 SPIs + 32)
-MACHINES: dict[str, int] = {"virt": 288}
+# --machine presets: what the board gives the GIC
+MACHINES: dict[str, int] = {"virt": QEMU_VIRT_IRQS}
 TCG_PRIORITY_BITS = 8  # arm_gic's num-priority-bits default
 TCG_MIN_BPR = 0  # GIC_MIN_BPR
-QEMU_NUM_LRS = 4  # hard-coded at realize when virtualization extensions are on
 VIRT_PRIORITY_BITS = 5  # GIC_VIRT_MAX_GROUP_PRIO_BITS
 IDLE_PRIORITY = 0x100  # running_priority when nothing is active
 SPURIOUS = 1023
