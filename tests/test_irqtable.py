@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import gicmig
-from gicmig.core.irqtable import IrqTable
+from gicmig.core.irqtable import IrqTable, PrivateBank, SharedBank
 
 BUSY = Path(__file__).resolve().parents[1] / "fixtures/v1/busy.json"
 
@@ -64,3 +64,15 @@ def test_write_to_is_the_one_way_back_into_a_state() -> None:
     assert full.shared.line_level == st.shared.line_level | 1 << 13
     t.write_to(full)
     assert full == st
+
+
+def test_one_bank_reads_as_the_table_has_it() -> None:
+    """`PrivateBank.of` / `SharedBank.of` read one bank (the diff reads only the banks that
+    differ): the same rows as the whole table's."""
+    st = gicmig.load(BUSY)
+    t = IrqTable.of(st)
+    for c in range(st.config.num_cpus):
+        assert PrivateBank.of(st.banked[c]) == t.private[c]
+    assert SharedBank.of(st.shared) == t.shared
+    assert len(t.shared.priority) == st.config.num_spis  # vectors padded to their length
+    assert t.shared.active or t.shared.pending_latch  # busy: something to read

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from gicmig import GicConfig, GicState
+from gicmig.arch import priority
 
 
 @pytest.mark.parametrize(("bits", "min_bpr", "mask", "pre"), [
@@ -16,7 +17,8 @@ from gicmig import GicConfig, GicState
 def test_derived_parameters(bits: int, min_bpr: int, mask: int, pre: int) -> None:
     cfg = GicConfig(3, 96, priority_bits=bits, min_bpr=min_bpr)
     assert cfg.priority_mask == mask
-    assert cfg.preemption_bits == pre
+    assert cfg.preemption_bits == pre == priority.preemption_bits(bits, min_bpr)
+    assert priority.group_levels(pre) == 2 ** pre  # GICH_APR-format bits that can be set
     assert cfg.min_abpr == min_bpr + 1
     assert cfg.cpu_mask == 0b111
     assert cfg.num_spis == 64

@@ -10,3 +10,4 @@ NUM_PRIVATE = 32
 SPECIAL_IDS = range(1020, 1024)
 APR_LEVELS = 128
 SGI_MASK = (1 << NUM_SGIS) - 1  # the SGIs of a 32-bit bank (always edge-triggered)
+MAX_CPUS = 8  # CPU interfaces a GICv2 has at most (8-bit CPU target and source masks)

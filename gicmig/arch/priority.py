@@ -24,6 +24,18 @@ def min_abpr(min_bpr: int) -> int:
     return min_bpr + 1
 
 
+def preemption_bits(priority_bits: int, min_bpr: int) -> int:
+    """Group-priority bits that can preempt: limited by the implemented priority bits and
+    by the smallest binary point (the inverse of `min_binary_point`)."""
+    return min(priority_bits, 7 - min_bpr)
+
+
+def group_levels(preemption_bits: int) -> int:
+    """How many preemption levels `preemption_bits` give: the bits of a GICH_APR-format
+    register that can be set (2**P)."""
+    return 1 << preemption_bits
+
+
 def level_shift(preemption_bits: int) -> int:
     """Bit n of a GICH_APR-format register is canonical level n << level_shift."""
     return 7 - preemption_bits
@@ -31,6 +43,5 @@ def level_shift(preemption_bits: int) -> int:
 
 def representable_levels(priority_bits: int, min_bpr: int) -> int:
     """The canonical levels an implementation can mark active, as a 128-bit bitmap."""
-    preempt = min(priority_bits, 7 - min_bpr)
-    step = 1 << level_shift(preempt)
+    step = 1 << level_shift(preemption_bits(priority_bits, min_bpr))
     return sum(1 << lv for lv in range(0, APR_LEVELS, step))

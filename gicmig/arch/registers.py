@@ -117,6 +117,9 @@ GICC_BPR = _reg("GICC_BPR", 0x08, 0, ("binary_point", "Binary_Point", 0, 3))
 GICC_ABPR = _reg("GICC_ABPR", 0x1C, 0, ("binary_point", "Binary_Point", 0, 3))
 
 # --- virtual interface control ---------------------------------------------------------
+# GICH_LR.Priority and GICH_VMCR.VMPriMask hold bits [7:3] of an 8-bit priority / GICC_PMR
+# (and so does KVM's GICC_PMR attribute: KVM_PMR_SHIFT).
+VIRTUAL_PRIORITY = Field("virtual_priority", "Priority[7:3]", 3, 5)
 GICH_HCR = _reg(
     "GICH_HCR", 0x000, 0,
     ("en", "En", 0, 1),
@@ -145,7 +148,7 @@ GICH_VMCR = _reg(
     ("vem", "VEM", 9, 1),
     ("vmabp", "VMABP", 18, 3),
     ("vmbp", "VMBP", 21, 3),
-    ("vmprimask", "VMPriMask", 27, 5),
+    ("vmprimask", "VMPriMask", 27, VIRTUAL_PRIORITY.width),
 )
 GICH_MISR = _reg(
     "GICH_MISR", 0x010, 0,
@@ -164,7 +167,7 @@ GICH_APR = _reg("GICH_APR", 0x0F0, 0, ("active", "Active priorities", 0, 32))
 # and encodes a list register from these tables).
 LR_COMMON_FIELDS = tuple(Field(*f) for f in (
     ("virtual_id", "VirtualID", 0, 10),
-    ("priority", "Priority", 23, 5),
+    ("priority", "Priority", 23, VIRTUAL_PRIORITY.width),
     ("state", "State", 28, 2),
     ("grp1", "Grp1", 30, 1),
     ("hw", "HW", 31, 1),
@@ -199,9 +202,14 @@ class Bank:
     bits: int
     state: str | None
 
+    @property
+    def per_word(self) -> int:
+        """Interrupt IDs per 32-bit register of the bank."""
+        return 32 // self.bits
+
     def locate(self, irq: int) -> tuple[str, int]:
         """The register instance name and bit position that hold interrupt `irq`."""
-        per_word = 32 // self.bits
+        per_word = self.per_word
         return f"{self.name}{irq // per_word}", (irq % per_word) * self.bits
 
 
@@ -264,8 +272,10 @@ SGI_BANK_REGS = 4  # four banked registers each, 16 SGIs x 8 source bits
 # the GICC_CTLR bits struct vgic_vmcr holds: all but the four bypass disables
 KVM_GICC_CTLR = Register("GICC_CTLR", GICC_CTLR.offset, GICC_CTLR.reset,
                          tuple(f for f in GICC_CTLR.fields if "_byp_dis_" not in f.name))
-KVM_GICC_PMR = _reg("GICC_PMR", 0x04, 0, ("vmprimask", "VMPriMask", 0, 5))
-KVM_PMR_SHIFT = 8 - KVM_PRIORITY_BITS  # GICV_PMR_PRIORITY_SHIFT: GICC_PMR = VMPriMask << 3
+# KVM's GICC_PMR attribute holds the virtual priority mask as GICH_VMCR.VMPriMask does, in
+# bits [4:0] (gic-domain §4.5: userspace shifts it left by GICV_PMR_PRIORITY_SHIFT, 3)
+KVM_GICC_PMR = _reg("GICC_PMR", 0x04, 0, ("vmprimask", "VMPriMask", 0, VIRTUAL_PRIORITY.width))
+KVM_PMR_SHIFT = VIRTUAL_PRIORITY.shift  # GICC_PMR = VMPriMask << 3
 GICC_APR = Bank("GICC_APR", 0xD0, 32, None)  # GICC_APR0-3: 32 levels each
 GICC_APR_REGS = 4
 GICC_IIDR = _reg(
@@ -293,5 +303,3 @@ GICH_ELRSR1 = _reg("GICH_ELRSR1", 0x034, 0, ("status", "Status", 0, 32))
 # The two bits of GICH_LR.State (00 invalid, 01 pending, 10 active, 11 pending and active).
 GICH_LR_STATE = _reg("GICH_LR.State", 0, 0, ("pending", "Pending", 0, 1),
                      ("active", "Active", 1, 1))
-# GICH_LR.Priority and GICH_VMCR.VMPriMask hold bits [7:3] of an 8-bit priority / GICC_PMR.
-VIRTUAL_PRIORITY = Field("virtual_priority", "Priority[7:3]", 3, 5)

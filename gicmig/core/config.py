@@ -133,4 +133,4 @@ class GicConfig(Facade):
     @property
     def preemption_bits(self) -> int:
         """Group-priority bits that can preempt: limited by priority bits and min BPR."""
-        return min(self.priority_bits, 7 - self.min_bpr)
+        return priority.preemption_bits(self.priority_bits, self.min_bpr)

@@ -2,8 +2,9 @@
 protobuf once, as plain ints (bitmaps) and bytes (byte vectors).
 
 Views read it instead of keeping private copies of the interrupt state: `IrqTable.of(state)`
-builds it, a `TableBuilder` makes a changed table (the one mutable thing, clearly apart),
-and `IrqTable.write_to(state)` is the one place a table goes back into a GicState.
+builds it (`PrivateBank.of` / `SharedBank.of` read one bank, for a reader that needs only
+a few, as the diff), a `TableBuilder` makes a changed table (the one mutable thing, clearly
+apart), and `IrqTable.write_to(state)` is the one place a table goes back into a GicState.
 
 IDs 0-31 are banked: `private[c]` is what CPU c sees (bit i / byte i = interrupt ID i).
 The SPIs are `shared` (bit k / byte k = interrupt ID 32 + k). Field names are the state's
@@ -19,7 +20,7 @@ from typing import Any
 
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE
-from gicmig.core.model import GicState
+from gicmig.core.model import BankedInterrupts, GicState, SharedInterrupts
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,11 @@ class PrivateBank(_Bank):
     sgi_sources: bytes  # 16 bytes: byte s = SGI s, bit k = source CPU k
     sgi_active_source: bytes  # 16 bytes: the source CPU of an active SGI
 
+    @classmethod
+    def of(cls, bank: BankedInterrupts) -> PrivateBank:
+        """One CPU's IDs 0-31 of a state (`state.banked[c]`), read once."""
+        return cls(*_PRIVATE_GET(bank))
+
     @property
     def pending(self) -> int:
         """What GICD_ISPENDR0 shows: an SGI with a source, a latch, a high level line."""
@@ -57,6 +63,11 @@ class SharedBank(_Bank):
 
     targets: bytes
     active_cpu: bytes
+
+    @classmethod
+    def of(cls, shared: SharedInterrupts) -> SharedBank:
+        """The SPIs of a state (`state.shared`), read once."""
+        return cls(*_SHARED_GET(shared))
 
     @property
     def pending(self) -> int:
@@ -78,8 +89,7 @@ class IrqTable:
     @classmethod
     def of(cls, state: GicState) -> IrqTable:
         """The table of `state` (read once; later changes to `state` do not show)."""
-        return cls(tuple(PrivateBank(*_PRIVATE_GET(b)) for b in state.banked),
-                   SharedBank(*_SHARED_GET(state.shared)))
+        return cls(tuple(PrivateBank.of(b) for b in state.banked), SharedBank.of(state.shared))
 
     def bit(self, name: str, v: int, c: int) -> int:
         """Bit `name` (a bitmap field) of interrupt `v` as CPU `c` sees it."""

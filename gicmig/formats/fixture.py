@@ -26,8 +26,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic import ValidationError as PydanticError
 
 from gicmig.arch import bitmaps
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR, LR_STATES, Register, lr_layout
+from gicmig.arch.ids import MAX_CPUS, NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.registers import (
+    GICC_CTLR,
+    GICH_HCR,
+    GICH_LR,
+    GICH_VMCR,
+    LR_STATES,
+    Register,
+    lr_layout,
+)
 from gicmig.core.config import REVISIONS, GicConfig
 from gicmig.core.model import (
     RESET_BANKED,
@@ -65,7 +73,7 @@ Hex = Annotated[
                               {"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,8}$"}]}),
 ]
 U32 = Annotated[int, Field(ge=0, le=0xFFFF_FFFF)]
-Cpu = Annotated[int, Field(ge=0, le=7)]
+Cpu = Annotated[int, Field(ge=0, le=MAX_CPUS - 1)]
 IntId = Annotated[int, Field(ge=0, le=1023)]
 CpuOrUnknown = Cpu | Literal["unknown"]
 FieldMap = dict[str, Hex]  # a register written field by field
@@ -269,13 +277,14 @@ class _Problems(list[Violation]):
 def _build(doc: FixtureJ) -> GicState:
     c = doc.config
     v = c.virtualization
+    # without virtualization extensions GicConfig's own defaults stand (not restated here)
+    virt: dict[str, Any] = {} if v is None else {
+        "num_lrs": v.num_lrs, "virtual_priority_bits": v.priority_bits,
+        "virtual_preemption_bits": v.preemption_bits}
     config = GicConfig(
         c.num_cpus, c.num_irqs, priority_bits=c.priority_bits, min_bpr=c.min_bpr,
         sgi_enables_rao_wi=c.sgi_enables_rao_wi,
-        ppi_trigger_programmable=c.ppi_trigger_programmable,
-        num_lrs=v.num_lrs if v else None,
-        virtual_priority_bits=v.priority_bits if v else 5,
-        virtual_preemption_bits=v.preemption_bits if v else 5,
+        ppi_trigger_programmable=c.ppi_trigger_programmable, **virt,
     )
     config._pb.revision = REVISIONS[c.revision]
     config._pb.security_extensions = c.security_extensions
@@ -339,7 +348,7 @@ def _set_spis(state: GicState, spis: dict[str, IrqJ], problems: _Problems) -> No
     n = state.config.num_irqs
     bits = dict.fromkeys(("enabled", "group", "edge", "pending_latch", "line_level", "active",
                           "pending_split_unknown", "latch_maybe_stale"), 0)
-    prio, targets, active_cpu = bytearray(n - 32), bytearray(n - 32), bytearray(n - 32)
+    prio, targets, active_cpu = (bytearray(n - NUM_PRIVATE) for _ in range(3))
     for key, e in spis.items():
         try:
             intid = _irq_id(key, f"spis.{key}", NUM_PRIVATE, n)
@@ -375,7 +384,7 @@ def _set_banked(state: GicState, cpu: int, irqs: dict[str, IrqJ], problems: _Pro
     bits = {"enabled": 0, "group": 0, "edge": 0, "pending_latch": 0, "line_level": 0,
             "active": 0, "pending_split_unknown": 0, "latch_maybe_stale": 0,
             **RESET_BANKED}  # absent SGIs: at reset
-    prio, sources, active_src = bytearray(32), bytearray(16), bytearray(16)
+    prio, sources, active_src = bytearray(NUM_PRIVATE), bytearray(NUM_SGIS), bytearray(NUM_SGIS)
     for key, e in irqs.items():
         where = f"cpus.{cpu}.irqs.{key}"
         try:
@@ -473,7 +482,7 @@ def _pack_lr(fields: dict[str, int | str], where: str) -> int:
     values["state"] = LR_STATES.index(str(state))
     if any(isinstance(v, str) for v in values.values()):
         raise _fail(where, "field values are numbers or 0x... strings")
-    layout = lr_layout(int(values.get("hw", 0)) << 31)
+    layout = lr_layout(int(values.get("hw", 0)) << GICH_LR.field("hw").shift)  # its HW bit's
     return _pack_fields(layout, values, where)
 
 

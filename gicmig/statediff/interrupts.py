@@ -4,18 +4,18 @@ runs of IDs that changed alike."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from itertools import pairwise
 
 from gicmig.arch import labels
 from gicmig.arch.bitmaps import nonzero_positions, runs, set_bits
-from gicmig.arch.ids import NUM_PRIVATE
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     DIST_BANKS,
     GICD_ICFGR_FIELD,
     SGI_BANKS,
     Bank,
 )
+from gicmig.core.irqtable import PrivateBank, SharedBank
 from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts, GicState
 from gicmig.statediff.change import (
     ABSENT,
@@ -28,21 +28,18 @@ from gicmig.statediff.change import (
     span,
 )
 
-
 # --- interrupts ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Side:
-    """One side's interrupts of a range (SPIs, or IDs 0-31 of one CPU); element k of
-    every bitmap and vector is interrupt `base + k`. `count` elements exist on this
-    side; past them the values are reset values standing in for what is absent."""
-
-    count: int
-    bits: dict[str, int]
-    vecs: dict[str, bytes]
-
+# Each side of a range is a bank of core's interrupt table (`gicmig.core.irqtable`): the SPIs
+# (`SharedBank`) or IDs 0-31 of one CPU (`PrivateBank`), read only for the banks that differ;
+# element k of every bitmap and vector is interrupt `base + k`. Past a side's element count
+# nothing exists (a CPU or SPIs on one side only); a missing CPU's bank is the other side's
+# reset CPU, standing in for what is absent.
+Row = PrivateBank | SharedBank
 
 _BITS = ("enabled", "group", "edge", "pending_latch", "line_level", "active",
          "latch_maybe_stale")  # schema revision 3: the latch may be KVM's stale one
+# the diff's names of the byte vectors that the table names otherwise
+_FIELD = {"sources": "sgi_sources", "active_source": "sgi_active_source"}
 _ORDER = {name: i for i, name in enumerate((
     "enabled", "group", "edge", "priority", "pending_latch", "line_level", "active",
     "latch_maybe_stale",
@@ -87,7 +84,7 @@ def irq_reg_ref(attr: str, intid: int) -> RegRef | None:
     name, pos = bank.locate(intid)
     width = 1 if attr == "edge" else bank.bits
     lo = pos + _EDGE_BIT.shift if attr == "edge" else pos
-    offset = bank.offset + 4 * (intid // (32 // bank.bits))
+    offset = bank.offset + 4 * (intid // bank.per_word)
     return RegRef(name, offset, ((1 << width) - 1) << lo)
 
 
@@ -108,11 +105,12 @@ def _changed_bytes(va: bytes, vb: bytes, n: int) -> list[int]:
 class Section:
     """The changes of one interrupt range, before folding into lines."""
 
-    def __init__(self, a: _Side, b: _Side, base: int, cpu: int | None,
+    def __init__(self, a: Row, b: Row, counts: tuple[int, int], base: int, cpu: int | None,
                  splits: tuple[int, ...]) -> None:
         self.a, self.b, self.base, self.cpu = a, b, base, cpu
-        n = max(a.count, b.count)
-        cuts = sorted({0, n, min(a.count, b.count), *(s for s in splits if s < n)})
+        self.count_a, self.count_b = counts
+        n = max(counts)
+        cuts = sorted({0, n, min(counts), *(s for s in splits if s < n)})
         self.segments = [(lo, hi, ((1 << hi) - 1) ^ ((1 << lo) - 1))
                          for lo, hi in pairwise(cuts)]
         self.cuts = frozenset(cuts)
@@ -121,7 +119,7 @@ class Section:
         self.found: list[tuple[int, int, int, str, Value, Value]] = []
 
     def absent(self, k: int) -> tuple[bool, bool]:
-        return k >= self.a.count, k >= self.b.count
+        return k >= self.count_a, k >= self.count_b
 
     def classes(self, attr: str) -> None:
         """A bitmap attribute: values 0/1, or `unknown` where the latch/line split is."""
@@ -140,17 +138,19 @@ class Section:
                                            Missing.ABSENT if oa else da,
                                            Missing.ABSENT if ob else db))
 
-    def vector(self, attr: str, show: Callable[[_Side, int], Value], extra: int = 0) -> None:
+    def vector(self, attr: str, show: Callable[[Row, int], Value], extra: int = 0) -> None:
         """A byte-vector attribute; `extra` adds elements that changed elsewhere (active)."""
-        idx = _changed_bytes(self.a.vecs[attr], self.b.vecs[attr], self.n)
+        name = _FIELD.get(attr, attr)
+        idx = _changed_bytes(getattr(self.a, name), getattr(self.b, name), self.n)
         if extra:
             idx = sorted({*idx, *(k for f, la in runs(extra) for k in range(f, la + 1))})
         a, b, order, found, cuts = self.a, self.b, _ORDER[attr], self.found, self.cuts
+        na, nb = self.count_a, self.count_b
         first = last = -2
         cur: tuple[Value, Value] | None = None
         for k in idx:
-            old = Missing.ABSENT if k >= a.count else show(a, k)
-            new = Missing.ABSENT if k >= b.count else show(b, k)
+            old = Missing.ABSENT if k >= na else show(a, k)
+            new = Missing.ABSENT if k >= nb else show(b, k)
             if old == new:
                 continue
             if k == last + 1 and (old, new) == cur and k not in cuts:
@@ -215,26 +215,29 @@ def _unmasked(sec: Section, first: int, last: int, attr: str,
     yield from runs(keep)
 
 
-def _classes(side: _Side, attr: str, full: int) -> list[tuple[Value, int]]:
-    v = side.bits[attr]
+def _classes(side: Row, attr: str, full: int) -> list[tuple[Value, int]]:
+    v = getattr(side, attr)
     if attr in ("pending_latch", "line_level"):
-        u = side.bits["pending_split_unknown"]
+        u = side.pending_split_unknown
         return [(Missing.UNKNOWN, u), (False, full & ~v & ~u), (True, v & ~u)]
     return [(False, full & ~v), (True, v)]
 
 
-def _prio(side: _Side, k: int) -> Value:
-    return side.vecs["priority"][k]
+def _prio(side: Row, k: int) -> Value:
+    return side.priority[k]
 
 
-def _cpus(attr: str) -> Callable[[_Side, int], Value]:
-    return lambda side, k: _CPU_SETS[side.vecs[attr][k]]
+def _cpus(attr: str) -> Callable[[Row, int], Value]:
+    name = _FIELD.get(attr, attr)
+    return lambda side, k: _CPU_SETS[getattr(side, name)[k]]
 
 
-def _who(attr: str) -> Callable[[_Side, int], Value]:
-    def typed(side: _Side, k: int) -> Value:
-        who = side.vecs[attr][k]
-        if not side.bits["active"] >> k & 1 and not who:
+def _who(attr: str) -> Callable[[Row, int], Value]:
+    name = _FIELD.get(attr, attr)
+
+    def typed(side: Row, k: int) -> Value:
+        who = getattr(side, name)[k]
+        if not side.active >> k & 1 and not who:
             return None
         return Missing.UNKNOWN if who == UNKNOWN_CPU else who
     return typed
@@ -244,36 +247,31 @@ def spi_changes(a: GicState, b: GicState, mask: IgnoreMask) -> Iterator[Change]:
     na, nb = a.config.num_spis, b.config.num_spis
     if na == nb and a._pb.state.shared == b._pb.state.shared:
         return
-    n = max(na, nb)
-    sec = Section(_spi_side(a, n), _spi_side(b, n), NUM_PRIVATE, None, ())
+    sec = Section(SharedBank.of(a.shared), SharedBank.of(b.shared), (na, nb), NUM_PRIVATE,
+                  None, ())
     sec.existence()
     interrupt_changes(sec, ("active_cpu", "targets"))
     yield from sec.changes(mask)
 
 
-def _spi_side(st: GicState, n: int) -> _Side:
-    sh = st.shared
-    bits = {name: getattr(sh, name) for name in (*_BITS, "pending_split_unknown")}
-    vecs = {name: getattr(sh, name).ljust(n, b"\0")
-            for name in ("priority", "targets", "active_cpu")}
-    return _Side(st.config.num_spis, bits, vecs)
+def banked_changes(a: BankedInterrupts, b: BankedInterrupts, c: int, has: tuple[bool, bool],
+                   mask: IgnoreMask) -> Iterator[Change]:
+    """IDs 0-31 of CPU `c`; a side without the CPU (`has`) holds the other's reset bank."""
+    sec = Section(PrivateBank.of(a), PrivateBank.of(b),
+                  (NUM_PRIVATE if has[0] else 0, NUM_PRIVATE if has[1] else 0), 0, c,
+                  (NUM_SGIS,))
+    interrupt_changes(sec, ("sources", "active_source"))
+    yield from sec.changes(mask)
 
 
 def interrupt_changes(sec: Section, vectors: tuple[str, ...]) -> None:
     for attr in _BITS:
         sec.classes(attr)
     sec.vector("priority", _prio)
-    active = sec.a.bits["active"] ^ sec.b.bits["active"]
+    active = sec.a.active ^ sec.b.active
     for attr in vectors:
         if attr in ("active_cpu", "active_source"):
-            limit = (1 << len(sec.a.vecs[attr])) - 1
+            limit = (1 << sec.n if attr == "active_cpu" else 1 << NUM_SGIS) - 1
             sec.vector(attr, _who(attr), active & limit)
         else:
             sec.vector(attr, _cpus(attr))
-
-
-def banked_side(bk: BankedInterrupts, present: bool) -> _Side:
-    bits = {name: getattr(bk, name) for name in (*_BITS, "pending_split_unknown")}
-    vecs = {"priority": bk.priority, "sources": bk.sgi_sources,
-            "active_source": bk.sgi_active_source}
-    return _Side(NUM_PRIVATE if present else 0, bits, vecs)

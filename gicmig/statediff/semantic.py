@@ -42,7 +42,13 @@ from gicmig.arch.registers import (
     lr_layout,
 )
 from gicmig.core.config import GicConfig
-from gicmig.core.model import CpuInterface, GicState, VcpuContext, VirtualInterface
+from gicmig.core.model import (
+    BankedInterrupts,
+    CpuInterface,
+    GicState,
+    VcpuContext,
+    VirtualInterface,
+)
 from gicmig.statediff.change import (
     ABSENT,
     PRESENT,
@@ -60,7 +66,7 @@ from gicmig.statediff.change import (
     show_bool,
 )
 from gicmig.statediff.entries import Diff
-from gicmig.statediff.interrupts import Section, banked_side, interrupt_changes, spi_changes
+from gicmig.statediff.interrupts import banked_changes, spi_changes
 
 
 def diff(a: GicState, b: GicState, *, ignore: Sequence[str] = ()) -> Diff:
@@ -211,11 +217,9 @@ def _cpu(a: GicState, b: GicState, c: int, mask: IgnoreMask, resets: _Resets) ->
     sa = a if has[0] else resets.of(1)
     sb = b if has[1] else resets.of(0)
     pa, pb = sa._pb.state, sb._pb.state
-    if pa.banked[c] != pb.banked[c]:
-        sec = Section(banked_side(sa.banked[c], has[0]), banked_side(sb.banked[c], has[1]),
-                      0, c, (NUM_SGIS,))
-        interrupt_changes(sec, ("sources", "active_source"))
-        yield from sec.changes(mask)
+    if pa.banked[c] != pb.banked[c]:  # one CPU's façade each, not the list of every CPU's
+        yield from banked_changes(BankedInterrupts(pa.banked[c]), BankedInterrupts(pb.banked[c]),
+                                  c, has, mask)
     if pa.cpu[c] != pb.cpu[c]:
         yield from _gicc(c, sa.cpu[c], sb.cpu[c], absent)
     yield from _gich(c, sa, sb, absent, resets)

@@ -47,7 +47,7 @@ class Context:
         self.num_lrs = self.virt.num_lrs if self.virt else 0
         self.min_vmbp = priority.min_binary_point(self.virt.preemption_bits) if self.virt else 0
         self.min_vmabp = priority.min_abpr(self.min_vmbp)
-        self.apr_bits = 1 << self.virt.preemption_bits if self.virt else 0
+        self.apr_bits = priority.group_levels(self.virt.preemption_bits) if self.virt else 0
         self.vmbp, self.vmabp = GICH_VMCR.field("vmbp"), GICH_VMCR.field("vmabp")
         self.lr_hw_mask = GICH_LR.field("hw").mask
         self.lr_res_sw, self.lr_res_hw = GICH_LR.reserved_mask, GICH_LR_HW.reserved_mask

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gicmig.arch import labels
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
+from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SPECIAL_IDS
 from gicmig.arch.registers import GICH_HCR
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.core.rules.context import Context, Section
@@ -67,10 +67,10 @@ def _hw_mappings(ctx: Context, where: str, maps: list[tuple[int, int]]) -> Itera
         if v >= ctx.num_irqs:
             yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
                      f"virtual ID {v} is >= num_irqs {ctx.num_irqs}")
-        if not 16 <= p <= 1019:
+        if not NUM_SGIS <= p < SPECIAL_IDS.start:
             yield _v("HYP-HW-MAPPING", f"{where}.hw_mapping",
                      f"virtual ID {v} maps to physical ID {p}, which is not a PPI or SPI "
-                     "(16..1019)")
+                     f"({NUM_SGIS}..{SPECIAL_IDS.start - 1})")
 
 
 def _context_rules(ctx: Context, msg: Any) -> Iterator[Violation]:

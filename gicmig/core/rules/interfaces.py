@@ -9,11 +9,15 @@ from operator import or_
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import APR_LEVELS
 from gicmig.arch.lr import reserved_bits
-from gicmig.arch.registers import GICC_CTLR, GICH_HCR, GICH_VMCR
+from gicmig.arch.registers import GICC_BPR, GICC_CTLR, GICH_HCR, GICH_VMCR
 from gicmig.core.rules.context import Context, Section, lanes
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
+
+_APR_BYTES = APR_LEVELS // 8  # an active-priority bitmap of 128 levels
+_BP_MAX = GICC_BPR.field("binary_point").mask  # 7: the largest BPR / ABPR (a 3-bit field)
 
 
 # --- CPU interfaces ---------------------------------------------------------------------------
@@ -22,7 +26,7 @@ def _cpus_ok(ctx: Context, msg: Any) -> bool:
              c.active_group_unknown) for c in msg.state.cpu]
     ctlr, pmr, bpr, abpr, g0_l, g1_l, unk_l = zip(*rows, strict=True)
     vectors = (*g0_l, *g1_l, *unk_l)
-    if max(map(len, vectors)) > 16 or b"\0" in {v[-1:] for v in vectors}:
+    if max(map(len, vectors)) > _APR_BYTES or b"\0" in {v[-1:] for v in vectors}:
         return False
     # 128 levels per CPU: 16-byte lanes, zero-padded by the struct
     a0 = int.from_bytes(ctx.s16.pack(*g0_l), "little")
@@ -30,8 +34,8 @@ def _cpus_ok(ctx: Context, msg: Any) -> bool:
     au = int.from_bytes(ctx.s16.pack(*unk_l), "little") if any(unk_l) else 0
     return (not reduce(or_, ctlr) & ctx.ctlr_reserved
             and max(pmr) <= 0xFF and not reduce(or_, pmr) & ~ctx.prio_mask
-            and ctx.min_bpr <= min(bpr) and max(bpr) <= 7
-            and ctx.min_abpr <= min(abpr) and max(abpr) <= 7
+            and ctx.min_bpr <= min(bpr) and max(bpr) <= _BP_MAX
+            and ctx.min_abpr <= min(abpr) and max(abpr) <= _BP_MAX
             and not (a0 | a1 | au) & ~ctx.apr_lanes[len(rows)] and not au & (a0 | a1))
 
 
@@ -45,9 +49,10 @@ def _cpu(ctx: Context, c: int, ci: Any) -> Iterator[Violation]:
                  f"(mask {ctx.prio_mask:#04x})")
     for name, low in (("bpr", ctx.min_bpr), ("abpr", ctx.min_abpr)):
         value = getattr(ci, name)
-        if not low <= value <= 7:
+        if not low <= value <= _BP_MAX:
             yield _v("CPU-BPR-RANGE", labels.cpu_reg(c, f"gicc.{name}"),
-                     f"{value} is not in {low}..7 (minimum from config.min_bpr {ctx.min_bpr})")
+                     f"{value} is not in {low}..{_BP_MAX} "
+                     f"(minimum from config.min_bpr {ctx.min_bpr})")
     g0, g1, unk = (int.from_bytes(x, "little") for x in
                    (ci.active_group0, ci.active_group1, ci.active_group_unknown))
     for name, levels in (("active_group0", g0), ("active_group1", g1),
@@ -103,9 +108,9 @@ def _virtual(ctx: Context, c: int, v: Any) -> Iterator[Violation]:
     if vmbp < ctx.min_vmbp or vmabp < ctx.min_vmabp:
         yield _v("VIRT-VMCR-BINARY-POINT", labels.cpu_reg(c, "gich.vmcr"),
                  f"VMBP {vmbp} / VMABP {vmabp} below the minima {ctx.min_vmbp} / {ctx.min_vmabp}")
-    if v.apr >> (1 << virt.preemption_bits):
+    if v.apr >> ctx.apr_bits:
         yield _v("VIRT-APR-UNREPRESENTABLE", labels.cpu_reg(c, "gich.apr"),
-                 f"{v.apr:#010x} sets levels beyond the {1 << virt.preemption_bits} that "
+                 f"{v.apr:#010x} sets levels beyond the {ctx.apr_bits} that "
                  f"{virt.preemption_bits} preemption bits give")
     for n, lr in enumerate(v.lr):
         reserved = reserved_bits(lr)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import NUM_PRIVATE, SGI_MASK
-from gicmig.core.model import UNKNOWN_CPU
+from gicmig.core.model import UNKNOWN_CPU, BankedInterrupts
 from gicmig.core.rules.context import (
     Context,
     Section,
@@ -17,6 +17,10 @@ from gicmig.core.rules.context import (
 from gicmig.core.rules.context import violation as _v
 from gicmig.core.rules.shape import SHARED_VECTORS
 from gicmig.errors import Violation
+
+# the longest banked vectors (IDs 0-31, SGIs 0-15): the model's lengths
+_PRIO_LEN = BankedInterrupts.LENGTHS["priority"]
+_SGI_LEN = BankedInterrupts.LENGTHS["sgi_sources"]
 
 _SPLIT_UNKNOWN_HELP = "allowed only on a level-triggered interrupt whose latch holds the OR"
 
@@ -58,7 +62,8 @@ def _banked_ok(ctx: Context, msg: Any) -> bool:
             or (any(stale_l)
                 and int.from_bytes(u32.pack(*stale_l), "little") & ~(~edge & latch & active))):
         return False
-    if (max(map(len, prio_l)) > 32 or max(map(len, src_l)) > 16 or max(map(len, who_l)) > 16
+    if (max(map(len, prio_l)) > _PRIO_LEN or max(map(len, src_l)) > _SGI_LEN
+            or max(map(len, who_l)) > _SGI_LEN
             or b"\0" in {v[-1:] for v in (*prio_l, *src_l, *who_l)}):
         return False
     # values alone matter for priorities and sources; SGI active sources by position, in
@@ -69,7 +74,7 @@ def _banked_ok(ctx: Context, msg: Any) -> bool:
 
 
 def _banked(ctx: Context, c: int, b: Any) -> Iterator[Violation]:
-    for name, length in (("priority", 32), ("sgi_sources", 16), ("sgi_active_source", 16)):
+    for name, length in BankedInterrupts.LENGTHS.items():
         if len(getattr(b, name)) > length:
             yield _v("STATE-IRQ-OUT-OF-RANGE", f"state.banked[{c}].{name}",
                      f"{len(getattr(b, name))} entries, at most {length}")

@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from gicmig.arch.ids import MAX_CPUS
+from gicmig.arch.registers import VIRTUAL_PRIORITY
 from gicmig.core.rules.context import violation as _v
 from gicmig.errors import Violation
+
+_LR_BITS = VIRTUAL_PRIORITY.width  # GICH_LR.Priority: the most a virtual interface implements
 
 
 def config_violations(c: Any) -> Iterator[Violation]:
     if c.revision != 2:
         name = {0: "unspecified", 1: "GICv1"}.get(c.revision, str(c.revision))
         yield _v("CONFIG-REVISION", "config.revision", f"{name}; schema v1 holds GICv2 only")
-    if not 1 <= c.num_cpus <= 8:
-        yield _v("CONFIG-NUM-CPUS", "config.num_cpus", f"{c.num_cpus} is not in 1..8")
+    if not 1 <= c.num_cpus <= MAX_CPUS:
+        yield _v("CONFIG-NUM-CPUS", "config.num_cpus", f"{c.num_cpus} is not in 1..{MAX_CPUS}")
     n = c.num_irqs
     if not (n == 1020 or (32 <= n <= 992 and n % 32 == 0)):
         yield _v("CONFIG-NUM-IRQS", "config.num_irqs",
@@ -35,7 +39,8 @@ def _config_virt(v: Any) -> Iterator[Violation]:
     if not 1 <= v.num_lrs <= 64:
         yield _v("CONFIG-VIRTUALIZATION", "config.virtualization.num_lrs",
                  f"{v.num_lrs} is not in 1..64")
-    if not 1 <= v.preemption_bits <= v.priority_bits <= 5:
+    if not 1 <= v.preemption_bits <= v.priority_bits <= _LR_BITS:
         yield _v("CONFIG-VIRTUALIZATION", "config.virtualization",
                  f"preemption_bits {v.preemption_bits} / priority_bits {v.priority_bits} "
-                 "break 1 <= preemption <= priority <= 5 (GICH_LR holds 5 priority bits)")
+                 f"break 1 <= preemption <= priority <= {_LR_BITS} "
+                 f"(GICH_LR holds {_LR_BITS} priority bits)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gicmig.arch import bitmaps, labels
+from gicmig.arch.ids import NUM_SGIS
 from gicmig.arch.registers import GICC_CTLR
 from gicmig.views.gich.fold import LrFact
 from gicmig.views.gich.nested import NestedCpu, fold_groups
@@ -17,7 +18,7 @@ def _lr(f: LrFact, typed: bool) -> dict[str, Any]:
                            "state": _STATES.get((f.pending, f.active), "invalid"),
                            "group": f.group,
                            "priority": f.priority if typed else f"{f.priority:#04x}"}
-    if f.intid < 16:
+    if f.intid < NUM_SGIS:  # an SGI's LR names its source CPU
         out["source"] = f.source
     if f.eoi:
         out["eoi"] = True

@@ -3,8 +3,6 @@ the report of deviations, and the conversion steps the TCG model and kvm-arm-gic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
@@ -84,10 +82,6 @@ PRIVATE_ONES = int.from_bytes(b"\x01" * NUM_PRIVATE, "little")  # private IDs: a
 
 def cpu_bit(mask: int, c: int) -> int:
     return (mask >> c) & 1
-
-
-def _ids(indices: Iterator[int] | list[int], base: int = 0) -> list[int]:
-    return [base + k for k in indices]
 
 
 # --- shared by both encodings -----------------------------------------------------------------
