@@ -299,7 +299,7 @@ def _bank(rd: _Reader, bank: Bank, vcpu: int | None, ids: range) -> Any:
     """The table field (bitmap or bytes, element 0 = ID `ids.start`) that `bank`'s words
     covering `ids` show: a one-bit bank (a set/clear pair read as a pair), the edge bits of
     GICD_ICFGR, or the bytes of a byte bank."""
-    per = 32 // bank.bits
+    per = bank.per_word
     words = range(ids.start // per, ids.stop // per)
     if bank is GICD_ICFGR:
         return sum(_edge(rd, i, vcpu) << per * k for k, i in enumerate(words))

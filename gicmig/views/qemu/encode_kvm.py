@@ -71,8 +71,7 @@ def kvm_image(st: GicState) -> RawImage:
 
     def words(reg: Bank, maxirq: int) -> Iterator[tuple[int, int, int]]:
         """kvm_dist_get: (first ID, vCPU, value) of each register read."""
-        width = reg.bits
-        per = 32 // width
+        per = reg.per_word
         for i in range(maxirq // per):
             irq = i * per
             for cpu in range(n if irq < NUM_PRIVATE else 1):
