@@ -23,12 +23,12 @@ from gicmig.views.qemu.convert import import_qemu
 from gicmig.views.qemu.vmstate import NCPU
 
 
-def run(gic: GicImage, accel: str = "tcg", **kw: object) -> ImportedState:
+def run(gic: GicImage, accel: str | None = "tcg", **kw: object) -> ImportedState:
     kw.setdefault("machine", "virt")
     return import_qemu(io.BytesIO(stream(gic.section())), accel=accel, **kw)  # type: ignore[arg-type]
 
 
-def refused(gic: GicImage, code: str, accel: str = "tcg", **kw: object) -> str:
+def refused(gic: GicImage, code: str, accel: str | None = "tcg", **kw: object) -> str:
     with pytest.raises(GicmigError) as info:
         run(gic, accel, **kw)
     assert info.value.code == code, str(info.value)
@@ -119,10 +119,32 @@ def test_kvm_apr0_is_the_gich_apr_image(apr0: int, level: int) -> None:
     assert (ci.active_group0, ci.active_group1) == (0, 0)
 
 
-def test_kvm_apr1_is_refused_as_tcg_evidence() -> None:
-    gic = kvm_image()
-    gic.set("apr", NCPU, 1)
-    refused(gic, "QEMU-ACCEL-MISMATCH", "kvm")
+@pytest.mark.parametrize(("word", "cpu"), [(1, 0), (2, 1), (3, 1), (1, 5)])
+def test_apr1_to_3_holding_bits_is_a_tcg_mark(word: int, cpu: int) -> None:
+    """kvm-arm-gic copies KVM's GICC_APRn, and KVM's GICv2 APR is the GICH_APR image in
+    APR0 (APR1-3 read as zero): bits in APR1-3, in any slot, are the TCG GIC's (its levels
+    32-127). One mark among the others (`accel.evidence`), refused before any other check."""
+    mark = f"cpu{cpu} gicc.apr{word} is 0x10 (KVM's GICv2 APR is the GICH_APR image, in APR0 only)"
+    gic = kvm_image().set("apr", word * NCPU + cpu, 0x10)
+    assert refused(gic, "QEMU-ACCEL-MISMATCH", "kvm") == (
+        "QEMU-ACCEL-MISMATCH --accel kvm, but the stream was written by the TCG GIC: "
+        f"{mark}; use --accel tcg or leave --accel out")
+    # left to the marks: kvm-arm-gic's (SGI enables of the 2 vCPUs only) and this one
+    assert refused(gic, "QEMU-ACCEL-CONFLICT", None) == (
+        "QEMU-ACCEL-CONFLICT the stream shows marks of both QEMU GIC devices (TCG: "
+        f"{mark}; kvm-arm-gic: irq 0 (SGI 0) enabled mask 0x03 (the TCG GIC keeps SGI "
+        "enables at 0xff))")
+
+
+def test_tcg_apr1_to_3_inferred_and_carried() -> None:
+    """The same bits in a TCG section: the marks say TCG, and the levels arrive."""
+    gic = GicImage().set("apr", 2 * NCPU + 1, 0x10)  # CPU 1, level 2 * 32 + 4 = 68
+    gic.set("running_priority", 1, 68 << 1)  # the lowest active level, as a priority
+    st = import_qemu(io.BytesIO(stream(gic.section())), machine="virt")
+    assert st.import_report.assumed[0].value == "tcg"
+    assert st.provenance.source == "qemu-tcg"
+    assert (st.cpu[1].active_group0, st.cpu[1].active_group1) == (1 << 68, 0)
+    assert (st.cpu[0].active_group0, st.cpu[1].active_group_unknown) == (0, 0)
 
 
 # --- kvm-arm-gic: what the KVM ABI view carries (§5.5) -----------------------------------------

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_pinned_qemu import _pending_spi, _target, refused, run
 from test_qemu_support import PAGE, GicImage, be32, be64, stream, stream_parts
 
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
 from gicmig.errors import GicmigError
-from gicmig.views.qemu import source
+from gicmig.views.qemu import source, vmdesc
 from gicmig.views.qemu.accel import evidence, slots_in_use
 from gicmig.views.qemu.encode_tcg import QemuUnrepresentable, fit_tcg
 from gicmig.views.qemu.raw import RawImage
@@ -363,11 +366,10 @@ def test_skip_to_the_very_end_and_one_past_it(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(GicmigError) as info:
         inp.skip(38)
     assert info.value.code == "QEMU-TRUNCATED"
-    # a file seeks past the window and counts what the window lacked (25 of 38), a pipe
-    # reads on and counts what it still lacked at the end (1)
-    needed = {"file": 25, "pipe": 1}[kind]
+    # the whole skip from where it started, as a take names its read: a file (which seeks
+    # past the window) and a pipe (which reads on) alike
     assert info.value.message == ("the stream ends at byte 40 inside a device section "
-                                  f"({needed} bytes needed from byte 40)")
+                                  "(38 bytes needed from byte 3)")
     assert (info.value.offset, inp.offset) == (40, 40)
 
 
@@ -428,3 +430,23 @@ def test_a_record_run_ends_at_the_last_whole_record_in_the_window(
     assert inp.run(0x22, 9, 0x0F) == 0
     inp.peek()
     assert inp.take(9) == _records(50, None)[180:189]
+
+
+_HEAD = re.compile(rb"\x00\x06(.{4})\{", re.DOTALL)
+
+
+@given(st.lists(st.sampled_from([b"\x00", b"\x06", b"{", b"\x00\x06", b"\x00\x06\x00\x06",
+                                 b"\x00\x00\x00\x06{", b"x"]), max_size=40).map(b"".join))
+def test_vmdesc_heads_are_the_regex_matches(data: bytes) -> None:
+    """The vmdesc header scan (bytes.find of 0x06) finds exactly the non-overlapping
+    matches of `\\x00\\x06 len(4) {` that re.finditer finds, in order: the first one whose
+    length ends the stream is still the one used."""
+    assert list(vmdesc._heads(data)) == [m.start() for m in _HEAD.finditer(data)]
+
+
+def test_vmdesc_heads_overlapping_look_alikes() -> None:
+    # a header inside another header's length bytes is skipped, as finditer skips it
+    data = b"\x00\x06\x00\x06\x00\x00{\x00\x06abcd{"
+    assert list(vmdesc._heads(data)) == [0, 7]
+    assert list(vmdesc._heads(b"\x06\x00\x06\x00\x00\x00\x01{")) == [1]
+    assert list(vmdesc._heads(b"\x00\x06\x00\x00\x00\x01")) == []  # no '{': no header

@@ -53,11 +53,15 @@ class Register:
     def reserved_mask(self) -> int:
         return 0xFFFF_FFFF & ~self.defined_mask
 
+    @cached_property
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(f"{self.name} has no field {name!r}")
+        found = self._by_name.get(name)
+        if found is None:
+            raise KeyError(f"{self.name} has no field {name!r}")
+        return found
 
     def unpack(self, value: int) -> dict[str, int]:
         return {f.name: f.get(value) for f in self.fields}

@@ -10,8 +10,9 @@ Both write the same `arm_gic` v12 section, but each leaves marks the other never
   leaving the last vCPU's own bit (0x02 with two vCPUs); the TCG GIC keeps 0x00 there,
   or 0xff after a guest writes those read-only bytes (and 0x01 for one CPU, as KVM).
 * Only the TCG GIC writes the `arm_gic_virt_state` subsection, input line levels, a
-  GICD_CTLR beyond bit 0, GICC_NSAPRn, a GICC_PMR above 31 (KVM's is VMPriMask), and
-  SPI pending/active masks other than 0x00/0xff.
+  GICD_CTLR beyond bit 0, GICC_NSAPRn, GICC_APR1-3 (kvm-arm-gic copies KVM's GICC_APRn,
+  and KVM's GICv2 APR is the GICH_APR image: APR0 only, APR1-3 read as zero), a GICC_PMR
+  above 31 (KVM's is VMPriMask), and SPI pending/active masks other than 0x00/0xff.
 
 A CPU slot is "in use" when any of its per-CPU fields is non-zero: both devices leave
 the slots of absent CPUs zero and write a non-zero value in every present one (TCG:
@@ -25,20 +26,32 @@ from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
 from gicmig.errors import GicmigError
 from gicmig.views.qemu.raw import RawImage
-from gicmig.views.qemu.vmstate import MAXIRQ, NCPU, VIRT_SUBSECTION
+from gicmig.views.qemu.vmstate import NCPU, VIRT_SUBSECTION
 
 ALL_CPUS = (1 << NCPU) - 1
 
 
 def slots_in_use(r: RawImage) -> int:
     """How many leading CPU slots hold per-CPU state (absent CPUs' slots are zero)."""
+    # slot c's fields side by side; the APR/NSAPR words of slot c are [n * NCPU + c]
+    per_slot = zip(r.cpu_ctlr, r.pmr, r.running, r.current, r.bpr, r.abpr,
+                   *(r.apr[k:k + NCPU] for k in range(0, len(r.apr), NCPU)),
+                   *(r.nsapr[k:k + NCPU] for k in range(0, len(r.nsapr), NCPU)), strict=True)
     used = 0
-    for c in range(NCPU):
-        phys = (r.cpu_ctlr[c], r.pmr[c], r.running[c], r.current[c], r.bpr[c], r.abpr[c],
-                any(r.apr[c::NCPU]), any(r.nsapr[c::NCPU]))
+    for c, phys in enumerate(per_slot):
         if any(phys):
             used = c + 1
     return used
+
+
+_NOT_ALL_OR_NONE = b"\x00\xff"  # deleted by translate: what is left is a partial CPU mask
+
+
+def _first_partial(vec: bytes, start: int = 0) -> int | None:
+    """The first index >= start whose CPU mask is neither 0x00 nor 0xff (in C: the first
+    byte left after deleting 0x00/0xff is the value at that index, found by `find`)."""
+    odd = vec[start:].translate(None, _NOT_ALL_OR_NONE)
+    return vec.find(odd[:1], start) if odd else None
 
 
 def evidence(r: RawImage) -> dict[str, list[str]]:
@@ -49,27 +62,30 @@ def evidence(r: RawImage) -> dict[str, list[str]]:
     n = slots_in_use(r)
     if r.virt:
         tcg.append(f"the {VIRT_SUBSECTION} subsection (virtualization extensions)")
-    level = next((i for i in range(MAXIRQ) if r.level[i]), None)
-    if level is not None:
+    level = len(r.level) - len(r.level.lstrip(b"\0"))
+    if level < len(r.level):
         tcg.append(f"{labels.irq(level)} has input line level {r.level[level]:#04x}")
     if r.ctlr & ~KVM_GICD_CTLR.defined_mask:
         tcg.append(f"GICD_CTLR {r.ctlr:#x} sets bits beyond Enable")
-    for c in range(NCPU):
-        if any(r.nsapr[c::NCPU]):
-            tcg.append(f"{labels.cpu_reg(c, 'gicc.nsapr')} is set")
-            break
-    for c in range(NCPU):
-        if r.pmr[c] >> (8 - KVM_PMR_SHIFT):
-            tcg.append(f"{labels.cpu_reg(c, 'gicc.pmr')} {r.pmr[c]:#x} is wider than "
-                       "VMPriMask's 5 bits")
-            break
+    if any(r.nsapr):
+        c = next(c for c in range(NCPU) if any(r.nsapr[c::NCPU]))
+        tcg.append(f"{labels.cpu_reg(c, 'gicc.nsapr')} is set")
+    if any(r.apr[NCPU:]):  # APR1-3 of any slot
+        w = next(w for w in range(NCPU, len(r.apr)) if r.apr[w])  # word w // NCPU, slot w % NCPU
+        tcg.append(f"{labels.cpu_reg(w % NCPU, f'gicc.apr{w // NCPU}')} is {r.apr[w]:#x} "
+                   "(KVM's GICv2 APR is the GICH_APR image, in APR0 only)")
+    if max(r.pmr) >> (8 - KVM_PMR_SHIFT):
+        c = next(c for c in range(NCPU) if r.pmr[c] >> (8 - KVM_PMR_SHIFT))
+        tcg.append(f"{labels.cpu_reg(c, 'gicc.pmr')} {r.pmr[c]:#x} is wider than "
+                   "VMPriMask's 5 bits")
     for name in ("pending", "active"):
         vec: bytes = getattr(r, name)
-        k = next((i for i in range(NUM_PRIVATE, MAXIRQ) if vec[i] not in (0, 0xFF)), None)
+        k = _first_partial(vec, NUM_PRIVATE)
         if k is not None:
             tcg.append(f"{labels.irq(k)} {name} mask {vec[k]:#04x} (not 0x00/0xff)")
     sgi_enabled = r.enabled[:NUM_SGIS]
-    partial = next((s for s in range(NUM_SGIS) if sgi_enabled[s] != ALL_CPUS), None)
+    partial = next((s for s in range(NUM_SGIS) if sgi_enabled[s] != ALL_CPUS), None) \
+        if sgi_enabled.strip(bytes([ALL_CPUS])) else None
     if partial is not None:
         kvm.append(f"{labels.irq(partial)} enabled mask {sgi_enabled[partial]:#04x} (the TCG "
                    "GIC keeps SGI enables at 0xff)")
@@ -78,7 +94,7 @@ def evidence(r: RawImage) -> dict[str, list[str]]:
                    "only the bits of existing CPUs)")
     if n > 1:
         private = r.target[:NUM_PRIVATE]
-        odd = next((i for i in range(NUM_PRIVATE) if private[i] not in (0, ALL_CPUS)), None)
+        odd = _first_partial(private)
         if odd is not None:
             kvm.append(f"{labels.irq(odd)} ITARGETSR byte {private[odd]:#04x} (kvm-arm-gic "
                        "leaves the last vCPU's own bit; the TCG GIC keeps 0x00 or 0xff)")

@@ -31,15 +31,15 @@ class Raw(RawImage):
 
     def slot_zero(self, c: int) -> bool:
         """Whether every per-CPU field of slot c is zero (how QEMU leaves absent CPUs)."""
-        phys = (self.cpu_ctlr[c], self.pmr[c], self.running[c], self.current[c], self.bpr[c],
-                self.abpr[c], self.apr_levels(c, self.apr), self.apr_levels(c, self.nsapr))
-        if any(phys):
+        if (self.cpu_ctlr[c] or self.pmr[c] or self.running[c] or self.current[c]
+                or self.bpr[c] or self.abpr[c] or any(self.apr[c::NCPU])
+                or any(self.nsapr[c::NCPU])):
             return False
         if not self.virt:
             return True
-        return not any((self.h_hcr[c], self.h_misr[c], self.h_apr[c], self.v_ctlr[c],
-                        self.v_pmr[c], self.v_running[c], self.v_current[c], self.v_bpr[c],
-                        self.v_abpr[c], any(self.h_lr[c::NCPU])))
+        return not (self.h_hcr[c] or self.h_misr[c] or self.h_apr[c] or self.v_ctlr[c]
+                    or self.v_pmr[c] or self.v_running[c] or self.v_current[c]
+                    or self.v_bpr[c] or self.v_abpr[c] or any(self.h_lr[c::NCPU]))
 
     def present(self, c: int, accel: str) -> bool:
         """The mark of a CPU the GIC has: TCG clamps ABPR to >= 1 from reset on; with KVM,

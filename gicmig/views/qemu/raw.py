@@ -23,7 +23,6 @@ from gicmig.views.qemu.vmstate import (
     VIRT_SIZE,
     ArmGicSection,
     VmField,
-    unpack,
 )
 
 _INT = {1: "B", 2: "H", 4: "I"}
@@ -98,6 +97,23 @@ RAW_FIELDS: tuple[RawField, ...] = (
 )
 
 
+
+def _decoder(f: RawField) -> tuple[str, bool, slice, struct.Struct | None, bool]:
+    """How `decode` reads `f`: (attr, virt, where, ints, scalar). A byte vector is the
+    slice `where` of the bytes (ints None); ints are unpacked by `ints` at where.start,
+    a scalar as element 0."""
+    lay = f.layout
+    if f.kind == "member":
+        return f.attr, f.virt, slice(lay.offset + f.member, lay.end, lay.size), None, False
+    if f.kind == "bytes":
+        return f.attr, f.virt, slice(lay.offset, lay.end), None, False
+    ints = struct.Struct(f">{lay.count}{_INT[lay.size]}")
+    return f.attr, f.virt, slice(lay.offset, lay.end), ints, f.kind == "scalar"
+
+
+# RAW_FIELDS resolved once: the layouts, slices and structs that decode needs
+_DECODE = tuple(_decoder(f) for f in RAW_FIELDS)
+
 class RawImage:
     """Every arm_gic field by name (RAW_FIELDS). Per-interrupt members are 1020-byte
     vectors of CPU masks (bit c = CPU c); per-CPU arrays have 8 slots. The `h_*`/`v_*`
@@ -136,22 +152,19 @@ class RawImage:
     virt: bool
 
     def decode(self, s: ArmGicSection) -> None:
-        """Fill every value from the section's bytes."""
+        """Fill every value from the section's bytes (by `_DECODE`, RAW_FIELDS resolved)."""
         self.virt = s.virt is not None
-        for f in RAW_FIELDS:
-            data = s.virt if f.virt else s.main
+        values = self.__dict__
+        for attr, virt, where, ints, scalar in _DECODE:
+            data = s.virt if virt else s.main
             if data is None:
                 continue
-            lay = f.layout
-            if f.kind == "member":
-                value: object = data[lay.offset + f.member:lay.end:lay.size]
-            elif f.kind == "bytes":
-                value = data[lay.offset:lay.end]
-            elif f.kind == "ints":
-                value = unpack(data, lay)
+            if ints is None:
+                values[attr] = data[where]
+            elif scalar:
+                values[attr] = ints.unpack_from(data, where.start)[0]
             else:
-                value = unpack(data, lay)[0]
-            setattr(self, f.attr, value)
+                values[attr] = ints.unpack_from(data, where.start)
 
     @classmethod
     def blank(cls, virt: bool) -> RawImage:

@@ -79,11 +79,14 @@ class StreamInput:
         self.buf = parts[0] if len(parts) == 1 else b"".join(parts)
         return have >= n
 
-    def truncated(self, n: int) -> DecodeError:
+    def truncated(self, n: int, at: int | None = None) -> DecodeError:
+        """The stream ended where `n` bytes from byte `at` (default: the current offset)
+        were needed."""
         end = self.base + len(self.buf)
         return stream_error("QEMU-TRUNCATED",
                             f"the stream ends at byte {end} inside {self.where} "
-                            f"({n} bytes needed from byte {self.offset})", end)
+                            f"({n} bytes needed from byte {self.offset if at is None else at})",
+                            end)
 
     def take(self, n: int) -> bytes:
         if not self._fill(n):
@@ -113,20 +116,21 @@ class StreamInput:
         if len(self.buf) - self.pos >= n:
             self.pos += n
             return
+        want, at = n, self.offset  # a truncation names the whole skip, file or pipe alike
         n -= len(self.buf) - self.pos
         self.base += len(self.buf)
         self.buf, self.pos = b"", 0
         if self.size is not None:
             if self.base + n > self.size:
                 self.base = self.size
-                raise self.truncated(n)
+                raise self.truncated(want, at)
             self.f.seek(self.start + self.base + n)
             self.base += n
             return
         while n:
             data = self._read(min(n, CHUNK))
             if not data:
-                raise self.truncated(n)
+                raise self.truncated(want, at)
             n -= len(data)
             self.base += len(data)
 

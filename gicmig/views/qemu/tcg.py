@@ -3,7 +3,7 @@ the caches it stores (`gic_update_internal`, `gic_get_prio_from_apr_bits`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
@@ -32,12 +32,15 @@ from gicmig.views.qemu.model import (
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.vmstate import NCPU
 
+_ENABLE_GRP0, _ENABLE_GRP1 = GICD_CTLR.field("enable_grp0"), GICD_CTLR.field("enable_grp1")
+
 
 # --- the TCG GIC model ------------------------------------------------------------------------
 class TcgModel(Converter):
     """TCG's arm_gic: latch and line apart, per-CPU masks, 8-bit PMR, 128-level APRs."""
 
     def run(self) -> None:
+        self.vmcrs: dict[int, int] = {}  # GICH_VMCR per vCPU, for the MISR check
         super().run()
         self.absent_cpus()
         if self.raw.virt:
@@ -48,8 +51,8 @@ class TcgModel(Converter):
     def distributor(self) -> None:
         if self.raw.ctlr & GICD_CTLR.reserved_mask:
             self.impossible([f"gicd.ctlr {self.raw.ctlr:#x}"], "reserved bits are set")
-        self.state.enable_grp0 = bool(GICD_CTLR.field("enable_grp0").get(self.raw.ctlr))
-        self.state.enable_grp1 = bool(GICD_CTLR.field("enable_grp1").get(self.raw.ctlr))
+        self.state.enable_grp0 = bool(_ENABLE_GRP0.get(self.raw.ctlr))
+        self.state.enable_grp1 = bool(_ENABLE_GRP1.get(self.raw.ctlr))
 
     def spis(self) -> None:
         r, n_irq, sh = self.raw, self.num_irqs, self.state.shared
@@ -169,7 +172,7 @@ class TcgModel(Converter):
     # --- the virtual interface (arm_gic_virt_state) -------------------------------------------
     def virtual(self, c: int) -> None:
         r, v = self.raw, self.state.virtual[c]
-        lrs = [r.lr(n, c) for n in range(QEMU_NUM_LRS)]
+        lrs = list(r.h_lr[c:QEMU_NUM_LRS * NCPU:NCPU])  # LR n of vCPU c is [n * NCPU + c]
         if r.lr(QEMU_NUM_LRS, c):
             self.report.deviation(
                 "QEMU-LR4-WRITTEN", [labels.cpu_reg(c, f"gich.lr{QEMU_NUM_LRS}")],
@@ -188,7 +191,7 @@ class TcgModel(Converter):
                     "LR (QEMU 7.2 masks LRs with the HW=1 layout)", "those bits are cleared")
                 lrs[n] = lr & ~LR_KEPT_RESERVED
         v.hcr, v.apr, v.lr = r.h_hcr[c], r.h_apr[c], tuple(lrs)
-        v.vmcr = self.vmcr(c)
+        v.vmcr = self.vmcrs[c] = self.vmcr(c)
 
     def vmcr(self, c: int) -> int:
         """GICH_VMCR as QEMU reads it back, from the vCPU slot (README "Virtual interface")."""
@@ -227,10 +230,11 @@ class TcgModel(Converter):
             return
         if r.v_abpr[c] >= VMCR_MIN_ABP:  # deviation 11 lets QEMU keep finer priorities
             yield "vcpu running_priority", r.v_running[c], running_priority(r.h_apr[c], 3)
-        lrs = [r.lr(n, c) for n in range(QEMU_NUM_LRS)]
+        lrs = r.h_lr[c:QEMU_NUM_LRS * NCPU:NCPU]  # as stored (before any lenient fix)
         yield "vcpu current_pending", r.v_current[c], best_virq(r, c, lrs)
-        vmcr = vmcr_of(r.v_ctlr[c] & VCPU_CTLR_MASK, 0, 0, 0)  # MISR reads its enables
-        yield "gich.misr", r.h_misr[c], status_registers(r.h_hcr[c], vmcr, lrs)["misr"]
+        # the VMCR `virtual` made: MISR reads only its group enables, which are GICV_CTLR's
+        misr = status_registers(r.h_hcr[c], self.vmcrs[c], lrs)["misr"]
+        yield "gich.misr", r.h_misr[c], misr
 
     def current_pending(self, c: int) -> int:
         """gic_update's choice for CPU c. On a GIC with virtualization extensions a virtual
@@ -290,12 +294,12 @@ def running_priority(levels: int, shift: int) -> int:
     return ((levels & -levels).bit_length() - 1) << shift
 
 
-def best_virq(r: RawImage, c: int, lrs: list[int]) -> int:
+def best_virq(r: RawImage, c: int, lrs: Sequence[int]) -> int:
     """gic_update_internal(virt): the first pending LR of the lowest priority below PMR."""
     if not (HCR_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & 3):
         return SPURIOUS
     best = (0x100, SPURIOUS)
-    for lr in map(decode_lr, lrs):
+    for lr in map(decode_lr, filter(None, lrs)):  # a zero LR is invalid: never pending
         if lr.pending and not lr.active and lr.priority < best[0]:
             best = (lr.priority, lr.virtual_id)
     return best[1] if best[0] < r.v_pmr[c] else SPURIOUS

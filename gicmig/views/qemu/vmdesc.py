@@ -3,24 +3,42 @@ fields' sizes, used to skip the sections before `arm_gic` without knowing them."
 
 from __future__ import annotations
 
-import re
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from gicmig.errors import GicmigError
 from gicmig.limits import is_int, loads_json
 from gicmig.views.qemu.framing import (
     ARM_MIN_PAGE_BITS,
+    EOF_MARK,
     MAX_PAGE_BITS,
     MAX_VMDESC,
     SUBSECTION,
+    VMDESC,
     Walk,
 )
 from gicmig.views.qemu.source import StreamInput, Unwalkable
 
 # --- device sections described by the trailing vmdesc -----------------------------------------
 ARM_PAGE_SIZES = frozenset(1 << b for b in range(ARM_MIN_PAGE_BITS, MAX_PAGE_BITS + 1))
-_VMDESC_HEAD = re.compile(rb"\x00\x06(.{4})\{", re.DOTALL)
+# the vmdesc record: QEMU_VM_EOF, QEMU_VM_VMDESCRIPTION, a be32 length, then the JSON '{'
+_VMDESC_KIND, _HEAD_SIZE = bytes([VMDESC]), 7
+
+
+def _heads(data: bytes) -> Iterator[int]:
+    """Where `\\x00\\x06 len(4) {` starts in `data`, in order and not overlapping (as
+    `re.finditer` would find them), found by `bytes.find` of the rare 0x06 byte: a regex
+    scan for its \\x00 prefix costs ~0.9 M instructions over the 64 KiB of zero-rich RAM
+    records before a vmdesc, this ~0.2 M."""
+    at = data.find(_VMDESC_KIND, 1)
+    while at >= 0:
+        start = at - 1
+        if data[start] == EOF_MARK and data[start + _HEAD_SIZE - 1:start + _HEAD_SIZE] == b"{":
+            yield start
+            at = data.find(_VMDESC_KIND, start + _HEAD_SIZE + 1)
+        else:
+            at = data.find(_VMDESC_KIND, at + 1)
 
 
 def load_vmdesc(w: Walk) -> None:
@@ -41,12 +59,13 @@ def load_vmdesc(w: Walk) -> None:
 
 def _parse_vmdesc(w: Walk, data: bytes) -> bool:
     """Use the vmdesc that ends `data`; False when `data` does not hold its start."""
-    for m in _VMDESC_HEAD.finditer(data):
-        length = struct.unpack(">I", m.group(1))[0]
-        if m.end() - 1 + length == len(data):
+    for start in _heads(data):
+        json_at = start + _HEAD_SIZE - 1
+        length = struct.unpack_from(">I", data, start + 2)[0]
+        if json_at + length == len(data):
             try:
                 # a hint whose lies the walk meets anyway; QEMU never reads it back
-                doc = loads_json(data[m.end() - 1:], unique_keys=False)
+                doc = loads_json(data[json_at:], unique_keys=False)
                 devices = doc["devices"]
                 if not isinstance(devices, list):
                     raise TypeError("devices is not a list")
