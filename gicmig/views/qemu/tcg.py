@@ -9,7 +9,7 @@ from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.lr import decode as decode_lr
-from gicmig.arch.registers import GICD_CTLR
+from gicmig.arch.registers import GICC_CTLR, GICD_CTLR
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.views.qemu.decode import (
     CPU_BIT,
@@ -33,6 +33,9 @@ from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.vmstate import NCPU
 
 _ENABLE_GRP0, _ENABLE_GRP1 = GICD_CTLR.field("enable_grp0"), GICD_CTLR.field("enable_grp1")
+# a distributor / CPU interface signals interrupts when either group is enabled
+_DIST_GROUPS = _ENABLE_GRP0.mask | _ENABLE_GRP1.mask
+_CPU_GROUPS = GICC_CTLR.field("enable_grp0").mask | GICC_CTLR.field("enable_grp1").mask
 
 
 # --- the TCG GIC model ------------------------------------------------------------------------
@@ -244,7 +247,7 @@ class TcgModel(Converter):
         r = self.raw
         stored = r.current[c]
         derived = best_pending(r, c, self.num_irqs)
-        if stored != derived and r.virt and r.ctlr & 3 and r.cpu_ctlr[c] & 3:
+        if stored != derived and r.virt and r.ctlr & _DIST_GROUPS and r.cpu_ctlr[c] & _CPU_GROUPS:
             eligible = self.eligible(c)
             stale_ok = [e for e in eligible if e[0] < r.pmr[c]]
             rank = next((e for e in stale_ok if e[1] == stored), None)
@@ -261,9 +264,9 @@ def best_pending(r: RawImage, c: int, num_irqs: int) -> int:
     """gic_update's choice for CPU c (QEMU 7.2 gic_update_internal, physical interface):
     the lowest-priority-value eligible interrupt, the lowest ID among equals, if the
     distributor and the CPU interface signal a group and it beats PMR; else 1023."""
-    if not (r.ctlr & 3 and r.cpu_ctlr[c] & 3):
+    if not (r.ctlr & _DIST_GROUPS and r.cpu_ctlr[c] & _CPU_GROUPS):
         return SPURIOUS
-    best = min(eligible(r, c, num_irqs), default=(0x100, SPURIOUS))
+    best = min(eligible(r, c, num_irqs), default=(IDLE_PRIORITY, SPURIOUS))
     return best[1] if best[0] < r.pmr[c] else SPURIOUS
 
 
@@ -296,9 +299,9 @@ def running_priority(levels: int, shift: int) -> int:
 
 def best_virq(r: RawImage, c: int, lrs: Sequence[int]) -> int:
     """gic_update_internal(virt): the first pending LR of the lowest priority below PMR."""
-    if not (HCR_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & 3):
+    if not (HCR_EN.get(r.h_hcr[c]) and r.v_ctlr[c] & _CPU_GROUPS):
         return SPURIOUS
-    best = (0x100, SPURIOUS)
+    best = (IDLE_PRIORITY, SPURIOUS)
     for lr in map(decode_lr, filter(None, lrs)):  # a zero LR is invalid: never pending
         if lr.pending and not lr.active and lr.priority < best[0]:
             best = (lr.priority, lr.virtual_id)
