@@ -19,9 +19,10 @@ from gicmig.abi.kvm import (
 )
 from gicmig.abi.kvm.access import Access, KvmDump
 from gicmig.abi.kvm.image import ordered_writes, register_image
-from gicmig.abi.kvm.layout import APR_MASK, LEVEL_STEP
+from gicmig.abi.kvm.layout import APR_MASK, LEVEL_STEP, kvm_pmr, pmr_of_kvm
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
+from gicmig.arch.priority import priority_mask
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICD_IIDR,
@@ -31,7 +32,7 @@ from gicmig.arch.registers import (
     KVM_MIN_BPR,
     KVM_NR_IRQS_MAX,
     KVM_NR_IRQS_MIN,
-    KVM_PMR_SHIFT,
+    KVM_PRIORITY_BITS,
 )
 from gicmig.core.attribution import attribute
 from gicmig.core.irqtable import IrqTable, PrivateBank, SharedBank
@@ -40,6 +41,7 @@ from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
 
 _T = TypeVar("_T")
+_KEPT = priority_mask(KVM_PRIORITY_BITS)  # the priority bits KVM keeps (VGIC_PRI_BITS)
 # a fitting step: yields the losses, returns the part of the interrupt table KVM holds
 Fitting = Generator[Violation, None, _T]
 
@@ -203,14 +205,12 @@ def _fit_groups(table: IrqTable, iidr_revision: int) -> Fitting[
 
 
 def _low_bits(prio: bytes) -> list[int]:
-    low = (1 << KVM_PMR_SHIFT) - 1
-    return [k for k, p in enumerate(prio) if p & low]
+    return [k for k, p in enumerate(prio) if p & ~_KEPT]
 
 
 def _priority_list(prio: bytes, bad: list[int], base: int) -> str:
     """`irq 17 0x34 -> 0x30, ...`: every priority a lenient export masks."""
-    high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
-    return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & high:#04x}" for k in bad)
+    return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & _KEPT:#04x}" for k in bad)
 
 
 def _lines(line: int, base: int) -> str:
@@ -219,8 +219,7 @@ def _lines(line: int, base: int) -> str:
 
 
 def _masked(prio: bytes) -> bytes:
-    high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
-    return bytes(p & high for p in prio)
+    return bytes(p & _KEPT for p in prio)
 
 
 def _fit_banked(b: PrivateBank, c: int) -> Fitting[PrivateBank]:
@@ -334,10 +333,10 @@ def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
                  f"{ci.ctlr:#x} sets {', '.join(GICC_CTLR.flags(extra))}, which KVM's vgic_vmcr "
                  "does not hold (lenient: dropped)")
         ci.ctlr &= KVM_GICC_CTLR.defined_mask
-    if ci.pmr & ((1 << KVM_PMR_SHIFT) - 1):
+    if pmr_of_kvm(kvm_pmr(ci.pmr)) != ci.pmr:
         yield _v("KVM-EXPORT-PMR-BITS", labels.cpu_reg(c, "gicc.pmr"),
                  f"{ci.pmr:#04x} sets bits below the 5 KVM implements (lenient: masked)")
-        ci.pmr = _masked(bytes([ci.pmr]))[0]
+        ci.pmr = pmr_of_kvm(kvm_pmr(ci.pmr))
     if ci.bpr < KVM_MIN_BPR or ci.abpr < KVM_MIN_BPR + 1:
         yield _v("KVM-EXPORT-BINARY-POINT", labels.cpu_reg(c, "gicc.bpr"),
                  f"BPR {ci.bpr} / ABPR {ci.abpr} below KVM's minima {KVM_MIN_BPR} / "

@@ -20,7 +20,7 @@ from gicmig.abi.kvm import (
     never_run_binary_points,
 )
 from gicmig.abi.kvm.access import KvmDump, register_name
-from gicmig.abi.kvm.layout import ICFGR_RESERVED, apr0_levels
+from gicmig.abi.kvm.layout import ICFGR_RESERVED, apr0_levels, pmr_of_kvm
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
@@ -45,7 +45,6 @@ from gicmig.arch.registers import (
     KVM_GICC_PMR,
     KVM_GICD_CTLR,
     KVM_IIDR_REVISIONS,
-    KVM_PMR_SHIFT,
     KVM_PRIORITY_BITS,
     KVM_PRODUCT_ID,
     SET_CLEAR,
@@ -375,7 +374,7 @@ def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> N
     ci.ctlr = ctlr
     pmr = rd.read("cpu", c, KVM_GICC_PMR.offset, "GICC_PMR")
     _reserved(pmr, KVM_GICC_PMR.reserved_mask, f"{where}PMR (VMPriMask format)")
-    ci.pmr = KVM_GICC_PMR.field("vmprimask").get(pmr) << KVM_PMR_SHIFT
+    ci.pmr = pmr_of_kvm(pmr)
     bpr, abpr = (rd.read("cpu", c, reg.offset, reg.name) for reg in (GICC_BPR, GICC_ABPR))
     for reg, value in ((GICC_BPR, bpr), (GICC_ABPR, abpr)):
         _reserved(value, reg.reserved_mask, f"{where}{reg.name[5:]}")
