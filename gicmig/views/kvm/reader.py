@@ -22,7 +22,7 @@ from gicmig.abi.kvm import (
 from gicmig.abi.kvm.access import KvmDump, register_name
 from gicmig.abi.kvm.layout import ICFGR_RESERVED, apr0_levels, pmr_of_kvm
 from gicmig.arch import bitmaps
-from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
+from gicmig.arch.ids import MAX_CPUS, NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -225,10 +225,11 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
               given: int | None) -> int | None:
     """The vCPU count, or None when neither the caller nor GICD_TYPER says."""
-    typer = next((v for (g, _, off), v in regs.items() if g == "dist" and off == 4), None)
+    typer = next((v for (g, _, off), v in regs.items()
+                  if g == "dist" and off == GICD_TYPER.offset), None)
     from_typer = None if typer is None else GICD_TYPER.field("cpu_number").get(typer) + 1
-    if given is not None and not 1 <= given <= 8:
-        raise GicmigError("USAGE", f"--num-cpus {given} is not in 1..8")
+    if given is not None and not 1 <= given <= MAX_CPUS:
+        raise GicmigError("USAGE", f"--num-cpus {given} is not in 1..{MAX_CPUS}")
     if given is not None and from_typer is not None and given != from_typer:
         raise GicmigError("KVM-DUMP-TYPER-MISMATCH",
                           f"GICD_TYPER {typer:#010x} says {from_typer} vCPUs, "
