@@ -99,3 +99,20 @@ def test_each_integer_of_an_entry_at_its_width(key: str, value: int, bits: int) 
         long_hex = isinstance(given, str) and bits == 64
         assert info.value.code == ("KVM-DUMP-FIELD" if long_hex else "KVM-DUMP-RANGE")
         assert info.value.message.startswith(f"registers[0].{key}: ")
+
+
+
+@pytest.mark.parametrize("given", [0, 9])
+def test_a_vcpu_count_outside_1_to_8_is_refused(given: int) -> None:
+    """A GICv2 has at most 8 CPU interfaces (GICD_TYPER.CPUNumber is 3 bits)."""
+    with pytest.raises(GicmigError) as exc:
+        import_kvm(_dump(drop=(0x004,)), num_cpus=given)
+    assert (exc.value.code, exc.value.message) == ("USAGE", f"--num-cpus {given} is not in 1..8")
+
+
+def test_a_vcpu_count_of_1_and_8_is_taken() -> None:
+    """Without GICD_TYPER the caller's count stands: 1 imports, 8 asks for vCPUs 1-7."""
+    assert import_kvm(_dump(drop=(0x004,)), num_cpus=1).config.num_cpus == 1
+    with pytest.raises(KvmDumpIncomplete) as info:
+        import_kvm(_dump(drop=(0x004,)), num_cpus=8)
+    assert info.value.missing[-1] == "vcpu7 GICC_APR0"
