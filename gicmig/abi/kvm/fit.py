@@ -234,14 +234,14 @@ def _fit_banked(b: PrivateBank, c: int) -> Fitting[PrivateBank]:
         prio = _masked(prio)
     ppi_edge = edge & ~SGI_MASK
     if ppi_edge:
-        k = (ppi_edge & -ppi_edge).bit_length() - 1
+        k = bitmaps.lowest(ppi_edge)
         yield _v("KVM-EXPORT-PPI-EDGE", labels.irq(k, c),
                  "edge-triggered PPI; KVM's PPIs are level-triggered and read-only "
                  "(lenient: level)")
         edge &= SGI_MASK
     yield from _fit_active_latch(latch, b.active, edge, b.latch_maybe_stale, c, 0)
     if line:
-        k = (line & -line).bit_length() - 1
+        k = bitmaps.lowest(line)
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(k, c),
                  "input line level 1; the ABI can only set the pending latch, which would "
                  f"outlive the line (lines high on this CPU: {_lines(line, 0)}; "
@@ -282,7 +282,7 @@ def _fit_shared(sh: SharedBank) -> Fitting[SharedBank]:
     yield from _fit_active_latch(latch, sh.active, sh.edge, sh.latch_maybe_stale,
                                  None, NUM_PRIVATE)
     if line:
-        k = (line & -line).bit_length() - 1
+        k = bitmaps.lowest(line)
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(NUM_PRIVATE + k),
                  "input line level 1; the ABI can only set the pending latch, which would "
                  f"outlive the line (SPI lines high: {_lines(line, NUM_PRIVATE)}; lenient: "
@@ -303,7 +303,7 @@ def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int 
     re-pend is not delivered again."""
     known = maybe_stale_latch(latch, active, edge) & ~marked
     if known:
-        k = (known & -known).bit_length() - 1
+        k = bitmaps.lowest(known)
         yield _v("KVM-EXPORT-LATCH-ACTIVE-LEVEL", labels.irq(base + k, cpu),
                  "pending latch of an active level-triggered interrupt; KVM clears it at the "
                  f"deactivation, so it is not delivered again (interrupts so affected: "
@@ -353,7 +353,7 @@ def _fit_apr(st: GicState, c: int) -> Iterator[Violation]:
     coarse = bitmaps.squeeze(reduce(or_, (levels >> j for j in range(LEVEL_STEP))), LEVEL_STEP)
     fine = levels & ~bitmaps.stretch(APR_MASK, LEVEL_STEP)
     if fine:
-        lv = (fine & -fine).bit_length() - 1
+        lv = bitmaps.lowest(fine)
         yield _v("KVM-EXPORT-APR-GRANULARITY", labels.cpu_reg(c, "gicc.active_priorities"),
                  f"group priority {2 * lv:#04x} is active; KVM's APR has 32 levels (group "
                  "priorities that are multiples of 8) (lenient: folded into the level above)")

@@ -65,10 +65,6 @@ def _v(code: str, where: str, message: str) -> Violation:
     return Violation(code, where, message)
 
 
-def _first(bits: int) -> int:
-    return (bits & -bits).bit_length() - 1
-
-
 def _fit_tcg(st: GicState) -> Iterator[Violation]:
     if st.hypervisor is not None:
         st.drop_hypervisor_context()
@@ -96,26 +92,26 @@ def _fit_banked(st: GicState, b: PrivateBank, c: int,
     src, line = b.sgi_active_source, b.line_level
     off = SGI_MASK & ~enabled
     if off:
-        yield _v("QEMU-EXPORT-SGI-DISABLED", labels.irq(_first(off), c),
+        yield _v("QEMU-EXPORT-SGI-DISABLED", labels.irq(bitmaps.lowest(off), c),
                  f"disabled ({bin(off).count('1')} SGIs of this CPU); the TCG GIC's SGI "
                  "enables are RAO/WI (lenient: enabled)")
         enabled |= SGI_MASK
     diff = (edge ^ ppi_edge) & ~SGI_MASK & _PRIVATE
     if diff:
-        k = _first(diff)
+        k = bitmaps.lowest(diff)
         yield _v("QEMU-EXPORT-PPI-TRIGGER-BANKED", labels.irq(k, c),
                  f"{'edge' if edge >> k & 1 else 'level'}-triggered here but not on CPU 0; "
                  "QEMU 7.2 keeps one trigger per PPI for all CPUs (deviation 4) "
                  "(lenient: CPU 0's)")
         edge = (edge & SGI_MASK) | ppi_edge
     if split:
-        k = _first(split)
+        k = bitmaps.lowest(split)
         yield _v("QEMU-EXPORT-UNKNOWN", labels.irq(k, c),
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
         split = 0
     if stale:
-        yield _stale(labels.irq(_first(stale), c))
+        yield _stale(labels.irq(bitmaps.lowest(stale), c))
         stale = 0
     known = [s for s in range(NUM_SGIS) if b.active >> s & 1 and src[s] != UNKNOWN_CPU]
     if known:
@@ -172,18 +168,18 @@ def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
 def _fit_shared(sh: SharedBank, n: int) -> Generator[Violation, None, SharedBank]:
     split, stale, latch = sh.pending_split_unknown, sh.latch_maybe_stale, sh.pending_latch
     if split:
-        k = _first(split)
+        k = bitmaps.lowest(split)
         yield _v("QEMU-EXPORT-UNKNOWN", labels.irq(NUM_PRIVATE + k),
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
         split = 0
     if stale:
-        yield _stale(labels.irq(NUM_PRIVATE + _first(stale)))
+        yield _stale(labels.irq(NUM_PRIVATE + bitmaps.lowest(stale)))
         stale = 0
     if n > 1 and latch:
         untargeted = latch & ~bitmaps.nonzero(sh.targets)
         if untargeted:
-            k = _first(untargeted)
+            k = bitmaps.lowest(untargeted)
             yield _v("QEMU-EXPORT-SPI-PENDING-NO-TARGET", labels.irq(NUM_PRIVATE + k),
                      f"pending (latch) with no target CPU ({bin(untargeted).count('1')} SPIs); "
                      "QEMU 7.2 keeps SPI pending state per target CPU, so it cannot hold it "
