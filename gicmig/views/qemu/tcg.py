@@ -294,7 +294,7 @@ def running_priority(levels: int, shift: int) -> int:
     """gic_get_prio_from_apr_bits: the lowest active level, shifted to a priority."""
     if not levels:
         return IDLE_PRIORITY
-    return ((levels & -levels).bit_length() - 1) << shift
+    return bitmaps.lowest(levels) << shift
 
 
 def best_virq(r: RawImage, c: int, lrs: Sequence[int]) -> int:
