@@ -5,6 +5,8 @@ Priority [27:23], State [29:28], HW [31]; every register is a 32-bit value.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_pinned_gich import regs
 
@@ -149,6 +151,23 @@ def test_a_valid_lr_decides_the_stale_latch_mark_of_its_spi() -> None:
     sh.latch_maybe_stale = 0
     assert import_gich(GichView((regs(kvm),), img)).shared.latch_maybe_stale == 1 << 8
     assert import_gich(GichView((regs(no_eoi),), img)).shared.latch_maybe_stale == 0
+
+
+def test_the_exported_image_has_its_cpu_interfaces_at_reset() -> None:
+    """The view's GICH_VMCR/GICH_APR hold the CPU interfaces; the image keeps them at reset
+    (the import accepts the reset state or exactly what GICH_VMCR/GICH_APR give)."""
+    from gicmig.formats.io import load
+
+    state = load(Path(__file__).parent.parent / "fixtures" / "v1" / "busy.json")
+    cfg = state.config
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+
+    def cpu(ci: object) -> tuple[int, ...]:
+        return tuple(getattr(ci, n) for n in ("ctlr", "pmr", "bpr", "abpr", "active_group0",
+                                               "active_group1", "active_group_unknown"))
+
+    assert all(cpu(ci) != reset for ci in state.cpu)  # so the test can fail
+    assert [cpu(ci) for ci in export_gich(state).distributor.cpu] == [reset] * cfg.num_cpus
 
 
 # --- the nested fold --------------------------------------------------------------------------
