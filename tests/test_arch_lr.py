@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gicmig.arch.gich import status_registers, vmcr_of
+from gicmig.arch.gich import status_registers, vmcr_holds, vmcr_of
 from gicmig.arch.lr import Lr, LrBits, decode, decode_bits, encode, reserved_bits, state_of
 from gicmig.arch.registers import GICH_LR, GICH_LR_HW, LR_COMMON_FIELDS
 
@@ -127,3 +127,19 @@ def test_vmcr_of_pins_every_field() -> None:
     assert vmcr_of(0x21F, 0xFF, 7, 7) == 0xF8FC_021F
     assert vmcr_of(0x1E0, 0x07, 0, 0) == 0  # bypass disables and PMR[2:0] have no field
     assert vmcr_of(0x001, 0x80, 2, 3) == 0x804C_0001
+
+
+@pytest.mark.parametrize(("ctlr", "pmr", "bpr", "abpr", "held"), [
+    (0x21F, 0xF8, 7, 7, True),  # every CTLR_VMCR field, VMPriMask all ones, the widest points
+    (0x000, 0x00, 0, 0, True),
+    (0x020, 0x00, 0, 0, False),  # FIQBypDisGrp0: no GICH_VMCR field holds it
+    (0x400, 0x00, 0, 0, False),  # beyond GICC_CTLR's fields
+    (0x000, 0x08, 0, 0, True),  # VMPriMask bit 0 is PMR bit 3
+    (0x000, 0x04, 0, 0, False),  # PMR[2:0] are lost
+    (0x000, 0x100, 0, 0, False),  # beyond an 8-bit PMR
+    (0x000, 0x00, 8, 0, False), (0x000, 0x00, 0, 8, False),
+    (0x000, 0x00, -1, 0, False), (0x000, 0x00, 0, -1, False),
+])
+def test_vmcr_holds_a_vcpu_interface_only_whole(
+        ctlr: int, pmr: int, bpr: int, abpr: int, held: bool) -> None:
+    assert vmcr_holds(ctlr, pmr, bpr, abpr) is held

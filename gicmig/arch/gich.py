@@ -48,6 +48,13 @@ def vmcr_of(ctlr: int, pmr: int, bpr: int, abpr: int) -> int:
     return vmcr
 
 
+def vmcr_holds(ctlr: int, pmr: int, bpr: int, abpr: int) -> bool:
+    """Whether GICH_VMCR holds a virtual CPU interface whole: CTLR within the CTLR_VMCR
+    fields, PMR within VMPriMask (bits [7:3]), BPR and ABPR within VMBP and VMABP."""
+    return not (ctlr & ~VCPU_CTLR_MASK or pmr & ~VIRTUAL_PRIORITY.mask) \
+        and 0 <= bpr < _BP_LIMIT and 0 <= abpr < _BP_LIMIT
+
+
 def ctlr_of_vmcr(vmcr: int) -> int:
     """The GICV_CTLR that GICH_VMCR's control fields give."""
     ctlr = 0

@@ -301,10 +301,10 @@ def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Viola
 
 
 def _apr(apr: int, cpu: int, params: VtrParams, out: list[Violation]) -> int:
-    beyond = apr >> (1 << params.preemption_bits)
+    beyond = apr >> params.group_levels
     if beyond:
         out.append(_v("GICH-APR-UNIMPLEMENTED", cpu, "gich.apr",
-                      f"{apr:#010x} sets levels beyond the {1 << params.preemption_bits} that "
+                      f"{apr:#010x} sets levels beyond the {params.group_levels} that "
                       f"{params.preemption_bits} preemption bits give"))
     return apr_to_levels(apr, params)
 

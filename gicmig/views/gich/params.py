@@ -54,6 +54,11 @@ class VtrParams:
         return priority.min_abpr(self.min_bpr)
 
     @cached_property
+    def group_levels(self) -> int:
+        """The GICH_APR bits that can be set: one per preemption level (2**P)."""
+        return priority.group_levels(self.preemption_bits)
+
+    @cached_property
     def level_shift(self) -> int:
         """GICH_APR bit n <-> canonical active-priority level n << level_shift."""
         return priority.level_shift(self.preemption_bits)
@@ -112,7 +117,7 @@ def status_registers(regs: VcpuRegs) -> dict[str, int]:
 
 def apr_to_levels(apr: int, params: VtrParams) -> int:
     """GICH_APR as a canonical 128-level bitmap (bit n -> level n << level_shift)."""
-    implemented = apr & ((1 << (1 << params.preemption_bits)) - 1)
+    implemented = apr & ((1 << params.group_levels) - 1)
     return bitmaps.stretch(implemented, 1 << params.level_shift)
 
 

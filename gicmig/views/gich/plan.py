@@ -187,7 +187,7 @@ def _fit_interfaces(state: GicState, irqs: IrqTable, params: VtrParams,
         for lv in bitmaps.set_bits((g0 | g1 | unk) & ~params.apr_levels):
             out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
                           f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
-                          f"has {1 << params.preemption_bits} levels"))
+                          f"has {params.group_levels} levels"))
     _fit_groups(cpus, irqs, out)
     return cpus
 
@@ -398,7 +398,7 @@ def _encode_sgi(work: TableBuilder, irqs: IrqTable, slot: _Slot, c: int, grp: in
         pend = policy == "none" and bool(sources >> src & 1)
         eoi = policy == "kvm" and sources != 0
     else:
-        src = (sources & -sources).bit_length() - 1
+        src = bitmaps.lowest(sources)
         pend, eoi = True, policy == "kvm" and sources != 1 << src
     if pend:
         work.srcs[c][v] &= ~(1 << src)
