@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gicmig.arch.lr import Lr, decode, encode, reserved_bits, state_of
+from gicmig.arch.gich import status_registers, vmcr_holds, vmcr_of
+from gicmig.arch.lr import Lr, LrBits, decode, decode_bits, encode, reserved_bits, state_of
 from gicmig.arch.registers import GICH_LR, GICH_LR_HW, LR_COMMON_FIELDS
 
 #  word          vid pend   act    grp prio  hw     cpuid eoi    phys  reserved
@@ -68,3 +69,77 @@ def test_the_two_layouts_share_their_common_fields() -> None:
     assert GICH_LR.reserved_mask == 0x0077_E000 and GICH_LR_HW.reserved_mask == 0x0070_0000
 
 
+
+
+def test_decode_bits_pins_every_lr_of_the_cases() -> None:
+    """The bulk decode on the words above: bit i is LRi's pending / active / EOI request
+    (EOI under HW=0 only: 0x8008_0000 has PhysicalID bit 9 where HW=0 has EOI)."""
+    words = [w for w, _ in CASES]
+    assert decode_bits(words) == LrBits(pending=0b1000_0101, active=0b1000_0110,
+                                        eoi=0b0001_0010)
+    assert decode_bits(()) == LrBits(0, 0, 0)
+    assert decode_bits([0x3000_0000] * 65) == LrBits((1 << 65) - 1, (1 << 65) - 1, 0)
+
+
+def _by_lr(words: list[int]) -> LrBits:
+    pend = act = eoi = 0
+    for i, d in enumerate(map(decode, words)):
+        pend |= d.pending << i
+        act |= d.active << i
+        eoi |= d.eoi << i
+    return LrBits(pend, act, eoi)
+
+
+@given(st.lists(st.integers(0, 0xFFFF_FFFF), max_size=70))
+def test_decode_bits_is_decode_of_each_lr(words: list[int]) -> None:
+    assert decode_bits(words) == _by_lr(words)
+    assert decode_bits(tuple(words)) == _by_lr(words)
+
+
+@given(st.integers(0, 0xFFFF_FFFF), st.integers(0, 0xFFFF_FFFF),
+       st.lists(st.integers(0, 0xFFFF_FFFF), max_size=64))
+def test_status_registers_follow_each_decoded_lr(hcr: int, vmcr: int, words: list[int]) -> None:
+    """EISR/ELRSR/MISR by the architecture's per-LR definitions, read through `decode`."""
+    lrs = [decode(w) for w in words]
+    eisr = sum(1 << i for i, d in enumerate(lrs) if not d.valid and d.eoi)
+    elrsr = sum(1 << i for i, d in enumerate(lrs) if not d.valid and not d.eoi)
+    valid = sum(d.valid for d in lrs)
+    g0, g1 = vmcr & 1, vmcr >> 1 & 1
+    misr = (int(eisr != 0) | (hcr >> 1 & int(valid <= 1)) << 1
+            | (hcr >> 2 & int(hcr >> 27 != 0)) << 2
+            | (hcr >> 3 & int(not any(d.pending and not d.active for d in lrs))) << 3
+            | (hcr >> 4 & g0) << 4 | (hcr >> 5 & 1 - g0) << 5
+            | (hcr >> 6 & g1) << 6 | (hcr >> 7 & 1 - g1) << 7)
+    assert status_registers(hcr, vmcr, words) == {
+        "misr": misr & 0xFF, "eisr0": eisr & 0xFFFF_FFFF, "eisr1": eisr >> 32,
+        "elrsr0": elrsr & 0xFFFF_FFFF, "elrsr1": elrsr >> 32}
+
+
+@pytest.mark.parametrize(("bpr", "abpr"), [(8, 3), (2, 8), (-1, 3), (2, -1)])
+def test_vmcr_of_refuses_a_binary_point_vmbp_or_vmabp_cannot_hold(bpr: int, abpr: int) -> None:
+    with pytest.raises(ValueError, match=r"VMBP|VMABP"):
+        vmcr_of(0, 0, bpr, abpr)
+
+
+def test_vmcr_of_pins_every_field() -> None:
+    """VMPriMask [31:27] = PMR[7:3], VMBP [23:21], VMABP [20:18], VEM [9], VMCBPR [4],
+    VMFIQEn [3], VMAckCtl [2], VMGrp1En [1], VMGrp0En [0] (IHI 0048B §5.3.5)."""
+    assert vmcr_of(0x21F, 0xFF, 7, 7) == 0xF8FC_021F
+    assert vmcr_of(0x1E0, 0x07, 0, 0) == 0  # bypass disables and PMR[2:0] have no field
+    assert vmcr_of(0x001, 0x80, 2, 3) == 0x804C_0001
+
+
+@pytest.mark.parametrize(("ctlr", "pmr", "bpr", "abpr", "held"), [
+    (0x21F, 0xF8, 7, 7, True),  # every CTLR_VMCR field, VMPriMask all ones, the widest points
+    (0x000, 0x00, 0, 0, True),
+    (0x020, 0x00, 0, 0, False),  # FIQBypDisGrp0: no GICH_VMCR field holds it
+    (0x400, 0x00, 0, 0, False),  # beyond GICC_CTLR's fields
+    (0x000, 0x08, 0, 0, True),  # VMPriMask bit 0 is PMR bit 3
+    (0x000, 0x04, 0, 0, False),  # PMR[2:0] are lost
+    (0x000, 0x100, 0, 0, False),  # beyond an 8-bit PMR
+    (0x000, 0x00, 8, 0, False), (0x000, 0x00, 0, 8, False),
+    (0x000, 0x00, -1, 0, False), (0x000, 0x00, 0, -1, False),
+])
+def test_vmcr_holds_a_vcpu_interface_only_whole(
+        ctlr: int, pmr: int, bpr: int, abpr: int, held: bool) -> None:
+    assert vmcr_holds(ctlr, pmr, bpr, abpr) is held

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import kvm_losses as loss
 import pytest
 import strategies
 from hypothesis import HealthCheck, given, settings
 from test_kvm_replay import KvmModel
 
-from gicmig.abi.kvm import kvm_config
 from gicmig.abi.kvm.fit import KvmUnrepresentable, export_kvm, fit_kvm, plan_kvm
 from gicmig.core.config import GicConfig
 from gicmig.core.model import GicState
@@ -37,21 +37,8 @@ def _priority(st: GicState) -> None:
     st.shared.priority = bytes([0xA0, 0xA1])
 
 
-def _ppi_edge(st: GicState) -> None:
-    st.banked[1].edge |= 1 << 20
-
-
-def _line(st: GicState) -> None:
-    st.banked[0].line_level = 1 << 27
-
-
 def _spi_line(st: GicState) -> None:
     st.shared.line_level = 1 << 1
-
-
-def _sgi_source(st: GicState) -> None:
-    st.banked[0].active = 1 << 5
-    st.banked[0].sgi_active_source = bytes([0, 0, 0, 0, 0, 1])
 
 
 def _spi_cpu(st: GicState) -> None:
@@ -66,40 +53,20 @@ def _active_latch(st: GicState) -> None:
     st.shared.active_cpu = bytes(3)
 
 
-def _ctlr(st: GicState) -> None:
-    st.cpu[0].ctlr = 0x1 | 1 << 5
-
-
-def _pmr(st: GicState) -> None:
-    st.cpu[1].pmr = 0xF1
-
-
-def _bpr(st: GicState) -> None:
-    st.cpu[0].bpr = 0
-
-
-def _apr(st: GicState) -> None:
-    st.cpu[0].active_group0 = 1 << 1  # group priority 0x02: a 128-level-only level
-
-
-def _hyp(st: GicState) -> None:
-    st.keep_hypervisor_context()
-
-
 CASES: list[tuple[str, Callable[[GicState], None], str]] = [
     ("KVM-EXPORT-ENABLE-GROUPS-DIFFER", _enables, "gicd.ctlr"),
     ("KVM-EXPORT-PRIORITY-BITS", _priority, "irq 33 (SPI 1)"),
-    ("KVM-EXPORT-PPI-EDGE", _ppi_edge, "cpu1 irq 20 (PPI 4)"),
-    ("KVM-EXPORT-LINE-LEVEL", _line, "cpu0 irq 27 (PPI 11)"),
+    ("KVM-EXPORT-PPI-EDGE", loss.ppi_edge, "cpu1 irq 20 (PPI 4)"),
+    ("KVM-EXPORT-LINE-LEVEL", loss.ppi_line, "cpu0 irq 27 (PPI 11)"),
     ("KVM-EXPORT-LINE-LEVEL", _spi_line, "irq 33 (SPI 1)"),
-    ("KVM-EXPORT-ACTIVE-SGI-SOURCE", _sgi_source, "cpu0 irq 5 (SGI 5)"),
+    ("KVM-EXPORT-ACTIVE-SGI-SOURCE", loss.sgi_source, "cpu0 irq 5 (SGI 5)"),
     ("KVM-EXPORT-ACTIVE-SPI-CPU", _spi_cpu, "irq 32 (SPI 0)"),
     ("KVM-EXPORT-LATCH-ACTIVE-LEVEL", _active_latch, "irq 34 (SPI 2)"),
-    ("KVM-EXPORT-CTLR-BITS", _ctlr, "cpu0 gicc.ctlr"),
-    ("KVM-EXPORT-PMR-BITS", _pmr, "cpu1 gicc.pmr"),
-    ("KVM-EXPORT-BINARY-POINT", _bpr, "cpu0 gicc.bpr"),
-    ("KVM-EXPORT-APR-GRANULARITY", _apr, "cpu0"),
-    ("KVM-EXPORT-HYPERVISOR-CONTEXT", _hyp, "hypervisor"),
+    ("KVM-EXPORT-CTLR-BITS", loss.ctlr, "cpu0 gicc.ctlr"),
+    ("KVM-EXPORT-PMR-BITS", loss.pmr, "cpu1 gicc.pmr"),
+    ("KVM-EXPORT-BINARY-POINT", loss.bpr, "cpu0 gicc.bpr"),
+    ("KVM-EXPORT-APR-GRANULARITY", loss.apr, "cpu0"),
+    ("KVM-EXPORT-HYPERVISOR-CONTEXT", loss.hyp, "hypervisor"),
 ]
 
 
@@ -122,21 +89,13 @@ def test_strict_refuses_and_lenient_reports(code: str, make: Callable[[GicState]
     model = KvmModel(2, 96)
     for w in plan.writes:
         model.set_attr(w)
-    assert import_kvm(model.save(), priority_bits=8) == _as_kvm(fitted)
+    assert import_kvm(model.save(), priority_bits=8) == loss.as_kvm(fitted)
     export_kvm(fitted)
-
-
-def _as_kvm(st: GicState) -> GicState:
-    """`st` with KVM's parameters (import sets them; the state bits are what counts)."""
-    cfg = st.config
-    out = GicState.reset(kvm_config(cfg.num_cpus, cfg.num_irqs, cfg.priority_bits))
-    out._pb.state.CopyFrom(st._pb.state)
-    return out
 
 
 def test_every_loss_is_listed_at_once() -> None:
     st = qemu_tcg()
-    for make in (_enables, _priority, _line, _pmr, _apr):
+    for make in (_enables, _priority, loss.ppi_line, loss.pmr, loss.apr):
         make(st)
     with pytest.raises(KvmUnrepresentable) as info:
         export_kvm(st)
@@ -147,7 +106,7 @@ def test_every_loss_is_listed_at_once() -> None:
 
 def test_lenient_values() -> None:
     st = qemu_tcg()
-    for make in (_enables, _priority, _line, _pmr, _apr, _bpr, _ctlr):
+    for make in (_enables, _priority, loss.ppi_line, loss.pmr, loss.apr, loss.bpr, loss.ctlr):
         make(st)
     fitted, losses = fit_kvm(st, lenient=True)
     assert len(losses) == 7
@@ -235,7 +194,7 @@ def test_iidr_revision_defaults_to_the_sources() -> None:
 
 def test_inputs_are_not_modified() -> None:
     st = qemu_tcg()
-    _line(st)
+    loss.ppi_line(st)
     before = st.copy()
     fit_kvm(st, lenient=True)
     assert st == before and st.banked[0].line_level == 1 << 27
@@ -262,7 +221,7 @@ def test_any_state_lenient_restore_is_the_fitted_state(state: GicState) -> None:
     model = KvmModel(state.config.num_cpus, state.config.num_irqs)
     for w in plan.writes:
         model.set_attr(w)
-    assert import_kvm(model.save(), priority_bits=state.config.priority_bits) == _as_kvm(fitted)
+    assert import_kvm(model.save(), priority_bits=state.config.priority_bits) == loss.as_kvm(fitted)
     if losses:
         with pytest.raises(KvmUnrepresentable):
             export_kvm(state)

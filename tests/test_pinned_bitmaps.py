@@ -16,6 +16,11 @@ def test_to_and_from_bytes() -> None:
     assert bitmaps.from_bytes(b"\x01\x00") == 1
 
 
+def test_lowest() -> None:
+    values = (0, 1, 0b1010_0000, 1 << 1019 | 1 << 1000)
+    assert [bitmaps.lowest(v) for v in values] == [-1, 0, 5, 1000]
+
+
 def test_set_bits_runs_indices() -> None:
     assert list(bitmaps.set_bits(0)) == []
     assert list(bitmaps.set_bits(0b1011_0001)) == [0, 4, 5, 7]

@@ -5,6 +5,8 @@ Priority [27:23], State [29:28], HW [31]; every register is a 32-bit value.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_pinned_gich import regs
 
@@ -35,6 +37,16 @@ def test_fold_takes_the_32_bit_edges() -> None:
     with pytest.raises(ValidationError) as info:  # 0xffffffff: refused by content, not size
         fold_vcpu(regs(0x1000_0020, hcr=0xFFFF_FFFF), 0)
     assert "GICH-VIEW-SCHEMA" not in [v.code for v in info.value.violations]
+
+
+@pytest.mark.parametrize(("cpuid", "codes"), [(1, []), (2, ["GICH-LR-CPUID-ABSENT"])])
+def test_an_sgi_source_is_one_of_the_cpus(cpuid: int, codes: list[str]) -> None:
+    """CPUID of a pending SGI 5 at the edge: CPU 1 exists in a 2-CPU GIC, CPU 2 does not."""
+    r = regs(0x1000_0005 | cpuid << 10)
+    if codes:
+        assert _codes(r, num_cpus=2) == codes
+    else:
+        assert [(x.intid, x.source) for x in fold_vcpu(r, 0, num_cpus=2).lrs] == [(5, cpuid)]
 
 
 def test_fold_refuses_no_list_register() -> None:
@@ -116,9 +128,46 @@ def test_a_valid_lr_decides_the_stale_latch_mark_of_its_ppi() -> None:
     kvm = 0x2408_0014  # active + EOI: KVM's way to queue an active level PPI
     st = import_gich(GichView((regs(kvm),), img))
     assert st.banked[0].latch_maybe_stale == 0b11 << 20
+    no_eoi = 0x2400_0014  # active only, without EOI: decides "not stale"
+    assert import_gich(GichView((regs(no_eoi),), img)).banked[0].latch_maybe_stale == 1 << 21
     img.banked[0].latch_maybe_stale = 0
     st = import_gich(GichView((regs(kvm),), img))
     assert st.banked[0].latch_maybe_stale == 1 << 20
+
+
+def test_a_valid_lr_decides_the_stale_latch_mark_of_its_spi() -> None:
+    """The same for SPIs 40 and 41 (active on cpu0, level, latched, both marked): a
+    pending + active LR clears SPI 40's mark, KVM's active-only LR with EOI keeps or sets
+    it, an active-only LR without EOI (not how KVM queues it) clears it; SPI 41 has no LR
+    and keeps the image's mark."""
+    img = _image(1)
+    sh = img.shared
+    sh.enabled = sh.active = sh.pending_latch = sh.latch_maybe_stale = 0b11 << 8
+    sh.priority = bytes(8) + b"\x40\x40"  # one CPU: no targets (ITARGETSR RAZ/WI)
+    repend, kvm, no_eoi = 0x3400_0028, 0x2408_0028, 0x2400_0028  # vID 40, priority 0x40
+    assert import_gich(GichView((regs(repend),), img)).shared.latch_maybe_stale == 1 << 9
+    assert import_gich(GichView((regs(kvm),), img)).shared.latch_maybe_stale == 0b11 << 8
+    assert import_gich(GichView((regs(no_eoi),), img)).shared.latch_maybe_stale == 1 << 9
+    sh.latch_maybe_stale = 0
+    assert import_gich(GichView((regs(kvm),), img)).shared.latch_maybe_stale == 1 << 8
+    assert import_gich(GichView((regs(no_eoi),), img)).shared.latch_maybe_stale == 0
+
+
+def test_the_exported_image_has_its_cpu_interfaces_at_reset() -> None:
+    """The view's GICH_VMCR/GICH_APR hold the CPU interfaces; the image keeps them at reset
+    (the import accepts the reset state or exactly what GICH_VMCR/GICH_APR give)."""
+    from gicmig.formats.io import load
+
+    state = load(Path(__file__).parent.parent / "fixtures" / "v1" / "busy.json")
+    cfg = state.config
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+
+    def cpu(ci: object) -> tuple[int, ...]:
+        return tuple(getattr(ci, n) for n in ("ctlr", "pmr", "bpr", "abpr", "active_group0",
+                                               "active_group1", "active_group_unknown"))
+
+    assert all(cpu(ci) != reset for ci in state.cpu)  # so the test can fail
+    assert [cpu(ci) for ci in export_gich(state).distributor.cpu] == [reset] * cfg.num_cpus
 
 
 # --- the nested fold --------------------------------------------------------------------------

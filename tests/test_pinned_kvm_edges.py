@@ -5,12 +5,14 @@ so GICD_ICFGR63 (0xCFC) covers IDs 1008-1023 and 0xD00 is past every bank.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_kvm_replay import KvmModel
 
 from gicmig.abi.kvm.access import Access, KvmDump
 from gicmig.errors import GicmigError
-from gicmig.views.kvm.dump import Loss, parse_writes_document, writes_to_json
+from gicmig.views.kvm.dump import Loss, parse_dump, parse_writes_document, writes_to_json
 from gicmig.views.kvm.reader import KvmDumpIncomplete, import_kvm
 
 
@@ -72,6 +74,48 @@ def test_a_ppi_edge_bit_lands_on_its_own_id(intid: int) -> None:
     st = import_kvm(model.save())
     assert st.banked[0].edge == 0xFFFF | 1 << intid
     assert [i for i in range(16, 32) if st.irq(i, 0).edge] == [intid]
+
+
+def _entry(**fields: object) -> str:
+    entry = {"group": "dist", "vcpu": 0, "offset": 0, "value": 0} | fields
+    return json.dumps({"format": "gicmig.kvm-dump/1", "nr_irqs": 64, "registers": [entry]})
+
+
+@pytest.mark.parametrize(("key", "value", "bits"), [
+    ("value", 32, 32), ("vcpu", 8, 8), ("offset", 32, 32), ("attr", 64, 64)])
+def test_each_integer_of_an_entry_at_its_width(key: str, value: int, bits: int) -> None:
+    """The top value of a field's width is read, as a JSON integer and as a hex string; one
+    more is refused with the field's place, either way (offsets and attrs are then refused
+    by their frame and reserved bits: their place is what counts here)."""
+    top = (1 << bits) - 1
+    if key in ("value", "vcpu"):
+        for given in (top, f"{top:#x}"):
+            access = parse_dump(_entry(**{key: given})).accesses[0]
+            assert getattr(access, key) == top
+    for given in (top + 1, f"{top + 1:#x}", -1):
+        with pytest.raises(GicmigError) as info:
+            parse_dump(_entry(**{key: given}))
+        # 2**64 in hex has 17 digits: not a "0x..." string (at most 16) before out of range
+        long_hex = isinstance(given, str) and bits == 64
+        assert info.value.code == ("KVM-DUMP-FIELD" if long_hex else "KVM-DUMP-RANGE")
+        assert info.value.message.startswith(f"registers[0].{key}: ")
+
+
+
+@pytest.mark.parametrize("given", [0, 9])
+def test_a_vcpu_count_outside_1_to_8_is_refused(given: int) -> None:
+    """A GICv2 has at most 8 CPU interfaces (GICD_TYPER.CPUNumber is 3 bits)."""
+    with pytest.raises(GicmigError) as exc:
+        import_kvm(_dump(drop=(0x004,)), num_cpus=given)
+    assert (exc.value.code, exc.value.message) == ("USAGE", f"--num-cpus {given} is not in 1..8")
+
+
+def test_a_vcpu_count_of_1_and_8_is_taken() -> None:
+    """Without GICD_TYPER the caller's count stands: 1 imports, 8 asks for vCPUs 1-7."""
+    assert import_kvm(_dump(drop=(0x004,)), num_cpus=1).config.num_cpus == 1
+    with pytest.raises(KvmDumpIncomplete) as info:
+        import_kvm(_dump(drop=(0x004,)), num_cpus=8)
+    assert info.value.missing[-1] == "vcpu7 GICC_APR0"
 
 
 @pytest.mark.parametrize(("offset", "message"), [

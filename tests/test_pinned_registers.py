@@ -155,7 +155,7 @@ def test_kvm_device_abi_constants() -> None:
     assert r.KVM_ATTR_DEFINED_MASK == 0xFF_FFFF_FFFF
     assert (r.KVM_DIST_FRAME, r.KVM_CPU_FRAME) == (0x1000, 0x2000)
     assert (r.KVM_NR_IRQS_MIN, r.KVM_NR_IRQS_MAX) == (64, 992)
-    assert (r.KVM_PRIORITY_BITS, r.KVM_MIN_BPR, r.KVM_PMR_SHIFT) == (5, 2, 3)
+    assert (r.KVM_PRIORITY_BITS, r.KVM_MIN_BPR) == (5, 2)
     assert (r.KVM_PRODUCT_ID, r.ARM_IMPLEMENTER) == (0x4B, 0x43B)
     assert r.KVM_APR_LEVELS == 32
     assert r.GICC_NO_STATE == {
@@ -163,3 +163,12 @@ def test_kvm_device_abi_constants() -> None:
         "GICC_AIAR": 0x20, "GICC_AEOIR": 0x24, "GICC_AHPPIR": 0x28, "GICC_NSAPR0": 0xE0,
         "GICC_NSAPR1": 0xE4, "GICC_NSAPR2": 0xE8, "GICC_NSAPR3": 0xEC, "GICC_DIR": 0x1000}
     assert (r.VIRTUAL_PRIORITY.shift, r.VIRTUAL_PRIORITY.width) == (3, 5)
+
+
+def test_kvm_gicc_pmr_is_vmprimask_in_bits_4_to_0() -> None:
+    """KVM's GICC_PMR attribute is GICH_VMCR.VMPriMask (PMR >> 3), gic-domain §4.5."""
+    from gicmig.abi.kvm.layout import kvm_pmr, pmr_of_kvm
+
+    assert r.KVM_GICC_PMR.reserved_mask == 0xFFFF_FFE0
+    assert [pmr_of_kvm(w) for w in (0x00, 0x01, 0x10, 0x1F)] == [0x00, 0x08, 0x80, 0xF8]
+    assert [kvm_pmr(p) for p in (0x00, 0x07, 0x08, 0x80, 0xF8, 0xFF)] == [0, 0, 1, 0x10, 0x1F, 0x1F]

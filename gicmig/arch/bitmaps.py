@@ -22,6 +22,11 @@ def from_bytes(data: bytes) -> int:
     return int.from_bytes(data, "little")
 
 
+def lowest(value: int) -> int:
+    """The index of the lowest set bit; -1 for 0."""
+    return (value & -value).bit_length() - 1
+
+
 def set_bits(value: int) -> Iterator[int]:
     """The indices of the set bits, lowest first."""
     while value:

@@ -9,16 +9,14 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 
+from gicmig.arch import lr
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICH_EISR0,
     GICH_ELRSR0,
     GICH_HCR,
-    GICH_LR,
-    GICH_LR_STATE,
     GICH_MISR,
     GICH_VMCR,
     VIRTUAL_PRIORITY,
@@ -30,28 +28,51 @@ CTLR_VMCR = (("enable_grp0", "vmgrp0en"), ("enable_grp1", "vmgrp1en"), ("ack_ctl
 # the GICC_CTLR bits a virtual CPU interface holds (0x21f)
 VCPU_CTLR_MASK = sum(GICC_CTLR.field(c).mask for c, _ in CTLR_VMCR)
 
+# the map as (GICC_CTLR shift, GICH_VMCR shift) pairs: the fields are one bit each
+_CTLR_VMCR_SHIFTS = tuple((GICC_CTLR.field(c).shift, GICH_VMCR.field(v).shift)
+                          for c, v in CTLR_VMCR)
+_VMPRIMASK, _VMBP, _VMABP = (GICH_VMCR.field(n) for n in ("vmprimask", "vmbp", "vmabp"))
+_BP_LIMIT = 1 << min(_VMBP.width, _VMABP.width)  # a binary point both fields hold
+
 
 def vmcr_of(ctlr: int, pmr: int, bpr: int, abpr: int) -> int:
-    """GICH_VMCR of a virtual CPU interface (PMR keeps its top five bits, VMPriMask)."""
-    fields = {v: GICC_CTLR.field(c).get(ctlr) for c, v in CTLR_VMCR}
-    return GICH_VMCR.pack(**fields, vmprimask=VIRTUAL_PRIORITY.get(pmr), vmbp=bpr, vmabp=abpr)
+    """GICH_VMCR of a virtual CPU interface (PMR keeps its top five bits, VMPriMask).
+
+    Checked: a binary point VMBP or VMABP cannot hold raises ValueError."""
+    if not (0 <= bpr < _BP_LIMIT and 0 <= abpr < _BP_LIMIT):
+        return GICH_VMCR.pack(vmbp=bpr, vmabp=abpr)  # raises the field's refusal
+    vmcr = VIRTUAL_PRIORITY.get(pmr) << _VMPRIMASK.shift | bpr << _VMBP.shift \
+        | abpr << _VMABP.shift
+    for c, v in _CTLR_VMCR_SHIFTS:
+        vmcr |= (ctlr >> c & 1) << v
+    return vmcr
+
+
+def vmcr_holds(ctlr: int, pmr: int, bpr: int, abpr: int) -> bool:
+    """Whether GICH_VMCR holds a virtual CPU interface whole: CTLR within the CTLR_VMCR
+    fields, PMR within VMPriMask (bits [7:3]), BPR and ABPR within VMBP and VMABP."""
+    return not (ctlr & ~VCPU_CTLR_MASK or pmr & ~VIRTUAL_PRIORITY.mask) \
+        and 0 <= bpr < _BP_LIMIT and 0 <= abpr < _BP_LIMIT
 
 
 def ctlr_of_vmcr(vmcr: int) -> int:
     """The GICV_CTLR that GICH_VMCR's control fields give."""
-    f = GICH_VMCR.unpack(vmcr)
-    return GICC_CTLR.pack(**{c: f[v] for c, v in CTLR_VMCR})
+    ctlr = 0
+    for c, v in _CTLR_VMCR_SHIFTS:
+        ctlr |= (vmcr >> v & 1) << c
+    return ctlr
 
 
-def _lane_bits(lanes: int, n: int) -> int:
-    """Bit 0 of each of `n` 32-bit lanes, gathered into bits 0..n-1."""
-    digits = format(lanes, f"0{32 * n}b")[::-1][::32]  # digit i = lane i's bit 0
-    return int(digits[::-1], 2) if digits else 0
-
-
-_STATE_S = GICH_LR.field("state").shift
-_PENDING, _ACTIVE = GICH_LR_STATE.field("pending"), GICH_LR_STATE.field("active")
-_EOI_S, _HW_S = GICH_LR.field("eoi").shift, GICH_LR.field("hw").shift
+# GICH_MISR's fields, and the GICH_HCR enables of its maintenance interrupts (EOI has none)
+_M_EOI, _M_U, _M_LRENP, _M_NP, _M_V0E, _M_V0D, _M_V1E, _M_V1D = (GICH_MISR.field(n).shift for n in (
+    "eoi", "u", "lrenp", "np", "vgrp0e", "vgrp0d", "vgrp1e", "vgrp1d"))
+_H_U, _H_LRENP, _H_NP, _H_V0E, _H_V0D, _H_V1E, _H_V1D = (GICH_HCR.field(n).shift for n in (
+    "uie", "lrenpie", "npie", "vgrp0eie", "vgrp0die", "vgrp1eie", "vgrp1die"))
+_EOICOUNT = GICH_HCR.field("eoicount").mask
+_G0, _G1 = GICH_VMCR.field("vmgrp0en").shift, GICH_VMCR.field("vmgrp1en").shift
+# GICH_EISRn / GICH_ELRSRn: bit n of register r is list register 32 * r + n
+_EISR, _ELRSR = GICH_EISR0.field("status"), GICH_ELRSR0.field("status")
+_EISR_M, _ELRSR_M = _EISR.mask >> _EISR.shift, _ELRSR.mask >> _ELRSR.shift
 
 
 def status_registers(hcr: int, vmcr: int, lrs: Sequence[int]) -> dict[str, int]:
@@ -59,26 +80,18 @@ def status_registers(hcr: int, vmcr: int, lrs: Sequence[int]) -> dict[str, int]:
 
     NP counts only LRs in the pending state (01), as QEMU does (gic-domain §3.2 [U]).
     """
-    # all LRs side by side in one integer, 32 bits each: the per-LR tests become a few
-    # whole-integer operations (lane i = LRi; `lanes` has bit 0 of every lane set)
-    n = len(lrs)
-    packed = int.from_bytes(struct.pack(f"<{n}I", *lrs), "little")
-    lanes = int.from_bytes(b"\x01\x00\x00\x00" * n, "little")
-    pend = packed >> (_STATE_S + _PENDING.shift) & lanes
-    act = packed >> (_STATE_S + _ACTIVE.shift) & lanes
-    invalid = lanes & ~(pend | act)
-    eoi_lanes = invalid & packed >> _EOI_S & ~(packed >> _HW_S) & lanes
-    eisr, elrsr = _lane_bits(eoi_lanes, n), _lane_bits(invalid & ~eoi_lanes, n)
-    valid = n - bin(invalid).count("1")
-    any_pending = bool(pend & ~act)
-    h, v = GICH_HCR.unpack(hcr), GICH_VMCR.unpack(vmcr)
-    g0, g1 = v["vmgrp0en"], v["vmgrp1en"]
-    misr = GICH_MISR.pack(
-        eoi=int(eisr != 0), u=h["uie"] & int(valid <= 1),
-        lrenp=h["lrenpie"] & int(h["eoicount"] != 0), np=h["npie"] & int(not any_pending),
-        vgrp0e=h["vgrp0eie"] & g0, vgrp0d=h["vgrp0die"] & (1 - g0),
-        vgrp1e=h["vgrp1eie"] & g1, vgrp1d=h["vgrp1die"] & (1 - g1))
-    low = GICH_EISR0.field("status")
-    return {"misr": misr, "eisr0": low.get(eisr), "eisr1": low.get(eisr >> 32),
-            "elrsr0": GICH_ELRSR0.field("status").get(elrsr),
-            "elrsr1": GICH_ELRSR0.field("status").get(elrsr >> 32)}
+    bits = lr.decode_bits(lrs)
+    invalid = ((1 << len(lrs)) - 1) & ~(bits.pending | bits.active)
+    eisr = invalid & bits.eoi  # an EOI maintenance request
+    elrsr = invalid & ~eisr  # a free LR
+    valid = len(lrs) - invalid.bit_count()
+    any_pending = bits.pending & ~bits.active != 0
+    g0, g1 = vmcr >> _G0 & 1, vmcr >> _G1 & 1
+    misr = ((eisr != 0) << _M_EOI
+            | (hcr >> _H_U & (valid <= 1)) << _M_U
+            | (hcr >> _H_LRENP & (hcr & _EOICOUNT != 0)) << _M_LRENP
+            | (hcr >> _H_NP & (not any_pending)) << _M_NP
+            | (hcr >> _H_V0E & g0) << _M_V0E | (hcr >> _H_V0D & 1 - g0) << _M_V0D
+            | (hcr >> _H_V1E & g1) << _M_V1E | (hcr >> _H_V1D & 1 - g1) << _M_V1D)
+    return {"misr": misr, "eisr0": eisr & _EISR_M, "eisr1": eisr >> _EISR.width & _EISR_M,
+            "elrsr0": elrsr & _ELRSR_M, "elrsr1": elrsr >> _ELRSR.width & _ELRSR_M}

@@ -3,18 +3,23 @@
 The layouts are the tables `GICH_LR` (HW=0) and `GICH_LR_HW` (HW=1) of
 `gicmig.arch.registers`, which share their common fields; every view (the GICH import's
 fast and careful paths, the GICH export's planner, QEMU's virtual-interface cache) reads
-and writes list registers through `decode` and `encode`. The per-field shifts and masks
-below are taken from those tables once, at import: the hot loops run per list register.
+and writes list registers through `decode` and `encode`; what the status registers need
+of a whole set of list registers (their State, EOI and HW bits) is read by `decode_bits`.
+The per-field shifts and masks below are taken from those tables once, at import: the
+hot loops run per list register.
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from gicmig.arch.registers import (
     GICH_LR,
     GICH_LR_HW,
     GICH_LR_STATE,
+    GICH_VTR,
     LR_COMMON_FIELDS,
     VIRTUAL_PRIORITY,
     Field,
@@ -80,6 +85,44 @@ def decode(value: int) -> Lr:
 def reserved_bits(value: int) -> int:
     """The bits of list register `value` that the layout its HW bit selects reserves."""
     return value & (_RES_HW if value >> _HW_S & 1 else _RES_SW)
+
+
+class LrBits(NamedTuple):
+    """What a set of list registers hold, one bit per list register (bit i = LRi)."""
+
+    pending: int  # State has its pending bit (pending, or pending and active)
+    active: int  # State has its active bit
+    eoi: int  # EOI maintenance requested: EOI set under the HW=0 layout
+
+
+def _column(bit: int) -> tuple[int, bytes]:
+    """Where bit `bit` of a list register sits in a big-endian word (its byte's index), and
+    the `bytes.translate` table turning that byte into ASCII '1' (bit set) or '0'."""
+    return 3 - bit // 8, bytes(0x31 if b >> bit % 8 & 1 else 0x30 for b in range(256))
+
+
+# (State's bits, EOI and HW are one bit each)
+(_PEND_AT, _PEND_T), (_ACT_AT, _ACT_T) = _column(_PENDING.bit_length() - 1), \
+    _column(_ACTIVE.bit_length() - 1)
+(_EOI_AT, _EOI_T), (_HW_AT, _HW_T) = _column(_EOI_S), _column(_HW_S)
+_NO_BITS = _new(LrBits, (0, 0, 0))
+# n list registers as big-endian words, for every n GICH_VTR.ListRegs can give
+_WORDS = tuple(struct.Struct(f">{n}I") for n in range(1 + (1 << GICH_VTR.field("list_regs").width)))
+
+
+def decode_bits(lrs: Sequence[int]) -> LrBits:
+    """The State, EOI and HW bits of every list register of `lrs` (32-bit words), each
+    gathered into one int, bit i = LRi (`decode` of each LR, in bulk)."""
+    if not lrs:
+        return _NO_BITS
+    # the LRs as big-endian words, the last first: byte k of every LR is then the column
+    # raw[k::4], LRn first, and the '1'/'0' digits of a translated column read as a
+    # binary number are the bitmap, LR0 in bit 0
+    n = len(lrs)
+    raw = (_WORDS[n] if n < len(_WORDS) else struct.Struct(f">{n}I")).pack(*reversed(lrs))
+    eoi = int(raw[_EOI_AT::4].translate(_EOI_T), 2) & ~int(raw[_HW_AT::4].translate(_HW_T), 2)
+    return _new(LrBits, (int(raw[_PEND_AT::4].translate(_PEND_T), 2),
+                         int(raw[_ACT_AT::4].translate(_ACT_T), 2), eoi))
 
 
 def state_of(lr: int) -> int:

@@ -122,7 +122,7 @@ GICC_ABPR = _reg("GICC_ABPR", 0x1C, 0, ("binary_point", "Binary_Point", 0, 3))
 
 # --- virtual interface control ---------------------------------------------------------
 # GICH_LR.Priority and GICH_VMCR.VMPriMask hold bits [7:3] of an 8-bit priority / GICC_PMR
-# (and so does KVM's GICC_PMR attribute: KVM_PMR_SHIFT).
+# (KVM's GICC_PMR attribute holds that VMPriMask in bits [4:0]: KVM_GICC_PMR).
 VIRTUAL_PRIORITY = Field("virtual_priority", "Priority[7:3]", 3, 5)
 GICH_HCR = _reg(
     "GICH_HCR", 0x000, 0,
@@ -279,7 +279,6 @@ KVM_GICC_CTLR = Register("GICC_CTLR", GICC_CTLR.offset, GICC_CTLR.reset,
 # KVM's GICC_PMR attribute holds the virtual priority mask as GICH_VMCR.VMPriMask does, in
 # bits [4:0] (gic-domain §4.5: userspace shifts it left by GICV_PMR_PRIORITY_SHIFT, 3)
 KVM_GICC_PMR = _reg("GICC_PMR", 0x04, 0, ("vmprimask", "VMPriMask", 0, VIRTUAL_PRIORITY.width))
-KVM_PMR_SHIFT = VIRTUAL_PRIORITY.shift  # GICC_PMR = VMPriMask << 3
 GICC_APR = Bank("GICC_APR", 0xD0, 32, None)  # GICC_APR0-3: 32 levels each
 GICC_APR_REGS = 4
 GICC_IIDR = _reg(

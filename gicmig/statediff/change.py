@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
+from gicmig.arch import bitmaps
 from gicmig.arch.registers import (
     LR_STATES,
     Field,
@@ -54,7 +55,7 @@ class RegRef:
 
     @property
     def bit(self) -> int:
-        return (self.mask & -self.mask).bit_length() - 1
+        return bitmaps.lowest(self.mask)
 
 
 class At(NamedTuple):

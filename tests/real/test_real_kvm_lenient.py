@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import kvm_losses as loss
 import pytest
 from kvm.driver import (
     GICC_DIR,
@@ -20,7 +21,6 @@ from kvm.driver import (
 from kvm_readback import readback_differences
 from realkvm import boot, count
 
-from gicmig.abi.kvm import kvm_config
 from gicmig.arch.registers import GICD_IIDR
 from gicmig.core.model import UNKNOWN_CPU, GicConfig, GicState
 from gicmig.errors import REASONS
@@ -59,46 +59,13 @@ def _priority(st: GicState) -> None:
     st.shared.priority = bytes([0xA0, 0xA1]) + st.shared.priority[2:]
 
 
-def _ppi_edge(st: GicState) -> None:
-    st.banked[1].edge |= 1 << 20
-
-
-def _ppi_line(st: GicState) -> None:
-    st.banked[0].line_level = 1 << 27
-
-
 def _spi_line(st: GicState) -> None:
     st.shared.line_level = 1 << 9
-
-
-def _sgi_source(st: GicState) -> None:
-    st.banked[0].active = 1 << 5
-    st.banked[0].sgi_active_source = bytes([0, 0, 0, 0, 0, 1])
 
 
 def _spi_cpu(st: GicState) -> None:
     st.shared.active = 1  # SPI 0 targets vCPU 0 only, but is active on vCPU 1
     st.shared.active_cpu = bytes([1])
-
-
-def _ctlr(st: GicState) -> None:
-    st.cpu[0].ctlr = 0x1 | 1 << 5
-
-
-def _pmr(st: GicState) -> None:
-    st.cpu[1].pmr = 0xF1
-
-
-def _bpr(st: GicState) -> None:
-    st.cpu[0].bpr = 0
-
-
-def _apr(st: GicState) -> None:
-    st.cpu[0].active_group0 = 1 << 1  # group priority 0x02: between GICH_APR's levels
-
-
-def _hyp(st: GicState) -> None:
-    st.keep_hypervisor_context()
 
 
 def _latch(st: GicState) -> None:
@@ -124,25 +91,25 @@ CASES: list[tuple[str, Callable[[GicState], None], int | None, str, list[str]]] 
      ["distributor.enable_grp1: 0 -> unknown"]),
     ("KVM-EXPORT-PRIORITY-BITS", _priority, None, "irq 33 (SPI 1)",
      ["irq 33 (SPI 1) priority: 0xa1 -> 0xa0"]),
-    ("KVM-EXPORT-PPI-EDGE", _ppi_edge, None, "cpu1 irq 20 (PPI 4)",
+    ("KVM-EXPORT-PPI-EDGE", loss.ppi_edge, None, "cpu1 irq 20 (PPI 4)",
      ["cpu1 irq 20 (PPI 4) edge: 1 -> 0"]),
-    ("KVM-EXPORT-LINE-LEVEL", _ppi_line, None, "cpu0 irq 27 (PPI 11)",
+    ("KVM-EXPORT-LINE-LEVEL", loss.ppi_line, None, "cpu0 irq 27 (PPI 11)",
      ["cpu0 irq 27 (PPI 11) pending_latch: 0 -> unknown",
       "cpu0 irq 27 (PPI 11) line_level: 1 -> unknown"]),
     ("KVM-EXPORT-LINE-LEVEL", _spi_line, None, "irq 41 (SPI 9)",
      ["irq 41 (SPI 9) pending_latch: 0 -> unknown", "irq 41 (SPI 9) line_level: 1 -> unknown"]),
-    ("KVM-EXPORT-ACTIVE-SGI-SOURCE", _sgi_source, None, "cpu0 irq 5 (SGI 5)",
+    ("KVM-EXPORT-ACTIVE-SGI-SOURCE", loss.sgi_source, None, "cpu0 irq 5 (SGI 5)",
      ["cpu0 irq 5 (SGI 5) active_source: 1 -> unknown"]),
     ("KVM-EXPORT-ACTIVE-SPI-CPU", _spi_cpu, None, "irq 32 (SPI 0)",
      ["irq 32 (SPI 0) active_cpu: 1 -> unknown"]),
-    ("KVM-EXPORT-CTLR-BITS", _ctlr, None, "cpu0 gicc.ctlr",
+    ("KVM-EXPORT-CTLR-BITS", loss.ctlr, None, "cpu0 gicc.ctlr",
      ["cpu0 gicc.ctlr.fiq_byp_dis_grp0: 1 -> 0"]),
-    ("KVM-EXPORT-PMR-BITS", _pmr, None, "cpu1 gicc.pmr", ["cpu1 gicc.pmr: 0xf1 -> 0xf0"]),
-    ("KVM-EXPORT-BINARY-POINT", _bpr, None, "cpu0 gicc.bpr", ["cpu0 gicc.bpr: 0 -> 2"]),
-    ("KVM-EXPORT-APR-GRANULARITY", _apr, None, "cpu0 gicc.active_priorities",
+    ("KVM-EXPORT-PMR-BITS", loss.pmr, None, "cpu1 gicc.pmr", ["cpu1 gicc.pmr: 0xf1 -> 0xf0"]),
+    ("KVM-EXPORT-BINARY-POINT", loss.bpr, None, "cpu0 gicc.bpr", ["cpu0 gicc.bpr: 0 -> 2"]),
+    ("KVM-EXPORT-APR-GRANULARITY", loss.apr, None, "cpu0 gicc.active_priorities",
      ["cpu0 gicc.active_priority 0x00: inactive -> unknown",
       "cpu0 gicc.active_priority 0x02: group0 -> inactive"]),
-    ("KVM-EXPORT-HYPERVISOR-CONTEXT", _hyp, None, "hypervisor",
+    ("KVM-EXPORT-HYPERVISOR-CONTEXT", loss.hyp, None, "hypervisor",
      ["hypervisor: present -> absent", "cpu0 hyp.hcr.en: 1 -> absent",
       "cpu1 hyp.hcr.en: 1 -> absent"]),
     ("KVM-EXPORT-GROUPS-IGNORED", _groups, 1, "cpu1 banked group",
@@ -158,17 +125,6 @@ def _state(make: Callable[[GicState], None]) -> GicState:
     st = background()
     make(st)
     return st
-
-
-def _as_kvm(st: GicState) -> GicState:
-    """`st`'s state bits with KVM's parameters (what import sets)."""
-    cfg = st.config
-    out = GicState.reset(kvm_config(cfg.num_cpus, cfg.num_irqs, cfg.priority_bits))
-    out._pb.state.CopyFrom(st._pb.state)
-    if st.hypervisor is not None:
-        out.keep_hypervisor_context()
-        out._pb.hypervisor.CopyFrom(st._pb.hypervisor)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +144,7 @@ def test_background_alone_is_held_exactly(replayed: BootResult) -> None:
     res = replayed.results["background"]
     assert res.errors == []
     back = import_kvm(res.dumps[0], priority_bits=8)
-    assert back == _as_kvm(background())
+    assert back == loss.as_kvm(background())
 
 
 @pytest.mark.parametrize(("i", "code", "rev", "place", "changes"),
@@ -207,9 +163,9 @@ def test_lenient_loses_exactly_what_strict_refused(replayed: BootResult, i: int,
     back = import_kvm(parse_dump(dump_to_json(real)), priority_bits=8)
     fitted, losses = fit_kvm(state, lenient=True, iidr_revision=rev)
     assert [v.code for v in losses] == [code]
-    assert back == _as_kvm(fitted)  # what the view predicted
+    assert back == loss.as_kvm(fitted)  # what the view predicted
     # ... and that is the state with exactly the named loss
-    assert [str(c) for c in diff(_as_kvm(state), back, ignore=["provenance.*"])] == changes
+    assert [str(c) for c in diff(loss.as_kvm(state), back, ignore=["provenance.*"])] == changes
     predicted = dump_kvm(state, lenient=True, iidr_revision=rev)
     differences = readback_differences(predicted, real)
     if rev == 1:  # see test_iidr_revision_1_dump_predicts_what_kvm_reads

@@ -8,6 +8,7 @@ how its registers map onto the state, `access` what one register access is.
 
 from __future__ import annotations
 
+from gicmig.arch import bitmaps
 from gicmig.arch.priority import min_abpr
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
@@ -45,7 +46,7 @@ def kvm_config(num_cpus: int, nr_irqs: int, priority_bits: int = KVM_PRIORITY_BI
 
 def lowest_target(targets: int) -> int:
     """The CPU KVM queues an SPI to: the lowest CPU of its target mask (8: no target)."""
-    return (targets & -targets).bit_length() - 1 if targets else 8
+    return bitmaps.lowest(targets) if targets else 8
 
 
 def never_run_binary_points(bpr: int, abpr: int, where: str) -> tuple[int, int, Violation | None]:

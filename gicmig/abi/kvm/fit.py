@@ -6,10 +6,11 @@ kvm-arm-gic encoding (which saves what KVM holds)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, replace
 from functools import reduce
 from operator import or_
+from typing import TypeVar
 
 from gicmig.abi.kvm import (
     kvm_iidr,
@@ -18,9 +19,10 @@ from gicmig.abi.kvm import (
 )
 from gicmig.abi.kvm.access import Access, KvmDump
 from gicmig.abi.kvm.image import ordered_writes, register_image
-from gicmig.abi.kvm.layout import APR_MASK, LEVEL_STEP
+from gicmig.abi.kvm.layout import APR_MASK, LEVEL_STEP, kvm_pmr, pmr_of_kvm
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS, SGI_MASK
+from gicmig.arch.priority import priority_mask
 from gicmig.arch.registers import (
     GICC_CTLR,
     GICD_IIDR,
@@ -30,12 +32,18 @@ from gicmig.arch.registers import (
     KVM_MIN_BPR,
     KVM_NR_IRQS_MAX,
     KVM_NR_IRQS_MIN,
-    KVM_PMR_SHIFT,
+    KVM_PRIORITY_BITS,
 )
 from gicmig.core.attribution import attribute
+from gicmig.core.irqtable import IrqTable, PrivateBank, SharedBank
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import GicmigError, ValidationError, Violation
+
+_T = TypeVar("_T")
+_KEPT = priority_mask(KVM_PRIORITY_BITS)  # the priority bits KVM keeps (VGIC_PRI_BITS)
+# a fitting step: yields the losses, returns the part of the interrupt table KVM holds
+Fitting = Generator[Violation, None, _T]
 
 
 class KvmUnrepresentable(ValidationError):
@@ -137,11 +145,14 @@ def _hard_limits(state: GicState) -> Iterator[Violation]:
 def _fit(st: GicState, iidr_revision: int) -> Iterator[Violation]:
     """Turn `st` into what KVM holds, yielding one violation per kind of loss."""
     yield from _fit_virtualization(st)
-    yield from _fit_distributor(st, iidr_revision)
+    yield from _fit_distributor(st)
+    table = IrqTable.of(st)  # every interrupt read once; the fitted banks go back in one write
+    private, shared = yield from _fit_groups(table, iidr_revision)
     for c in st.cpus():
-        yield from _fit_banked(st, c)
+        private[c] = yield from _fit_banked(private[c], c)
         yield from _fit_cpu(st, c)
-    yield from _fit_shared(st)
+    shared = yield from _fit_shared(shared)
+    IrqTable(tuple(private), shared).write_to(st, since=table)
     if st.hypervisor is not None:
         st.drop_hypervisor_context()
         yield _v("KVM-EXPORT-HYPERVISOR-CONTEXT", "hypervisor",
@@ -169,34 +180,37 @@ def _fit_virtualization(st: GicState) -> Iterator[Violation]:
     del st._pb.state.virtual[:]
 
 
-def _fit_distributor(st: GicState, iidr_revision: int) -> Iterator[Violation]:
+def _fit_distributor(st: GicState) -> Iterator[Violation]:
     if not st.enable_grp1_unknown and st.enable_grp0 != st.enable_grp1:
         yield _v("KVM-EXPORT-ENABLE-GROUPS-DIFFER", "gicd.ctlr",
                  f"EnableGrp0 {int(st.enable_grp0)} != EnableGrp1 {int(st.enable_grp1)}; "
                  "KVM has one enable for both groups (lenient: enabled if either is)")
         st.enable_grp0 = st.enable_grp0 or st.enable_grp1
     st.enable_grp1, st.enable_grp1_unknown = False, True
+
+
+def _fit_groups(table: IrqTable, iidr_revision: int) -> Fitting[
+        tuple[list[PrivateBank], SharedBank]]:
+    private, shared = list(table.private), table.shared
     if iidr_revision < KVM_IIDR_GROUPS_WRITABLE:
-        groups = [c for c in st.cpus() if st.banked[c].group]
-        if groups or st.shared.group:
+        groups = [c for c, b in enumerate(private) if b.group]
+        if groups or shared.group:
             where = f"cpu{groups[0]} banked" if groups else "shared"
             yield _v("KVM-EXPORT-GROUPS-IGNORED", f"{where} group",
                      f"Group 1 interrupts, but KVM IIDR revision {iidr_revision} ignores "
                      "IGROUPR writes (revision 2 or later makes them take effect)")
-            for c in st.cpus():
-                st.banked[c].group = 0
-            st.shared.group = 0
+            private = [replace(b, group=0) for b in private]
+            shared = replace(shared, group=0)
+    return private, shared
 
 
 def _low_bits(prio: bytes) -> list[int]:
-    low = (1 << KVM_PMR_SHIFT) - 1
-    return [k for k, p in enumerate(prio) if p & low]
+    return [k for k, p in enumerate(prio) if p & ~_KEPT]
 
 
 def _priority_list(prio: bytes, bad: list[int], base: int) -> str:
     """`irq 17 0x34 -> 0x30, ...`: every priority a lenient export masks."""
-    high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
-    return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & high:#04x}" for k in bad)
+    return ", ".join(f"irq {base + k} {prio[k]:#04x} -> {prio[k] & _KEPT:#04x}" for k in bad)
 
 
 def _lines(line: int, base: int) -> str:
@@ -205,45 +219,45 @@ def _lines(line: int, base: int) -> str:
 
 
 def _masked(prio: bytes) -> bytes:
-    high = 0xFF & ~((1 << KVM_PMR_SHIFT) - 1)
-    return bytes(p & high for p in prio)
+    return bytes(p & _KEPT for p in prio)
 
 
-def _fit_banked(st: GicState, c: int) -> Iterator[Violation]:
-    b = st.banked[c]
-    bad = _low_bits(b.priority)
+def _fit_banked(b: PrivateBank, c: int) -> Fitting[PrivateBank]:
+    prio, edge, latch, line = b.priority, b.edge, b.pending_latch, b.line_level
+    bad = _low_bits(prio)
     if bad:
         k = bad[0]
         yield _v("KVM-EXPORT-PRIORITY-BITS", labels.irq(k, c),
-                 f"priority {b.priority[k]:#04x} sets bits below the 5 KVM implements "
+                 f"priority {prio[k]:#04x} sets bits below the 5 KVM implements "
                  f"(interrupts of this CPU so affected: {len(bad)}: "
-                 f"{_priority_list(b.priority, bad, 0)}; lenient: masked)")
-        b.priority = _masked(b.priority)
-    ppi_edge = b.edge & ~SGI_MASK
+                 f"{_priority_list(prio, bad, 0)}; lenient: masked)")
+        prio = _masked(prio)
+    ppi_edge = edge & ~SGI_MASK
     if ppi_edge:
-        k = (ppi_edge & -ppi_edge).bit_length() - 1
+        k = bitmaps.lowest(ppi_edge)
         yield _v("KVM-EXPORT-PPI-EDGE", labels.irq(k, c),
                  "edge-triggered PPI; KVM's PPIs are level-triggered and read-only "
                  "(lenient: level)")
-        b.edge &= SGI_MASK
-    yield from _fit_active_latch(b.pending_latch, b.active, b.edge, b.latch_maybe_stale, c, 0)
-    if b.line_level:
-        k = (b.line_level & -b.line_level).bit_length() - 1
+        edge &= SGI_MASK
+    yield from _fit_active_latch(latch, b.active, edge, b.latch_maybe_stale, c, 0)
+    if line:
+        k = bitmaps.lowest(line)
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(k, c),
                  "input line level 1; the ABI can only set the pending latch, which would "
-                 f"outlive the line (lines high on this CPU: {_lines(b.line_level, 0)}; "
+                 f"outlive the line (lines high on this CPU: {_lines(line, 0)}; "
                  "lenient: restored as pending latch)")
-        b.pending_latch |= b.line_level & ~b.edge
-        b.line_level = 0
+        latch |= line & ~edge
+        line = 0
+    sources = yield from _fit_active_sgis(b, c)
     # KVM holds the latch exactly, but reads back only latch OR line; that of an active
     # level interrupt may be the stale one (kept: KVM clears it at the deactivation)
-    b.pending_split_unknown = b.pending_latch & ~b.edge
-    b.latch_maybe_stale = maybe_stale_latch(b.pending_latch, b.active, b.edge)
-    yield from _fit_active_sgis(st, c)
+    return replace(b, priority=prio, edge=edge, pending_latch=latch, line_level=line,
+                   pending_split_unknown=latch & ~edge,
+                   latch_maybe_stale=maybe_stale_latch(latch, b.active, edge),
+                   sgi_active_source=sources)
 
 
-def _fit_active_sgis(st: GicState, c: int) -> Iterator[Violation]:
-    b = st.banked[c]
+def _fit_active_sgis(b: PrivateBank, c: int) -> Fitting[bytes]:
     src = bytearray(b.sgi_active_source)
     for s in range(NUM_SGIS):
         if src[s] not in (0, UNKNOWN_CPU):
@@ -252,33 +266,34 @@ def _fit_active_sgis(st: GicState, c: int) -> Iterator[Violation]:
                      "source (lenient: source unknown)")
         if b.active >> s & 1:
             src[s] = UNKNOWN_CPU
-    b.sgi_active_source = bytes(src)
+    return bytes(src)
 
 
-def _fit_shared(st: GicState) -> Iterator[Violation]:
-    sh = st.shared
-    bad = _low_bits(sh.priority)
+def _fit_shared(sh: SharedBank) -> Fitting[SharedBank]:
+    prio, latch, line = sh.priority, sh.pending_latch, sh.line_level
+    bad = _low_bits(prio)
     if bad:
         k = bad[0]
         yield _v("KVM-EXPORT-PRIORITY-BITS", labels.irq(NUM_PRIVATE + k),
-                 f"priority {sh.priority[k]:#04x} sets bits below the 5 KVM implements "
+                 f"priority {prio[k]:#04x} sets bits below the 5 KVM implements "
                  f"(SPIs so affected: {len(bad)}: "
-                 f"{_priority_list(sh.priority, bad, NUM_PRIVATE)}; lenient: masked)")
-        sh.priority = _masked(sh.priority)
-    yield from _fit_active_latch(sh.pending_latch, sh.active, sh.edge, sh.latch_maybe_stale,
+                 f"{_priority_list(prio, bad, NUM_PRIVATE)}; lenient: masked)")
+        prio = _masked(prio)
+    yield from _fit_active_latch(latch, sh.active, sh.edge, sh.latch_maybe_stale,
                                  None, NUM_PRIVATE)
-    line = sh.line_level
     if line:
-        k = (line & -line).bit_length() - 1
+        k = bitmaps.lowest(line)
         yield _v("KVM-EXPORT-LINE-LEVEL", labels.irq(NUM_PRIVATE + k),
                  "input line level 1; the ABI can only set the pending latch, which would "
                  f"outlive the line (SPI lines high: {_lines(line, NUM_PRIVATE)}; lenient: "
                  "restored as pending latch)")
-        sh.pending_latch |= line & ~sh.edge
-        sh.line_level = 0
-    sh.pending_split_unknown = sh.pending_latch & ~sh.edge
-    sh.latch_maybe_stale = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge)
-    yield from _fit_active_spis(st)
+        latch |= line & ~sh.edge
+        line = 0
+    cpus = yield from _fit_active_spis(sh)
+    return replace(sh, priority=prio, pending_latch=latch, line_level=line,
+                   pending_split_unknown=latch & ~sh.edge,
+                   latch_maybe_stale=maybe_stale_latch(latch, sh.active, sh.edge),
+                   active_cpu=cpus)
 
 
 def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int | None,
@@ -288,15 +303,14 @@ def _fit_active_latch(latch: int, active: int, edge: int, marked: int, cpu: int 
     re-pend is not delivered again."""
     known = maybe_stale_latch(latch, active, edge) & ~marked
     if known:
-        k = (known & -known).bit_length() - 1
+        k = bitmaps.lowest(known)
         yield _v("KVM-EXPORT-LATCH-ACTIVE-LEVEL", labels.irq(base + k, cpu),
                  "pending latch of an active level-triggered interrupt; KVM clears it at the "
                  f"deactivation, so it is not delivered again (interrupts so affected: "
                  f"{bin(known).count('1')}; lenient: restored, marked maybe stale)")
 
 
-def _fit_active_spis(st: GicState) -> Iterator[Violation]:
-    sh = st.shared
+def _fit_active_spis(sh: SharedBank) -> Fitting[bytes]:
     cpus, targets = bytearray(sh.active_cpu), sh.targets
     for k, cpu in enumerate(cpus):
         if not sh.active >> k & 1:
@@ -308,7 +322,7 @@ def _fit_active_spis(st: GicState) -> Iterator[Violation]:
                      f"active on CPU {cpu}; restored through ISACTIVER, KVM treats it as active "
                      f"on its first target, CPU {kvm_cpu} (lenient: CPU unknown)")
         cpus[k] = UNKNOWN_CPU
-    sh.active_cpu = bytes(cpus)
+    return bytes(cpus)
 
 
 def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
@@ -319,10 +333,10 @@ def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
                  f"{ci.ctlr:#x} sets {', '.join(GICC_CTLR.flags(extra))}, which KVM's vgic_vmcr "
                  "does not hold (lenient: dropped)")
         ci.ctlr &= KVM_GICC_CTLR.defined_mask
-    if ci.pmr & ((1 << KVM_PMR_SHIFT) - 1):
+    if pmr_of_kvm(kvm_pmr(ci.pmr)) != ci.pmr:
         yield _v("KVM-EXPORT-PMR-BITS", labels.cpu_reg(c, "gicc.pmr"),
                  f"{ci.pmr:#04x} sets bits below the 5 KVM implements (lenient: masked)")
-        ci.pmr = _masked(bytes([ci.pmr]))[0]
+        ci.pmr = pmr_of_kvm(kvm_pmr(ci.pmr))
     if ci.bpr < KVM_MIN_BPR or ci.abpr < KVM_MIN_BPR + 1:
         yield _v("KVM-EXPORT-BINARY-POINT", labels.cpu_reg(c, "gicc.bpr"),
                  f"BPR {ci.bpr} / ABPR {ci.abpr} below KVM's minima {KVM_MIN_BPR} / "
@@ -339,7 +353,7 @@ def _fit_apr(st: GicState, c: int) -> Iterator[Violation]:
     coarse = bitmaps.squeeze(reduce(or_, (levels >> j for j in range(LEVEL_STEP))), LEVEL_STEP)
     fine = levels & ~bitmaps.stretch(APR_MASK, LEVEL_STEP)
     if fine:
-        lv = (fine & -fine).bit_length() - 1
+        lv = bitmaps.lowest(fine)
         yield _v("KVM-EXPORT-APR-GRANULARITY", labels.cpu_reg(c, "gicc.active_priorities"),
                  f"group priority {2 * lv:#04x} is active; KVM's APR has 32 levels (group "
                  "priorities that are multiples of 8) (lenient: folded into the level above)")

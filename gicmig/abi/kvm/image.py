@@ -10,7 +10,7 @@ from gicmig.abi.kvm import (
     kvm_iidr,
 )
 from gicmig.abi.kvm.access import Access
-from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, LEVEL_STEP
+from gicmig.abi.kvm.layout import ALL_ONES, APR_MASK, LEVEL_STEP, kvm_pmr
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import SGI_MASK
 from gicmig.arch.registers import (
@@ -33,7 +33,6 @@ from gicmig.arch.registers import (
     KVM_GICC_PMR,
     KVM_GICD_CTLR,
     KVM_IIDR_GROUPS_WRITABLE,
-    KVM_PMR_SHIFT,
     SET_CLEAR,
     SGI_BANK_REGS,
     SGI_BANKS,
@@ -91,8 +90,7 @@ def register_image(st: GicState, iidr_revision: int) -> Iterator[Access]:
 def _cpu_regs(st: GicState, c: int) -> Iterator[Access]:
     ci = st.cpu[c]
     yield Access("cpu", c, KVM_GICC_CTLR.offset, ci.ctlr)
-    yield Access("cpu", c, KVM_GICC_PMR.offset, KVM_GICC_PMR.pack(
-        vmprimask=ci.pmr >> KVM_PMR_SHIFT))
+    yield Access("cpu", c, KVM_GICC_PMR.offset, kvm_pmr(ci.pmr))
     yield Access("cpu", c, GICC_BPR.offset, ci.bpr)
     yield Access("cpu", c, GICC_ABPR.offset, ci.abpr)
     yield Access("cpu", c, GICC_APR.offset, apr_word(st, c))

@@ -26,7 +26,6 @@ from gicmig.views.gich.params import (
     MIN_PHYSICAL_ID,
     VtrParams,
     apr_to_levels,
-    status_registers,
     vtr_params,
 )
 from gicmig.views.gich.viewfile import VcpuRegs
@@ -141,14 +140,12 @@ def _lrs(lrs: tuple[int, ...], cpu: int, params: VtrParams, num_cpus: int | None
         if not lr:
             continue  # an empty LR names nothing
         d = decode_lr(lr)
-        vid = d.virtual_id
+        vid, pend, act, grp, prio, is_hw, src, eoi, _, res = d  # one unpack: hot, per LR
         # fast path: a valid HW=0 LR with nothing to report (everything else: _lr_fact)
-        valid = d.pending or d.active
-        if valid and not (d.hw or d.reserved) and vid < limit and vid not in seen and not (
-                d.priority & unimplemented or (d.cpuid and (vid >= NUM_SGIS or d.cpuid >= ncpu))):
+        if (pend or act) and not (is_hw or res) and vid < limit and vid not in seen and not (
+                prio & unimplemented or (src and (vid >= NUM_SGIS or src >= ncpu))):
             seen[vid] = n
-            facts.append(_new(LrFact, (n, vid, d.pending, d.active, d.group, d.priority,
-                                       d.cpuid, None, d.eoi)))
+            facts.append(_new(LrFact, (n, vid, pend, act, grp, prio, src, None, eoi)))
             continue
         fact = _lr_fact(d, lr, n, cpu, num_cpus, num_irqs, out)
         if fact is None:
@@ -250,16 +247,19 @@ def _lr_problem(d: Lr, lr: int, n: int, cpu: int, num_cpus: int | None,
               f"{num_cpus} CPUs exist")
 
 
+_EN_BIT, _EOICOUNT_BITS, _HCR_RESERVED = _EN.mask, _EOICOUNT.mask, GICH_HCR.reserved_mask
+
+
 def _hcr(hcr: int, cpu: int, any_valid: bool, keep: bool, out: list[Violation]) -> None:
-    if hcr & GICH_HCR.reserved_mask:
+    if hcr & _HCR_RESERVED:
         out.append(_v("GICH-HCR-RESERVED-BITS", cpu, "gich.hcr",
-                      f"{hcr:#010x} sets reserved bits {hcr & GICH_HCR.reserved_mask:#010x}"))
-    if any_valid and not _EN.get(hcr):
+                      f"{hcr:#010x} sets reserved bits {hcr & _HCR_RESERVED:#010x}"))
+    if any_valid and not hcr & _EN_BIT:
         out.append(_v("GICH-HCR-DISABLED", cpu, "gich.hcr",
                       f"{hcr:#010x}: En = 0 hides the valid list registers from the guest"))
     if keep:
         return
-    if _EOICOUNT.get(hcr):
+    if hcr & _EOICOUNT_BITS:
         out.append(_v("GICH-HCR-EOICOUNT", cpu, "gich.hcr",
                       f"{hcr:#010x}: EOICount {_EOICOUNT.get(hcr)}: EOIs of interrupts outside "
                       "the LRs not yet accounted (non-quiescent)"))
@@ -270,19 +270,24 @@ def _hcr(hcr: int, cpu: int, any_valid: bool, keep: bool, out: list[Violation]) 
                       "(keep it to carry them)"))
 
 
+# GICH_VMCR's priority fields as (shift, mask), read per vCPU
+(_VMPRIMASK_S, _VMPRIMASK_M), (_VMBP_S, _VMBP_M), (_VMABP_S, _VMABP_M) = (
+    (f.shift, (1 << f.width) - 1) for f in map(GICH_VMCR.field, ("vmprimask", "vmbp", "vmabp")))
+_VMCR_RESERVED = GICH_VMCR.reserved_mask
+
+
 def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Violation],
           norm: list[Violation]) -> tuple[int, int, int, int]:
-    if vmcr & GICH_VMCR.reserved_mask:
+    if vmcr & _VMCR_RESERVED:
         out.append(_v("GICH-VMCR-RESERVED-BITS", cpu, "gich.vmcr",
-                      f"{vmcr:#010x} sets reserved bits {vmcr & GICH_VMCR.reserved_mask:#010x}"))
-    f = GICH_VMCR.unpack(vmcr)
+                      f"{vmcr:#010x} sets reserved bits {vmcr & _VMCR_RESERVED:#010x}"))
     ctlr = arch_gich.ctlr_of_vmcr(vmcr)
-    pmr = VIRTUAL_PRIORITY.put(0, f["vmprimask"])
+    pmr = (vmcr >> _VMPRIMASK_S & _VMPRIMASK_M) << VIRTUAL_PRIORITY.shift
     if pmr & ~params.priority_mask:
         out.append(_v("GICH-VMCR-PRIMASK-UNIMPLEMENTED", cpu, "gich.vmcr",
                       f"VMPriMask gives GICC_PMR {pmr:#04x}, with bits below the "
                       f"{params.priority_bits} GICH_VTR.PRIbits implements"))
-    bpr, abpr = f["vmbp"], f["vmabp"]
+    bpr, abpr = vmcr >> _VMBP_S & _VMBP_M, vmcr >> _VMABP_S & _VMABP_M
     low, alow = params.min_bpr, params.min_abpr
     if bpr < low or abpr < alow:
         msg = f"VMBP {bpr} / VMABP {abpr} below the minima {low} / {alow}"
@@ -296,10 +301,10 @@ def _vmcr(vmcr: int, cpu: int, params: VtrParams, lenient: bool, out: list[Viola
 
 
 def _apr(apr: int, cpu: int, params: VtrParams, out: list[Violation]) -> int:
-    beyond = apr >> (1 << params.preemption_bits)
+    beyond = apr >> params.group_levels
     if beyond:
         out.append(_v("GICH-APR-UNIMPLEMENTED", cpu, "gich.apr",
-                      f"{apr:#010x} sets levels beyond the {1 << params.preemption_bits} that "
+                      f"{apr:#010x} sets levels beyond the {params.group_levels} that "
                       f"{params.preemption_bits} preemption bits give"))
     return apr_to_levels(apr, params)
 
@@ -308,7 +313,7 @@ def _status(regs: VcpuRegs, lrs: tuple[int, ...], cpu: int, out: list[Violation]
     given = {k: getattr(regs, k) for k in ("misr", "eisr0", "eisr1", "elrsr0", "elrsr1")}
     if all(v is None for v in given.values()):
         return
-    derived = status_registers(VcpuRegs(regs.vtr, regs.hcr, regs.vmcr, regs.apr, lrs))
+    derived = arch_gich.status_registers(regs.hcr, regs.vmcr, lrs)
     for name, value in given.items():
         if value is not None and value != derived[name]:
             code = f"GICH-{name.rstrip('01').upper()}-MISMATCH"

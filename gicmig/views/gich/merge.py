@@ -97,7 +97,7 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
     irqs = before.builder()  # the image with the LRs folded in
     out: list[Violation] = []
     holder: dict[int, int] = {}  # SPI ID -> the vCPU whose valid LR holds it
-    marks = _SpiMarks(image.config.num_spis)
+    marks = _SpiMarks(image.config.num_spis, len(folds))
     for f in folds:
         _fold_lrs(irqs, before, f, holder, marks, lenient, out, norm)
     marks.apply(irqs)
@@ -107,35 +107,29 @@ def _fold_into_image(image: GicState, folds: list[VcpuFold], lenient: bool,
         raise ValidationError(out)
     after = irqs.build()
     after.write_to(st, since=before)
-    _stale_latches(st, after, folds)
+    _stale_latches(st, after, marks)
     _interfaces(st, image, folds, out)
     if out:
         raise ValidationError(out)
     return st
 
 
-def _stale_latches(st: GicState, table: IrqTable, folds: list[VcpuFold]) -> None:
+def _stale_latches(st: GicState, table: IrqTable, marks: _SpiMarks) -> None:
     """KVM's stale latch in a GICH view (gicmig.abi.kvm.maybe_stale_latch): an active-only
     list register with EOI (how KVM queues an active level interrupt) next to an image
     whose latch is set is marked latch_maybe_stale. A valid LR decides for its interrupt
-    (pending + active in the LR is an explicit re-pend); elsewhere the image's mark stays."""
+    (pending + active in the LR is an explicit re-pend); elsewhere the image's mark stays.
+    `marks` holds what the valid LRs decided (`_fold_lrs`)."""
     sh, banks = table.shared, table.private  # `st`'s interrupts
-    s_mark, b_mark = sh.latch_maybe_stale, [b.latch_maybe_stale for b in banks]
-    for f in folds:
-        c = f.cpu
-        for fact in f.lrs:
-            v = fact.intid
-            kvm_active = int(fact.active and not fact.pending and fact.eoi
-                             and fact.physical_id is None)
-            if v < NUM_PRIVATE:
-                b_mark[c] = b_mark[c] & ~(1 << v) | kvm_active << v
-            else:
-                k = v - NUM_PRIVATE
-                s_mark = s_mark & ~(1 << k) | kvm_active << k
     for c, b in enumerate(banks):
-        mark = maybe_stale_latch(b.pending_latch, b.active, b.edge) & b_mark[c]
+        decided, kvm_active = marks.private_stale[c]
+        mark = maybe_stale_latch(b.pending_latch, b.active, b.edge) & (
+            b.latch_maybe_stale & ~decided | kvm_active)
         if mark != b.latch_maybe_stale:
             st.banked[c].latch_maybe_stale = mark
+    s_mark = sh.latch_maybe_stale
+    if any(marks.stale):
+        s_mark = s_mark & ~_bitmap(marks.stale, marks.CLEAR) | _bitmap(marks.stale, marks.SET)
     mark = maybe_stale_latch(sh.pending_latch, sh.active, sh.edge) & s_mark
     if mark != sh.latch_maybe_stale:
         st.shared.latch_maybe_stale = mark
@@ -152,8 +146,10 @@ def _fold_lrs(irqs: TableBuilder, before: IrqTable, f: VcpuFold, holder: dict[in
     s_prio, s_group, s_edge = sh.priority, sh.group, sh.edge
     s_pend = sh.pending_latch | sh.line_level
     srcs, asrc = irqs.srcs[c], irqs.asrc[c]
+    b_active, b_latch = irqs.b_active, irqs.b_latch
+    decided = kvm_active = 0  # IDs 0-31 in a valid LR; those in KVM's active-only LR (EOI)
     for fact in f.lrs:
-        v = fact.intid
+        _, v, pending, active, group, priority, source, physical, eoi = fact  # one unpack
         if v < NUM_PRIVATE:
             prio, grp, edge, pend = b_prio[v], b_group >> v & 1, b_edge >> v & 1, b_pend >> v & 1
         else:
@@ -163,26 +159,33 @@ def _fold_lrs(irqs: TableBuilder, before: IrqTable, f: VcpuFold, holder: dict[in
                 out.append(_v("GICH-LR-SPI-MULTIPLE-VCPUS", c, f"gich.lr{fact.lr_index}",
                               f"{labels.irq(v)} is also in a valid list register of "
                               f"cpu{holder[v]}"))
-        if (prio ^ fact.priority) >> VIRTUAL_PRIORITY.shift or grp != fact.group:
+        if (prio ^ priority) >> _VP_S or grp != group:
             _disagree(fact, c, prio, grp, lenient, out, norm)
-        if fact.pending and not edge and not pend:
-            if fact.physical_id is None:
+        if pending and not edge and not pend:
+            if physical is None:
                 out.append(_v("GICH-LR-LEVEL-PENDING-MISMATCH", c, f"gich.lr{fact.lr_index}",
                               f"level-triggered {labels.irq(v, c)} is pending in the LR, but "
                               "neither its latch nor its line is set in the distributor image"))
                 continue
             irqs.set_line(v, c)  # a HW-mapped level interrupt is pending by its physical line
         if v < NUM_SGIS:
-            if fact.pending:
-                srcs[v] |= 1 << fact.source
-            asrc[v] = fact.source if fact.active else 0
+            if pending:
+                srcs[v] |= 1 << source
+            asrc[v] = source if active else 0
         if v < NUM_PRIVATE:
             bit = 1 << v
-            if fact.pending and edge and v >= NUM_SGIS:
-                irqs.b_latch[c] |= bit
-            irqs.b_active[c] = irqs.b_active[c] | bit if fact.active else irqs.b_active[c] & ~bit
+            if pending and edge and v >= NUM_SGIS:
+                b_latch[c] |= bit
+            b_active[c] = b_active[c] | bit if active else b_active[c] & ~bit
+            decided |= bit
+            if active and eoi and not pending and physical is None:
+                kvm_active |= bit
         else:
             _fold_spi(irqs, before, marks, fact, c, edge, out)
+    marks.private_stale[c] = (decided, kvm_active)
+
+
+_VP_S = VIRTUAL_PRIORITY.shift  # GICH_LR.Priority holds bits [7:3]: compared per LR
 
 
 def _disagree(fact: LrFact, c: int, prio: int, grp: int, lenient: bool, out: list[Violation],
@@ -205,24 +208,32 @@ _ASCII_BIT = {v: bytes(0x31 if b == v else 0x30 for b in range(256)) for v in (1
 
 
 class _SpiMarks:
-    """SPI bits to set or clear, one byte per SPI: bitmaps are rebuilt once, not per LR."""
+    """SPI bits to set or clear, one byte per SPI: bitmaps are rebuilt once, not per LR.
+
+    `stale`: SET where a valid LR is KVM's active-only one (EOI set), CLEAR where another
+    valid LR decides (`_stale_latches`); `private_stale[c]`: the same for CPU c's IDs 0-31,
+    as (IDs in a valid LR, IDs in KVM's active-only LR)."""
 
     SET, CLEAR = 1, 2
 
-    def __init__(self, num_spis: int) -> None:
+    def __init__(self, num_spis: int, num_cpus: int) -> None:
         self.active = bytearray(num_spis)
         self.latch = bytearray(num_spis)
-
-    def _bitmap(self, marks: bytearray, value: int) -> int:
-        digits = marks.translate(_ASCII_BIT[value])[::-1]  # ASCII '0'/'1', highest SPI first
-        return int(digits, 2) if digits else 0
+        self.stale = bytearray(num_spis)
+        self.private_stale = [(0, 0)] * num_cpus
 
     def apply(self, irqs: TableBuilder) -> None:
         if any(self.active):
-            irqs.s_active = ((irqs.s_active | self._bitmap(self.active, self.SET))
-                             & ~self._bitmap(self.active, self.CLEAR))
+            irqs.s_active = ((irqs.s_active | _bitmap(self.active, self.SET))
+                             & ~_bitmap(self.active, self.CLEAR))
         if any(self.latch):
-            irqs.s_latch |= self._bitmap(self.latch, self.SET)
+            irqs.s_latch |= _bitmap(self.latch, self.SET)
+
+
+def _bitmap(marks: bytearray, value: int) -> int:
+    """The SPIs whose mark byte is `value`, as a bitmap."""
+    digits = marks.translate(_ASCII_BIT[value])[::-1]  # ASCII '0'/'1', highest SPI first
+    return int(digits, 2) if digits else 0
 
 
 def _fold_spi(irqs: TableBuilder, before: IrqTable, marks: _SpiMarks, fact: LrFact, c: int,
@@ -241,6 +252,8 @@ def _fold_spi(irqs: TableBuilder, before: IrqTable, marks: _SpiMarks, fact: LrFa
     if fact.pending and edge:
         marks.latch[k] = marks.SET
     marks.active[k] = marks.SET if fact.active else marks.CLEAR
+    marks.stale[k] = marks.SET if (fact.active and fact.eoi and not fact.pending
+                                   and fact.physical_id is None) else marks.CLEAR
     irqs.s_cpu[k] = c if fact.active else 0
 
 

@@ -8,7 +8,7 @@ preemption bits GICH_VTR gives (5 on GIC-400: level 4n).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from gicmig.arch import bitmaps, priority
 from gicmig.arch import gich as arch_gich
@@ -40,6 +40,12 @@ class VtrParams:
         return priority.priority_mask(self.priority_bits)
 
     @cached_property
+    def held_priorities(self) -> bytes:
+        """The 8-bit priorities the LRs can hold, as a `bytes.translate` delete set: a
+        priority vector `v` has one they cannot iff `v.translate(None, held_priorities)`."""
+        return bytes(v for v in range(256) if not v & ~self.priority_mask)
+
+    @cached_property
     def min_bpr(self) -> int:
         return priority.min_binary_point(self.preemption_bits)
 
@@ -48,13 +54,33 @@ class VtrParams:
         return priority.min_abpr(self.min_bpr)
 
     @cached_property
+    def group_levels(self) -> int:
+        """The GICH_APR bits that can be set: one per preemption level (2**P)."""
+        return priority.group_levels(self.preemption_bits)
+
+    @cached_property
     def level_shift(self) -> int:
         """GICH_APR bit n <-> canonical active-priority level n << level_shift."""
         return priority.level_shift(self.preemption_bits)
 
+    @cached_property
+    def apr_levels(self) -> int:
+        """The canonical active-priority levels GICH_APR can hold (a 128-level bitmap)."""
+        return priority.representable_levels(self.priority_bits, self.min_bpr)
+
 
 def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
     """Decode GICH_VTR; raise GICH-VTR-INVALID for a value no GICv2 can report."""
+    params = _vtr_params(vtr)
+    if isinstance(params, str):
+        raise GicmigError("GICH-VTR-INVALID", f"{where}: {vtr:#010x}: {params}")
+    return params
+
+
+@lru_cache(maxsize=64)
+def _vtr_params(vtr: int) -> VtrParams | str:
+    """The parameters GICH_VTR `vtr` gives, or what is wrong with it: derived once per
+    value (a view's vCPUs and every export to one target share it)."""
     f = GICH_VTR.unpack(vtr)
     pri, pre = f["pri_bits"] + 1, f["pre_bits"] + 1
     problems = []
@@ -65,7 +91,7 @@ def vtr_params(vtr: int, where: str = "gich.vtr") -> VtrParams:
     if pre > pri:
         problems.append(f"{pre} preemption bits exceed {pri} priority bits")
     if problems:
-        raise GicmigError("GICH-VTR-INVALID", f"{where}: {vtr:#010x}: " + "; ".join(problems))
+        return "; ".join(problems)
     return VtrParams(f["list_regs"] + 1, pri, pre)
 
 
@@ -91,7 +117,7 @@ def status_registers(regs: VcpuRegs) -> dict[str, int]:
 
 def apr_to_levels(apr: int, params: VtrParams) -> int:
     """GICH_APR as a canonical 128-level bitmap (bit n -> level n << level_shift)."""
-    implemented = apr & ((1 << (1 << params.preemption_bits)) - 1)
+    implemented = apr & ((1 << params.group_levels) - 1)
     return bitmaps.stretch(implemented, 1 << params.level_shift)
 
 

@@ -3,6 +3,7 @@ refuse the states the target cannot hold."""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import NamedTuple
 
 from gicmig.abi.kvm import lowest_target
@@ -23,7 +24,6 @@ from gicmig.views.gich.params import (
     GichTarget,
     VtrParams,
     levels_to_apr,
-    status_registers,
     vtr_params,
 )
 from gicmig.views.gich.viewfile import GichView, VcpuRegs
@@ -113,7 +113,7 @@ def _place(state: GicState, target: GichTarget) -> GichView:
     irqs = IrqTable.of(state)
     out: list[Violation] = []
     _fit_priorities(state, irqs, params, out)
-    _fit_interfaces(state, irqs, params, out)
+    cpus = _fit_interfaces(state, irqs, params, out)
     plans = _plan(state, irqs, params, out)
     if out:
         raise ValidationError(out)
@@ -127,25 +127,29 @@ def _place(state: GicState, target: GichTarget) -> GichView:
         maps = {m.virtual_id: m.physical_id for m in hyp[c].hw_mappings} if hyp else {}
         lrs = [_encode(work, irqs, s, c, maps, target.eoi_policy) for s in slots]
         lrs += [0] * (params.num_lrs - len(lrs))
-        ci = state.cpu[c]
-        regs = VcpuRegs(target.vtr, hyp[c].hcr if hyp else _EN.put(0, 1),
-                        arch_gich.vmcr_of(ci.ctlr, ci.pmr, ci.bpr, ci.abpr),
-                        levels_to_apr(ci.active_group0 | ci.active_group1
-                                      | ci.active_group_unknown, params), tuple(lrs))
-        if target.status_registers:
-            regs = VcpuRegs(regs.vtr, regs.hcr, regs.vmcr, regs.apr, regs.lr,
-                            **status_registers(regs))
+        ctlr, pmr, bpr, abpr, g0, g1, unk = cpus[c]
+        hcr = hyp[c].hcr if hyp else _HCR_EN
+        vmcr = arch_gich.vmcr_of(ctlr, pmr, bpr, abpr)
+        apr = levels_to_apr(g0 | g1 | unk, params)
+        status = arch_gich.status_registers(hcr, vmcr, lrs) if target.status_registers else {}
+        regs = VcpuRegs(target.vtr, hcr, vmcr, apr, tuple(lrs), **status)
         vcpus.append(regs)
     work.build().write_to(image, since=irqs)
-    for ci in image.cpu:
-        ci.ctlr, ci.pmr, ci.bpr, ci.abpr = 0, 0, cfg.min_bpr, cfg.min_abpr
-        ci.active_group0 = ci.active_group1 = ci.active_group_unknown = 0
+    # the image's CPU interfaces are at reset: the view's VMCR/APR hold them
+    reset = (0, 0, cfg.min_bpr, cfg.min_abpr, 0, 0, 0)
+    for ci, was in zip(image.cpu, cpus, strict=True):
+        for name, value, old in zip(_CPU_FIELDS, reset, was, strict=True):
+            if value != old:
+                setattr(ci, name, value)
     return GichView(tuple(vcpus), image)
+
+
+_HCR_EN = _EN.mask  # GICH_HCR with only En set: what a hypervisor runs a vCPU with
 
 
 def _fit_priorities(state: GicState, irqs: IrqTable, params: VtrParams,
                     out: list[Violation]) -> None:
-    good = bytes(v for v in range(256) if not v & ~params.priority_mask)
+    good = params.held_priorities
     vectors = [(c, 0, b.priority) for c, b in enumerate(irqs.private)] + [
         (None, NUM_PRIVATE, irqs.shared.priority)]
     for cpu, base, prio in vectors:
@@ -161,38 +165,46 @@ def _fit_priorities(state: GicState, irqs: IrqTable, params: VtrParams,
 
 
 def _fit_interfaces(state: GicState, irqs: IrqTable, params: VtrParams,
-                    out: list[Violation]) -> None:
-    step = (1 << params.level_shift) - 1
-    for c, ci in enumerate(state.cpu):
-        if ci.pmr & ~params.priority_mask:
+                    out: list[Violation]) -> list[_Cpu]:
+    """Refuse the CPU interfaces the target's VMCR/APR cannot hold; return each as read
+    (its `_CPU_FIELDS`)."""
+    cpus: list[_Cpu] = [_CPU_GET(ci) for ci in state.cpu]  # each CPU interface read once
+    for c, (ctlr, pmr, bpr, abpr, g0, g1, unk) in enumerate(cpus):
+        if pmr & ~params.priority_mask:
             out.append(_v("GICH-EXPORT-PMR", c, "gicc.pmr",
-                          f"{ci.pmr:#04x}: GICH_VMCR.VMPriMask holds mask "
+                          f"{pmr:#04x}: GICH_VMCR.VMPriMask holds mask "
                           f"{params.priority_mask:#04x} only"))
-        if ci.ctlr & ~arch_gich.VCPU_CTLR_MASK:
-            names = ", ".join(GICC_CTLR.flags(ci.ctlr & ~arch_gich.VCPU_CTLR_MASK))
+        if ctlr & ~arch_gich.VCPU_CTLR_MASK:
+            names = ", ".join(GICC_CTLR.flags(ctlr & ~arch_gich.VCPU_CTLR_MASK))
             out.append(_v("GICH-EXPORT-CTLR-BITS", c, "gicc.ctlr",
-                          f"{ci.ctlr:#x}: {names} have no GICH_VMCR field"))
-        if ci.bpr < params.min_bpr or ci.abpr < params.min_abpr:
-            reg = "gicc.bpr" if ci.bpr < params.min_bpr else "gicc.abpr"
+                          f"{ctlr:#x}: {names} have no GICH_VMCR field"))
+        if bpr < params.min_bpr or abpr < params.min_abpr:
+            reg = "gicc.bpr" if bpr < params.min_bpr else "gicc.abpr"
             out.append(_v("GICH-EXPORT-BINARY-POINT", c, reg,
-                          f"BPR {ci.bpr} / ABPR {ci.abpr}: the target's VMBP/VMABP minima are "
+                          f"BPR {bpr} / ABPR {abpr}: the target's VMBP/VMABP minima are "
                           f"{params.min_bpr} / {params.min_abpr}"))
-        levels = ci.active_group0 | ci.active_group1 | ci.active_group_unknown
-        for lv in bitmaps.set_bits(levels):
-            if lv & step:  # levels stop at 127: only the granularity can be wrong
-                out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
-                              f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
-                              f"has {1 << params.preemption_bits} levels"))
-    _fit_groups(state, irqs, out)
+        # levels stop at 127: only the granularity can be wrong
+        for lv in bitmaps.set_bits((g0 | g1 | unk) & ~params.apr_levels):
+            out.append(_v("GICH-EXPORT-APR-LEVEL", c, "gicc.active_priorities",
+                          f"group priority {2 * lv:#04x} is active; the target's GICH_APR "
+                          f"has {params.group_levels} levels"))
+    _fit_groups(cpus, irqs, out)
+    return cpus
 
 
-def _fit_groups(state: GicState, irqs: IrqTable, out: list[Violation]) -> None:
+# a CPU interface's fields that the export reads, in one call
+_CPU_FIELDS = ("ctlr", "pmr", "bpr", "abpr", "active_group0", "active_group1",
+               "active_group_unknown")
+_CPU_GET = attrgetter(*_CPU_FIELDS)
+_Cpu = tuple[int, int, int, int, int, int, int]
+
+
+def _fit_groups(cpus: list[_Cpu], irqs: IrqTable, out: list[Violation]) -> None:
     """GICH_APR holds one set for both groups: the import of the view rebuilds the split by
     the attribution rule (gicmig.core.attribution), so the state's split must be the one
     the rule gives. Every active SPI the view can hold sits in the LRs of its CPU; one of
     UNKNOWN CPU (refused anyway: GICH-EXPORT-UNKNOWN) counts as possibly active anywhere."""
-    cpus = state.cpu
-    splits = [(ci.active_group0, ci.active_group1, ci.active_group_unknown) for ci in cpus]
+    splits = [(g0, g1, unk) for _, _, _, _, g0, g1, unk in cpus]
     if not any(g0 | g1 | unk for g0, g1, unk in splits):
         return
     n = len(cpus)
@@ -201,15 +213,14 @@ def _fit_groups(state: GicState, irqs: IrqTable, out: list[Violation]) -> None:
     for k in bitmaps.set_bits(irqs.shared.active):
         on, entry = irqs.shared.active_cpu[k], (irqs.shared.priority[k], irqs.shared.group >> k & 1)
         (known[on] if on < n else maybe).append(entry)
-    for c, ci in enumerate(cpus):
+    for c, (ctlr, _, bpr, abpr, *_) in enumerate(cpus):
         have_all = splits[c]
         levels = have_all[0] | have_all[1] | have_all[2]
         if not levels:
             continue
         prio, grp = irqs.private[c].priority, irqs.private[c].group
         active = [(prio[v], grp >> v & 1) for v in bitmaps.set_bits(irqs.private[c].active)]
-        want_all = split_active_levels(levels, active + known[c], ci.ctlr, ci.bpr, ci.abpr,
-                                       maybe=maybe)
+        want_all = split_active_levels(levels, active + known[c], ctlr, bpr, abpr, maybe=maybe)
         if have_all == want_all:
             continue
         for lv in bitmaps.set_bits(levels):
@@ -387,7 +398,7 @@ def _encode_sgi(work: TableBuilder, irqs: IrqTable, slot: _Slot, c: int, grp: in
         pend = policy == "none" and bool(sources >> src & 1)
         eoi = policy == "kvm" and sources != 0
     else:
-        src = (sources & -sources).bit_length() - 1
+        src = bitmaps.lowest(sources)
         pend, eoi = True, policy == "kvm" and sources != 1 << src
     if pend:
         work.srcs[c][v] &= ~(1 << src)

@@ -58,24 +58,38 @@ def load_json(data: bytes | str, what: str) -> Any:
         raise _fail("KVM-DUMP-SYNTAX", f"{what} is not valid JSON: {exc}") from None
 
 
-def _integer(value: Any, where: str, bits: int) -> int:
-    """A JSON number or "0x..." string that fits in `bits` unsigned bits."""
+def _integer(value: Any, where: str, bits: int, key: str = "") -> int:
+    """A JSON number or "0x..." string that fits in `bits` unsigned bits (`key`: the
+    member of `where` it is, named in a message only: no string is built per value)."""
+    if type(value) is str and _HEX.fullmatch(value):
+        number = int(value, 16)
+        if number < 1 << bits:
+            return number
+    elif type(value) is int and 0 <= value < 1 << bits:
+        return value
+    if key:
+        where = f"{where}.{key}"
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise _fail("KVM-DUMP-FIELD",
                     f"{where}: {type(value).__name__} {value!r:.40}; expected an integer "
                     'or a "0x..." string')
     if isinstance(value, str) and not _HEX.fullmatch(value):
         raise _fail("KVM-DUMP-FIELD", f'{where}: {value!r:.40} is not a "0x..." hex string')
-    number: int = int(value, 16) if isinstance(value, str) else value
+    number = int(value, 16) if isinstance(value, str) else value
     if not 0 <= number < 1 << bits:
         raise _fail("KVM-DUMP-RANGE", f"{where}: {number:#x} does not fit in {bits} bits")
     return number
 
 
-def _object(value: Any, where: str, required: Iterable[str], optional: Iterable[str]) -> None:
+def _object(value: Any, where: str, required: Iterable[str], optional: Iterable[str],
+            keys: frozenset[str] | None = None) -> None:
+    """`value` is an object with every `required` key and no other than the `optional`
+    ones (`keys`: all of them, for a quick check of the usual case)."""
     if not isinstance(value, dict):
         raise _fail("KVM-DUMP-FIELD", f"{where}: expected an object, got "
                     f"{type(value).__name__}")
+    if keys is not None and value.keys() <= keys and all(k in value for k in required):
+        return
     missing = [k for k in required if k not in value]
     if missing:
         raise _fail("KVM-DUMP-FIELD", f"{where}: missing {', '.join(missing)}")
@@ -84,8 +98,12 @@ def _object(value: Any, where: str, required: Iterable[str], optional: Iterable[
         raise _fail("KVM-DUMP-FIELD", f"{where}: unknown keys {', '.join(unknown)}")
 
 
+_ACCESS_REQUIRED, _ACCESS_OPTIONAL = ("group", "value"), ("vcpu", "offset", "attr", "name")
+_ACCESS_KEYS = frozenset(_ACCESS_REQUIRED + _ACCESS_OPTIONAL)
+
+
 def _access(entry: Any, where: str) -> Access:
-    _object(entry, where, ("group", "value"), ("vcpu", "offset", "attr", "name"))
+    _object(entry, where, _ACCESS_REQUIRED, _ACCESS_OPTIONAL, _ACCESS_KEYS)
     group = entry["group"]
     if group not in GROUPS:
         raise _fail("KVM-DUMP-FIELD", f"{where}.group: {group!r:.40} is not dist or cpu")
@@ -95,10 +113,10 @@ def _access(entry: Any, where: str) -> Access:
     if "vcpu" in entry or "offset" in entry:
         if "vcpu" not in entry or "offset" not in entry:
             raise _fail("KVM-DUMP-FIELD", f"{where}: vcpu and offset go together")
-        vcpu = _integer(entry["vcpu"], f"{where}.vcpu", KVM_ATTR_VCPU.width)
-        offset = _integer(entry["offset"], f"{where}.offset", 32)
+        vcpu = _integer(entry["vcpu"], where, KVM_ATTR_VCPU.width, "vcpu")
+        offset = _integer(entry["offset"], where, 32, "offset")
     if "attr" in entry:
-        attr = _integer(entry["attr"], f"{where}.attr", 64)
+        attr = _integer(entry["attr"], where, 64, "attr")
         if attr & ~KVM_ATTR_DEFINED_MASK:
             raise _fail("KVM-DUMP-RANGE", f"{where}.attr: {attr:#x} sets reserved bits "
                         f"{attr & ~KVM_ATTR_DEFINED_MASK:#x} (63:40)")
@@ -114,7 +132,7 @@ def _access(entry: Any, where: str) -> Access:
         raise _fail("KVM-DUMP-RANGE",
                     f"{where}: {group} offset {offset:#x} is not a 32-bit aligned offset below "
                     f"{FRAME_SIZE[group]:#x} (the ABI accesses whole registers only)")
-    return Access(group, vcpu, offset, _integer(entry["value"], f"{where}.value", 32))
+    return Access(group, vcpu, offset, _integer(entry["value"], where, 32, "value"))
 
 
 def _nr_irqs(value: Any) -> int:

@@ -7,8 +7,9 @@ needs is refused with the full list."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from gicmig import __version__
 from gicmig.abi.kvm import (
@@ -19,9 +20,9 @@ from gicmig.abi.kvm import (
     never_run_binary_points,
 )
 from gicmig.abi.kvm.access import KvmDump, register_name
-from gicmig.abi.kvm.layout import ICFGR_RESERVED, apr0_levels
+from gicmig.abi.kvm.layout import ICFGR_RESERVED, apr0_levels, pmr_of_kvm
 from gicmig.arch import bitmaps
-from gicmig.arch.ids import NUM_SGIS, SGI_MASK
+from gicmig.arch.ids import MAX_CPUS, NUM_PRIVATE, NUM_SGIS, SGI_MASK
 from gicmig.arch.registers import (
     ARM_IMPLEMENTER,
     DIST_BANKS,
@@ -34,29 +35,33 @@ from gicmig.arch.registers import (
     GICD_IGROUPR,
     GICD_IIDR,
     GICD_IPRIORITYR,
+    GICD_ISACTIVER,
+    GICD_ISENABLER,
+    GICD_ISPENDR,
     GICD_ITARGETSR,
+    GICD_SPENDSGIR,
     GICD_TYPER,
     KVM_GICC_CTLR,
     KVM_GICC_PMR,
     KVM_GICD_CTLR,
     KVM_IIDR_REVISIONS,
-    KVM_PMR_SHIFT,
     KVM_PRIORITY_BITS,
     KVM_PRODUCT_ID,
     SET_CLEAR,
-    SGI_BANK_REGS,
     Bank,
 )
 from gicmig.core.attribution import attribute
+from gicmig.core.config import GicConfig
 from gicmig.core.image import ICFGR_EDGE, edge_word
 from gicmig.core.imported import Assumption, ImportedState, ImportReport
+from gicmig.core.irqtable import IrqTable, PrivateBank, SharedBank
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import DecodeError, GicmigError, Violation
 from gicmig.files import Source, read_source
 from gicmig.views.kvm.dump import parse_dump
 
-_ENABLE, _PENDING, _ACTIVE, _SGI_PENDING = SET_CLEAR  # (set, clear) register pairs
+_PRIVATE_IDS, _SGI_IDS = range(NUM_PRIVATE), range(NUM_SGIS)
 
 
 class KvmDumpIncomplete(DecodeError):
@@ -84,18 +89,23 @@ class _Reader:
 
     def _get(self, group: str, vcpu: int | None, offset: int) -> int | None:
         """One read; `vcpu=None`: a shared register, which every vCPU must read alike."""
+        regs = self.regs
         if vcpu is not None:
-            self.used.add((group, vcpu, offset))
-            return self.regs.get((group, vcpu, offset))
-        seen = [(c, self.regs[(group, c, offset)]) for c in range(self.num_cpus)
-                if (group, c, offset) in self.regs]
-        self.used.update((group, c, offset) for c, _ in seen)
-        for c, v in seen[1:]:
-            if v != seen[0][1]:
+            key = (group, vcpu, offset)
+            self.used.add(key)
+            return regs.get(key)
+        keys = [k for k in [(group, c, offset) for c in range(self.num_cpus)] if k in regs]
+        if not keys:
+            return None
+        self.used.update(keys)
+        first = regs[keys[0]]
+        for key in keys[1:]:
+            if regs[key] != first:
                 raise GicmigError("KVM-DUMP-INCONSISTENT",
                                   f"{register_name(group, offset)} is not banked, but vcpu"
-                                  f"{seen[0][0]} read {seen[0][1]:#010x} and vcpu{c} {v:#010x}")
-        return seen[0][1] if seen else None
+                                  f"{keys[0][1]} read {first:#010x} and vcpu{key[1]} "
+                                  f"{regs[key]:#010x}")
+        return first
 
     def read(self, group: str, vcpu: int | None, offset: int, name: str,
              index: int = -1) -> int:
@@ -194,12 +204,14 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
     state = GicState.reset(kvm_config(rd.num_cpus, dump.nr_irqs, priority_bits))
     iidr = _distributor(rd, state, dump.nr_irqs)
     normalized: list[Violation] = []
+    private = []
     for c in range(rd.num_cpus):
-        _banked(rd, state, c)
+        private.append(_banked(rd, c))
         _cpu(rd, state, c, normalized)
-    _shared(rd, state)
+    shared = _shared(rd, state.config)
     if rd.missing:
         raise KvmDumpIncomplete(_compress(rd.missing))
+    IrqTable(tuple(private), shared).write_to(state)  # the banks -> the table -> the state
     _leftovers(rd, dump.nr_irqs)
     p = state.provenance
     p.source, p.tool_version, p.gicd_iidr = "kvm-abi", __version__, iidr
@@ -213,10 +225,11 @@ def import_kvm(source: KvmDump | Source, *, num_cpus: int | None = None,
 def _num_cpus(dump: KvmDump, regs: dict[tuple[str, int, int], int],
               given: int | None) -> int | None:
     """The vCPU count, or None when neither the caller nor GICD_TYPER says."""
-    typer = next((v for (g, _, off), v in regs.items() if g == "dist" and off == 4), None)
+    typer = next((v for (g, _, off), v in regs.items()
+                  if g == "dist" and off == GICD_TYPER.offset), None)
     from_typer = None if typer is None else GICD_TYPER.field("cpu_number").get(typer) + 1
-    if given is not None and not 1 <= given <= 8:
-        raise GicmigError("USAGE", f"--num-cpus {given} is not in 1..8")
+    if given is not None and not 1 <= given <= MAX_CPUS:
+        raise GicmigError("USAGE", f"--num-cpus {given} is not in 1..{MAX_CPUS}")
     if given is not None and from_typer is not None and given != from_typer:
         raise GicmigError("KVM-DUMP-TYPER-MISMATCH",
                           f"GICD_TYPER {typer:#010x} says {from_typer} vCPUs, "
@@ -273,39 +286,60 @@ def _check_iidr(iidr: int) -> None:
                           "dump cannot be trusted")
 
 
-def _banked(rd: _Reader, state: GicState, c: int) -> None:
-    b = state.banked[c]
+# The banks read per vCPU (IDs 0-31) and for the SPIs, in read order (the order of a
+# KvmDumpIncomplete's list); each fills the table field its `Bank.state` names. GICD_ICFGR0
+# (optional), GICD_ITARGETSR0-7 (checked only) and the SGI sources are read apart.
+_PRIVATE_BANKS = (GICD_IGROUPR, GICD_ISENABLER, GICD_ISACTIVER, GICD_ISPENDR, GICD_IPRIORITYR)
+_SHARED_BANKS = (GICD_IGROUPR, GICD_ISENABLER, GICD_ISPENDR, GICD_ISACTIVER, GICD_ICFGR,
+                 GICD_IPRIORITYR, GICD_ITARGETSR)
+_PAIRS = {pair[0]: pair for pair in SET_CLEAR}  # a W1S bank and its W1C twin
+
+
+def _bank(rd: _Reader, bank: Bank, vcpu: int | None, ids: range) -> Any:
+    """The table field (bitmap or bytes, element 0 = ID `ids.start`) that `bank`'s words
+    covering `ids` show: a one-bit bank (a set/clear pair read as a pair), the edge bits of
+    GICD_ICFGR, or the bytes of a byte bank."""
+    per = bank.per_word
+    words = range(ids.start // per, ids.stop // per)
+    if bank is GICD_ICFGR:
+        return sum(_edge(rd, i, vcpu) << per * k for k, i in enumerate(words))
+    pair = _PAIRS.get(bank)
+    values = [rd.pair(pair, i, vcpu) if pair else rd.word(bank, i, vcpu) for i in words]
+    if bank.bits == 8:
+        return b"".join(v.to_bytes(4, "little") for v in values)
+    return sum(v << per * k for k, v in enumerate(values))
+
+
+def _read_banks(rd: _Reader, banks: tuple[Bank, ...], vcpu: int | None,
+                ids: range) -> dict[str, Any]:
+    return {str(bank.state): _bank(rd, bank, vcpu, ids) for bank in banks}
+
+
+def _banked(rd: _Reader, c: int) -> PrivateBank:
     complete = len(rd.missing)
-    b.group = rd.word(GICD_IGROUPR, 0, c)
-    b.enabled = rd.pair(_ENABLE, 0, c)
-    active = rd.pair(_ACTIVE, 0, c)
-    pending = rd.pair(_PENDING, 0, c)
-    b.priority = _bytes(rd, GICD_IPRIORITYR, range(8), c)
+    got = _read_banks(rd, _PRIVATE_BANKS, c, _PRIVATE_IDS)
     edge = _edge(rd, 0, c, optional=True, default=edge_word(SGI_MASK)) | _edge(rd, 1, c) << 16
     if edge & SGI_MASK != SGI_MASK:
         raise GicmigError("KVM-DUMP-RESERVED-BITS",
                           f"vcpu{c} GICD_ICFGR0 makes SGIs level-triggered; SGIs are edge")
-    b.edge = edge
     _private_targets(rd, c)
-    sources = b"".join(rd.pair(_SGI_PENDING, r, c).to_bytes(4, "little")
-                       for r in range(SGI_BANK_REGS))
+    sources = _bank(rd, GICD_SPENDSGIR, c, _SGI_IDS)
+    # ISPENDR0 shows the table's `pending` (SGI sources, latch, line): split it below
+    pending, active = got.pop("pending"), got["active"]
     shown = bitmaps.nonzero(sources[:NUM_SGIS])
     if len(rd.missing) == complete and pending & SGI_MASK != shown:
         raise GicmigError("KVM-DUMP-INCONSISTENT",
                           f"vcpu{c} GICD_ISPENDR0 shows SGIs {pending & SGI_MASK:#06x} "
                           f"pending, GICD_SPENDSGIRn shows {shown:#06x}")
-    b.sgi_sources = sources
-    b.active = active
-    b.sgi_active_source = bytes(UNKNOWN_CPU if active >> s & 1 else 0 for s in range(NUM_SGIS))
     ppi_pending = pending & ~SGI_MASK
-    b.pending_latch = ppi_pending
-    # ISPENDR shows latch OR line for a level interrupt; which one is not recorded
-    b.pending_split_unknown = ppi_pending & ~edge
-    b.latch_maybe_stale = maybe_stale_latch(ppi_pending, active, edge)
-
-
-def _bytes(rd: _Reader, bank: Bank, words: range, vcpu: int | None) -> bytes:
-    return b"".join(rd.word(bank, i, vcpu).to_bytes(4, "little") for i in words)
+    return PrivateBank(
+        **got, edge=edge, sgi_sources=sources, line_level=0,
+        sgi_active_source=bytes(UNKNOWN_CPU if active >> s & 1 else 0
+                                for s in range(NUM_SGIS)),
+        pending_latch=ppi_pending,
+        # ISPENDR shows latch OR line for a level interrupt; which one is not recorded
+        pending_split_unknown=ppi_pending & ~edge,
+        latch_maybe_stale=maybe_stale_latch(ppi_pending, active, edge))
 
 
 def _edge(rd: _Reader, index: int, vcpu: int | None, *, optional: bool = False,
@@ -341,7 +375,7 @@ def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> N
     ci.ctlr = ctlr
     pmr = rd.read("cpu", c, KVM_GICC_PMR.offset, "GICC_PMR")
     _reserved(pmr, KVM_GICC_PMR.reserved_mask, f"{where}PMR (VMPriMask format)")
-    ci.pmr = KVM_GICC_PMR.field("vmprimask").get(pmr) << KVM_PMR_SHIFT
+    ci.pmr = pmr_of_kvm(pmr)
     bpr, abpr = (rd.read("cpu", c, reg.offset, reg.name) for reg in (GICC_BPR, GICC_ABPR))
     for reg, value in ((GICC_BPR, bpr), (GICC_ABPR, abpr)):
         _reserved(value, reg.reserved_mask, f"{where}{reg.name[5:]}")
@@ -364,35 +398,22 @@ def _cpu(rd: _Reader, state: GicState, c: int, normalized: list[Violation]) -> N
                           f"{KVM_GICC_IIDR:#010x}")
 
 
-def _shared(rd: _Reader, state: GicState) -> None:
-    words = state.config.num_irqs // 32
-    if words < 2:
-        return
-    sh = state.shared
-
-    def bitmap(read: Callable[[int], int]) -> int:
-        return sum(read(i) << 32 * (i - 1) for i in range(1, words))
-
-    sh.group = bitmap(lambda i: rd.word(GICD_IGROUPR, i, None))
-    sh.enabled = bitmap(lambda i: rd.pair(_ENABLE, i, None))
-    pending = bitmap(lambda i: rd.pair(_PENDING, i, None))
-    active = bitmap(lambda i: rd.pair(_ACTIVE, i, None))
-    edge = sum(_edge(rd, i, None) << 16 * (i - 2) for i in range(2, 2 * words))
-    sh.priority = _bytes(rd, GICD_IPRIORITYR, range(8, 8 * words), None)
-    targets = _bytes(rd, GICD_ITARGETSR, range(8, 8 * words), None)
-    if state.config.num_cpus == 1:
-        bad = targets.translate(None, b"\0\1")
+def _shared(rd: _Reader, cfg: GicConfig) -> SharedBank:
+    got = _read_banks(rd, _SHARED_BANKS, None, range(NUM_PRIVATE, cfg.num_irqs))
+    if cfg.num_cpus == 1:
+        bad = got["targets"].translate(None, b"\0\1")
         if bad:
             raise GicmigError("KVM-DUMP-RESERVED-BITS",
                               f"an SPI targets {bad[0]:#04x} on a 1-vCPU VM; KVM masks target "
                               "bits to the online vCPUs")
         # KVM keeps a written bit 0, but a uniprocessor's ITARGETSR is RAZ/WI canonically
-        targets = b""
-    sh.targets = targets
-    sh.edge, sh.active, sh.pending_latch = edge, active, pending
-    sh.pending_split_unknown = pending & ~edge
-    sh.latch_maybe_stale = maybe_stale_latch(pending, active, edge)
-    sh.active_cpu = bitmaps.spread(active, state.config.num_spis, UNKNOWN_CPU)
+        got["targets"] = b""
+    pending, active, edge = got.pop("pending"), got["active"], got["edge"]
+    return SharedBank(
+        **got, pending_latch=pending, line_level=0,
+        pending_split_unknown=pending & ~edge,
+        latch_maybe_stale=maybe_stale_latch(pending, active, edge),
+        active_cpu=bitmaps.spread(active, cfg.num_spis, UNKNOWN_CPU))
 
 
 def _leftovers(rd: _Reader, nr_irqs: int) -> None:

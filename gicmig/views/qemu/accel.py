@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from gicmig.arch import labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
-from gicmig.arch.registers import KVM_GICD_CTLR, KVM_PMR_SHIFT
+from gicmig.arch.registers import KVM_GICC_PMR, KVM_GICD_CTLR
 from gicmig.errors import GicmigError
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.vmstate import NCPU, VIRT_SUBSECTION
@@ -74,8 +74,8 @@ def evidence(r: RawImage) -> dict[str, list[str]]:
         w = next(w for w in range(NCPU, len(r.apr)) if r.apr[w])  # word w // NCPU, slot w % NCPU
         tcg.append(f"{labels.cpu_reg(w % NCPU, f'gicc.apr{w // NCPU}')} is {r.apr[w]:#x} "
                    "(KVM's GICv2 APR is the GICH_APR image, in APR0 only)")
-    if max(r.pmr) >> (8 - KVM_PMR_SHIFT):
-        c = next(c for c in range(NCPU) if r.pmr[c] >> (8 - KVM_PMR_SHIFT))
+    if max(r.pmr) & KVM_GICC_PMR.reserved_mask:
+        c = next(c for c in range(NCPU) if r.pmr[c] & KVM_GICC_PMR.reserved_mask)
         tcg.append(f"{labels.cpu_reg(c, 'gicc.pmr')} {r.pmr[c]:#x} is wider than "
                    "VMPriMask's 5 bits")
     for name in ("pending", "active"):

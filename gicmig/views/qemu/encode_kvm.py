@@ -8,7 +8,14 @@ from collections.abc import Iterator
 from gicmig.arch import bitmaps
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
+    GICC_ABPR,
+    GICC_APR,
+    GICC_APR_REGS,
+    GICC_BPR,
+    GICC_CTLR,
+    GICC_PMR,
     GICD_CPENDSGIR,
+    GICD_CTLR,
     GICD_ICFGR,
     GICD_IGROUPR,
     GICD_IPRIORITYR,
@@ -46,17 +53,20 @@ def _fit_kvm(state: GicState, config: GicConfig, *,
     return fitted, losses
 
 
+_PMR, _BPR = GICC_PMR.field("priority").mask, GICC_BPR.field("binary_point").mask
 KVM_IIDR_UNWRITTEN = 1  # kvm_arm_gic_put never writes GICD_IIDR: IGROUPR writes are ignored
 
 
 def kvm_image(st: GicState) -> RawImage:
     """What kvm_arm_gic_get (QEMU 7.2) saves from a KVM holding the fitted state `st`:
     QEMU's reset arrays, overwritten register by register from KVM's image."""
-    from gicmig.abi.kvm.fit import dump_kvm
+    from gicmig.abi.kvm.image import register_image
 
     cfg = st.config
     n, nirq = cfg.num_cpus, cfg.num_irqs
-    regs = dump_kvm(st, lenient=True, iidr_revision=KVM_IIDR_UNWRITTEN).registers()
+    # `st` is fitted already (_fit_kvm): KVM holds it as it is, and reads it back as its
+    # register image
+    regs = {a.key: a.value for a in register_image(st, KVM_IIDR_UNWRITTEN)}
     img = RawImage.blank(False)
     # arm_gic_common_reset: what kvm_arm_gic_get leaves alone keeps these values
     img.running = _slots([IDLE_PRIORITY] * n)
@@ -65,12 +75,11 @@ def kvm_image(st: GicState) -> RawImage:
     members = {m: bytearray(MAXIRQ) for m in ("enabled", "pending", "active", "edge", "group")}
     priority1, priority2 = bytearray(NUM_PRIVATE * NCPU), bytearray(MAXIRQ - NUM_PRIVATE)
     sgi_pending = bytearray(NUM_SGIS * NCPU)
-    img.ctlr = regs[("dist", 0, 0x000)]
+    img.ctlr = regs[("dist", 0, GICD_CTLR.offset)]
 
     def words(reg: Bank, maxirq: int) -> Iterator[tuple[int, int, int]]:
         """kvm_dist_get: (first ID, vCPU, value) of each register read."""
-        width = reg.bits
-        per = 32 // width
+        per = reg.per_word
         for i in range(maxirq // per):
             irq = i * per
             for cpu in range(n if irq < NUM_PRIVATE else 1):
@@ -104,14 +113,16 @@ def kvm_image(st: GicState) -> RawImage:
     img.target, img.priority1, img.priority2 = bytes(target), bytes(priority1), bytes(priority2)
     img.sgi_pending = bytes(sgi_pending)
     regs_of = {name: [regs[("cpu", c, off)] for c in range(n)]
-               for name, off in (("ctlr", 0x00), ("pmr", 0x04), ("bpr", 0x08), ("abpr", 0x1C))}
+               for name, off in (("ctlr", GICC_CTLR.offset), ("pmr", GICC_PMR.offset),
+                                 ("bpr", GICC_BPR.offset), ("abpr", GICC_ABPR.offset))}
     img.cpu_ctlr = _slots(regs_of["ctlr"])
-    img.pmr = _slots([v & 0xFF for v in regs_of["pmr"]])
-    img.bpr = bytes(_slots([v & 7 for v in regs_of["bpr"]]))
-    img.abpr = bytes(_slots([v & 7 for v in regs_of["abpr"]]))
-    apr = [0] * (4 * NCPU)
+    # kvm_arm_gic_get keeps PMR's low byte and BPR's / ABPR's three bits
+    img.pmr = _slots([v & _PMR for v in regs_of["pmr"]])
+    img.bpr = bytes(_slots([v & _BPR for v in regs_of["bpr"]]))
+    img.abpr = bytes(_slots([v & _BPR for v in regs_of["abpr"]]))
+    apr = [0] * (GICC_APR_REGS * NCPU)
     for c in range(n):
-        for k in range(4):
-            apr[k * NCPU + c] = regs[("cpu", c, 0xD0 + 4 * k)]
+        for k in range(GICC_APR_REGS):
+            apr[k * NCPU + c] = regs[("cpu", c, GICC_APR.offset + 4 * k)]
     img.apr = tuple(apr)
     return img

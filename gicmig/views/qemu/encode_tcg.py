@@ -4,7 +4,8 @@ rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import replace
 
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.gich import VCPU_CTLR_MASK, ctlr_of_vmcr, status_registers
@@ -16,6 +17,7 @@ from gicmig.arch.registers import (
     GICH_VMCR,
 )
 from gicmig.core.config import GicConfig
+from gicmig.core.irqtable import IrqTable, PrivateBank, SharedBank
 from gicmig.core.model import UNKNOWN_CPU, GicState
 from gicmig.core.rules import validate
 from gicmig.errors import ValidationError, Violation
@@ -63,10 +65,6 @@ def _v(code: str, where: str, message: str) -> Violation:
     return Violation(code, where, message)
 
 
-def _first(bits: int) -> int:
-    return (bits & -bits).bit_length() - 1
-
-
 def _fit_tcg(st: GicState) -> Iterator[Violation]:
     if st.hypervisor is not None:
         st.drop_hypervisor_context()
@@ -78,55 +76,62 @@ def _fit_tcg(st: GicState) -> Iterator[Violation]:
                  "EnableGrp1 is UNKNOWN (the source had one distributor enable); the TCG GIC "
                  f"keeps both (lenient: EnableGrp1 = EnableGrp0 = {int(st.enable_grp0)})")
         st.enable_grp1, st.enable_grp1_unknown = st.enable_grp0, False
-    ppi_edge = st.banked[0].edge & ~SGI_MASK
+    table = IrqTable.of(st)  # every interrupt read once; the fitted banks go back in one write
+    private = list(table.private)
+    ppi_edge = private[0].edge & ~SGI_MASK
     for c in st.cpus():
-        yield from _fit_banked(st, c, ppi_edge)
+        private[c] = yield from _fit_banked(st, private[c], c, ppi_edge)
         yield from _fit_cpu(st, c)
-    yield from _fit_shared(st)
+    shared = yield from _fit_shared(table.shared, st.config.num_cpus)
+    IrqTable(tuple(private), shared).write_to(st, since=table)
 
 
-def _fit_banked(st: GicState, c: int, ppi_edge: int) -> Iterator[Violation]:
-    b = st.banked[c]
-    off = SGI_MASK & ~b.enabled
+def _fit_banked(st: GicState, b: PrivateBank, c: int,
+                ppi_edge: int) -> Generator[Violation, None, PrivateBank]:
+    enabled, edge, split, stale = b.enabled, b.edge, b.pending_split_unknown, b.latch_maybe_stale
+    src, line = b.sgi_active_source, b.line_level
+    off = SGI_MASK & ~enabled
     if off:
-        yield _v("QEMU-EXPORT-SGI-DISABLED", labels.irq(_first(off), c),
+        yield _v("QEMU-EXPORT-SGI-DISABLED", labels.irq(bitmaps.lowest(off), c),
                  f"disabled ({bin(off).count('1')} SGIs of this CPU); the TCG GIC's SGI "
                  "enables are RAO/WI (lenient: enabled)")
-        b.enabled |= SGI_MASK
-    diff = (b.edge ^ ppi_edge) & ~SGI_MASK & _PRIVATE
+        enabled |= SGI_MASK
+    diff = (edge ^ ppi_edge) & ~SGI_MASK & _PRIVATE
     if diff:
-        k = _first(diff)
+        k = bitmaps.lowest(diff)
         yield _v("QEMU-EXPORT-PPI-TRIGGER-BANKED", labels.irq(k, c),
-                 f"{'edge' if b.edge >> k & 1 else 'level'}-triggered here but not on CPU 0; "
+                 f"{'edge' if edge >> k & 1 else 'level'}-triggered here but not on CPU 0; "
                  "QEMU 7.2 keeps one trigger per PPI for all CPUs (deviation 4) "
                  "(lenient: CPU 0's)")
-        b.edge = (b.edge & SGI_MASK) | ppi_edge
-    if b.pending_split_unknown:
-        k = _first(b.pending_split_unknown)
+        edge = (edge & SGI_MASK) | ppi_edge
+    if split:
+        k = bitmaps.lowest(split)
         yield _v("QEMU-EXPORT-UNKNOWN", labels.irq(k, c),
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
-        b.pending_split_unknown = 0
-    if b.latch_maybe_stale:
-        yield _stale(labels.irq(_first(b.latch_maybe_stale), c))
-        b.latch_maybe_stale = 0
-    src = bytearray(b.sgi_active_source)
+        split = 0
+    if stale:
+        yield _stale(labels.irq(bitmaps.lowest(stale), c))
+        stale = 0
     known = [s for s in range(NUM_SGIS) if b.active >> s & 1 and src[s] != UNKNOWN_CPU]
     if known:
         yield _v("QEMU-EXPORT-ACTIVE-SGI-SOURCE", labels.irq(known[0], c),
                  f"active from CPU {src[known[0]]}; QEMU does not store the source of an "
                  "active SGI (lenient: source UNKNOWN)")
+        unknown = bytearray(src)
         for s in known:
-            src[s] = UNKNOWN_CPU
-        b.sgi_active_source = bytes(src)
+            unknown[s] = UNKNOWN_CPU
+        src = bytes(unknown)
     virt = st.config.virtualization
     if virt is not None:
-        line = _maintenance_line(st, c)
-        if (b.line_level >> MAINTENANCE_PPI & 1) != line:
+        level = _maintenance_line(st, c)
+        if (line >> MAINTENANCE_PPI & 1) != level:
             yield _v("QEMU-EXPORT-MAINTENANCE-LEVEL", labels.irq(MAINTENANCE_PPI, c),
-                     f"line level {1 - line}, but the CPU's GICH (HCR.En and MISR) drives "
-                     f"the maintenance interrupt to {line} (lenient: {line})")
-            b.line_level = b.line_level & ~(1 << MAINTENANCE_PPI) | line << MAINTENANCE_PPI
+                     f"line level {1 - level}, but the CPU's GICH (HCR.En and MISR) drives "
+                     f"the maintenance interrupt to {level} (lenient: {level})")
+            line = line & ~(1 << MAINTENANCE_PPI) | level << MAINTENANCE_PPI
+    return replace(b, enabled=enabled, edge=edge, pending_split_unknown=split,
+                   latch_maybe_stale=stale, sgi_active_source=src, line_level=line)
 
 
 def _stale(place: str) -> Violation:
@@ -160,26 +165,28 @@ def _fit_cpu(st: GicState, c: int) -> Iterator[Violation]:
         ci.active_group_unknown = 0
 
 
-def _fit_shared(st: GicState) -> Iterator[Violation]:
-    sh, n = st.shared, st.config.num_cpus
-    if sh.pending_split_unknown:
-        k = _first(sh.pending_split_unknown)
+def _fit_shared(sh: SharedBank, n: int) -> Generator[Violation, None, SharedBank]:
+    split, stale, latch = sh.pending_split_unknown, sh.latch_maybe_stale, sh.pending_latch
+    if split:
+        k = bitmaps.lowest(split)
         yield _v("QEMU-EXPORT-UNKNOWN", labels.irq(NUM_PRIVATE + k),
                  "pending with the latch/line split UNKNOWN; the TCG GIC keeps them apart "
                  "(lenient: pending latch, as kvm-arm-gic restores it)")
-        sh.pending_split_unknown = 0
-    if sh.latch_maybe_stale:
-        yield _stale(labels.irq(NUM_PRIVATE + _first(sh.latch_maybe_stale)))
-        sh.latch_maybe_stale = 0
-    if n > 1 and sh.pending_latch:
-        untargeted = sh.pending_latch & ~bitmaps.nonzero(sh.targets)
+        split = 0
+    if stale:
+        yield _stale(labels.irq(NUM_PRIVATE + bitmaps.lowest(stale)))
+        stale = 0
+    if n > 1 and latch:
+        untargeted = latch & ~bitmaps.nonzero(sh.targets)
         if untargeted:
-            k = _first(untargeted)
+            k = bitmaps.lowest(untargeted)
             yield _v("QEMU-EXPORT-SPI-PENDING-NO-TARGET", labels.irq(NUM_PRIVATE + k),
                      f"pending (latch) with no target CPU ({bin(untargeted).count('1')} SPIs); "
                      "QEMU 7.2 keeps SPI pending state per target CPU, so it cannot hold it "
                      "(deviation 2) (lenient: not pending)")
-            sh.pending_latch &= ~untargeted
+            latch &= ~untargeted
+    return replace(sh, pending_split_unknown=split, latch_maybe_stale=stale,
+                   pending_latch=latch)
 
 
 # --- the TCG encoding -------------------------------------------------------------------------
@@ -195,7 +202,8 @@ def _masks(value: int, c: int) -> int:
 
 def tcg_image(st: GicState) -> RawImage:
     """The TCG GIC's arrays for a fitted state (fit_tcg), caches included."""
-    cfg, sh = st.config, st.shared
+    cfg, table = st.config, IrqTable.of(st)
+    sh = table.shared
     n, nirq, nspi = cfg.num_cpus, cfg.num_irqs, cfg.num_spis
     img = RawImage.blank(cfg.virtualization is not None)
     img.ctlr = GICD_CTLR.pack(enable_grp0=int(st.enable_grp0), enable_grp1=int(st.enable_grp1))
@@ -203,8 +211,7 @@ def tcg_image(st: GicState) -> RawImage:
                                               "group")}
     private = dict.fromkeys(("enabled", "pending", "active", "level", "group"), 0)
     priority1, sgi_pending = bytearray(NUM_PRIVATE * NCPU), bytearray(NUM_SGIS * NCPU)
-    for c in range(n):
-        b = st.banked[c]
+    for c, b in enumerate(table.private):
         sgi_pend = bitmaps.nonzero(b.sgi_sources)
         for name, bits in (("enabled", b.enabled), ("active", b.active), ("group", b.group),
                            ("level", b.line_level),
@@ -215,7 +222,7 @@ def tcg_image(st: GicState) -> RawImage:
     for name, value in private.items():
         members[name][:NUM_PRIVATE] = value.to_bytes(NUM_PRIVATE, "little")
     members["enabled"][:NUM_SGIS] = b"\xff" * NUM_SGIS  # reset to all 8 slots, RAO/WI
-    members["edge"][:NUM_PRIVATE] = bitmaps.spread(st.banked[0].edge, NUM_PRIVATE)
+    members["edge"][:NUM_PRIVATE] = bitmaps.spread(table.private[0].edge, NUM_PRIVATE)
     targets = b"\x01" * nspi if n == 1 else sh.targets  # a uniprocessor GIC stores 1
     for name, bits in (("enabled", sh.enabled), ("group", sh.group),
                        ("level", sh.line_level)):

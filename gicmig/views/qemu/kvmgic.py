@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from gicmig.abi.kvm import maybe_stale_latch, never_run_binary_points
-from gicmig.abi.kvm.layout import apr0_levels
+from gicmig.abi.kvm.layout import apr0_levels, pmr_of_kvm
 from gicmig.arch import bitmaps, labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import (
     KVM_GICD_CTLR,
-    KVM_PMR_SHIFT,
 )
 from gicmig.core.model import UNKNOWN_CPU
 from gicmig.views.qemu.decode import Converter, bank_mask
@@ -55,7 +54,7 @@ class KvmArmGic(Converter):
 
     def cpu(self, c: int) -> None:
         r, ci = self.raw, self.state.cpu[c]
-        ci.ctlr, ci.pmr = self.ctlr(c), r.pmr[c] << KVM_PMR_SHIFT
+        ci.ctlr, ci.pmr = self.ctlr(c), pmr_of_kvm(r.pmr[c])
         # QEMU's reset values (BPR 0 / ABPR 1) pushed into a KVM vCPU that never ran: the
         # guest observes the minima (gicmig.abi.kvm); reported in strict mode too
         ci.bpr, ci.abpr, norm = never_run_binary_points(r.bpr[c], r.abpr[c],

@@ -51,6 +51,7 @@ from gicmig.arch.registers import (
     SGI_BANKS,
 )
 from gicmig.core.image import DistributorImage
+from gicmig.core.irqtable import IrqTable
 from gicmig.core.model import GicState
 from gicmig.views.qemu.encode_tcg import fit_tcg, tcg_image
 from gicmig.views.qemu.raw import RawImage
@@ -93,7 +94,7 @@ def tcg_registers(state: GicState) -> dict[Key, int]:
     out: dict[Key, int] = {}
     for c in range(fitted.config.num_cpus):
         _banked_dist(fitted, img, c, out)
-        _cpu_interface(fitted, raw, c, out)
+        _cpu_interface(fitted, img.table, raw, c, out)
         if fitted.config.virtualization is not None:
             _virtual_interface(fitted, c, out)
     _shared_dist(fitted, img, out)
@@ -133,7 +134,8 @@ def _shared_dist(state: GicState, img: DistributorImage, out: dict[Key, int]) ->
         out[("GICD", None, GICD_ICFGR.offset + 4 * i)] = img.cfg_word(i, 0)
 
 
-def _cpu_interface(state: GicState, raw: RawImage, c: int, out: dict[Key, int]) -> None:
+def _cpu_interface(state: GicState, table: IrqTable, raw: RawImage, c: int,
+                   out: dict[Key, int]) -> None:
     ci = state.cpu[c]
     out[("GICC", c, GICC_CTLR.offset)] = ci.ctlr
     out[("GICC", c, GICC_PMR.offset)] = ci.pmr
@@ -144,22 +146,16 @@ def _cpu_interface(state: GicState, raw: RawImage, c: int, out: dict[Key, int]) 
         out[("GICC", c, GICC_APR.offset + 4 * n)] = ci.active_group0 >> 32 * n & _WORD
         out[("GICC", c, GICC_NSAPR + 4 * n)] = ci.active_group1 >> 32 * n & _WORD
     out[("GICC", c, GICC_RPR)] = min(raw.running[c], IDLE_RPR)  # idle 0x100 reads 0xff
-    out[("GICC", c, GICC_HPPIR)] = _hppir(state, raw.current[c], c)
+    out[("GICC", c, GICC_HPPIR)] = _hppir(state, table, raw.current[c], c)
     out[("GICC", c, GICC_IIDR.offset)] = QEMU_GICC_IIDR
 
 
-def _hppir(state: GicState, current: int, c: int) -> int:
+def _hppir(state: GicState, table: IrqTable, current: int, c: int) -> int:
     """gic_get_current_pending_irq without security extensions: the cached ID, but 1022
     for a group 1 interrupt while GICC_CTLR.AckCtl is 0."""
-    if current < MAXIRQ and _group(state, current, c) and not _ACK_CTL.get(state.cpu[c].ctlr):
+    if current < MAXIRQ and table.group(current, c) and not _ACK_CTL.get(state.cpu[c].ctlr):
         return GROUP1_NO_ACK
     return current
-
-
-def _group(state: GicState, intid: int, c: int) -> int:
-    if intid < NUM_PRIVATE:
-        return state.banked[c].group >> intid & 1
-    return state.shared.group >> (intid - NUM_PRIVATE) & 1
 
 
 def _virtual_interface(state: GicState, c: int, out: dict[Key, int]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from gicmig.arch import bitmaps, labels
-from gicmig.arch.gich import VCPU_CTLR_MASK, status_registers, vmcr_of
+from gicmig.arch.gich import status_registers, vmcr_holds, vmcr_of
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.lr import decode as decode_lr
 from gicmig.arch.registers import GICC_CTLR, GICD_CTLR
@@ -27,7 +27,6 @@ from gicmig.views.qemu.model import (
     QEMU_NUM_LRS,
     SPURIOUS,
     VMCR_MIN_ABP,
-    VMPRI_SHIFT,
 )
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.vmstate import NCPU
@@ -201,8 +200,7 @@ class TcgModel(Converter):
         r = self.raw
         ctlr, pmr, bpr, abpr = r.v_ctlr[c], r.v_pmr[c], r.v_bpr[c], r.v_abpr[c]
         place = [labels.cpu_reg(c, "gicv")]
-        if ctlr & ~VCPU_CTLR_MASK or pmr > 0xFF or pmr & ((1 << VMPRI_SHIFT) - 1) \
-                or bpr > 7 or abpr > 7:
+        if not vmcr_holds(ctlr, pmr, bpr, abpr):
             self.impossible(place, f"vCPU CTLR {ctlr:#x} / PMR {pmr:#x} / BPR {bpr} / ABPR "
                             f"{abpr} do not fit GICH_VMCR")
         if abpr < VMCR_MIN_ABP:
@@ -294,7 +292,7 @@ def running_priority(levels: int, shift: int) -> int:
     """gic_get_prio_from_apr_bits: the lowest active level, shifted to a priority."""
     if not levels:
         return IDLE_PRIORITY
-    return ((levels & -levels).bit_length() - 1) << shift
+    return bitmaps.lowest(levels) << shift
 
 
 def best_virq(r: RawImage, c: int, lrs: Sequence[int]) -> int:
