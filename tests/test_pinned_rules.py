@@ -553,3 +553,18 @@ def test_an_spi_latch_maybe_stale_mark_needs_an_active_level_spi_with_its_latch(
         st.cpu[0].active_group0 = 1  # its group priority 0x00 is active there
     sh.latch_maybe_stale = 1 << 8
     assert codes(st) == ([] if ok else ["IRQ-LATCH-STALE-INVALID"])
+
+
+@pytest.mark.parametrize(("edge", "latch", "active", "ok"), [
+    (0, 1, 1, True), (0, 0, 1, False), (1, 1, 1, False), (0, 1, 0, False)])
+def test_a_ppi_latch_maybe_stale_mark_needs_an_active_level_ppi_with_its_latch(
+        edge: int, latch: int, active: int, ok: bool) -> None:
+    """The same rule for a PPI (27 on cpu1), which the banked fast path checks per lane."""
+    st = GicState.reset(GicConfig(2, 64))
+    b = st.banked[1]
+    b.edge = 0xFFFF | edge << 27
+    b.pending_latch, b.active = latch << 27, active << 27
+    if active:
+        st.cpu[1].active_group0 = 1  # its group priority 0x00 is active there
+    b.latch_maybe_stale = 1 << 27
+    assert codes(st) == ([] if ok else ["IRQ-LATCH-STALE-INVALID"])
