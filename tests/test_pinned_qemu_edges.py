@@ -821,3 +821,66 @@ def test_an_export_written_in_place_replaces_the_virtualization_fields(tmp_path:
         template.read_bytes())).virt
     again = import_qemu(io.BytesIO(got[0]), machine="virt")
     assert (again.virtual[0].hcr, again.virtual[0].lr) == (1, (0x1000_0020, 0, 0, 0))
+
+
+# --- tcg.py survivors of the s19 mutation run (session 19, Q1) ---------------------------------
+@pytest.mark.parametrize("where", ["pending", "sgi_pending"])
+def test_an_sgi_on_an_absent_cpu_is_seen_by_either_record(where: str) -> None:
+    """Deviation 5: an SGI pending on absent CPU 5 of a 2-CPU GIC shows in its pending CPU
+    mask (bit 5) or in its sources (sgi_pending[3][5]); either alone is the deviation."""
+    gic = GicImage()
+    if where == "pending":
+        gic.irq(3, pending=0x20)
+    else:
+        gic.set("sgi_pending", 3 * NCPU + 5, 0x01)
+    assert refused(gic, "QEMU-SGI-PENDING-ABSENT-CPU").startswith(
+        "QEMU-SGI-PENDING-ABSENT-CPU cpu5 irq 3 (SGI 3): an SGI is pending on a CPU")
+
+
+def test_written_private_targets_are_named_by_the_bytes_that_differ_from_reset() -> None:
+    """ITARGETSR0-7 reset to 0 on a multiprocessor GIC: 0xff written to IDs 0 and 20 names
+    those two, not the 30 still at reset."""
+    gic = GicImage().set("irq_target", 0, 0xFF).set("irq_target", 20, 0xFF)
+    (v,) = run(gic, lenient=True).import_report.normalized
+    assert (v.code, v.path) == ("QEMU-PPI-TARGETS-WRITTEN", "irq 0 (SGI 0) (and 1 more)")
+    assert v.message.startswith("QEMU stored 0xff from a write to the read-only ITARGETSR0-7")
+
+
+def test_lr4_is_its_own_deviation_not_one_beyond() -> None:
+    """QEMU 7.2 has 4 LRs (deviation 12: LR4 may hold a stored write); LR5 up is impossible,
+    and the impossible list starts at LR5."""
+    gic = GicImage().lr(0, 4, 0x10000001).lr(0, 5, 0x10000002)
+    assert refused(gic, "QEMU-VALUE-IMPOSSIBLE", lenient=True).startswith(
+        "QEMU-VALUE-IMPOSSIBLE cpu0 gich.lr5: a list register beyond LR4 holds data")
+
+
+def test_a_stale_current_pending_needs_the_distributor_enabled() -> None:
+    """gic_update with GICD_CTLR 0 signals nothing: current_pending is 1023, and deviation 19's
+    stale choice is not accepted then (SPI 40 pending, eligible but for the distributor)."""
+    gic = GicImage().set("ctlr", 0, 0).set("cpu_ctlr", 0, 1).set("priority_mask", 0, 0xF0)
+    _pending_spi(gic, 40, 0x20)
+    assert refused(gic.set("current_pending", 0, 40), "QEMU-CACHE-MISMATCH") == (
+        "QEMU-CACHE-MISMATCH cpu0 current_pending: QEMU's cached value is 40, its own "
+        "rules give 1023 (--lenient: ignored: gicmig does not store QEMU's caches and "
+        "recomputes them)")
+
+
+def test_sgi_0_can_be_the_current_pending() -> None:
+    """ID 0 is an interrupt like any other: SGI 0 pending on CPU 0 (from CPU 1), enabled,
+    priority 0x10 < PMR 0xf0, is gic_update's choice 0."""
+    gic = GicImage().set("ctlr", 0, 1).set("cpu_ctlr", 0, 1).set("priority_mask", 0, 0xF0)
+    gic.irq(0, pending=0x01).set("priority1", 0, 0x10).set("sgi_pending", 0, 0x02)
+    assert run(gic.set("current_pending", 0, 0)).import_report.normalized == ()
+    assert refused(gic.set("current_pending", 0, 1023), "QEMU-CACHE-MISMATCH").startswith(
+        "QEMU-CACHE-MISMATCH cpu0 current_pending: QEMU's cached value is 1023, its own "
+        "rules give 0 ")
+
+
+@pytest.mark.parametrize(("vpmr", "expected"), [(0x50, 100), (0x18, 100), (0x10, 1023)])
+def test_vcpu_current_pending_compares_the_lr_priority_with_pmr(vpmr: int, expected: int) -> None:
+    """gic_update_internal(virt): a pending LR (vID 100, priority field 2 = 0x10) is chosen
+    when its priority is below GICV_PMR, whatever its ID."""
+    lr = 1 << 28 | 2 << 23 | 100  # pending, priority 2 << 3, vID 100
+    gic = GicImage().vset("h_hcr", 0, 1).vset("cpu_ctlr", 0, 1).lr(0, 0, lr)
+    gic.vset("priority_mask", 0, vpmr).vset("current_pending", 0, expected)
+    assert run(gic).import_report.normalized == ()
