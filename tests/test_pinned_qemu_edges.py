@@ -821,3 +821,77 @@ def test_an_export_written_in_place_replaces_the_virtualization_fields(tmp_path:
         template.read_bytes())).virt
     again = import_qemu(io.BytesIO(got[0]), machine="virt")
     assert (again.virtual[0].hcr, again.virtual[0].lr) == (1, (0x1000_0020, 0, 0, 0))
+
+
+# --- session 19, Q2: survivors of decode/raw/splice/__init__ ---------------------------------
+@pytest.mark.parametrize("ids", [[40], [40, 41], [40, 41, 45]])
+def test_a_deviation_names_its_first_place_and_counts_the_others(ids: list[int]) -> None:
+    """The 11MPCore 'model' member (QEMU 7.2 never sets it for the GICv2) on one, two or
+    three SPIs: the message names the first and says how many more (none for one)."""
+    gic = GicImage()
+    for i in ids:
+        gic.irq(i, model=1)
+    more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
+    assert refused(gic, "QEMU-VALUE-IMPOSSIBLE").startswith(
+        f"QEMU-VALUE-IMPOSSIBLE irq 40 (SPI 8){more}: the 11MPCore 'model' bit is set")
+
+
+@pytest.mark.parametrize("name", ["QemuExport", "QemuPlan", "QemuUnrepresentable",
+                                  "export_qemu", "plan_qemu"])
+def test_the_writing_names_are_the_real_ones_on_first_use(name: str) -> None:
+    """gicmig.views.qemu loads its writing side on first use (module __getattr__): the
+    first access, as well as later ones, gives the object of its home module."""
+    import importlib
+
+    import gicmig.views.qemu as view
+
+    home = {"QemuExport": "write", "QemuPlan": "splice", "QemuUnrepresentable": "encode_tcg",
+            "export_qemu": "write", "plan_qemu": "write"}[name]
+    real = getattr(importlib.import_module(f"gicmig.views.qemu.{home}"), name)
+    view.__dict__.pop(name, None)  # as before its first use
+    assert getattr(view, name) is real
+    assert view.__dict__[name] is real and getattr(view, name) is real
+
+
+@pytest.mark.parametrize("virt", [False, True])
+def test_a_blank_raw_image_is_all_zero_bytes(virt: bool) -> None:
+    """RawImage.blank is what QEMU leaves in every slot nothing wrote: every field 0, the
+    section and the subsection (with virt) all zero bytes, of the vmstate's sizes."""
+    from gicmig.views.qemu.vmstate import GIC_SIZE, VIRT_SIZE
+
+    img = RawImage.blank(virt)
+    assert (img.ctlr, img.virt) == (0, virt)
+    assert img.encode() == (bytes(GIC_SIZE), bytes(VIRT_SIZE) if virt else None)
+
+
+@pytest.mark.parametrize(("attr", "delta"), [("priority1", -1), ("target", 1), ("edge", -1),
+                                               ("pmr", 1), ("v_bpr", -1)])
+def test_a_raw_field_of_the_wrong_length_is_not_encoded(attr: str, delta: int) -> None:
+    """Slice assignment would resize the section (moving every later field): a byte
+    vector, irq_state member or int array of another length than its vmstate field is an
+    error naming the field and both lengths."""
+    img = RawImage.blank(True)
+    value = getattr(img, attr)
+    n = len(value)
+    setattr(img, attr, value[:n + delta] if delta < 0 else value + value[:delta])
+    with pytest.raises(ValueError) as info:
+        img.encode()
+    assert str(info.value) == f"{attr}: {n + delta} elements, the field holds {n}"
+
+
+def test_pwrite_all_goes_on_from_where_a_short_write_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """splice._pwrite_all (the section bytes and the chunked template copy): a pwrite that
+    takes at most 5 bytes a call; the rest is written from exactly where it stopped."""
+    import os
+
+    from gicmig.views.qemu import splice
+
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, pos: real(fd, bytes(data)[:5], pos))
+    path = tmp_path / "out"
+    path.write_bytes(b"." * 40)
+    data = bytes(range(1, 24))
+    with path.open("r+b", buffering=0) as f:
+        splice._pwrite_all(f.fileno(), data, 10)
+    assert path.read_bytes() == b"." * 10 + data + b"." * 7
