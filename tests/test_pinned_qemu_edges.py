@@ -895,3 +895,14 @@ def test_pwrite_all_goes_on_from_where_a_short_write_stopped(
     with path.open("r+b", buffering=0) as f:
         splice._pwrite_all(f.fileno(), data, 10)
     assert path.read_bytes() == b"." * 10 + data + b"." * 7
+
+
+@pytest.mark.parametrize("accel", ["tcg", "kvm"])
+@pytest.mark.parametrize("member", ["enabled", "edge", "group"])
+def test_a_bit_on_the_first_id_past_num_irqs_is_refused(accel: str, member: str) -> None:
+    """ID 288, the first past virt's 288 IDs, is refused by both models before any SPI
+    bank is read: so the SPI edge/enable/group banks (IDs 32..287) never meet it."""
+    gic = GicImage() if accel == "tcg" else GicImage.kvm(2)
+    message = refused(gic.irq(288, **{member: 1}), "QEMU-IRQ-BEYOND-NUM-IRQS", accel)
+    assert message == (f"QEMU-IRQ-BEYOND-NUM-IRQS irq 288 (SPI 256): {member} is 0x01, but "
+                       "the GIC has 288 interrupt IDs (check --num-irqs or --machine)")
