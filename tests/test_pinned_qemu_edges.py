@@ -906,3 +906,18 @@ def test_a_bit_on_the_first_id_past_num_irqs_is_refused(accel: str, member: str)
     message = refused(gic.irq(288, **{member: 1}), "QEMU-IRQ-BEYOND-NUM-IRQS", accel)
     assert message == (f"QEMU-IRQ-BEYOND-NUM-IRQS irq 288 (SPI 256): {member} is 0x01, but "
                        "the GIC has 288 interrupt IDs (check --num-irqs or --machine)")
+
+
+@pytest.mark.parametrize("distance", [20_000, 70_000, 100_000])
+def test_a_vmdesc_look_alike_in_ram_data_does_not_hide_the_vmdesc(distance: int) -> None:
+    """RAM page bytes `00 06 len(4) {` whose length reaches the end of the stream look like
+    the vmdesc head; read as JSON they run into the real head's raw 0x00 and fail. Inside
+    the first 64 KiB tail read (20 000) as beyond it (70 000, 100 000), the real vmdesc
+    after them is still found and used."""
+    data = bytearray(stream(GicImage().section(), data_pages=24))
+    at = len(data) - distance
+    assert len(set(data[at:at + 7])) == 1  # inside one data page's payload
+    data[at:at + 7] = b"\x00\x06" + be32(len(data) - at - 6) + b"{"
+    found = read_arm_gic(io.BytesIO(bytes(data)))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    assert (found.located_by, found.search_reason) == ("vmdesc", None)
