@@ -884,3 +884,101 @@ def test_vcpu_current_pending_compares_the_lr_priority_with_pmr(vpmr: int, expec
     gic = GicImage().vset("h_hcr", 0, 1).vset("cpu_ctlr", 0, 1).lr(0, 0, lr)
     gic.vset("priority_mask", 0, vpmr).vset("current_pending", 0, expected)
     assert run(gic).import_report.normalized == ()
+# --- session 19, Q2: survivors of decode/raw/splice/__init__ ---------------------------------
+@pytest.mark.parametrize("ids", [[40], [40, 41], [40, 41, 45]])
+def test_a_deviation_names_its_first_place_and_counts_the_others(ids: list[int]) -> None:
+    """The 11MPCore 'model' member (QEMU 7.2 never sets it for the GICv2) on one, two or
+    three SPIs: the message names the first and says how many more (none for one)."""
+    gic = GicImage()
+    for i in ids:
+        gic.irq(i, model=1)
+    more = f" (and {len(ids) - 1} more)" if len(ids) > 1 else ""
+    assert refused(gic, "QEMU-VALUE-IMPOSSIBLE").startswith(
+        f"QEMU-VALUE-IMPOSSIBLE irq 40 (SPI 8){more}: the 11MPCore 'model' bit is set")
+
+
+@pytest.mark.parametrize("name", ["QemuExport", "QemuPlan", "QemuUnrepresentable",
+                                  "export_qemu", "plan_qemu"])
+def test_the_writing_names_are_the_real_ones_on_first_use(name: str) -> None:
+    """gicmig.views.qemu loads its writing side on first use (module __getattr__): the
+    first access, as well as later ones, gives the object of its home module."""
+    import importlib
+
+    import gicmig.views.qemu as view
+
+    home = {"QemuExport": "write", "QemuPlan": "splice", "QemuUnrepresentable": "encode_tcg",
+            "export_qemu": "write", "plan_qemu": "write"}[name]
+    real = getattr(importlib.import_module(f"gicmig.views.qemu.{home}"), name)
+    view.__dict__.pop(name, None)  # as before its first use
+    assert getattr(view, name) is real
+    assert view.__dict__[name] is real and getattr(view, name) is real
+
+
+@pytest.mark.parametrize("virt", [False, True])
+def test_a_blank_raw_image_is_all_zero_bytes(virt: bool) -> None:
+    """RawImage.blank is what QEMU leaves in every slot nothing wrote: every field 0, the
+    section and the subsection (with virt) all zero bytes, of the vmstate's sizes."""
+    from gicmig.views.qemu.vmstate import GIC_SIZE, VIRT_SIZE
+
+    img = RawImage.blank(virt)
+    assert (img.ctlr, img.virt) == (0, virt)
+    assert img.encode() == (bytes(GIC_SIZE), bytes(VIRT_SIZE) if virt else None)
+
+
+@pytest.mark.parametrize(("attr", "delta"), [("priority1", -1), ("target", 1), ("edge", -1),
+                                               ("pmr", 1), ("v_bpr", -1)])
+def test_a_raw_field_of_the_wrong_length_is_not_encoded(attr: str, delta: int) -> None:
+    """Slice assignment would resize the section (moving every later field): a byte
+    vector, irq_state member or int array of another length than its vmstate field is an
+    error naming the field and both lengths."""
+    img = RawImage.blank(True)
+    value = getattr(img, attr)
+    n = len(value)
+    setattr(img, attr, value[:n + delta] if delta < 0 else value + value[:delta])
+    with pytest.raises(ValueError) as info:
+        img.encode()
+    assert str(info.value) == f"{attr}: {n + delta} elements, the field holds {n}"
+
+
+def test_pwrite_all_goes_on_from_where_a_short_write_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """splice._pwrite_all (the section bytes and the chunked template copy): a pwrite that
+    takes at most 5 bytes a call; the rest is written from exactly where it stopped."""
+    import os
+
+    from gicmig.views.qemu import splice
+
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, pos: real(fd, bytes(data)[:5], pos))
+    path = tmp_path / "out"
+    path.write_bytes(b"." * 40)
+    data = bytes(range(1, 24))
+    with path.open("r+b", buffering=0) as f:
+        splice._pwrite_all(f.fileno(), data, 10)
+    assert path.read_bytes() == b"." * 10 + data + b"." * 7
+
+
+@pytest.mark.parametrize("accel", ["tcg", "kvm"])
+@pytest.mark.parametrize("member", ["enabled", "edge", "group"])
+def test_a_bit_on_the_first_id_past_num_irqs_is_refused(accel: str, member: str) -> None:
+    """ID 288, the first past virt's 288 IDs, is refused by both models before any SPI
+    bank is read: so the SPI edge/enable/group banks (IDs 32..287) never meet it."""
+    gic = GicImage() if accel == "tcg" else GicImage.kvm(2)
+    message = refused(gic.irq(288, **{member: 1}), "QEMU-IRQ-BEYOND-NUM-IRQS", accel)
+    assert message == (f"QEMU-IRQ-BEYOND-NUM-IRQS irq 288 (SPI 256): {member} is 0x01, but "
+                       "the GIC has 288 interrupt IDs (check --num-irqs or --machine)")
+
+
+@pytest.mark.parametrize("distance", [20_000, 70_000, 100_000])
+def test_a_vmdesc_look_alike_in_ram_data_does_not_hide_the_vmdesc(distance: int) -> None:
+    """RAM page bytes `00 06 len(4) {` whose length reaches the end of the stream look like
+    the vmdesc head; read as JSON they run into the real head's raw 0x00 and fail. Inside
+    the first 64 KiB tail read (20 000) as beyond it (70 000, 100 000), the real vmdesc
+    after them is still found and used."""
+    data = bytearray(stream(GicImage().section(), data_pages=24))
+    at = len(data) - distance
+    assert len(set(data[at:at + 7])) == 1  # inside one data page's payload
+    data[at:at + 7] = b"\x00\x06" + be32(len(data) - at - 6) + b"{"
+    found = read_arm_gic(io.BytesIO(bytes(data)))
+    assert found.offset == data.index(b"\x07arm_gic") - 5
+    assert (found.located_by, found.search_reason) == ("vmdesc", None)

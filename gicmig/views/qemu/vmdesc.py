@@ -58,7 +58,10 @@ def load_vmdesc(w: Walk) -> None:
 
 
 def _parse_vmdesc(w: Walk, data: bytes) -> bool:
-    """Use the vmdesc that ends `data`; False when `data` does not hold its start."""
+    """Use the vmdesc that ends `data`; False when `data` does not hold its start. A
+    look-alike head in RAM data before the real one (its length reaching the end) spans
+    the real head's raw 0x00, so it fails to parse: the later heads are tried."""
+    unusable = False
     for start in _heads(data):
         json_at = start + _HEAD_SIZE - 1
         length = struct.unpack_from(">I", data, start + 2)[0]
@@ -70,14 +73,15 @@ def _parse_vmdesc(w: Walk, data: bytes) -> bool:
                 if not isinstance(devices, list):
                     raise TypeError("devices is not a list")
             except (ValueError, KeyError, TypeError, RecursionError):
-                return True  # a vmdesc that cannot be used: walk without it
+                unusable = True  # a look-alike, or a vmdesc that cannot be used
+                continue
             w.vmdesc = devices
             size = doc.get("page_size")
             if not w.page_bits_known and is_int(size) and size in ARM_PAGE_SIZES:
                 w.page_size = size
                 w.page_bits_known = True
             return True
-    return False
+    return unusable  # True: none of them can be used, walk without a vmdesc
 
 
 def described(w: Walk, idstr: str, instance: int) -> None:
