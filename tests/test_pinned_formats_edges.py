@@ -115,7 +115,7 @@ def test_fixture_hcr_fields_pack_to_the_gich_hcr_bits(hcr: dict[str, object],
 
 
 @pytest.mark.parametrize(("hcr", "text"), [
-    ({"bogus": 1}, "cpus.0.virtual.hcr.bogus: GICH_HCR has no field"),
+    ({"bogus": 1}, "cpus.0.virtual.hcr.bogus: GICH_HCR has no field 'bogus'"),
     ({"en": 2}, "cpus.0.virtual.hcr.en: En holds 1 bits, not 0x2"),
     ({"eoicount": 32}, "cpus.0.virtual.hcr.eoicount: EOICount holds 5 bits, not 0x20"),
     ({"eoicount": "0x1G"}, "cpus.0.virtual.hcr.eoicount: '0x1G' is not a 0x... hex number"),
@@ -130,6 +130,23 @@ def test_fixture_hcr_refuses_what_gich_hcr_cannot_hold(hcr: dict[str, object],
         from_json(_virtual_doc(**hcr))
     assert info.value.code == "JSON-SCHEMA"
     assert info.value.message.startswith(text)
+
+
+@pytest.mark.parametrize("register", ["hcr", "vmcr"])
+def test_an_unknown_gich_field_name_is_quoted_whole(register: str) -> None:
+    """The name keeps both quotes: a KeyError's str() is its quoted repr, and stripping
+    quotes from that once ate the closing one ("GICH_HCR has no field 'Bogus")."""
+    import json
+
+    from gicmig.formats.fixture import from_json
+
+    doc = json.loads(_virtual_doc())
+    doc["cpus"][0]["virtual"][register]["Bogus"] = 1
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert (info.value.code, info.value.message) == (
+        "JSON-SCHEMA",
+        f"cpus.0.virtual.{register}.Bogus: GICH_{register.upper()} has no field 'Bogus'")
 
 
 @pytest.mark.parametrize(("given", "shown"), [
