@@ -264,6 +264,41 @@ def test_a_shape_error_place_under_cpus_n_is_located_in_that_cpus_entry(place: s
     assert text.splitlines()[line - 1][col - 1:].startswith('"pmr": "0xf0"')
 
 
+# three cpus entries; cpus[1] says "cpu": 0 (the JSON-SCHEMA "cpus.1.cpu" error) and holds
+# a string with a comma and brackets, which must not count as a list separator
+_CPUS_TEXT = """{
+  "cpus": [
+    {"cpu": 0, "interface": {"pmr": "0xf0"}},
+    {"note": "a, b]}", "cpu": 0,
+     "interface": {"pmr": "0xf8"}},
+    {"cpu": 2, "interface": {"pmr": "0xf4"}}
+  ]
+}"""
+
+
+@pytest.mark.parametrize(("place", "where"), [
+    ("cpus.1.cpu", (4, 24)), ("cpus[1].cpu", (4, 24)), ("cpus.0.cpu", (3, 6)),
+    ("cpus.2.cpu", (6, 6)), ("cpus.1", (4, 5)), ("cpus.1.interface.pmr", (5, 20)),
+    ("cpu2 gicc.pmr", (6, 30)), ("cpus.3.cpu", (2, 3))])
+def test_a_place_under_cpus_n_is_located_in_the_nth_cpus_entry(
+        place: str, where: tuple[int, int]) -> None:
+    """cpus.N is the N-th entry of the list, whatever its "cpu" says, and a key under it
+    is searched from that entry's start: "cpus.1.cpu" is cpus[1]'s own "cpu" key, not the
+    next entry's (nor cpus[0]'s "cpu": 0). A missing entry falls back to "cpus"."""
+    from gicmig.formats.fixture_locate import locate
+
+    assert locate(_CPUS_TEXT, place) == where
+
+
+def test_cpus_1_cpu_in_an_ordered_list_is_not_the_next_entrys_cpu_key() -> None:
+    """With the entries in order, "cpus.1.cpu" once found `"cpu": 1` and then searched on
+    for a "cpu" key, landing on cpus[2]'s (line 6)."""
+    from gicmig.formats.fixture_locate import locate
+
+    text = _CPUS_TEXT.replace('"a, b]}", "cpu": 0', '"a, b]}", "cpu": 1')
+    assert locate(text, "cpus.1.cpu") == (4, 24)
+
+
 @pytest.mark.parametrize("cpu", [0, 1])
 def test_a_shape_error_in_the_first_list_entry_is_named_by_its_index(cpu: int) -> None:
     import json
