@@ -115,7 +115,7 @@ def test_fixture_hcr_fields_pack_to_the_gich_hcr_bits(hcr: dict[str, object],
 
 
 @pytest.mark.parametrize(("hcr", "text"), [
-    ({"bogus": 1}, "cpus.0.virtual.hcr.bogus: GICH_HCR has no field"),
+    ({"bogus": 1}, "cpus.0.virtual.hcr.bogus: GICH_HCR has no field 'bogus'"),
     ({"en": 2}, "cpus.0.virtual.hcr.en: En holds 1 bits, not 0x2"),
     ({"eoicount": 32}, "cpus.0.virtual.hcr.eoicount: EOICount holds 5 bits, not 0x20"),
     ({"eoicount": "0x1G"}, "cpus.0.virtual.hcr.eoicount: '0x1G' is not a 0x... hex number"),
@@ -130,6 +130,23 @@ def test_fixture_hcr_refuses_what_gich_hcr_cannot_hold(hcr: dict[str, object],
         from_json(_virtual_doc(**hcr))
     assert info.value.code == "JSON-SCHEMA"
     assert info.value.message.startswith(text)
+
+
+@pytest.mark.parametrize("register", ["hcr", "vmcr"])
+def test_an_unknown_gich_field_name_is_quoted_whole(register: str) -> None:
+    """The name keeps both quotes: a KeyError's str() is its quoted repr, and stripping
+    quotes from that once ate the closing one ("GICH_HCR has no field 'Bogus")."""
+    import json
+
+    from gicmig.formats.fixture import from_json
+
+    doc = json.loads(_virtual_doc())
+    doc["cpus"][0]["virtual"][register]["Bogus"] = 1
+    with pytest.raises(GicmigError) as info:
+        from_json(json.dumps(doc).encode())
+    assert (info.value.code, info.value.message) == (
+        "JSON-SCHEMA",
+        f"cpus.0.virtual.{register}.Bogus: GICH_{register.upper()} has no field 'Bogus'")
 
 
 @pytest.mark.parametrize(("given", "shown"), [
@@ -245,6 +262,41 @@ def test_a_shape_error_place_under_cpus_n_is_located_in_that_cpus_entry(place: s
     assert where is not None
     line, col = where
     assert text.splitlines()[line - 1][col - 1:].startswith('"pmr": "0xf0"')
+
+
+# three cpus entries; cpus[1] says "cpu": 0 (the JSON-SCHEMA "cpus.1.cpu" error) and holds
+# a string with a comma and brackets, which must not count as a list separator
+_CPUS_TEXT = """{
+  "cpus": [
+    {"cpu": 0, "interface": {"pmr": "0xf0"}},
+    {"note": "a, b]}", "cpu": 0,
+     "interface": {"pmr": "0xf8"}},
+    {"cpu": 2, "interface": {"pmr": "0xf4"}}
+  ]
+}"""
+
+
+@pytest.mark.parametrize(("place", "where"), [
+    ("cpus.1.cpu", (4, 24)), ("cpus[1].cpu", (4, 24)), ("cpus.0.cpu", (3, 6)),
+    ("cpus.2.cpu", (6, 6)), ("cpus.1", (4, 5)), ("cpus.1.interface.pmr", (5, 20)),
+    ("cpu2 gicc.pmr", (6, 30)), ("cpus.3.cpu", (2, 3))])
+def test_a_place_under_cpus_n_is_located_in_the_nth_cpus_entry(
+        place: str, where: tuple[int, int]) -> None:
+    """cpus.N is the N-th entry of the list, whatever its "cpu" says, and a key under it
+    is searched from that entry's start: "cpus.1.cpu" is cpus[1]'s own "cpu" key, not the
+    next entry's (nor cpus[0]'s "cpu": 0). A missing entry falls back to "cpus"."""
+    from gicmig.formats.fixture_locate import locate
+
+    assert locate(_CPUS_TEXT, place) == where
+
+
+def test_cpus_1_cpu_in_an_ordered_list_is_not_the_next_entrys_cpu_key() -> None:
+    """With the entries in order, "cpus.1.cpu" once found `"cpu": 1` and then searched on
+    for a "cpu" key, landing on cpus[2]'s (line 6)."""
+    from gicmig.formats.fixture_locate import locate
+
+    text = _CPUS_TEXT.replace('"a, b]}", "cpu": 0', '"a, b]}", "cpu": 1')
+    assert locate(text, "cpus.1.cpu") == (4, 24)
 
 
 @pytest.mark.parametrize("cpu", [0, 1])

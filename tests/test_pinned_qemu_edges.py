@@ -756,6 +756,35 @@ def test_an_unknown_accelerator_name_is_refused_by_the_library(accel: str) -> No
             "QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
 
 
+@pytest.mark.parametrize("accel", ["arm", "TCG", "", "xen"])
+def test_check_accel_refuses_an_unknown_name_through_the_one_check(accel: str) -> None:
+    """check_accel (the evidence path) refuses a bad name with the same code and message as
+    import_qemu/export_qemu, because all three call model.check_accel_name."""
+    from gicmig.views.qemu.accel import check_accel
+    from gicmig.views.qemu.model import check_accel_name
+
+    for call in (lambda: check_accel(raw(GicImage()), accel), lambda: check_accel_name(accel)):
+        with pytest.raises(GicmigError) as info:
+            call()
+        assert (info.value.code, info.value.message) == (
+            "QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
+
+
+@pytest.mark.parametrize("accel", [None, "tcg", "kvm"])
+def test_check_accel_name_accepts_none_and_the_two_accelerators(accel: str | None) -> None:
+    from gicmig.views.qemu.model import check_accel_name
+
+    assert check_accel_name(accel) is None
+
+
+def test_the_unknown_accelerator_message_has_one_home() -> None:
+    """The QEMU-ACCEL refusal is written once, in views/qemu/model.py."""
+    root = Path(__file__).resolve().parents[1] / "gicmig"
+    homes = [p.relative_to(root).as_posix() for p in root.rglob("*.py")
+             if "say tcg or kvm\")" in p.read_text()]
+    assert homes == ["views/qemu/model.py"]
+
+
 def test_convert_is_strict_unless_asked() -> None:
     """convert (public: import_qemu on a section already read) refuses QEMU 7.2's benign
     deviations by default, like import_qemu: ITARGETSR 0x04 on a 2-CPU GIC (deviation 5)."""

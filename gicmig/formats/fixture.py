@@ -453,7 +453,8 @@ def _pack_fields(reg: Register, fields: dict[str, Any], where: str) -> int:
         try:
             value = reg.field(name).put(value, int(v))
         except (KeyError, ValueError) as exc:
-            raise _fail(f"{where}.{name}", str(exc).strip("'\"")) from None
+            # the message itself, not str(exc): a KeyError's str() is its repr, quoted
+            raise _fail(f"{where}.{name}", str(exc.args[0])) from None
     return value
 
 

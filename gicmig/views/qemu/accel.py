@@ -25,6 +25,7 @@ from gicmig.arch import labels
 from gicmig.arch.ids import NUM_PRIVATE, NUM_SGIS
 from gicmig.arch.registers import KVM_GICC_PMR, KVM_GICD_CTLR
 from gicmig.errors import GicmigError
+from gicmig.views.qemu.model import check_accel_name
 from gicmig.views.qemu.raw import RawImage
 from gicmig.views.qemu.vmstate import NCPU, VIRT_SUBSECTION
 
@@ -115,8 +116,7 @@ def check_accel(r: RawImage, accel: str | None, what: str = "the stream") -> str
     QEMU-ACCEL-CONFLICT when it names both)."""
     found = evidence(r)
     if accel is not None:
-        if accel not in found:
-            raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
+        check_accel_name(accel)
         against = found[_other(accel)]
         if against:
             raise GicmigError(

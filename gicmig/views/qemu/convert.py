@@ -38,12 +38,12 @@ from gicmig.views.qemu.accel import check_accel
 from gicmig.views.qemu.decode import Raw, Report
 from gicmig.views.qemu.kvmgic import KvmArmGic
 from gicmig.views.qemu.model import (
-    ACCELS,
     MACHINES,
     QEMU_NUM_LRS,
     TCG_MIN_BPR,
     TCG_PRIORITY_BITS,
     VIRT_PRIORITY_BITS,
+    check_accel_name,
 )
 from gicmig.views.qemu.stream import describe, read_arm_gic
 from gicmig.views.qemu.tcg import TcgModel
@@ -84,8 +84,7 @@ def import_qemu(source: Source, *, accel: str | None = None,
     >>> state.config.num_cpus, state.import_report.facts()["located_by"]
     (2, 'vmdesc')
     """
-    if accel is not None and accel not in ACCELS:
-        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
+    check_accel_name(accel)
     stream: Any = source
     if isinstance(source, (bytes, bytearray, memoryview)):
         stream = io.BytesIO(source)

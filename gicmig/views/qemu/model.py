@@ -13,8 +13,16 @@ from gicmig.arch.registers import (
 )
 from gicmig.core.config import QEMU_NUM_LRS as QEMU_NUM_LRS  # the view reads it from here
 from gicmig.core.config import QEMU_VIRT_IRQS
+from gicmig.errors import GicmigError
 
 ACCELS = ("tcg", "kvm")
+
+
+def check_accel_name(accel: str | None) -> None:
+    """Refuse (QEMU-ACCEL) an accelerator name other than None or one of ACCELS: the one
+    home of that check for import_qemu, export_qemu/plan_qemu and check_accel."""
+    if accel is not None and accel not in ACCELS:
+        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
 
 # --machine presets: what the board gives the GIC
 MACHINES: dict[str, int] = {"virt": QEMU_VIRT_IRQS}

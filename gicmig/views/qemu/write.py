@@ -43,10 +43,10 @@ from gicmig.views.qemu.decode import Raw
 from gicmig.views.qemu.encode_kvm import _fit_kvm, kvm_image
 from gicmig.views.qemu.encode_tcg import fit_tcg, tcg_image
 from gicmig.views.qemu.model import (
-    ACCELS,
     MACHINES,
     QEMU_NUM_LRS,
     VIRT_PRIORITY_BITS,
+    check_accel_name,
 )
 from gicmig.views.qemu.splice import QemuPlan, _write, _write_alongside
 from gicmig.views.qemu.stream import read_arm_gic
@@ -90,8 +90,7 @@ def export_qemu(state: GicState, template: str | os.PathLike[str],
     ...     print(rep.accel, [v.code for v in rep.losses], gicmig.import_qemu(out) == rep.state)
     tcg [] True
     """
-    if accel is not None and accel not in ACCELS:
-        raise GicmigError("QEMU-ACCEL", f"accelerator {accel!r}: say tcg or kvm")
+    check_accel_name(accel)
     _refuse_same_file(template, out)
 
     def planned() -> tuple[ArmGicSection, QemuPlan]:
