@@ -276,13 +276,21 @@ def _case(name: str) -> tuple[GicState, str, str]:
     if name == "apr-unknown":
         s.cpu[0].active_group_unknown = 1 << 8
         return s, "QEMU-EXPORT-UNKNOWN", "cpu0 gicc.active_priorities"
+    if name == "stale-ppi":  # an active level PPI with its latch, which a KVM source marked
+        s.banked[1].active = s.banked[1].pending_latch = s.banked[1].latch_maybe_stale = 1 << 20
+        return s, "QEMU-EXPORT-UNKNOWN", "cpu1 irq 20 (PPI 4)"
+    if name == "stale-spi":
+        sh = s.shared
+        sh.active = sh.pending_latch = sh.latch_maybe_stale = 1 << 3
+        sh.targets = b"\x00\x00\x00\x02"
+        return s, "QEMU-EXPORT-UNKNOWN", "irq 35 (SPI 3)"
     assert name == "hypervisor"
     s.keep_hypervisor_context()
     return s, "QEMU-EXPORT-HYPERVISOR-CONTEXT", "hypervisor"
 
 
 CASES = ("sgi-disabled", "ppi-banked", "sgi-source", "no-target", "ctlr", "maintenance",
-         "grp1-unknown", "split-unknown", "apr-unknown", "hypervisor")
+         "grp1-unknown", "split-unknown", "apr-unknown", "stale-ppi", "stale-spi", "hypervisor")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -307,6 +315,10 @@ def test_refused_strict_and_nearest_state_lenient(name: str, tmp_path: Path) -> 
         "grp1-unknown": lambda b: b.enable_grp0 and b.enable_grp1 and not b.enable_grp1_unknown,
         "split-unknown": lambda b: b.irq(34).pending_latch and not b.irq(34).line_level,
         "apr-unknown": lambda b: b.cpu[0].active_group0 == 1 << 8,
+        "stale-ppi": lambda b: b.irq(20, 1).pending_latch and b.irq(20, 1).active
+        and not b.banked[1].latch_maybe_stale,
+        "stale-spi": lambda b: b.irq(35).pending_latch and b.irq(35).active
+        and not b.shared.latch_maybe_stale,
         "hypervisor": lambda b: b.hypervisor is None,
     }[name]
     assert near(back)
