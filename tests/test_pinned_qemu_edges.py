@@ -913,6 +913,18 @@ def test_vcpu_current_pending_compares_the_lr_priority_with_pmr(vpmr: int, expec
     gic = GicImage().vset("h_hcr", 0, 1).vset("cpu_ctlr", 0, 1).lr(0, 0, lr)
     gic.vset("priority_mask", 0, vpmr).vset("current_pending", 0, expected)
     assert run(gic).import_report.normalized == ()
+
+
+@pytest.mark.parametrize(("vctlr", "expected"), [(0, 1023), (1, 100)])
+def test_vcpu_current_pending_needs_a_gicv_group_enabled(vctlr: int, expected: int) -> None:
+    """gic_update_internal(virt): with GICV_CTLR's EnableGrp0/EnableGrp1 both clear, no LR
+    is chosen (1023), however pending and high-priority it is."""
+    lr = 1 << 28 | 2 << 23 | 100  # pending, priority 2 << 3, vID 100
+    gic = GicImage().vset("h_hcr", 0, 1).vset("cpu_ctlr", 0, vctlr).lr(0, 0, lr)
+    gic.vset("priority_mask", 0, 0xF8).vset("current_pending", 0, expected)
+    assert run(gic).import_report.normalized == ()
+
+
 # --- session 19, Q2: survivors of decode/raw/splice/__init__ ---------------------------------
 @pytest.mark.parametrize("ids", [[40], [40, 41], [40, 41, 45]])
 def test_a_deviation_names_its_first_place_and_counts_the_others(ids: list[int]) -> None:
