@@ -356,6 +356,14 @@ def test_template_of_a_machine_without_preset_needs_num_irqs(tmp_path: Path) -> 
     assert import_qemu(tmp_path / "out.mig", num_irqs=320) == state
 
 
+def test_num_irqs_given_overrides_the_template_machines_preset(tmp_path: Path) -> None:
+    """A `virt` template presets 288 IDs; `num_irqs=320` says the VM was built with 320
+    (as `import qemu --num-irqs` does), and the export follows it."""
+    state = GicState.reset(GicConfig(2, 320, num_lrs=4))
+    export(state, tcg_template(tmp_path), tmp_path, num_irqs=320)
+    assert import_qemu(tmp_path / "out.mig", num_irqs=320) == state
+
+
 def test_template_the_framing_walk_cannot_reach_is_refused(tmp_path: Path) -> None:
     # no vmdesc: the devices before arm_gic cannot be skipped, the importer searches
     template = write(tmp_path, stream(GicImage().section(), vmdesc=False))
