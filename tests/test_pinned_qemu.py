@@ -336,6 +336,9 @@ def test_section_fields_are_big_endian() -> None:
         sec.virt_field("h_hcr")
     with pytest.raises(KeyError):
         sec.virt_raw("bpr")
+    virt = read_arm_gic(io.BytesIO(stream(GicImage().vset("h_hcr", 1, 0x0102_0304).section())))
+    assert virt.virt_field("h_hcr")[:2] == (0, 0x0102_0304)
+    assert virt.virt_raw("h_hcr")[4:8] == b"\x01\x02\x03\x04"
 
 
 def test_input_run_counts_records() -> None:

@@ -356,6 +356,31 @@ def test_template_of_a_machine_without_preset_needs_num_irqs(tmp_path: Path) -> 
     assert import_qemu(tmp_path / "out.mig", num_irqs=320) == state
 
 
+@pytest.mark.parametrize("lenient", [False, True])
+def test_an_invalid_state_is_refused_by_its_rule_and_nothing_is_written(
+        tmp_path: Path, lenient: bool) -> None:
+    """The state is validated first: a BPR of 9 is CPU-BPR-RANGE, lenient or not (a
+    lenient export fits what QEMU cannot hold, never what no GIC can)."""
+    s = reset(2)
+    s.cpu[0].bpr = 9
+    with pytest.raises(ValidationError) as info:
+        export(s, tcg_template(tmp_path), tmp_path, lenient=lenient)
+    assert str(info.value) == "CPU-BPR-RANGE cpu0 gicc.bpr: 9 is not in 0..7 (minimum from " \
+        "config.min_bpr 0)"
+    assert not (tmp_path / "out.mig").exists()
+
+
+def test_an_invalid_state_the_fit_would_mend_is_still_refused(tmp_path: Path) -> None:
+    """Disabled SGIs on a GIC whose SGI enables are RAO/WI break a rule; a lenient fit
+    would enable them (QEMU-EXPORT-SGI-DISABLED), but the input is refused first."""
+    s = reset(2)
+    s.banked[0].enabled = 0
+    with pytest.raises(ValidationError) as info:
+        export(s, tcg_template(tmp_path), tmp_path, lenient=True)
+    assert info.value.code == "SGI-DISABLED-RAO"
+    assert not (tmp_path / "out.mig").exists()
+
+
 def test_num_irqs_given_overrides_the_template_machines_preset(tmp_path: Path) -> None:
     """A `virt` template presets 288 IDs; `num_irqs=320` says the VM was built with 320
     (as `import qemu --num-irqs` does), and the export follows it."""
