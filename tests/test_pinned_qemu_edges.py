@@ -94,6 +94,14 @@ def test_a_partial_spi_mask_is_named_alone(name: str) -> None:
                           "neither 0x00 nor 0xff")
 
 
+def test_a_partial_spi_line_level_is_named_alone() -> None:
+    """The TCG GIC's SPI line level is 0x00 or 0xff: only the SPI with another value is named."""
+    gic = GicImage().irq(40, level=0xFF).irq(41, level=0x01).irq(42, level=0xFF)
+    msg = refused(gic, "QEMU-VALUE-IMPOSSIBLE")
+    assert msg.startswith("QEMU-VALUE-IMPOSSIBLE irq 41 (SPI 9): the SPI line level is "
+                          "neither 0x00 nor 0xff")
+
+
 # --- export: what the TCG GIC holds -------------------------------------------------------------
 def _tcg_virt(num_cpus: int = 1) -> tuple[GicState, GicConfig]:
     cfg = GicConfig(num_cpus, 288, priority_bits=8, min_bpr=0, sgi_enables_rao_wi=True,

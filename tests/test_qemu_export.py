@@ -276,6 +276,9 @@ def _case(name: str) -> tuple[GicState, str, str]:
     if name == "apr-unknown":
         s.cpu[0].active_group_unknown = 1 << 8
         return s, "QEMU-EXPORT-UNKNOWN", "cpu0 gicc.active_priorities"
+    if name == "split-ppi":  # pending, latch and line not told apart (a KVM source)
+        s.banked[0].pending_latch = s.banked[0].pending_split_unknown = 1 << 27
+        return s, "QEMU-EXPORT-UNKNOWN", "cpu0 irq 27 (PPI 11)"
     if name == "stale-ppi":  # an active level PPI with its latch, which a KVM source marked
         s.banked[1].active = s.banked[1].pending_latch = s.banked[1].latch_maybe_stale = 1 << 20
         return s, "QEMU-EXPORT-UNKNOWN", "cpu1 irq 20 (PPI 4)"
@@ -290,7 +293,8 @@ def _case(name: str) -> tuple[GicState, str, str]:
 
 
 CASES = ("sgi-disabled", "ppi-banked", "sgi-source", "no-target", "ctlr", "maintenance",
-         "grp1-unknown", "split-unknown", "apr-unknown", "stale-ppi", "stale-spi", "hypervisor")
+         "grp1-unknown", "split-unknown", "apr-unknown", "split-ppi", "stale-ppi", "stale-spi",
+         "hypervisor")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -315,6 +319,7 @@ def test_refused_strict_and_nearest_state_lenient(name: str, tmp_path: Path) -> 
         "grp1-unknown": lambda b: b.enable_grp0 and b.enable_grp1 and not b.enable_grp1_unknown,
         "split-unknown": lambda b: b.irq(34).pending_latch and not b.irq(34).line_level,
         "apr-unknown": lambda b: b.cpu[0].active_group0 == 1 << 8,
+        "split-ppi": lambda b: b.irq(27, 0).pending_latch and not b.irq(27, 0).line_level,
         "stale-ppi": lambda b: b.irq(20, 1).pending_latch and b.irq(20, 1).active
         and not b.banked[1].latch_maybe_stale,
         "stale-spi": lambda b: b.irq(35).pending_latch and b.irq(35).active
