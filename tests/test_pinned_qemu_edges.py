@@ -257,6 +257,18 @@ def test_a_stale_current_pending_behind_a_ppi_but_not_an_sgi(intid: int,
             "recomputes them)")
 
 
+def test_a_cached_current_pending_at_the_pmr_is_not_taken_as_stale() -> None:
+    """Deviation 19 accepts a cached ID only among interrupts that beat GICC_PMR: SPI 40 at
+    priority 0x20 with PMR 0x20 is masked (priority must be below PMR), so a cached 40 is
+    a cache mismatch (gic_update gives 1023); with PMR 0x21 it is the choice itself."""
+    gic = GicImage().set("ctlr", 0, 1).set("cpu_ctlr", 0, 1).set("priority_mask", 0, 0x20)
+    _pending_spi(gic, 40, 0x20)
+    assert refused(gic.set("current_pending", 0, 40), "QEMU-CACHE-MISMATCH").startswith(
+        "QEMU-CACHE-MISMATCH cpu0 current_pending: QEMU's cached value is 40, its own rules "
+        "give 1023")
+    assert run(gic.set("priority_mask", 0, 0x21)).import_report.normalized == ()
+
+
 def _with_device(fields: list[dict[str, object]], body: bytes) -> bytes:
     """A stream whose only device section before arm_gic is "dev" (section 3, version 1),
     `body` long and described in the vmdesc by `fields`."""
