@@ -158,53 +158,56 @@ def run_cli(argv: Sequence[str], stdin: bytes | None = None) -> Outcome:
                                   write_through=True)
     if stdin is not None:
         sys.stdin = io.TextIOWrapper(io.BufferedReader(_Pipe(stdin)), encoding="utf-8")
-    crash = ""
     status = -1
+    try:
+        with _measured() as m:
+            try:
+                status = main(list(argv))
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sys.stdin, sys.stdout, sys.stderr = saved
+    return Outcome(status, out.getvalue(), err.getvalue().decode("utf-8", "replace"), m.peak,
+                   m.seconds, m.crash)
+
+
+@dataclass
+class _Measure:
+    peak: int = 0
+    seconds: float = 0.0
+    crash: str = ""
+
+
+@contextlib.contextmanager
+def _measured() -> Iterator[_Measure]:
+    """Run the block under the time limit and tracemalloc; an exception it lets escape (a
+    hang included) is recorded as `crash`, not raised: the caller judges it."""
+    m = _Measure()
     tracemalloc.start()
     tracemalloc.reset_peak()
     start = time.perf_counter()
     try:
         with time_limit():
-            status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 2
+            yield m
     except Hang as exc:
-        crash = f"hang: {exc}"
+        m.crash = f"hang: {exc}"
     except BaseException as exc:
-        crash = f"{type(exc).__name__}: {str(exc)[:200]}"
+        m.crash = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
-        seconds = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1]
+        m.seconds = time.perf_counter() - start
+        m.peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        sys.stdin, sys.stdout, sys.stderr = saved
-    return Outcome(status, out.getvalue(), err.getvalue().decode("utf-8", "replace"), peak,
-                   seconds, crash)
 
 
 # --- one library call ------------------------------------------------------------------------
 def run_library(call: Callable[[], Any]) -> Outcome:
     """`call()` measured like a CLI run; `crash` names any non-gicmig exception."""
-    crash = ""
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    start = time.perf_counter()
-    try:
-        with time_limit():
-            call()
-    except GicmigError:
-        pass
-    except Hang as exc:
-        crash = f"hang: {exc}"
-    except BaseException as exc:
-        crash = f"{type(exc).__name__}: {str(exc)[:200]}"
-    finally:
-        seconds = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return Outcome(0, b"", "", peak, seconds, crash)
+    with _measured() as m, contextlib.suppress(GicmigError):
+        call()
+    return Outcome(0, b"", "", m.peak, m.seconds, m.crash)
 
 
 # --- one CLI run in a real subprocess --------------------------------------------------------
